@@ -1,0 +1,1 @@
+//! The driver manager (in progress): loader, modules, instances, handles, registry.

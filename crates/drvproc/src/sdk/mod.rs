@@ -1,0 +1,294 @@
+//! The driver SDK: write an installable driver in safe Rust.
+//!
+//! A driver is two types. The **module** type implements [`Driver`]: one value of it
+//! lives from `DRV_LOAD` to `DRV_FREE` and answers module-level messages. The
+//! **instance** type implements [`Instance`]: `DRV_OPEN` creates one (from
+//! [`OpenParams`]), every message sent to that instance reaches it, and `DRV_CLOSE`
+//! drops it. [`export_driver!`](crate::export_driver) emits the `DriverProc` export
+//! that routes messages between them:
+//!
+//! * `DRV_LOAD`, `DRV_ENABLE`, `DRV_DISABLE`, `DRV_FREE` and `DRV_OPEN` go to the module
+//!   whatever `dwDriverId` says (current Wine passes the closed instance's id with
+//!   `DRV_DISABLE`/`DRV_FREE`).
+//! * other messages with id 0 go to the module ([`Driver::message`] and the typed methods);
+//! * messages with a non-zero id go to the instance that id names; `DRV_CLOSE` ends it.
+//!
+//! The id returned from `DRV_OPEN` is a generated non-zero key (index + generation),
+//! never a pointer, so a stale or forged id is answered with 0 instead of touching freed
+//! memory. Every method has a default equal to [`def_driver_proc`]'s answer, panics are
+//! caught at the boundary (logged through `tracing`, answered with 0), and no lock is
+//! held while driver code runs, so a driver may call back into its manager.
+//!
+//! ```
+//! use drvproc::sdk::{Context, Driver, Instance, OpenParams};
+//! use drvproc::{consts::*, Hdrvr, LParam, LResult, Msg};
+//! use std::sync::atomic::{AtomicIsize, Ordering};
+//!
+//! /// Module state: lives from DRV_LOAD to DRV_FREE.
+//! #[derive(Default)]
+//! struct Beeper {
+//!     opens: AtomicIsize,
+//! }
+//!
+//! /// One open instance: created by DRV_OPEN, dropped by DRV_CLOSE.
+//! struct BeeperInstance {
+//!     volume: AtomicIsize,
+//! }
+//!
+//! impl Driver for Beeper {
+//!     type Instance = BeeperInstance;
+//!
+//!     fn open(&self, params: &OpenParams) -> Option<BeeperInstance> {
+//!         self.opens.fetch_add(1, Ordering::Relaxed);
+//!         let volume = params.args.as_deref().and_then(|a| a.parse().ok()).unwrap_or(5);
+//!         Some(BeeperInstance { volume: AtomicIsize::new(volume) })
+//!     }
+//!
+//!     fn query_configure(&self, _h: Hdrvr) -> LResult {
+//!         0 // no configuration dialog
+//!     }
+//! }
+//!
+//! const GET_VOLUME: Msg = DRV_USER + 1;
+//! const SET_VOLUME: Msg = DRV_USER + 2;
+//!
+//! impl Instance<Beeper> for BeeperInstance {
+//!     fn close(&self, _cx: &Context<'_, Beeper>, _l1: LParam, _l2: LParam) -> LResult {
+//!         1
+//!     }
+//!
+//!     fn message(&self, cx: &Context<'_, Beeper>, msg: Msg, l1: LParam, l2: LParam) -> LResult {
+//!         match msg {
+//!             GET_VOLUME => self.volume.load(Ordering::Relaxed),
+//!             SET_VOLUME => self.volume.swap(l1, Ordering::Relaxed),
+//!             _ => cx.forward(msg, l1, l2), // DRV_INSTALL, DRV_CONFIGURE, ... go to the module
+//!         }
+//!     }
+//! }
+//!
+//! // In a cdylib this is `drvproc::export_driver!(Beeper);`, which exports `DriverProc`.
+//! drvproc::driver_proc!(fn beeper_proc = Beeper);
+//!
+//! // What a driver manager does with it:
+//! let h = Hdrvr::from_raw(0x10);
+//! // SAFETY: the parameters follow each message's contract (no pointers are passed).
+//! unsafe {
+//!     assert_eq!(beeper_proc(0, h, DRV_LOAD, 0, 0), 1);
+//!     assert_eq!(beeper_proc(0, h, DRV_ENABLE, 0, 0), 1);
+//!     let id = beeper_proc(0, h, DRV_OPEN, 0, 0) as usize;
+//!     assert_ne!(id, 0);
+//!     assert_eq!(beeper_proc(id, h, GET_VOLUME, 0, 0), 5);
+//!     assert_eq!(beeper_proc(id, h, SET_VOLUME, 9, 0), 5);
+//!     assert_eq!(beeper_proc(id, h, GET_VOLUME, 0, 0), 9);
+//!     assert_eq!(beeper_proc(id, h, DRV_INSTALL, 0, 0), DRVCNF_OK); // module default
+//!     assert_eq!(beeper_proc(id, h, DRV_CLOSE, 0, 0), 1);
+//!     assert_eq!(beeper_proc(id, h, GET_VOLUME, 0, 0), 0); // stale id: rejected
+//!     assert_eq!(beeper_proc(0, h, DRV_DISABLE, 0, 0), 1);
+//!     assert_eq!(beeper_proc(0, h, DRV_FREE, 0, 0), 1);
+//! }
+//! ```
+//!
+//! [`def_driver_proc`]: crate::def_driver_proc
+
+mod lparam;
+mod macros;
+mod runtime;
+mod slab;
+
+pub use lparam::{lparam_from_mut, lparam_from_ref, lparam_mut, lparam_ref, lparam_wstr};
+pub use runtime::Runtime;
+
+use crate::config_info::ConfigInfo;
+use crate::consts::*;
+use crate::def_driver_proc;
+use crate::types::{DriverId, Hdrvr, LParam, LResult, Msg};
+
+/// What `DRV_OPEN` carries, decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenParams {
+    /// The new instance's handle.
+    pub hdrvr: Hdrvr,
+    /// The text that followed the driver's file name in its registry entry (`lParam1`),
+    /// copied out of the caller's buffer; `None` when the manager passed NULL.
+    /// Unpaired UTF-16 surrogates are replaced by U+FFFD.
+    pub args: Option<String>,
+    /// The `lParam2` of `OpenDriver`, untouched: 0 for a plain open (and for the
+    /// session instance), or a class structure (`ACMDRVOPENDESCW*`, `ICOPEN*`, ...).
+    pub lparam2: LParam,
+}
+
+/// The module level of a driver: one value lives from `DRV_LOAD` to `DRV_FREE`.
+///
+/// Every method has a default that answers what [`def_driver_proc`] answers, so a
+/// driver overrides only what it handles. A driver that does not override
+/// [`open`](Driver::open) can never be opened, exactly like a C driver that forwards
+/// `DRV_OPEN` to `DefDriverProc`.
+///
+/// Methods take `&self` and may run on several threads at once (instances of one
+/// module are used concurrently), hence `Send + Sync`; keep mutable state behind
+/// atomics or locks.
+pub trait Driver: Default + Send + Sync + Sized + 'static {
+    /// The type `DRV_OPEN` creates and `DRV_CLOSE` drops.
+    type Instance: Instance<Self>;
+
+    /// `DRV_LOAD`: create the module state; `None` refuses the load (the manager then
+    /// unloads the module and the open fails). Default: `Self::default()`.
+    ///
+    /// If the image is already loaded (two managers in one process share it), no new
+    /// state is made: the load is counted and the existing state is kept until the
+    /// matching last `DRV_FREE`.
+    fn load(hdrvr: Hdrvr) -> Option<Self> {
+        let _ = hdrvr;
+        Some(Self::default())
+    }
+
+    /// `DRV_ENABLE`, right after a successful load. The manager ignores the answer.
+    fn enable(&self, hdrvr: Hdrvr) -> LResult {
+        def_driver_proc(0, hdrvr, DRV_ENABLE, 0, 0)
+    }
+
+    /// `DRV_DISABLE`, after the last instance closed. The manager ignores the answer.
+    fn disable(&self, hdrvr: Hdrvr) -> LResult {
+        def_driver_proc(0, hdrvr, DRV_DISABLE, 0, 0)
+    }
+
+    /// `DRV_FREE`, the last message before unload; the state is dropped right after.
+    fn free(&self, hdrvr: Hdrvr) -> LResult {
+        def_driver_proc(0, hdrvr, DRV_FREE, 0, 0)
+    }
+
+    /// `DRV_OPEN`: create an instance, or `None` to refuse the open.
+    fn open(&self, params: &OpenParams) -> Option<Self::Instance> {
+        let _ = params;
+        None
+    }
+
+    /// `DRV_INSTALL`: `parent` is a window handle or 0 (spec D9); `config` names the
+    /// section and alias the driver is being installed under. Answer a `DRVCNF_*`.
+    fn install(&self, hdrvr: Hdrvr, parent: LParam, config: Option<&ConfigInfo>) -> LResult {
+        let _ = (parent, config);
+        def_driver_proc(0, hdrvr, DRV_INSTALL, 0, 0)
+    }
+
+    /// `DRV_REMOVE`: the driver is being uninstalled. Answer a `DRVCNF_*`.
+    fn remove(&self, hdrvr: Hdrvr) -> LResult {
+        def_driver_proc(0, hdrvr, DRV_REMOVE, 0, 0)
+    }
+
+    /// `DRV_QUERYCONFIGURE`: non-zero if the driver has a configuration dialog.
+    fn query_configure(&self, hdrvr: Hdrvr) -> LResult {
+        def_driver_proc(0, hdrvr, DRV_QUERYCONFIGURE, 0, 0)
+    }
+
+    /// `DRV_CONFIGURE`: show the configuration; answer a `DRVCNF_*`.
+    fn configure(&self, hdrvr: Hdrvr, parent: LParam, config: Option<&ConfigInfo>) -> LResult {
+        let _ = (parent, config);
+        def_driver_proc(0, hdrvr, DRV_CONFIGURE, 0, 0)
+    }
+
+    /// `DRV_POWER` (never sent automatically; callers may send it).
+    fn power(&self, hdrvr: Hdrvr, l1: LParam, l2: LParam) -> LResult {
+        def_driver_proc(0, hdrvr, DRV_POWER, l1, l2)
+    }
+
+    /// `DRV_EXITSESSION` (never sent automatically; callers may send it).
+    fn exit_session(&self, hdrvr: Hdrvr, l1: LParam, l2: LParam) -> LResult {
+        def_driver_proc(0, hdrvr, DRV_EXITSESSION, l1, l2)
+    }
+
+    /// Any other message that reaches the module: one sent with id 0, or one an
+    /// instance forwarded with [`Context::forward`].
+    fn message(&self, hdrvr: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
+        def_driver_proc(0, hdrvr, msg, l1, l2)
+    }
+}
+
+/// One open instance of driver `D`; `DRV_OPEN` creates it and `DRV_CLOSE` drops it.
+///
+/// Messages to one instance may arrive from several threads at once.
+pub trait Instance<D: Driver>: Send + Sync + Sized + 'static {
+    /// `DRV_CLOSE(l1, l2)`; the instance is dropped right after. The manager ignores
+    /// the answer (default: `DefDriverProc`'s 0).
+    fn close(&self, cx: &Context<'_, D>, l1: LParam, l2: LParam) -> LResult {
+        def_driver_proc(cx.id(), cx.hdrvr(), DRV_CLOSE, l1, l2)
+    }
+
+    /// Every other message sent to this instance, with its raw parameters: custom
+    /// (`DRV_USER` and up), class (ACM, ICM, MCI) and standard ones such as
+    /// `DRV_CONFIGURE`. The default forwards to the module ([`Context::forward`]).
+    fn message(&self, cx: &Context<'_, D>, msg: Msg, l1: LParam, l2: LParam) -> LResult {
+        cx.forward(msg, l1, l2)
+    }
+}
+
+/// What an instance method knows about the call: the module, the handle and its id.
+#[derive(Debug)]
+pub struct Context<'a, D> {
+    module: &'a D,
+    hdrvr: Hdrvr,
+    id: DriverId,
+}
+
+impl<'a, D: Driver> Context<'a, D> {
+    pub(crate) fn new(module: &'a D, hdrvr: Hdrvr, id: DriverId) -> Self {
+        Context { module, hdrvr, id }
+    }
+
+    /// The module state.
+    pub fn module(&self) -> &'a D {
+        self.module
+    }
+
+    /// The handle the manager gave this instance.
+    pub fn hdrvr(&self) -> Hdrvr {
+        self.hdrvr
+    }
+
+    /// This instance's `dwDriverId` (what `DRV_OPEN` answered).
+    pub fn id(&self) -> DriverId {
+        self.id
+    }
+
+    /// Hands a message to the module level: `DRV_INSTALL`, `DRV_REMOVE`,
+    /// `DRV_QUERYCONFIGURE`, `DRV_CONFIGURE`, `DRV_POWER` and `DRV_EXITSESSION` reach
+    /// their typed [`Driver`] methods, anything else [`Driver::message`].
+    pub fn forward(&self, msg: Msg, l1: LParam, l2: LParam) -> LResult {
+        dispatch_module(self.module, self.hdrvr, msg, l1, l2)
+    }
+}
+
+/// Routes a non-lifecycle message to the module's typed methods.
+pub(crate) fn dispatch_module<D: Driver>(
+    module: &D,
+    hdrvr: Hdrvr,
+    msg: Msg,
+    l1: LParam,
+    l2: LParam,
+) -> LResult {
+    match msg {
+        DRV_INSTALL => module.install(hdrvr, l1, config_param(msg, l2).as_ref()),
+        DRV_CONFIGURE => module.configure(hdrvr, l1, config_param(msg, l2).as_ref()),
+        DRV_REMOVE => module.remove(hdrvr),
+        DRV_QUERYCONFIGURE => module.query_configure(hdrvr),
+        DRV_POWER => module.power(hdrvr, l1, l2),
+        DRV_EXITSESSION => module.exit_session(hdrvr, l1, l2),
+        _ => module.message(hdrvr, msg, l1, l2),
+    }
+}
+
+/// Decodes the `DRVCONFIGINFO*` of `DRV_INSTALL`/`DRV_CONFIGURE`; a structure of an
+/// unknown size is logged and treated as absent rather than guessed at.
+fn config_param(msg: Msg, l2: LParam) -> Option<ConfigInfo> {
+    // SAFETY: DRV_INSTALL and DRV_CONFIGURE are defined to carry 0 or a valid
+    // DRVCONFIGINFO* in lParam2 (spec §4.1, §5); this is that documented contract.
+    match unsafe { crate::config_info::read_config_info(l2) } {
+        Ok(info) => info,
+        Err(e) => {
+            tracing::warn!(msg = %crate::MessageName(msg), "ignoring lParam2: {e}");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,230 @@
+//! `drvtrace`: a test driver that records every message it receives and answers as
+//! configured. The manager's tests and `drvctl trace` are built on it.
+//!
+//! It is a raw `DriverProc` (not the SDK) on purpose: it must record exactly what a
+//! manager sends, including ids and orders the SDK would reject.
+//!
+//! # Settings
+//! Read at every `DRV_LOAD`, from a file named `drvtrace.env` in the directory of the
+//! library itself (`KEY=VALUE` lines, `#` comments), falling back to the environment
+//! variable `DRVTRACE_<KEY>`. The file lets parallel tests each use their own copy of
+//! the library without touching the process environment.
+//!
+//! | key | meaning | default |
+//! |---|---|---|
+//! | `LOG` | file to append one line per message to (relative: to the settings file) | none |
+//! | `LOAD` | answer to `DRV_LOAD` | 1 |
+//! | `FAIL_OPEN` | comma-separated n: the n-th `DRV_OPEN` since load answers 0 | none |
+//! | `ANSWER` | `MSG:VALUE,...`, fixed answers (`DRV_INSTALL:2,DRV_USER+1:-5`) | none |
+//! | `ABORT` | a message name: abort the process when it arrives | none |
+//! | `HANG` | a message name: never return from it | none |
+//!
+//! Unconfigured answers: `DRV_OPEN` returns `0x1000 + n` for the n-th open since load,
+//! `DRV_CLOSE` returns 1, everything else what `DefDriverProc` answers.
+//!
+//! # Record format
+//! One line per message, written after the answer is known:
+//! `msg=0x0003 id=0 h=0x10001 l1=140737 args="a b" l2=0 ret=4097 # DRV_OPEN`
+//! (`args=-` when the message is not `DRV_OPEN` or `lParam1` is NULL; the message's
+//! name follows the `#` for people reading the file).
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError, RwLock};
+
+use drvproc::consts::*;
+use drvproc::wide::WideString;
+use drvproc::{DriverId, Hdrvr, LParam, LResult, Msg, def_driver_proc, message_name, parse_message};
+
+/// Name of the settings file looked for beside the library.
+pub const SETTINGS_FILE: &str = "drvtrace.env";
+
+#[derive(Default, Debug)]
+struct Settings {
+    log: Option<PathBuf>,
+    load: Option<LResult>,
+    fail_open: Vec<usize>,
+    answers: HashMap<Msg, LResult>,
+    abort: Option<Msg>,
+    hang: Option<Msg>,
+}
+
+static SETTINGS: RwLock<Option<Settings>> = RwLock::new(None);
+static LOG: Mutex<Option<File>> = Mutex::new(None);
+static OPENS: AtomicUsize = AtomicUsize::new(0);
+
+/// The exported entry point: answer, then record.
+///
+/// # Safety
+/// For `DRV_OPEN`, `l1` must be 0 or a NUL-terminated UTF-16 string (the manager's
+/// contract); no other parameter is dereferenced.
+#[unsafe(no_mangle)]
+pub unsafe extern "system" fn DriverProc(
+    id: DriverId,
+    h: Hdrvr,
+    msg: Msg,
+    l1: LParam,
+    l2: LParam,
+) -> LResult {
+    let args = if msg == DRV_OPEN {
+        // SAFETY: DRV_OPEN's lParam1 is 0 or an args string (the caller's contract).
+        unsafe { WideString::from_ptr(l1 as *const u16) }
+    } else {
+        None
+    };
+    if msg == DRV_LOAD {
+        reload_settings();
+    }
+    let answer = answer(id, h, msg, l1, l2);
+    record(id, h, msg, l1, args.as_ref(), l2, answer);
+    answer
+}
+
+fn answer(id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
+    let settings = SETTINGS.read().unwrap_or_else(PoisonError::into_inner);
+    let settings = settings.as_ref();
+    if let Some(s) = settings {
+        if s.abort == Some(msg) {
+            eprintln!("drvtrace: aborting on {} as configured", message_name(msg));
+            std::process::abort();
+        }
+        if s.hang == Some(msg) {
+            eprintln!("drvtrace: hanging on {} as configured", message_name(msg));
+            loop {
+                std::thread::park();
+            }
+        }
+    }
+    let open_number = (msg == DRV_OPEN).then(|| OPENS.fetch_add(1, Ordering::SeqCst) + 1);
+    if let Some(&fixed) = settings.and_then(|s| s.answers.get(&msg)) {
+        return fixed;
+    }
+    match msg {
+        DRV_LOAD => settings.and_then(|s| s.load).unwrap_or(1),
+        DRV_OPEN => {
+            let n = open_number.unwrap_or(0);
+            if settings.is_some_and(|s| s.fail_open.contains(&n)) { 0 } else { 0x1000 + n as LResult }
+        }
+        DRV_CLOSE => 1,
+        _ => def_driver_proc(id, h, msg, l1, l2),
+    }
+}
+
+fn record(id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, args: Option<&WideString>, l2: LParam, ret: LResult) {
+    let mut log = LOG.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(file) = log.as_mut() {
+        let args = args.map_or_else(|| "-".to_string(), |a| format!("{:?}", a.to_string_lossy()));
+        let line = format!(
+            "msg={msg:#06x} id={id} h={h} l1={l1} args={args} l2={l2} ret={ret} # {}\n",
+            message_name(msg)
+        );
+        // One write per line on an O_APPEND file: lines from threads never interleave.
+        if let Err(e) = file.write_all(line.as_bytes()) {
+            eprintln!("drvtrace: cannot write the log: {e}");
+        }
+    }
+}
+
+fn reload_settings() {
+    let dir = own_dir();
+    let file_values = dir.as_ref().and_then(|d| std::fs::read_to_string(d.join(SETTINGS_FILE)).ok());
+    let file_values: HashMap<String, String> = file_values
+        .as_deref()
+        .map(|text| {
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.trim().to_ascii_uppercase(), v.trim().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let get =
+        |key: &str| file_values.get(key).cloned().or_else(|| std::env::var(format!("DRVTRACE_{key}")).ok());
+    let settings = Settings {
+        log: get("LOG").map(|p| match &dir {
+            Some(d) if file_values.contains_key("LOG") => d.join(p),
+            _ => PathBuf::from(p),
+        }),
+        load: get("LOAD").and_then(|v| parse_value(&v)),
+        fail_open: get("FAIL_OPEN")
+            .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+            .unwrap_or_default(),
+        answers: get("ANSWER")
+            .map(|v| {
+                v.split(',')
+                    .filter_map(|pair| pair.rsplit_once(':'))
+                    .filter_map(|(m, a)| Some((parse_message(m).ok()?, parse_value(a)?)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        abort: get("ABORT").and_then(|m| parse_message(&m).ok()),
+        hang: get("HANG").and_then(|m| parse_message(&m).ok()),
+    };
+    let file = settings.log.as_deref().and_then(open_log);
+    OPENS.store(0, Ordering::SeqCst);
+    *LOG.lock().unwrap_or_else(PoisonError::into_inner) = file;
+    *SETTINGS.write().unwrap_or_else(PoisonError::into_inner) = Some(settings);
+}
+
+fn open_log(path: &Path) -> Option<File> {
+    match OpenOptions::new().create(true).append(true).open(path) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            eprintln!("drvtrace: cannot open log {}: {e}", path.display());
+            None
+        }
+    }
+}
+
+fn parse_value(text: &str) -> Option<LResult> {
+    let t = text.trim();
+    let (neg, t) = t.strip_prefix('-').map_or((false, t), |rest| (true, rest));
+    let v = match t.strip_prefix("0x") {
+        Some(hex) => LResult::from_str_radix(hex, 16).ok()?,
+        None => t.parse().ok()?,
+    };
+    Some(if neg { -v } else { v })
+}
+
+/// The directory of this library's file, to find the settings file beside it.
+#[cfg(unix)]
+fn own_dir() -> Option<PathBuf> {
+    use std::ffi::CStr;
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: an all-zero Dl_info is a valid value of this plain C struct.
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    // SAFETY: dladdr only reads the address (of a function in this library) and
+    // fills `info`; it returns 0 if the address is not in a loaded object.
+    let found = unsafe { libc::dladdr(DriverProc as *const libc::c_void, &mut info) };
+    if found == 0 || info.dli_fname.is_null() {
+        return None;
+    }
+    // SAFETY: dli_fname is a NUL-terminated path owned by the loader, valid while
+    // this library stays loaded (it is: we are running its code).
+    let name = unsafe { CStr::from_ptr(info.dli_fname) };
+    let path = Path::new(std::ffi::OsStr::from_bytes(name.to_bytes()));
+    path.parent().map(Path::to_path_buf)
+}
+
+/// The settings file is a Unix convenience; elsewhere only the environment is read.
+#[cfg(not(unix))]
+fn own_dir() -> Option<PathBuf> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_parse() {
+        assert_eq!(parse_value("42"), Some(42));
+        assert_eq!(parse_value("-5"), Some(-5));
+        assert_eq!(parse_value("0x10"), Some(16));
+        assert_eq!(parse_value("x"), None);
+    }
+}
