@@ -1,0 +1,73 @@
+//! Errors of the manager API. Each says which step failed and why, in one line.
+
+use drvproc::Hdrvr;
+
+use crate::registry::RegistryError;
+
+/// Why an open failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The name is empty or holds a NUL character.
+    #[error("invalid driver name {name:?}: {reason}")]
+    InvalidName {
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Neither a file nor an alias of that name exists.
+    #[error("{name}: not found {looked}")]
+    NotFound {
+        /// The name given.
+        name: String,
+        /// Where it was looked for.
+        looked: String,
+    },
+    /// The file exists but the platform loader refused it.
+    #[error("{path}: cannot load: {message}")]
+    NotLoadable {
+        /// The file.
+        path: String,
+        /// The loader's message.
+        message: String,
+    },
+    /// The library loaded but exports no `DriverProc`.
+    #[error("{path}: not a driver: no DriverProc export")]
+    NoDriverProc {
+        /// The file.
+        path: String,
+    },
+    /// The driver answered 0 to `DRV_LOAD`.
+    #[error("{driver}: the driver refused DRV_LOAD")]
+    LoadRefused {
+        /// The driver's file or alias.
+        driver: String,
+    },
+    /// The driver answered 0 to `DRV_OPEN`.
+    #[error("{driver}: the driver refused DRV_OPEN")]
+    OpenRefused {
+        /// The driver's file or alias.
+        driver: String,
+    },
+    /// A driver tried to open its own module from inside its `DRV_DISABLE`/`DRV_FREE`.
+    #[error("{driver}: cannot open a module while it is being unloaded by the same thread")]
+    Unloading {
+        /// The driver's file or alias.
+        driver: String,
+    },
+    /// The handle table is full.
+    #[error("too many open driver instances (at most {limit})")]
+    TooManyInstances {
+        /// The limit.
+        limit: usize,
+    },
+    /// The registry file could not be read.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+/// A handle that names no open instance of this manager: 0, random, stale, closed,
+/// or another manager's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("bad driver handle {0}")]
+pub struct BadHandle(pub Hdrvr);

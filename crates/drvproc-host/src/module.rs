@@ -1,0 +1,129 @@
+//! A module: one mapped driver library (or one registered driver function), the unit
+//! of `DRV_LOAD`/`DRV_FREE`, and the one seam through which messages reach a driver.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::ThreadId;
+
+use drvproc::{DriverId, DriverProc, Hdrvr, LParam, LResult, MessageName, Msg};
+
+/// Where a module is in its life (spec §7.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Mapped; no `DRV_LOAD` sent yet.
+    Unloaded,
+    /// This thread is sending `DRV_LOAD`/`DRV_ENABLE`.
+    Loading(ThreadId),
+    /// Instances may be opened.
+    Loaded,
+    /// This thread is sending `DRV_DISABLE`/`DRV_FREE`.
+    Unloading(ThreadId),
+    /// Unmapped (or refused to load): a new open must make a new module.
+    Gone,
+}
+
+/// Counters guarded by the module's lock.
+#[derive(Debug)]
+pub(crate) struct ModuleState {
+    pub(crate) phase: Phase,
+    /// Live instances, including the session instance and opens in progress.
+    pub(crate) instances: usize,
+    /// Instances whose `DRV_OPEN` succeeded, not counting the session instance.
+    pub(crate) real: usize,
+    /// The hidden session instance, while it exists.
+    pub(crate) session: Option<Hdrvr>,
+}
+
+/// How messages reach the driver. Today the driver runs in this process; hosting a
+/// module in another process adds a variant here and nowhere else.
+#[derive(Clone, Copy, Debug)]
+enum Endpoint {
+    Local(DriverProc),
+}
+
+/// One driver module.
+pub(crate) struct Module {
+    /// The file path or function alias, for traces and errors.
+    pub(crate) name: String,
+    /// The file it was loaded from (`None` for a function driver).
+    pub(crate) path: Option<PathBuf>,
+    /// The platform module handle (0 for a function driver).
+    pub(crate) raw_handle: usize,
+    endpoint: Endpoint,
+    state: Mutex<ModuleState>,
+    /// Signals phase changes to threads waiting for a load or unload to finish.
+    pub(crate) changed: Condvar,
+    gone: AtomicBool,
+    library: Mutex<Option<libloading::Library>>,
+}
+
+impl Module {
+    pub(crate) fn new(
+        name: String,
+        path: Option<PathBuf>,
+        raw_handle: usize,
+        proc_: DriverProc,
+        library: Option<libloading::Library>,
+    ) -> Self {
+        Module {
+            name,
+            path,
+            raw_handle,
+            endpoint: Endpoint::Local(proc_),
+            state: Mutex::new(ModuleState { phase: Phase::Unloaded, instances: 0, real: 0, session: None }),
+            changed: Condvar::new(),
+            gone: AtomicBool::new(false),
+            library: Mutex::new(library),
+        }
+    }
+
+    /// The module's bookkeeping. Never held while the driver runs.
+    pub(crate) fn state(&self) -> MutexGuard<'_, ModuleState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether the module is unmapped (cheap check for the module maps).
+    pub(crate) fn is_gone(&self) -> bool {
+        self.gone.load(Ordering::Acquire)
+    }
+
+    /// Marks the module gone (under its lock), wakes waiters, and unmaps the library.
+    pub(crate) fn retire(&self, mut state: MutexGuard<'_, ModuleState>) {
+        state.phase = Phase::Gone;
+        self.gone.store(true, Ordering::Release);
+        drop(state);
+        self.changed.notify_all();
+        let library = self.library.lock().unwrap_or_else(PoisonError::into_inner).take();
+        drop(library);
+    }
+
+    /// Calls the driver. Every message the manager delivers goes through here, inside
+    /// a `tracing` span (target `drvproc::call`) when TRACE is enabled for it.
+    pub(crate) fn call(&self, id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
+        let Endpoint::Local(proc_) = self.endpoint;
+        if tracing::enabled!(target: "drvproc::call", tracing::Level::TRACE) {
+            let span = tracing::trace_span!(
+                target: "drvproc::call",
+                "DriverProc",
+                driver = %self.name,
+                msg = %MessageName(msg),
+                id,
+                hdrvr = %h,
+                l1,
+                l2,
+                ret = tracing::field::Empty,
+            );
+            let _entered = span.enter();
+            // SAFETY: as below.
+            let ret = unsafe { proc_(id, h, msg, l1, l2) };
+            span.record("ret", ret);
+            tracing::trace!(target: "drvproc::call", ret, "answered");
+            return ret;
+        }
+        // SAFETY: `proc_` is the module's DriverProc, kept mapped while the module
+        // lives; the parameters' contract was the caller's to meet (the manager's own
+        // messages carry only NULL or live buffers it owns for the call).
+        unsafe { proc_(id, h, msg, l1, l2) }
+    }
+}

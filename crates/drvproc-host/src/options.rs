@@ -1,0 +1,55 @@
+//! How a [`DriverManager`](crate::DriverManager) is configured.
+
+use std::path::PathBuf;
+
+/// Options of a driver manager. [`Default`] reads the environment when the manager
+/// is created: the configuration from `$DRVPROC_CONFIG` (else the XDG location, see
+/// [`Registry::default_path`](crate::Registry::default_path)) and the search path from
+/// `$DRVPROC_PATH`.
+#[derive(Clone, Debug)]
+pub struct ManagerOptions {
+    /// The registry file; `None`: the default location.
+    pub config_path: Option<PathBuf>,
+    /// Directories searched for bare driver file names, before the configuration
+    /// file's directory and the platform loader's default; `None`: `$DRVPROC_PATH`
+    /// (`:`-separated on Unix, `;` on Windows).
+    pub search_path: Option<Vec<PathBuf>>,
+    /// Wine's two-phase session instance (spec §7.3 b, D5): a first open with
+    /// `lParam2 != 0` first opens a hidden instance with `lParam2 = 0`. On by default.
+    pub session_instance: bool,
+}
+
+impl Default for ManagerOptions {
+    fn default() -> Self {
+        ManagerOptions { config_path: None, search_path: None, session_instance: true }
+    }
+}
+
+impl ManagerOptions {
+    /// Options with every default.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Uses `path` as the registry file.
+    pub fn config_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config_path = Some(path.into());
+        self
+    }
+
+    /// Searches these directories for bare file names.
+    pub fn search_path<I, P>(mut self, dirs: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<PathBuf>,
+    {
+        self.search_path = Some(dirs.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Switches the session-instance scheme on or off.
+    pub fn session_instance(mut self, on: bool) -> Self {
+        self.session_instance = on;
+        self
+    }
+}
