@@ -496,4 +496,65 @@ mod tests {
         assert_eq!(t.len(), 0);
         assert_eq!(Arc::strong_count(&m), 1);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Clone, Debug)]
+        enum Op {
+            Insert,
+            Close(usize),
+            Probe(usize),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                Just(Op::Insert),
+                any::<usize>().prop_map(Op::Close),
+                any::<usize>().prop_map(Op::Probe)
+            ]
+        }
+
+        proptest! {
+            /// Against a model: live handles always enter, closed ones never do, and
+            /// no two live instances share a handle.
+            #[test]
+            fn table_matches_a_model(ops in prop::collection::vec(op(), 1..300)) {
+                let t: HandleTable<u32> = HandleTable::new(1);
+                let m = Arc::new(0u32);
+                let mut live: Vec<Hdrvr> = Vec::new();
+                let mut dead: Vec<Hdrvr> = Vec::new();
+                for op in ops {
+                    match op {
+                        Op::Insert => {
+                            let h = t.insert(m.clone(), 0).unwrap();
+                            prop_assert!(!h.is_null());
+                            prop_assert!(!live.contains(&h));
+                            live.push(h);
+                        }
+                        Op::Close(i) if !live.is_empty() => {
+                            let h = live.swap_remove(i % live.len());
+                            t.begin_close(h).unwrap().finish();
+                            dead.push(h);
+                        }
+                        Op::Probe(i) if !dead.is_empty() => {
+                            let h = dead[i % dead.len()];
+                            prop_assert!(t.enter(h).is_none());
+                            prop_assert!(t.begin_close(h).is_none());
+                        }
+                        _ => {}
+                    }
+                    prop_assert_eq!(t.len(), live.len());
+                    for h in &live {
+                        prop_assert!(t.enter(*h).is_some());
+                    }
+                }
+                for h in live.drain(..) {
+                    t.begin_close(h).unwrap().finish();
+                }
+                prop_assert_eq!(Arc::strong_count(&m), 1);
+            }
+        }
+    }
 }

@@ -44,6 +44,19 @@ pub(crate) fn load(target: &Target) -> Result<LoadedLibrary, LoadFailure> {
     }
 }
 
+/// The loader's message with its causes (libloading puts `dlerror()`'s text in the
+/// error's source, not in its own message).
+fn describe(error: &libloading::Error) -> String {
+    use std::error::Error as _;
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}
+
 fn looks_not_found(message: &str) -> bool {
     message.contains("No such file") || message.contains("cannot find") || message.contains("not found")
 }
@@ -58,7 +71,7 @@ fn open(file: &std::ffi::OsStr) -> Result<(libloading::Library, usize), LoadFail
     // the configuration is what a driver manager is for (see the crate docs on trust).
     // RTLD_NOW reports missing symbols here instead of at some later call.
     let lib = unsafe { Library::open(Some(file), RTLD_NOW | RTLD_LOCAL) }
-        .map_err(|e| LoadFailure::NotLoadable(e.to_string()))?;
+        .map_err(|e| LoadFailure::NotLoadable(describe(&e)))?;
     let raw = lib.into_raw();
     // SAFETY: `raw` came from `into_raw` just above and is converted back once.
     let lib = unsafe { Library::from_raw(raw) };
@@ -75,7 +88,7 @@ fn open(file: &std::ffi::OsStr) -> Result<(libloading::Library, usize), LoadFail
     let lib = unsafe {
         Library::load_with_flags(file, LOAD_LIBRARY_SEARCH_DEFAULT_DIRS | LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR)
     }
-    .map_err(|e| LoadFailure::NotLoadable(e.to_string()))?;
+    .map_err(|e| LoadFailure::NotLoadable(describe(&e)))?;
     let raw = lib.into_raw();
     // SAFETY: `raw` came from `into_raw` just above and is converted back once.
     let lib = unsafe { Library::from_raw(raw) };

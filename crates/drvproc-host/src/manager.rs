@@ -321,8 +321,7 @@ impl Inner {
             return self.open_function(name, proc_, l2);
         }
         let mut file_error = None;
-        let tried_file = section.is_none();
-        if tried_file {
+        if section.is_none() {
             let whole = self.try_file(name, name, None, l2);
             let split = match split_entry(name) {
                 (file, Some(args))
@@ -351,14 +350,16 @@ impl Inner {
         // Nothing under that alias: a direct-file failure other than "not found" is
         // the more useful report (the file exists but is broken or refused).
         match file_error {
-            Some(e) if !matches!(e, OpenError::NotFound { .. }) => Err(e),
-            _ => Err(self.not_found(name, tried_file, &sections)),
+            Some(OpenError::NotFound { looked, .. }) => Err(self.not_found(name, Some(&looked), &sections)),
+            Some(e) => Err(e),
+            None => Err(self.not_found(name, None, &sections)),
         }
     }
 
-    fn not_found(&self, name: &str, tried_file: bool, sections: &[&str]) -> OpenError {
-        let file_part =
-            if tried_file { format!("as a file {}; ", self.search.describe()) } else { String::new() };
+    /// The report for a name found neither as a file (`file_looked`: where, if the
+    /// name was tried as one) nor as an alias.
+    fn not_found(&self, name: &str, file_looked: Option<&str>, sections: &[&str]) -> OpenError {
+        let file_part = file_looked.map_or(String::new(), |looked| format!("as a file {looked}; "));
         let section_list = sections.iter().map(|s| format!("[{s}]")).collect::<Vec<_>>().join(" or ");
         let alias_part = match &self.registry {
             Some(r) => format!("no alias in {section_list} of {}", r.path().display()),

@@ -55,7 +55,10 @@ pub(crate) struct Module {
     /// Signals phase changes to threads waiting for a load or unload to finish.
     pub(crate) changed: Condvar,
     gone: AtomicBool,
-    library: Mutex<Option<libloading::Library>>,
+    /// The mapping, released when the last reference to the module goes: after
+    /// `DRV_FREE`, and after every call still on a stack (a driver may close its own
+    /// last instance from inside a message; its code must stay mapped until it returns).
+    _library: Option<libloading::Library>,
 }
 
 impl Module {
@@ -74,7 +77,7 @@ impl Module {
             state: Mutex::new(ModuleState { phase: Phase::Unloaded, instances: 0, real: 0, session: None }),
             changed: Condvar::new(),
             gone: AtomicBool::new(false),
-            library: Mutex::new(library),
+            _library: library,
         }
     }
 
@@ -88,14 +91,13 @@ impl Module {
         self.gone.load(Ordering::Acquire)
     }
 
-    /// Marks the module gone (under its lock), wakes waiters, and unmaps the library.
+    /// Marks the module gone (under its lock) and wakes waiters; the library is
+    /// unmapped when the last reference to the module is dropped.
     pub(crate) fn retire(&self, mut state: MutexGuard<'_, ModuleState>) {
         state.phase = Phase::Gone;
         self.gone.store(true, Ordering::Release);
         drop(state);
         self.changed.notify_all();
-        let library = self.library.lock().unwrap_or_else(PoisonError::into_inner).take();
-        drop(library);
     }
 
     /// Calls the driver. Every message the manager delivers goes through here, inside

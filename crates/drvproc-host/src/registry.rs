@@ -55,6 +55,9 @@ pub enum RegistryError {
 
 type Stamp = (SystemTime, u64, u64);
 
+/// How long after a modification a file's stamp is not trusted to identify it.
+const RACY_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// One registry file.
 #[derive(Debug)]
 pub struct Registry {
@@ -99,7 +102,12 @@ impl Registry {
             Err(e) => return Err(self.io_err(&self.path, e)),
         };
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        // Timestamps are coarse (a few ms on common file systems): a file modified
+        // within the last seconds may change again without its stamp changing, so it
+        // is re-read rather than trusted (git's "racily clean" rule).
+        let settled = SystemTime::now().duration_since(stamp.0).is_ok_and(|age| age > RACY_WINDOW);
         if let Some((cached, doc)) = cache.as_ref()
+            && settled
             && *cached == stamp
         {
             return Ok(doc.clone());
