@@ -1,0 +1,53 @@
+//! Every driver call is traced with the message name, id, handle, parameters and
+//! answer (target `drvproc::call`, level TRACE).
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use common::Trace;
+use drvproc::consts::DRV_USER;
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn calls_are_traced_with_their_fields() {
+    let t = Trace::new();
+    let m = t.manager();
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("drvproc::call=trace")
+        .with_ansi(false)
+        .without_time()
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let i = m.open(t.path(), None).unwrap();
+        // SAFETY: numbers only.
+        unsafe { i.send(DRV_USER + 3, 5, -6) }.unwrap();
+    });
+    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let h = t.take();
+    assert_eq!(h.len(), 7, "load, enable, open, user, close, disable, free: {h:?}");
+    let expected_tail = "msg=DRV_USER+3 id=4097 hdrvr=".to_string();
+    let user_line = lines.iter().find(|l| l.contains(&expected_tail)).expect("the custom message is traced");
+    assert!(user_line.contains("DriverProc{driver="), "inside the DriverProc span: {user_line}");
+    assert!(user_line.ends_with("l1=5 l2=-6 ret=0"), "{user_line}");
+    for msg in ["DRV_LOAD", "DRV_ENABLE", "DRV_OPEN", "DRV_CLOSE", "DRV_DISABLE", "DRV_FREE"] {
+        assert!(lines.iter().any(|l| l.contains(&format!(" msg={msg} "))), "{msg} traced:\n{text}");
+    }
+}
