@@ -209,17 +209,7 @@ impl DriverManager {
     /// # Safety
     /// `l1` and `l2` must be what the driver expects in `DRV_CLOSE`.
     pub unsafe fn close_with(&self, h: Hdrvr, l1: LParam, l2: LParam) -> Result<(), BadHandle> {
-        let flags = self.inner.table.enter(h).ok_or(BadHandle(h))?.flags();
-        // The session instance is the manager's own, and an instance still inside its
-        // DRV_OPEN belongs to the opening thread.
-        if flags & OPENED == 0 || flags & SESSION != 0 {
-            return Err(BadHandle(h));
-        }
-        let closing = self.inner.table.begin_close(h).ok_or(BadHandle(h))?;
-        let module = closing.module_arc();
-        module.call(closing.id(), h, DRV_CLOSE, l1, l2);
-        self.inner.instance_gone(&module, Some(closing), true);
-        Ok(())
+        self.inner.close_instance(h, l1, l2)
     }
 
     /// The platform handle of the instance's module (`GetDriverModuleHandle`): the
@@ -294,20 +284,22 @@ impl Inner {
     }
 
     fn close_all(&self) -> usize {
-        let mut closed = 0;
-        for h in self.table.live_handles() {
-            let Some(flags) = self.table.enter(h).map(|g| g.flags()) else { continue };
-            if flags & OPENED == 0 || flags & SESSION != 0 {
-                continue;
-            }
-            if let Some(closing) = self.table.begin_close(h) {
-                let module = closing.module_arc();
-                module.call(closing.id(), h, DRV_CLOSE, 0, 0);
-                self.instance_gone(&module, Some(closing), true);
-                closed += 1;
-            }
+        self.table.live_handles().into_iter().filter(|&h| self.close_instance(h, 0, 0).is_ok()).count()
+    }
+
+    /// `CloseDriver`: `DRV_CLOSE(l1, l2)` (answer ignored), then the module's
+    /// bookkeeping. The session instance is the manager's own, and an instance still
+    /// inside its `DRV_OPEN` belongs to the opening thread: neither can be closed here.
+    fn close_instance(&self, h: Hdrvr, l1: LParam, l2: LParam) -> Result<(), BadHandle> {
+        let flags = self.table.enter(h).ok_or(BadHandle(h))?.flags();
+        if flags & OPENED == 0 || flags & SESSION != 0 {
+            return Err(BadHandle(h));
         }
-        closed
+        let closing = self.table.begin_close(h).ok_or(BadHandle(h))?;
+        let module = closing.module_arc();
+        module.call(closing.id(), h, DRV_CLOSE, l1, l2);
+        self.instance_gone(&module, Some(closing), true);
+        Ok(())
     }
 
     fn function(&self, name: &str) -> Option<DriverProc> {
