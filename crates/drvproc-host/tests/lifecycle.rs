@@ -83,21 +83,30 @@ fn c_later_opens_send_only_drv_open_whatever_lparam2() {
 }
 
 #[test]
-fn d_and_e_close_non_last_then_last() {
+fn d_close_of_a_non_last_instance_sends_only_drv_close() {
     let t = Trace::new();
     let m = t.manager();
-    let a = m.open(t.path(), None).unwrap();
+    let _a = m.open(t.path(), None).unwrap();
     let b = m.open(t.path(), None).unwrap();
     t.take();
     // SAFETY: the trace driver treats DRV_CLOSE's parameters as numbers.
     unsafe { b.close_with(11, 22) }.unwrap();
     assert_eq!(t.take(), strings(&["DRV_CLOSE(0x1002, H2, 11, 22) -> 0x1"]));
-    assert_eq!(m.loaded_module_count(), 1);
-    a.close().unwrap();
+    assert_eq!((m.instance_count(), m.loaded_module_count()), (1, 1));
+}
+
+#[test]
+fn e_close_of_the_last_instance_disables_frees_and_unloads() {
+    let t = Trace::new();
+    let m = t.manager();
+    let a = m.open(t.path(), None).unwrap();
+    t.take();
+    // SAFETY: as above.
+    unsafe { a.close_with(3, 4) }.unwrap();
     assert_eq!(
         t.take(),
         strings(&[
-            "DRV_CLOSE(0x1001, H1, 0, 0) -> 0x1",
+            "DRV_CLOSE(0x1001, H1, 3, 4) -> 0x1",
             "DRV_DISABLE(0x0, H1, 0, 0) -> 0x1",
             "DRV_FREE(0x0, H1, 0, 0) -> 0x1",
         ])
