@@ -3,173 +3,187 @@
 
 use crate::types::{LResult, Msg};
 
-// §3.1 Standard driver messages.
-/// First message a module receives, once, before its first instance opens.
-pub const DRV_LOAD: Msg = 0x0001;
-/// Sent right after a successful `DRV_LOAD`; the answer is ignored.
-pub const DRV_ENABLE: Msg = 0x0002;
-/// Opens an instance; the non-zero answer becomes the instance's `dwDriverId`.
-pub const DRV_OPEN: Msg = 0x0003;
-/// Closes an instance; the answer is ignored by the manager.
-pub const DRV_CLOSE: Msg = 0x0004;
-/// Sent after the module's last instance closed, before `DRV_FREE`.
-pub const DRV_DISABLE: Msg = 0x0005;
-/// Always the last message a module receives before it is unmapped.
-pub const DRV_FREE: Msg = 0x0006;
-/// Shows the driver's configuration dialog; `lParam2` is a `DRVCONFIGINFO*` or NULL.
-pub const DRV_CONFIGURE: Msg = 0x0007;
-/// Asks whether the driver can be configured (non-zero = yes).
-pub const DRV_QUERYCONFIGURE: Msg = 0x0008;
-/// Sent by an installer after recording the driver; `lParam2` is a `DRVCONFIGINFO*` or NULL.
-pub const DRV_INSTALL: Msg = 0x0009;
-/// Sent before the driver is uninstalled.
-pub const DRV_REMOVE: Msg = 0x000A;
-/// Notice that the system is shutting down (never sent automatically, spec D17).
-pub const DRV_EXITSESSION: Msg = 0x000B;
-/// Win16 legacy: an application is exiting; `lParam1` is a `DRVEA_*` value.
-pub const DRV_EXITAPPLICATION: Msg = 0x000C;
-/// Notice that device power is switched (never sent automatically, spec D17).
-pub const DRV_POWER: Msg = 0x000F;
-/// Start of the system-reserved message range.
-pub const DRV_RESERVED: Msg = 0x0800;
-/// First MCI message.
-pub const DRV_MCI_FIRST: Msg = DRV_RESERVED;
-/// Last MCI message.
-pub const DRV_MCI_LAST: Msg = DRV_RESERVED + 0xFFF;
-/// First driver-defined message (spec D10: custom messages are `>= DRV_USER`).
-pub const DRV_USER: Msg = 0x4000;
+/// Defines each constant and [`ALL`], the table of every constant by name.
+macro_rules! constants {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty = $value:expr;)*) => {
+        $($(#[$doc])* pub const $name: $ty = $value;)*
 
-// §3.2 Return values.
-/// `DRV_INSTALL`/`DRV_CONFIGURE`/`DRV_REMOVE`: cancelled or failed.
-pub const DRVCNF_CANCEL: LResult = 0x0000;
-/// Success, nothing more to do.
-pub const DRVCNF_OK: LResult = 0x0001;
-/// Success, effective after a system restart.
-pub const DRVCNF_RESTART: LResult = 0x0002;
-/// Obsolete alias of [`DRVCNF_CANCEL`].
-pub const DRV_CANCEL: LResult = DRVCNF_CANCEL;
-/// Obsolete alias of [`DRVCNF_OK`].
-pub const DRV_OK: LResult = DRVCNF_OK;
-/// Obsolete alias of [`DRVCNF_RESTART`].
-pub const DRV_RESTART: LResult = DRVCNF_RESTART;
-/// Wine's name for a successful `DRV_LOAD` answer.
-pub const DRV_SUCCESS: LResult = 0x0001;
-/// Wine's name for a failed answer.
-pub const DRV_FAILURE: LResult = 0x0000;
-/// `DRV_EXITAPPLICATION` lParam1: the application exited normally (Win16).
-pub const DRVEA_NORMALEXIT: isize = 0x0001;
-/// `DRV_EXITAPPLICATION` lParam1: the application exited abnormally (Win16).
-pub const DRVEA_ABNORMALEXIT: isize = 0x0002;
-/// Win16 `GetNextDriver` flag (not part of the Win32 API).
-pub const GND_FIRSTINSTANCEONLY: u32 = 0x0001;
-/// Win16 `GetNextDriver` flag (not part of the Win32 API).
-pub const GND_FORWARD: u32 = 0x0000;
-/// Win16 `GetNextDriver` flag (not part of the Win32 API).
-pub const GND_REVERSE: u32 = 0x0002;
+        /// Every constant of this module by name, its value widened to `i64`: for tools
+        /// that accept names, and for checking other language bindings (the C header)
+        /// against this one source.
+        pub const ALL: &[(&str, i64)] = &[$((stringify!($name), $name as i64)),*];
+    };
+}
 
-// §3.3 DriverCallback types (`dwFlags & DCB_TYPEMASK`) and their open-flag twins.
-/// No notification.
-pub const DCB_NULL: u32 = 0x0000;
-/// Post to a window (`dwCallback` is the window).
-pub const DCB_WINDOW: u32 = 0x0001;
-/// Post to a thread/task (`dwCallback` is its id).
-pub const DCB_TASK: u32 = 0x0002;
-/// Call a function (`dwCallback` is an `LPDRVCALLBACK`).
-pub const DCB_FUNCTION: u32 = 0x0003;
-/// Signal an event (`dwCallback` is the event handle).
-pub const DCB_EVENT: u32 = 0x0005;
-/// Mask of the callback type bits.
-pub const DCB_TYPEMASK: u32 = 0x0007;
-/// Do not switch stacks (ignored on Win32).
-pub const DCB_NOSWITCH: u32 = 0x0008;
-/// `CALLBACK_NULL` (= `DCB_NULL << 16`).
-pub const CALLBACK_NULL: u32 = 0x0000_0000;
-/// `CALLBACK_WINDOW` (= `DCB_WINDOW << 16`).
-pub const CALLBACK_WINDOW: u32 = 0x0001_0000;
-/// `CALLBACK_TASK` (= `DCB_TASK << 16`).
-pub const CALLBACK_TASK: u32 = 0x0002_0000;
-/// `CALLBACK_THREAD`, the Win32 name of `CALLBACK_TASK`.
-pub const CALLBACK_THREAD: u32 = CALLBACK_TASK;
-/// `CALLBACK_FUNCTION` (= `DCB_FUNCTION << 16`).
-pub const CALLBACK_FUNCTION: u32 = 0x0003_0000;
-/// `CALLBACK_EVENT` (= `DCB_EVENT << 16`).
-pub const CALLBACK_EVENT: u32 = 0x0005_0000;
-/// `CALLBACK_TYPEMASK` (= `DCB_TYPEMASK << 16`).
-pub const CALLBACK_TYPEMASK: u32 = 0x0007_0000;
+constants! {
+    // §3.1 Standard driver messages.
+    /// First message a module receives, once, before its first instance opens.
+    DRV_LOAD: Msg = 0x0001;
+    /// Sent right after a successful `DRV_LOAD`; the answer is ignored.
+    DRV_ENABLE: Msg = 0x0002;
+    /// Opens an instance; the non-zero answer becomes the instance's `dwDriverId`.
+    DRV_OPEN: Msg = 0x0003;
+    /// Closes an instance; the answer is ignored by the manager.
+    DRV_CLOSE: Msg = 0x0004;
+    /// Sent after the module's last instance closed, before `DRV_FREE`.
+    DRV_DISABLE: Msg = 0x0005;
+    /// Always the last message a module receives before it is unmapped.
+    DRV_FREE: Msg = 0x0006;
+    /// Shows the driver's configuration dialog; `lParam2` is a `DRVCONFIGINFO*` or NULL.
+    DRV_CONFIGURE: Msg = 0x0007;
+    /// Asks whether the driver can be configured (non-zero = yes).
+    DRV_QUERYCONFIGURE: Msg = 0x0008;
+    /// Sent by an installer after recording the driver; `lParam2` is a `DRVCONFIGINFO*` or NULL.
+    DRV_INSTALL: Msg = 0x0009;
+    /// Sent before the driver is uninstalled.
+    DRV_REMOVE: Msg = 0x000A;
+    /// Notice that the system is shutting down (never sent automatically, spec D17).
+    DRV_EXITSESSION: Msg = 0x000B;
+    /// Win16 legacy: an application is exiting; `lParam1` is a `DRVEA_*` value.
+    DRV_EXITAPPLICATION: Msg = 0x000C;
+    /// Notice that device power is switched (never sent automatically, spec D17).
+    DRV_POWER: Msg = 0x000F;
+    /// Start of the system-reserved message range.
+    DRV_RESERVED: Msg = 0x0800;
+    /// First MCI message.
+    DRV_MCI_FIRST: Msg = DRV_RESERVED;
+    /// Last MCI message.
+    DRV_MCI_LAST: Msg = DRV_RESERVED + 0xFFF;
+    /// First driver-defined message (spec D10: custom messages are `>= DRV_USER`).
+    DRV_USER: Msg = 0x4000;
 
-// §3.4 System messages inside the reserved range (meaning depends on the class).
-/// `mmddk.h` query (answered by winmm or the `xxMessage` entries, not `DriverProc`).
-pub const DRV_QUERYDRVENTRY: Msg = DRV_RESERVED + 1;
-/// `mmddk.h` query.
-pub const DRV_QUERYDEVNODE: Msg = DRV_RESERVED + 2;
-/// `mmddk.h` query.
-pub const DRV_QUERYNAME: Msg = DRV_RESERVED + 3;
-/// `mmddk.h` query.
-pub const DRV_QUERYDRIVERIDS: Msg = DRV_RESERVED + 4;
-/// `mmddk.h` query.
-pub const DRV_QUERYMAPPABLE: Msg = DRV_RESERVED + 5;
-/// `mmddk.h` query.
-pub const DRV_QUERYMODULE: Msg = DRV_RESERVED + 9;
-/// Plug-and-Play install, sent to `DriverProc` by the Media Class Installer.
-pub const DRV_PNPINSTALL: Msg = DRV_RESERVED + 11;
-/// `mmddk.h` query.
-pub const DRV_QUERYDEVICEINTERFACE: Msg = DRV_RESERVED + 12;
-/// `mmddk.h` query.
-pub const DRV_QUERYDEVICEINTERFACESIZE: Msg = DRV_RESERVED + 13;
-/// `mmddk.h` query.
-pub const DRV_QUERYSTRINGID: Msg = DRV_RESERVED + 14;
-/// `mmddk.h` query.
-pub const DRV_QUERYSTRINGIDSIZE: Msg = DRV_RESERVED + 15;
-/// `mmddk.h` query.
-pub const DRV_QUERYIDFROMSTRINGID: Msg = DRV_RESERVED + 16;
-/// MCI: sent after `DRV_OPEN` with the open flags and `MCI_OPEN_PARMS*`.
-pub const MCI_OPEN_DRIVER: Msg = 0x0801;
-/// MCI: sent before `DRV_CLOSE`.
-pub const MCI_CLOSE_DRIVER: Msg = 0x0802;
-/// MCI command.
-pub const MCI_OPEN: Msg = 0x0803;
-/// MCI command.
-pub const MCI_CLOSE: Msg = 0x0804;
-/// MCI command.
-pub const MCI_ESCAPE: Msg = 0x0805;
-/// MCI command.
-pub const MCI_PLAY: Msg = 0x0806;
-/// MCI command.
-pub const MCI_SEEK: Msg = 0x0807;
-/// MCI command.
-pub const MCI_STOP: Msg = 0x0808;
-/// MCI command.
-pub const MCI_PAUSE: Msg = 0x0809;
-/// Joystick driver message.
-pub const JDD_GETNUMDEVS: Msg = 0x0801;
-/// Joystick driver message.
-pub const JDD_GETDEVCAPS: Msg = 0x0802;
-/// Joystick driver message.
-pub const JDD_GETPOS: Msg = 0x0901;
-/// Joystick driver message.
-pub const JDD_SETCALIBRATION: Msg = 0x0902;
-/// Joystick driver message.
-pub const JDD_CONFIGCHANGED: Msg = 0x0903;
-/// Joystick driver message.
-pub const JDD_GETPOSEX: Msg = 0x0904;
+    // §3.2 Return values.
+    /// `DRV_INSTALL`/`DRV_CONFIGURE`/`DRV_REMOVE`: cancelled or failed.
+    DRVCNF_CANCEL: LResult = 0x0000;
+    /// Success, nothing more to do.
+    DRVCNF_OK: LResult = 0x0001;
+    /// Success, effective after a system restart.
+    DRVCNF_RESTART: LResult = 0x0002;
+    /// Obsolete alias of [`DRVCNF_CANCEL`].
+    DRV_CANCEL: LResult = DRVCNF_CANCEL;
+    /// Obsolete alias of [`DRVCNF_OK`].
+    DRV_OK: LResult = DRVCNF_OK;
+    /// Obsolete alias of [`DRVCNF_RESTART`].
+    DRV_RESTART: LResult = DRVCNF_RESTART;
+    /// Wine's name for a successful `DRV_LOAD` answer.
+    DRV_SUCCESS: LResult = 0x0001;
+    /// Wine's name for a failed answer.
+    DRV_FAILURE: LResult = 0x0000;
+    /// `DRV_EXITAPPLICATION` lParam1: the application exited normally (Win16).
+    DRVEA_NORMALEXIT: isize = 0x0001;
+    /// `DRV_EXITAPPLICATION` lParam1: the application exited abnormally (Win16).
+    DRVEA_ABNORMALEXIT: isize = 0x0002;
+    /// Win16 `GetNextDriver` flag (not part of the Win32 API).
+    GND_FIRSTINSTANCEONLY: u32 = 0x0001;
+    /// Win16 `GetNextDriver` flag (not part of the Win32 API).
+    GND_FORWARD: u32 = 0x0000;
+    /// Win16 `GetNextDriver` flag (not part of the Win32 API).
+    GND_REVERSE: u32 = 0x0002;
 
-// Class message bases (spec §16).
-/// First ACM driver-private message (= `DRV_USER`).
-pub const ACMDM_USER: Msg = DRV_USER;
-/// Start of the ACM system range (= `DRV_USER + 0x2000`).
-pub const ACMDM_RESERVED_LOW: Msg = DRV_USER + 0x2000;
-/// End of the ACM system range.
-pub const ACMDM_RESERVED_HIGH: Msg = DRV_USER + 0x2FFF;
-/// Base of the ACM driver messages (`ACMDM_DRIVER_DETAILS = ACMDM_BASE + 10`).
-pub const ACMDM_BASE: Msg = ACMDM_RESERVED_LOW;
-/// First VfW codec message (= `DRV_USER`).
-pub const ICM_USER: Msg = DRV_USER;
-/// Start of the VfW system range (`ICM_GETSTATE = ICM_RESERVED + 0`).
-pub const ICM_RESERVED: Msg = DRV_USER + 0x1000;
-/// Start of the VfW system range.
-pub const ICM_RESERVED_LOW: Msg = ICM_RESERVED;
-/// End of the VfW system range.
-pub const ICM_RESERVED_HIGH: Msg = DRV_USER + 0x2000;
+    // §3.3 DriverCallback types (`dwFlags & DCB_TYPEMASK`) and their open-flag twins.
+    /// No notification.
+    DCB_NULL: u32 = 0x0000;
+    /// Post to a window (`dwCallback` is the window).
+    DCB_WINDOW: u32 = 0x0001;
+    /// Post to a thread/task (`dwCallback` is its id).
+    DCB_TASK: u32 = 0x0002;
+    /// Call a function (`dwCallback` is an `LPDRVCALLBACK`).
+    DCB_FUNCTION: u32 = 0x0003;
+    /// Signal an event (`dwCallback` is the event handle).
+    DCB_EVENT: u32 = 0x0005;
+    /// Mask of the callback type bits.
+    DCB_TYPEMASK: u32 = 0x0007;
+    /// Do not switch stacks (ignored on Win32).
+    DCB_NOSWITCH: u32 = 0x0008;
+    /// `CALLBACK_NULL` (= `DCB_NULL << 16`).
+    CALLBACK_NULL: u32 = 0x0000_0000;
+    /// `CALLBACK_WINDOW` (= `DCB_WINDOW << 16`).
+    CALLBACK_WINDOW: u32 = 0x0001_0000;
+    /// `CALLBACK_TASK` (= `DCB_TASK << 16`).
+    CALLBACK_TASK: u32 = 0x0002_0000;
+    /// `CALLBACK_THREAD`, the Win32 name of `CALLBACK_TASK`.
+    CALLBACK_THREAD: u32 = CALLBACK_TASK;
+    /// `CALLBACK_FUNCTION` (= `DCB_FUNCTION << 16`).
+    CALLBACK_FUNCTION: u32 = 0x0003_0000;
+    /// `CALLBACK_EVENT` (= `DCB_EVENT << 16`).
+    CALLBACK_EVENT: u32 = 0x0005_0000;
+    /// `CALLBACK_TYPEMASK` (= `DCB_TYPEMASK << 16`).
+    CALLBACK_TYPEMASK: u32 = 0x0007_0000;
+
+    // §3.4 System messages inside the reserved range (meaning depends on the class).
+    /// `mmddk.h` query (answered by winmm or the `xxMessage` entries, not `DriverProc`).
+    DRV_QUERYDRVENTRY: Msg = DRV_RESERVED + 1;
+    /// `mmddk.h` query.
+    DRV_QUERYDEVNODE: Msg = DRV_RESERVED + 2;
+    /// `mmddk.h` query.
+    DRV_QUERYNAME: Msg = DRV_RESERVED + 3;
+    /// `mmddk.h` query.
+    DRV_QUERYDRIVERIDS: Msg = DRV_RESERVED + 4;
+    /// `mmddk.h` query.
+    DRV_QUERYMAPPABLE: Msg = DRV_RESERVED + 5;
+    /// `mmddk.h` query.
+    DRV_QUERYMODULE: Msg = DRV_RESERVED + 9;
+    /// Plug-and-Play install, sent to `DriverProc` by the Media Class Installer.
+    DRV_PNPINSTALL: Msg = DRV_RESERVED + 11;
+    /// `mmddk.h` query.
+    DRV_QUERYDEVICEINTERFACE: Msg = DRV_RESERVED + 12;
+    /// `mmddk.h` query.
+    DRV_QUERYDEVICEINTERFACESIZE: Msg = DRV_RESERVED + 13;
+    /// `mmddk.h` query.
+    DRV_QUERYSTRINGID: Msg = DRV_RESERVED + 14;
+    /// `mmddk.h` query.
+    DRV_QUERYSTRINGIDSIZE: Msg = DRV_RESERVED + 15;
+    /// `mmddk.h` query.
+    DRV_QUERYIDFROMSTRINGID: Msg = DRV_RESERVED + 16;
+    /// MCI: sent after `DRV_OPEN` with the open flags and `MCI_OPEN_PARMS*`.
+    MCI_OPEN_DRIVER: Msg = 0x0801;
+    /// MCI: sent before `DRV_CLOSE`.
+    MCI_CLOSE_DRIVER: Msg = 0x0802;
+    /// MCI command.
+    MCI_OPEN: Msg = 0x0803;
+    /// MCI command.
+    MCI_CLOSE: Msg = 0x0804;
+    /// MCI command.
+    MCI_ESCAPE: Msg = 0x0805;
+    /// MCI command.
+    MCI_PLAY: Msg = 0x0806;
+    /// MCI command.
+    MCI_SEEK: Msg = 0x0807;
+    /// MCI command.
+    MCI_STOP: Msg = 0x0808;
+    /// MCI command.
+    MCI_PAUSE: Msg = 0x0809;
+    /// Joystick driver message.
+    JDD_GETNUMDEVS: Msg = 0x0801;
+    /// Joystick driver message.
+    JDD_GETDEVCAPS: Msg = 0x0802;
+    /// Joystick driver message.
+    JDD_GETPOS: Msg = 0x0901;
+    /// Joystick driver message.
+    JDD_SETCALIBRATION: Msg = 0x0902;
+    /// Joystick driver message.
+    JDD_CONFIGCHANGED: Msg = 0x0903;
+    /// Joystick driver message.
+    JDD_GETPOSEX: Msg = 0x0904;
+
+    // Class message bases (spec §16).
+    /// First ACM driver-private message (= `DRV_USER`).
+    ACMDM_USER: Msg = DRV_USER;
+    /// Start of the ACM system range (= `DRV_USER + 0x2000`).
+    ACMDM_RESERVED_LOW: Msg = DRV_USER + 0x2000;
+    /// End of the ACM system range.
+    ACMDM_RESERVED_HIGH: Msg = DRV_USER + 0x2FFF;
+    /// Base of the ACM driver messages (`ACMDM_DRIVER_DETAILS = ACMDM_BASE + 10`).
+    ACMDM_BASE: Msg = ACMDM_RESERVED_LOW;
+    /// First VfW codec message (= `DRV_USER`).
+    ICM_USER: Msg = DRV_USER;
+    /// Start of the VfW system range (`ICM_GETSTATE = ICM_RESERVED + 0`).
+    ICM_RESERVED: Msg = DRV_USER + 0x1000;
+    /// Start of the VfW system range.
+    ICM_RESERVED_LOW: Msg = ICM_RESERVED;
+    /// End of the VfW system range.
+    ICM_RESERVED_HIGH: Msg = DRV_USER + 0x2000;
+}
 
 #[cfg(test)]
 mod tests {
@@ -263,6 +277,17 @@ mod tests {
             [0x0801, 0x0802, 0x0901, 0x0902]
         );
         assert_eq!([JDD_CONFIGCHANGED, JDD_GETPOSEX], [0x0903, 0x0904]);
+    }
+
+    #[test]
+    fn table_lists_every_constant_once() {
+        assert_eq!(ALL.len(), 79);
+        assert!(ALL.contains(&("DRV_USER", 0x4000)));
+        assert!(ALL.contains(&("CALLBACK_EVENT", 0x50000)));
+        let mut names: Vec<_> = ALL.iter().map(|(n, _)| *n).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len());
     }
 
     #[test]

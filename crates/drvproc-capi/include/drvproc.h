@@ -1,0 +1,311 @@
+/*
+ * drvproc.h - the Windows installable-driver API (winmm's driver manager) for
+ * libdrvproc.
+ *
+ * One self-contained header, C99 and C++. Code written against the Windows
+ * documentation (mmsystem.h / mmiscapi.h / mmddk.h) compiles unchanged with
+ * `#include <drvproc.h>` in place of <windows.h> + <mmsystem.h>:
+ *
+ *   cc -c client.c $(pkg-config --cflags drvproc)
+ *   cc client.o -o client $(pkg-config --libs drvproc)
+ *
+ * Types follow the Windows widths: DWORD, UINT, LONG and BOOL are 32-bit; LPARAM,
+ * LRESULT, DWORD_PTR and handles are pointer-sized; WCHAR is UTF-16 (char16_t),
+ * so u"..." literals can be passed where LPCWSTR is expected (C11 or C++11).
+ *
+ * Manager configuration (read when the first function is called):
+ *   DRVPROC_CONFIG  the system.ini-format registry file
+ *                   (default: $XDG_CONFIG_HOME/drvproc/system.ini)
+ *   DRVPROC_PATH    ':'-separated directories searched for bare driver file names
+ *
+ * Threads: every function may be called from any thread, concurrently, and from
+ * inside a driver's DriverProc. No function holds a lock while a driver runs.
+ *
+ * Errors: like winmm, failures return 0 / FALSE / NULL, never crash, and set no
+ * errno. drvproc_last_error() tells why the calling thread's last call failed.
+ *
+ * When the real Windows headers are included first, their types, constants and
+ * prototypes are used and this header adds only what they lack.
+ */
+#ifndef DRVPROC_H
+#define DRVPROC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Calling conventions -------------------------------------------------- */
+/* __stdcall on 32-bit x86 Windows; the platform's single convention elsewhere. */
+#if defined(_WIN32) && (defined(_M_IX86) || defined(__i386__))
+#  define DRVPROC_STDCALL __stdcall
+#else
+#  define DRVPROC_STDCALL
+#endif
+#ifndef WINAPI
+#  define WINAPI DRVPROC_STDCALL
+#endif
+#ifndef CALLBACK
+#  define CALLBACK DRVPROC_STDCALL
+#endif
+#ifndef APIENTRY
+#  define APIENTRY WINAPI
+#endif
+#ifndef PASCAL
+#  define PASCAL DRVPROC_STDCALL
+#endif
+#ifndef FAR
+#  define FAR
+#endif
+
+/* ---- Windows base types (windef.h / winnt.h) --------------------------------- */
+#if !defined(_WINDEF_) && !defined(_MINWINDEF_) && !defined(__WINE_WINDEF_H)
+typedef int BOOL;
+typedef unsigned char BYTE;
+typedef unsigned short WORD;
+typedef uint32_t DWORD;
+typedef unsigned int UINT;
+typedef int32_t LONG;
+typedef int INT;
+typedef intptr_t LONG_PTR;
+typedef uintptr_t UINT_PTR;
+typedef uintptr_t DWORD_PTR;
+typedef UINT_PTR WPARAM;
+typedef LONG_PTR LPARAM;
+typedef LONG_PTR LRESULT;
+typedef void *LPVOID;
+typedef void *HANDLE;
+typedef struct HINSTANCE__ *HINSTANCE;
+typedef HINSTANCE HMODULE;
+typedef struct HWND__ *HWND;
+#  ifdef __cplusplus
+typedef char16_t WCHAR;
+#  else
+typedef uint_least16_t WCHAR; /* the type of char16_t in <uchar.h> */
+#  endif
+typedef const WCHAR *LPCWSTR;
+typedef WCHAR *LPWSTR;
+typedef const char *LPCSTR;
+typedef char *LPSTR;
+#endif
+#ifndef TRUE
+#  define TRUE 1
+#endif
+#ifndef FALSE
+#  define FALSE 0
+#endif
+
+/* ---- Driver types and constants (mmsystem.h / mmiscapi.h / mmddk.h) -------- */
+#if !defined(_INC_MMSYSTEM) && !defined(__WINE_MMSYSTEM_H) && !defined(_MMISCAPI_H_)
+
+/* A driver instance handle: opaque, pointer-sized, never NULL when valid. */
+typedef struct HDRVR__ *HDRVR;
+
+/* The driver entry point every driver exports as "DriverProc". */
+typedef LRESULT (CALLBACK *DRIVERPROC)(DWORD_PTR dwDriverId, HDRVR hdrvr, UINT msg,
+                                       LPARAM lParam1, LPARAM lParam2);
+
+/* A client function notified through DriverCallback with DCB_FUNCTION. */
+typedef void (CALLBACK *LPDRVCALLBACK)(HDRVR hdrvr, UINT uMsg, DWORD_PTR dwUser,
+                                       DWORD_PTR dw1, DWORD_PTR dw2);
+
+/* lParam2 of DRV_INSTALL and DRV_CONFIGURE. Byte-packed as in mmsystem.h:
+ * 20 bytes on 64-bit targets (offsets 0, 4, 12), 12 on 32-bit ones. */
+#pragma pack(push, 1)
+typedef struct tagDRVCONFIGINFO {
+    DWORD dwDCISize;            /* sizeof(DRVCONFIGINFO), set by the sender */
+    LPCWSTR lpszDCISectionName; /* registry section, e.g. u"Drivers32" (may be NULL) */
+    LPCWSTR lpszDCIAliasName;   /* the driver's alias (may be NULL) */
+} DRVCONFIGINFO, *PDRVCONFIGINFO, *NPDRVCONFIGINFO, *LPDRVCONFIGINFO;
+#pragma pack(pop)
+
+/* Standard driver messages. */
+#define DRV_LOAD                0x0001
+#define DRV_ENABLE              0x0002
+#define DRV_OPEN                0x0003
+#define DRV_CLOSE               0x0004
+#define DRV_DISABLE             0x0005
+#define DRV_FREE                0x0006
+#define DRV_CONFIGURE           0x0007
+#define DRV_QUERYCONFIGURE      0x0008
+#define DRV_INSTALL             0x0009
+#define DRV_REMOVE              0x000A
+#define DRV_EXITSESSION         0x000B
+#define DRV_EXITAPPLICATION     0x000C
+#define DRV_POWER               0x000F
+#define DRV_RESERVED            0x0800
+#define DRV_MCI_FIRST           DRV_RESERVED
+#define DRV_MCI_LAST            (DRV_RESERVED + 0xFFF)
+#define DRV_USER                0x4000
+
+/* Answers to DRV_INSTALL, DRV_CONFIGURE, DRV_REMOVE (and obsolete aliases). */
+#define DRVCNF_CANCEL           0x0000
+#define DRVCNF_OK               0x0001
+#define DRVCNF_RESTART          0x0002
+#define DRV_CANCEL              DRVCNF_CANCEL
+#define DRV_OK                  DRVCNF_OK
+#define DRV_RESTART             DRVCNF_RESTART
+#define DRV_SUCCESS             0x0001
+#define DRV_FAILURE             0x0000
+#define DRVEA_NORMALEXIT        0x0001
+#define DRVEA_ABNORMALEXIT      0x0002
+#define GND_FIRSTINSTANCEONLY   0x00000001
+#define GND_FORWARD             0x00000000
+#define GND_REVERSE             0x00000002
+
+/* DriverCallback types (dwFlags & DCB_TYPEMASK) and the open-flag twins. */
+#define DCB_NULL                0x0000
+#define DCB_WINDOW              0x0001
+#define DCB_TASK                0x0002
+#define DCB_FUNCTION            0x0003
+#define DCB_EVENT               0x0005
+#define DCB_TYPEMASK            0x0007
+#define DCB_NOSWITCH            0x0008
+#define CALLBACK_NULL           0x00000000L
+#define CALLBACK_WINDOW         0x00010000L
+#define CALLBACK_TASK           0x00020000L
+#define CALLBACK_THREAD         CALLBACK_TASK
+#define CALLBACK_FUNCTION       0x00030000L
+#define CALLBACK_EVENT          0x00050000L
+#define CALLBACK_TYPEMASK       0x00070000L
+
+/* System messages in the reserved range (their meaning depends on the class). */
+#define DRV_QUERYDRVENTRY            (DRV_RESERVED + 1)
+#define DRV_QUERYDEVNODE             (DRV_RESERVED + 2)
+#define DRV_QUERYNAME                (DRV_RESERVED + 3)
+#define DRV_QUERYDRIVERIDS           (DRV_RESERVED + 4)
+#define DRV_QUERYMAPPABLE            (DRV_RESERVED + 5)
+#define DRV_QUERYMODULE              (DRV_RESERVED + 9)
+#define DRV_PNPINSTALL               (DRV_RESERVED + 11)
+#define DRV_QUERYDEVICEINTERFACE     (DRV_RESERVED + 12)
+#define DRV_QUERYDEVICEINTERFACESIZE (DRV_RESERVED + 13)
+#define DRV_QUERYSTRINGID            (DRV_RESERVED + 14)
+#define DRV_QUERYSTRINGIDSIZE        (DRV_RESERVED + 15)
+#define DRV_QUERYIDFROMSTRINGID      (DRV_RESERVED + 16)
+#define MCI_OPEN_DRIVER         0x0801
+#define MCI_CLOSE_DRIVER        0x0802
+#define MCI_OPEN                0x0803
+#define MCI_CLOSE               0x0804
+#define MCI_ESCAPE              0x0805
+#define MCI_PLAY                0x0806
+#define MCI_SEEK                0x0807
+#define MCI_STOP                0x0808
+#define MCI_PAUSE               0x0809
+#define JDD_GETNUMDEVS          0x0801
+#define JDD_GETDEVCAPS          0x0802
+#define JDD_GETPOS              0x0901
+#define JDD_SETCALIBRATION      0x0902
+#define JDD_CONFIGCHANGED       0x0903
+#define JDD_GETPOSEX            0x0904
+
+/* Class message bases. */
+#define ACMDM_USER              (DRV_USER + 0x0000)
+#define ACMDM_RESERVED_LOW      (DRV_USER + 0x2000)
+#define ACMDM_RESERVED_HIGH     (DRV_USER + 0x2FFF)
+#define ACMDM_BASE              ACMDM_RESERVED_LOW
+#define ICM_USER                (DRV_USER + 0x0000)
+#define ICM_RESERVED            (DRV_USER + 0x1000)
+#define ICM_RESERVED_LOW        ICM_RESERVED
+#define ICM_RESERVED_HIGH       (DRV_USER + 0x2000)
+
+/* ---- The manager ---------------------------------------------------------- */
+
+/* OpenDriver: opens an instance of a driver (spec §7, §8).
+ *   szDriverName  a driver file name or path, or an alias; UTF-16, NUL-terminated.
+ *                 With szSectionName NULL it is tried as a file (whole, then split
+ *                 at its first space into "file args"), then as an alias in
+ *                 [Drivers32]. Bare file names are searched in DRVPROC_PATH, then
+ *                 the config file's directory, then the system library path.
+ *   szSectionName NULL, or the section to look the alias up in (only there).
+ *   lParam2       passed to the driver's DRV_OPEN (0, or a class structure such as
+ *                 ACMDRVOPENDESCW*); must stay valid during the call.
+ * Returns the new instance's handle, which the caller owns and must close with
+ * CloseDriver; NULL on failure (NULL or invalid-UTF-16 name, not found, not
+ * loadable, no DriverProc export, DRV_LOAD or DRV_OPEN refused). The first open of
+ * a module sends DRV_LOAD, DRV_ENABLE, DRV_OPEN; later opens DRV_OPEN only.
+ * Thread rules: any thread; concurrent first opens of one module send one DRV_LOAD. */
+HDRVR WINAPI OpenDriver(LPCWSTR szDriverName, LPCWSTR szSectionName, LPARAM lParam2);
+
+/* CloseDriver: closes an instance: DRV_CLOSE(lParam1, lParam2), whose answer is
+ * ignored, then for a module's last instance DRV_DISABLE, DRV_FREE and unload.
+ * Returns 1; 0 for a NULL, invalid or already closed handle (nothing is sent).
+ * Thread rules: any thread; sends to the same handle still running on other
+ * threads finish first, and none reaches the driver after DRV_CLOSE. */
+LRESULT WINAPI CloseDriver(HDRVR hdrvr, LPARAM lParam1, LPARAM lParam2);
+
+/* SendDriverMessage: passes a message to the instance's DriverProc unchanged and
+ * returns its answer unchanged. The manager gives no message a meaning of its own
+ * (sending DRV_CLOSE does not close). Returns 0 for a NULL, invalid or closed handle
+ * without calling any driver. lParam1/lParam2 must be what the driver expects.
+ * Thread rules: any thread, concurrently, also to the same handle. */
+LRESULT WINAPI SendDriverMessage(HDRVR hdrvr, UINT msg, LPARAM lParam1, LPARAM lParam2);
+
+/* DefDriverProc: the default answers: 1 to DRV_LOAD, DRV_FREE, DRV_ENABLE,
+ * DRV_DISABLE, DRV_INSTALL and DRV_REMOVE; 0 to everything else (so a driver that
+ * passes DRV_OPEN here cannot be opened). Never validates the handle.
+ * Thread rules: a pure function. */
+LRESULT WINAPI DefDriverProc(DWORD_PTR dwDriverId, HDRVR hdrvr, UINT msg,
+                             LPARAM lParam1, LPARAM lParam2);
+
+/* DriverCallback: notifies a client. dwFlags & DCB_TYPEMASK chooses how:
+ *   DCB_FUNCTION  calls ((LPDRVCALLBACK)dwCallback)(hDevice, dwMsg, dwUser,
+ *                 dwParam1, dwParam2) on the calling thread; returns TRUE.
+ *   DCB_EVENT     sets the event whose id is dwCallback (events are created through
+ *                 the Rust API, drvproc_host::Event).
+ *   DCB_WINDOW, DCB_TASK  post (hDevice, dwMsg, dwParam1) to the message queue whose
+ *                 id is dwCallback (drvproc_host::MessageQueue); FALSE if full.
+ *   DCB_NULL, unknown types, dwCallback == 0, or an id naming no live target: FALSE.
+ * DCB_NOSWITCH is ignored. Thread rules: any thread (drivers call it from worker
+ * threads); a DCB_FUNCTION target runs on the caller's thread. */
+BOOL APIENTRY DriverCallback(DWORD_PTR dwCallback, DWORD dwFlags, HDRVR hDevice,
+                             DWORD dwMsg, DWORD_PTR dwUser, DWORD_PTR dwParam1,
+                             DWORD_PTR dwParam2);
+
+/* GetDriverModuleHandle: the platform handle of the instance's driver library -
+ * on Linux the dlopen() handle (the value dlopen(path, RTLD_NOLOAD) returns while
+ * the driver is loaded), usable with dlsym() to find the driver's other exports
+ * (e.g. modMessage); on Windows its HMODULE. The library keeps the reference: do
+ * not dlclose() it. NULL for an invalid handle or a driver registered as a
+ * function. Thread rules: any thread; valid while the instance is open. */
+HMODULE WINAPI GetDriverModuleHandle(HDRVR hdrvr);
+
+#endif /* driver types, constants and the documented manager functions */
+
+/* ---- Names winmm exports beyond the SDK headers ------------------------------ */
+
+/* OpenDriverA: OpenDriver with UTF-8 names (NULL on invalid UTF-8). */
+HDRVR WINAPI OpenDriverA(LPCSTR szDriverName, LPCSTR szSectionName, LPARAM lParam2);
+
+/* GetDriverFlags (undocumented): 0x80000000 for an open instance, 0 for an invalid
+ * handle. Thread rules: any thread. */
+DWORD WINAPI GetDriverFlags(HDRVR hdrvr);
+
+/* DrvDefDriverProc: the same function as DefDriverProc. */
+LRESULT WINAPI DrvDefDriverProc(DWORD_PTR dwDriverId, HDRVR hdrvr, UINT msg,
+                                LPARAM lParam1, LPARAM lParam2);
+
+/* DrvGetModuleHandle: the same function as GetDriverModuleHandle. */
+HMODULE WINAPI DrvGetModuleHandle(HDRVR hdrvr);
+
+/* Aliases exported by winmm: the same functions under their old names. */
+HDRVR WINAPI DrvOpen(LPCWSTR szDriverName, LPCWSTR szSectionName, LPARAM lParam2);
+HDRVR WINAPI DrvOpenA(LPCSTR szDriverName, LPCSTR szSectionName, LPARAM lParam2);
+LRESULT WINAPI DrvClose(HDRVR hdrvr, LPARAM lParam1, LPARAM lParam2);
+LRESULT WINAPI DrvSendMessage(HDRVR hdrvr, UINT msg, LPARAM lParam1, LPARAM lParam2);
+
+/* ---- drvproc extensions ---------------------------------------------------- */
+
+/* drvproc_last_error: why the calling thread's last failed call failed, in one
+ * line of UTF-8 (e.g. "imaadp32.acm: not found in /a:/b (searched DRVPROC_PATH,
+ * config dir, system library path)"); "" after a successful open or close.
+ * The string belongs to the library and stays valid until this thread's next call
+ * into it. Thread rules: per thread. */
+const char *drvproc_last_error(void);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* DRVPROC_H */
