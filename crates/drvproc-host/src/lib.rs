@@ -33,3 +33,4 @@ pub use instance::Instance;
 pub use manager::{DRIVER_FLAGS_VALID, DriverManager};
 pub use options::ManagerOptions;
 pub use registry::{DRIVERS32, Registry, RegistryError};
+pub use resolve::split_entry;

@@ -249,6 +249,22 @@ impl DriverManager {
         functions.remove(&alias.to_ascii_lowercase()).is_some()
     }
 
+    /// Where a driver file name leads, as [`open`](Self::open) would look for it: a
+    /// path is used as given, a bare name is searched in the search path and the
+    /// config directory. `None` when neither has it (the platform loader's own search
+    /// is left, as in `open`).
+    pub fn locate_file(&self, file: &str) -> Option<PathBuf> {
+        match self.inner.search.locate(file) {
+            Target::Path(p) => Some(p),
+            Target::System(_) => None,
+        }
+    }
+
+    /// Where bare file names are looked for, in words (for reports).
+    pub fn search_description(&self) -> String {
+        self.inner.search.describe()
+    }
+
     /// Number of open instances, including hidden session instances.
     pub fn instance_count(&self) -> usize {
         self.inner.table.len()

@@ -103,7 +103,7 @@ impl Module {
     /// Calls the driver. Every message the manager delivers goes through here. When
     /// TRACE is enabled for target `drvproc::call`, the call runs inside a
     /// `DriverProc` span (driver, msg, id, hdrvr, l1, l2, ret) and ends with one event
-    /// carrying the same fields; otherwise the cost is one cached level check.
+    /// carrying the same fields (plus `code`, the message number); otherwise the cost is one cached level check.
     pub(crate) fn call(&self, id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
         let Endpoint::Local(proc_) = self.endpoint;
         if tracing::enabled!(target: "drvproc::call", tracing::Level::TRACE) {
@@ -123,7 +123,7 @@ impl Module {
             let ret = unsafe { proc_(id, h, msg, l1, l2) };
             span.record("ret", ret);
             // One self-contained event per call, for plain line-oriented output.
-            tracing::trace!(target: "drvproc::call", msg = %MessageName(msg), id, hdrvr = %h, l1, l2, ret);
+            tracing::trace!(target: "drvproc::call", msg = %MessageName(msg), code = msg, id, hdrvr = %h, l1, l2, ret);
             return ret;
         }
         // SAFETY: `proc_` is the module's DriverProc, kept mapped while the module

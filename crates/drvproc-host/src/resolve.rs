@@ -4,7 +4,12 @@ use std::path::{Path, PathBuf};
 
 /// Splits a registry value `file args` at the first space; blanks before the args
 /// are skipped, and empty args are absent (`DRV_OPEN` then gets NULL).
-pub(crate) fn split_entry(value: &str) -> (&str, Option<&str>) {
+///
+/// ```
+/// assert_eq!(drvproc_host::split_entry("msadp32.acm  rate=8000"), ("msadp32.acm", Some("rate=8000")));
+/// assert_eq!(drvproc_host::split_entry("iccvid.dll"), ("iccvid.dll", None));
+/// ```
+pub fn split_entry(value: &str) -> (&str, Option<&str>) {
     let value = value.trim_start();
     match value.split_once(' ') {
         Some((file, rest)) => {

@@ -18,6 +18,7 @@
 //! | `ANSWER` | `MSG:VALUE,...`, fixed answers (`DRV_INSTALL:2,DRV_USER+1:-5`) | none |
 //! | `ABORT` | a message name: abort the process when it arrives | none |
 //! | `HANG` | a message name: never return from it | none |
+//! | `PANIC` | a message name: panic in it (a raw `extern "system"` function cannot unwind, so the process aborts) | none |
 //!
 //! Unconfigured answers: `DRV_OPEN` returns `0x1000 + n` for the n-th open since load,
 //! `DRV_CLOSE` returns 1, everything else what `DefDriverProc` answers.
@@ -50,6 +51,7 @@ struct Settings {
     answers: HashMap<Msg, LResult>,
     abort: Option<Msg>,
     hang: Option<Msg>,
+    panic: Option<Msg>,
 }
 
 static SETTINGS: RwLock<Option<Settings>> = RwLock::new(None);
@@ -90,6 +92,9 @@ fn answer(id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
         if s.abort == Some(msg) {
             eprintln!("drvtrace: aborting on {} as configured", message_name(msg));
             std::process::abort();
+        }
+        if s.panic == Some(msg) {
+            panic!("drvtrace: panicking on {} as configured", message_name(msg));
         }
         if s.hang == Some(msg) {
             eprintln!("drvtrace: hanging on {} as configured", message_name(msg));
@@ -163,6 +168,7 @@ fn reload_settings() {
             .unwrap_or_default(),
         abort: get("ABORT").and_then(|m| parse_message(&m).ok()),
         hang: get("HANG").and_then(|m| parse_message(&m).ok()),
+        panic: get("PANIC").and_then(|m| parse_message(&m).ok()),
     };
     let file = settings.log.as_deref().and_then(open_log);
     OPENS.store(0, Ordering::SeqCst);

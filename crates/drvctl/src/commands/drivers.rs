@@ -1,0 +1,232 @@
+//! `list`, `install`, `remove`, `configure`: the registry and the messages that go
+//! with changing it (spec §11).
+
+use std::path::Path;
+use std::time::Duration;
+
+use drvproc::config_info::ConfigInfoBuf;
+use drvproc::consts::{DRVCNF_CANCEL, DRVCNF_OK, DRVCNF_RESTART};
+use serde::Serialize;
+
+use crate::child::{self, Outcome};
+use crate::commands::drvcnf;
+use crate::context::Ctx;
+use crate::error::{CliResult, failed};
+use crate::probe::ProbeReport;
+use crate::style;
+
+#[derive(Serialize)]
+struct ListEntry {
+    section: String,
+    alias: String,
+    value: String,
+    #[serde(flatten)]
+    probe: ProbeReport,
+}
+
+/// Probes one entry in a child process; a crash or hang becomes a problem.
+pub fn probe_in_child(ctx: &Ctx, value: &str, load: bool, timeout: Duration) -> CliResult<ProbeReport> {
+    let step = if load { "probe-load" } else { "probe" };
+    let file = drvproc_host::split_entry(value).0.to_string();
+    Ok(match child::run::<ProbeReport>(ctx, step, value, timeout)? {
+        Outcome::Reported(r) => r,
+        Outcome::Died(how) => ProbeReport {
+            file,
+            problem: Some(format!("the driver crashed the probe: {how}")),
+            fix: Some("run `drvctl check` on it; report the crash to its author".into()),
+            ..Default::default()
+        },
+        Outcome::TimedOut(t) => ProbeReport {
+            file,
+            problem: Some(format!("the driver did not answer within {} s (hang)", t.as_secs())),
+            fix: Some("run `drvctl check` on it; report the hang to its author".into()),
+            ..Default::default()
+        },
+    })
+}
+
+pub fn list(ctx: &Ctx, section: &str, all: bool, json: bool) -> CliResult {
+    let registry = ctx.registry()?;
+    let doc = registry.read()?;
+    let sections: Vec<String> =
+        if all { doc.sections().iter().map(|s| s.to_string()).collect() } else { vec![section.to_string()] };
+    let mut entries = Vec::new();
+    for s in &sections {
+        for (alias, value) in doc.entries(s) {
+            let probe = probe_in_child(ctx, value, false, Duration::from_secs(10))?;
+            entries.push(ListEntry {
+                section: s.clone(),
+                alias: alias.to_string(),
+                value: value.to_string(),
+                probe,
+            });
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(());
+    }
+    if entries.is_empty() {
+        println!(
+            "no entries in {} of {}",
+            sections.iter().map(|s| format!("[{s}]")).collect::<Vec<_>>().join(", "),
+            registry.path().display()
+        );
+        return Ok(());
+    }
+    let width = entries.iter().map(|e| e.alias.len()).max().unwrap_or(0);
+    let mut current = "";
+    for e in &entries {
+        if e.section != current {
+            println!("[{}]", e.section);
+            current = &e.section;
+        }
+        let status = match &e.probe.problem {
+            None => style::pass(&format!(
+                "ok: {} ({}, exports DriverProc)",
+                e.probe.path.as_deref().unwrap_or("found by the system loader"),
+                e.probe.format.as_deref().unwrap_or("library")
+            )),
+            Some(p) => style::fail(p),
+        };
+        println!("  {:<width$}  {}  {}", e.alias, e.value, status);
+    }
+    Ok(())
+}
+
+/// The value to record for FILE: paths become absolute (the registry is read from
+/// other directories); a bare name found in the search path stays bare.
+fn entry_file(ctx: &Ctx, file: &Path) -> CliResult<String> {
+    let text = file.to_str().ok_or_else(|| failed!("{}: not valid UTF-8", file.display()))?;
+    let absolute = |p: &Path| -> CliResult<String> {
+        let canonical = p.canonicalize().map_err(|e| failed!("{}: {e}", p.display()))?;
+        Ok(canonical.to_string_lossy().into_owned())
+    };
+    let value = if text.contains('/') {
+        absolute(file)?
+    } else if ctx.manager().locate_file(text).is_some() {
+        text.to_string()
+    } else if file.is_file() {
+        absolute(file)?
+    } else {
+        return Err(failed!("{text}: not found {}", ctx.manager().search_description()));
+    };
+    if value.contains(' ') {
+        return Err(failed!(
+            "{value}: the registry splits \"file args\" at the first space, so a driver path cannot contain spaces \
+             (link or copy it to a path without)"
+        ));
+    }
+    Ok(value)
+}
+
+pub fn install(
+    ctx: &Ctx,
+    alias: &str,
+    file: &Path,
+    args: &[String],
+    section: &str,
+    force: bool,
+) -> CliResult {
+    let registry = ctx.registry()?;
+    if let Some(existing) = registry.lookup(section, alias)?
+        && !force
+    {
+        return Err(failed!(
+            "{alias} is already registered in [{section}] as {existing:?}; use --force to replace it"
+        ));
+    }
+    let mut value = entry_file(ctx, file)?;
+    if !args.is_empty() {
+        value = format!("{value} {}", args.join(" "));
+    }
+    let manager = ctx.manager();
+    let instance = manager.open(&value, None)?;
+    let dci = ConfigInfoBuf::new(Some(section), Some(alias))?;
+    let answer = instance.install(0, Some(&dci))?;
+    instance.close()?;
+    match answer {
+        DRVCNF_OK | DRVCNF_RESTART => {
+            registry.set_entry(section, alias, &value)?;
+            println!("installed [{section}] {alias} = {value}");
+            if answer == DRVCNF_RESTART {
+                println!(
+                    "restart required: the driver says the installation takes effect after a restart (DRVCNF_RESTART)"
+                );
+            }
+            Ok(())
+        }
+        DRVCNF_CANCEL => Err(failed!(
+            "{alias}: the driver refused the installation (DRV_INSTALL answered 0, DRVCNF_CANCEL); nothing was registered"
+        )),
+        other => Err(failed!(
+            "{alias}: DRV_INSTALL answered {other}, which is {}; nothing was registered",
+            drvcnf(other)
+        )),
+    }
+}
+
+pub fn remove(ctx: &Ctx, alias: &str, section: &str, force: bool) -> CliResult {
+    let registry = ctx.registry()?;
+    let Some(value) = registry.lookup(section, alias)? else {
+        return Err(failed!("{alias}: no such alias in [{section}] of {}", registry.path().display()));
+    };
+    let manager = ctx.manager();
+    let answer = match manager.open(alias, Some(section)) {
+        Ok(instance) => {
+            let answer = instance.remove()?;
+            instance.close()?;
+            Some(answer)
+        }
+        Err(e) if force => {
+            println!("cannot open {alias} ({e}); removing the entry anyway (--force)");
+            None
+        }
+        Err(e) => {
+            return Err(failed!(
+                "{alias}: cannot open it to send DRV_REMOVE: {e}; use --force to remove the entry anyway"
+            ));
+        }
+    };
+    match answer {
+        Some(DRVCNF_CANCEL) if !force => {
+            return Err(failed!(
+                "{alias}: the driver refused removal (DRV_REMOVE answered 0, DRVCNF_CANCEL); the entry was kept \
+                 (use --force to remove it anyway)"
+            ));
+        }
+        Some(DRVCNF_CANCEL) => {
+            println!("the driver refused removal (DRVCNF_CANCEL); removing the entry anyway (--force)")
+        }
+        Some(DRVCNF_RESTART) => {
+            println!("restart required: the driver says the removal takes effect after a restart")
+        }
+        _ => {}
+    }
+    registry.remove_entry(section, alias)?;
+    println!("removed [{section}] {alias} = {value}");
+    Ok(())
+}
+
+pub fn configure(ctx: &Ctx, alias: &str, section: &str) -> CliResult {
+    let manager = ctx.manager();
+    let instance = manager.open(alias, Some(section))?;
+    if !instance.query_configure()? {
+        println!("{alias} has no configuration (DRV_QUERYCONFIGURE answered 0)");
+        return Ok(instance.close()?);
+    }
+    let dci = ConfigInfoBuf::new(Some(section), Some(alias))?;
+    let answer = instance.configure(0, Some(&dci))?;
+    instance.close()?;
+    match answer {
+        DRVCNF_OK => println!("{alias}: configured (DRV_CONFIGURE answered 1, DRVCNF_OK)"),
+        DRVCNF_RESTART => {
+            println!("{alias}: configured; restart required (DRV_CONFIGURE answered 2, DRVCNF_RESTART)")
+        }
+        DRVCNF_CANCEL => {
+            println!("{alias}: configuration cancelled (DRV_CONFIGURE answered 0, DRVCNF_CANCEL)")
+        }
+        other => println!("{alias}: DRV_CONFIGURE answered {other} ({})", drvcnf(other)),
+    }
+    Ok(())
+}

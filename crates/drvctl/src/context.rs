@@ -1,0 +1,48 @@
+//! What every command needs: where the registry is, and a manager reading it.
+
+use std::path::PathBuf;
+
+use drvproc_host::{DriverManager, ManagerOptions, Registry};
+
+use crate::error::{CliError, CliResult};
+
+/// The global options, resolved.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    /// `--config`, else the default location (`$DRVPROC_CONFIG`, XDG).
+    pub config: Option<PathBuf>,
+}
+
+impl Ctx {
+    pub fn new(config: Option<PathBuf>) -> Self {
+        Ctx { config: config.or_else(Registry::default_path) }
+    }
+
+    /// The registry file; an error when no location is known.
+    pub fn config_path(&self) -> CliResult<PathBuf> {
+        self.config.clone().ok_or_else(|| {
+            CliError::Usage("no registry file: pass --config PATH or set DRVPROC_CONFIG (or HOME)".into())
+        })
+    }
+
+    pub fn registry(&self) -> CliResult<Registry> {
+        Ok(Registry::new(self.config_path()?))
+    }
+
+    /// A manager reading this registry, with the search path from `$DRVPROC_PATH`.
+    pub fn manager(&self) -> DriverManager {
+        let mut options = ManagerOptions::new();
+        if let Some(config) = &self.config {
+            options = options.config_path(config);
+        }
+        DriverManager::new(options)
+    }
+
+    /// The arguments that give a child drvctl the same registry.
+    pub fn child_args(&self) -> Vec<std::ffi::OsString> {
+        match &self.config {
+            Some(c) => vec!["--config".into(), c.clone().into_os_string()],
+            None => Vec::new(),
+        }
+    }
+}

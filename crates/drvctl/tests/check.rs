@@ -1,0 +1,175 @@
+//! `drvctl check` and `drvctl doctor` end to end, including drivers that crash,
+//! abort, panic and hang (each in a child process).
+
+mod common;
+
+use common::*;
+
+fn rule_results(json: &str) -> Vec<(String, bool)> {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["rule"].as_str().unwrap().to_string(), r["pass"].as_bool().unwrap()))
+        .collect()
+}
+
+const RULES: [&str; 9] =
+    ["load", "open", "instances", "routing", "defaults", "close-order", "unload", "reload", "threads"];
+
+#[test]
+fn the_sample_drivers_pass() {
+    let (code, out, err) =
+        run(drvctl(&["check", path_str(&lib("drvsample")), "--config", "/nonexistent/x.ini"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.ends_with("9 of 9 rules pass\n"), "{out}");
+    assert!(err.contains("rule 9/9 (threads)"), "progress is shown: {err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let c_sample = drvproc_capi_tests::build_c_sample(dir.path());
+    let (code, json, _) =
+        run(drvctl(&["check", "--json", path_str(&c_sample), "--config", "/nonexistent/x.ini"]));
+    assert_eq!(code, 0, "{json}");
+    assert!(rule_results(&json).iter().all(|(_, pass)| *pass), "{json}");
+}
+
+#[test]
+fn the_broken_driver_fails_exactly_the_rules_it_breaks() {
+    let (code, json, _) =
+        run(drvctl(&["check", "--json", path_str(&lib("drvbroken")), "--config", "/nonexistent/x.ini"]));
+    assert_eq!(code, 1);
+    let failed: Vec<String> =
+        rule_results(&json).into_iter().filter(|(_, pass)| !pass).map(|(r, _)| r).collect();
+    assert_eq!(failed, ["defaults", "reload"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        v[4]["evidence"]
+            .as_str()
+            .unwrap()
+            .starts_with("0x000D (undefined) answered 1, DefDriverProc answers 0")
+    );
+    assert_eq!(v[7]["evidence"], "the second DRV_LOAD, after DRV_FREE, answered 0");
+}
+
+#[test]
+fn crashing_drivers_cannot_take_drvctl_down() {
+    let trace = lib("drvtrace");
+    for (var, msg, evidence) in [
+        ("DRVTRACE_ABORT", "DRV_OPEN", "the driver crashed the process: killed by signal 6 (SIGABRT)"),
+        ("DRVTRACE_PANIC", "DRV_LOAD", "the driver crashed the process: killed by signal 6 (SIGABRT)"),
+    ] {
+        let mut cmd = drvctl(&["check", "--json", path_str(&trace), "--config", "/nonexistent/x.ini"]);
+        cmd.env(var, msg);
+        let (code, json, _) = run(cmd);
+        assert_eq!(code, 1, "{var}");
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        for r in v.as_array().unwrap() {
+            assert_eq!(r["pass"], false, "{var}: {r}");
+            assert!(r["evidence"].as_str().unwrap().starts_with(evidence), "{var}: {r}");
+        }
+        assert_eq!(v.as_array().unwrap().len(), RULES.len());
+    }
+}
+
+#[test]
+fn hanging_drivers_time_out() {
+    let mut cmd =
+        drvctl(&["check", "--json", "--timeout", "1", path_str(&lib("drvtrace")), "--config", "/x/y.ini"]);
+    cmd.env("DRVTRACE_HANG", "DRV_QUERYCONFIGURE");
+    let (code, json, _) = run(cmd);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let hung: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["evidence"] == "no answer within 1 s: the driver hangs")
+        .map(|r| r["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(hung, ["routing", "threads"], "the rules that send DRV_QUERYCONFIGURE");
+}
+
+#[test]
+fn doctor_diagnoses_each_entry_with_a_fix() {
+    let s = Scratch::new();
+    std::fs::write(s.dir.path().join("imaadp32.acm"), b"MZ\x90\x00 a Windows DLL").unwrap();
+    std::fs::write(s.dir.path().join("notes.txt"), b"hello").unwrap();
+    let sample = lib("drvsample");
+    let trace = lib("drvtrace");
+    s.write_config(&format!(
+        "[drivers32]\r\nmsacm.imaadpcm=imaadp32.acm\r\ngood={}\r\nmissing=msg711.acm\r\ntext=notes.txt\r\nhelper=libm.so.6\r\n\
+         refuses={}\r\n[386enh]\r\nwoafont=dosapp.fon\r\n",
+        sample.display(),
+        trace.display()
+    ));
+    let before = s.read_config();
+    let mut cmd = s.drvctl(&["doctor"]);
+    cmd.env("DRVTRACE_ANSWER", "DRV_LOAD:0");
+    let (code, out, _) = run(cmd);
+    assert_eq!(code, 1, "{out}");
+    let d = s.dir.path().display();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!(
+            "broken [drivers32] msacm.imaadpcm = imaadp32.acm: {d}/imaadp32.acm is a Windows DLL (PE image); this machine loads ELF x86-64 libraries"
+        )
+    );
+    assert!(lines[1].starts_with("       fix: install a native build of the driver"), "{out}");
+    assert_eq!(
+        lines[2],
+        format!("ok     [drivers32] good = {p}: loads and opens ({p})", p = sample.display())
+    );
+    assert!(
+        lines[3].starts_with("broken [drivers32] missing = msg711.acm: msg711.acm: not found in "),
+        "{out}"
+    );
+    assert_eq!(
+        lines[5],
+        format!("broken [drivers32] text = notes.txt: {d}/notes.txt is not a shared library")
+    );
+    assert_eq!(
+        lines[7],
+        "broken [drivers32] helper = libm.so.6: no DriverProc export: not an installable driver"
+    );
+    assert_eq!(
+        lines[9],
+        format!(
+            "broken [drivers32] refuses = {}: {}: the driver refused DRV_LOAD",
+            trace.display(),
+            trace.display()
+        )
+    );
+    assert_eq!(lines.last().unwrap(), &"6 entries, 5 broken", "[386enh] is not a driver section");
+    assert_eq!(s.read_config(), before, "doctor changes nothing");
+
+    s.write_config(&format!("[Drivers32]\ngood={}\n", sample.display()));
+    let (code, out, _) = run(s.drvctl(&["doctor"]));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.ends_with("1 entries, 0 broken\n"));
+}
+
+/// Colours appear only on a terminal, and `NO_COLOR` turns them off there too. The
+/// terminal is a pseudo-terminal from util-linux's `script`.
+#[test]
+fn colour_only_on_a_terminal_without_no_color() {
+    let sample = lib("drvsample");
+    let command =
+        format!("{} check {} --config /nonexistent/x.ini", env!("CARGO_BIN_EXE_drvctl"), sample.display());
+    let on_tty = |no_color: bool| {
+        let mut cmd = std::process::Command::new("script");
+        cmd.args(["-qec", &command, "/dev/null"]);
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        } else {
+            cmd.env_remove("NO_COLOR");
+        }
+        run(cmd).1
+    };
+    let coloured = on_tty(false);
+    assert!(coloured.contains("\x1b[32mPASS\x1b[0m"), "{coloured:?}");
+    let plain = on_tty(true);
+    assert!(plain.contains("PASS") && !plain.contains("\x1b[32m"), "{plain:?}");
+    let (_, piped, _) = run(drvctl(&["check", path_str(&sample), "--config", "/nonexistent/x.ini"]));
+    assert!(!piped.contains('\x1b'), "{piped:?}");
+}

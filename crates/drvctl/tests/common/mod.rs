@@ -1,0 +1,92 @@
+//! Running the real drvctl binary against the bundled drivers.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A driver library cargo built beside the test binary.
+pub fn lib(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().join(format!(
+        "{}{name}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    assert!(path.is_file(), "{} was not built", path.display());
+    path
+}
+
+/// A scratch directory with a registry file path (not created).
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        Scratch { dir: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("system.ini")
+    }
+
+    pub fn write_config(&self, text: &str) {
+        std::fs::write(self.config(), text).unwrap();
+    }
+
+    pub fn read_config(&self) -> String {
+        std::fs::read_to_string(self.config()).unwrap_or_default()
+    }
+
+    /// `drvctl --config <this config> ARGS`, with a clean environment for drvproc.
+    pub fn drvctl(&self, args: &[&str]) -> Command {
+        // Global options first: `install`'s trailing ARGS take everything after FILE.
+        let mut cmd = drvctl(&["--config", path_str(&self.config())]);
+        cmd.args(args);
+        cmd
+    }
+}
+
+/// `drvctl ARGS` with the drvproc/drvtrace variables cleared.
+pub fn drvctl(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_drvctl"));
+    cmd.args(args);
+    for var in [
+        "DRVPROC_CONFIG",
+        "DRVPROC_PATH",
+        "DRVTRACE_LOG",
+        "DRVTRACE_ANSWER",
+        "DRVTRACE_ABORT",
+        "DRVTRACE_HANG",
+        "DRVTRACE_PANIC",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Runs and returns (exit code, stdout, stderr).
+pub fn run(mut cmd: Command) -> (i32, String, String) {
+    let Output { status, stdout, stderr } = cmd.output().expect("drvctl runs");
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+/// The message names in lines like `    driver got DRV_OPEN  id=...`, or trace lines.
+pub fn messages(out: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| {
+            let l = l.trim_start();
+            let l = l.strip_prefix("driver got ").unwrap_or(l);
+            let name = l.split_whitespace().next()?;
+            (name.starts_with("DRV_") && l.contains(" id=")).then(|| name.to_string())
+        })
+        .collect()
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
