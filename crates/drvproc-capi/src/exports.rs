@@ -14,6 +14,7 @@ use crate::last_error;
 type Bool = i32;
 
 /// Runs `body`, turning a panic into `failure` (nothing may unwind into C).
+#[inline(always)]
 fn guarded<T>(failure: T, body: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
         last_error::set("internal error (panic) in libdrvproc");
@@ -21,6 +22,7 @@ fn guarded<T>(failure: T, body: impl FnOnce() -> T) -> T {
     })
 }
 
+#[inline(always)]
 fn manager() -> &'static DriverManager {
     DriverManager::global()
 }
@@ -136,11 +138,19 @@ pub unsafe extern "system" fn CloseDriver(h: Hdrvr, l1: LParam, l2: LParam) -> L
 pub unsafe extern "system" fn SendDriverMessage(h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
     guarded(0, || {
         // SAFETY: forwarded contract.
-        unsafe { manager().send(h, msg, l1, l2) }.unwrap_or_else(|e| {
-            last_error::set(format!("SendDriverMessage: {e}"));
-            0
-        })
+        match unsafe { manager().send(h, msg, l1, l2) } {
+            Ok(answer) => answer,
+            Err(e) => send_failed(e),
+        }
     })
+}
+
+/// The failure path of `SendDriverMessage`, out of line to keep the send path small.
+#[cold]
+#[inline(never)]
+fn send_failed(e: drvproc_host::BadHandle) -> LResult {
+    last_error::set(format!("SendDriverMessage: {e}"));
+    0
 }
 
 /// `LRESULT DefDriverProc(DWORD_PTR, HDRVR, UINT, LPARAM, LPARAM)`.

@@ -7,22 +7,36 @@
 //! a slot's generation changes on every reuse, so an old handle never names a new
 //! instance (until the generation wraps: 2^32 reuses of one slot on 64-bit targets).
 //!
-//! Sends *enter* a slot (a counted guard) for the duration of the driver call; a
-//! close first marks the slot closing (no new enters), then waits until the guards of
-//! other threads are gone, so the driver is never called for an instance after its
-//! `DRV_CLOSE`. A close from inside a send on the same handle (a driver closing
-//! itself) cannot wait for its own caller: it proceeds, and the slot is released by
-//! whichever guard leaves last.
+//! **Sends write nothing shared.** A send *enters* a slot by announcing the handle in
+//! its thread's reader record (a plain store), then checking the slot's state; a
+//! close marks the state closing, then waits until no other thread announces the
+//! handle. The two sides are ordered by the asymmetric barrier of [`crate::barrier`],
+//! so the send path has no atomic read-modify-write and no shared cache line write,
+//! and sends from many threads, to one handle or many, do not slow each other down.
+//! The expensive barrier is paid only when closing an instance that has been sent to
+//! (the first send marks it, once); opening and closing an instance nobody sent to
+//! stays cheap.
 //!
-//! Slots live in chunks that double in size and never move, so lookups take no lock
-//! and open/close cost does not grow with the number of open instances.
+//! A close therefore never lets the driver be called for an instance after its
+//! `DRV_CLOSE`. A close from inside a send on the same handle (a driver closing
+//! itself) cannot wait for its own callers: it turns their announcements into counted
+//! references, and the slot (and with it the module, and its mapping) is released by
+//! whichever of them returns last. Sends nested deeper than a reader record holds also
+//! use counted references.
+//!
+//! Slots live in fixed-size chunks that never move, found by shifting the index, so
+//! lookups take no lock and open/close cost does not grow with the number of open
+//! instances. Chunks are allocated zeroed, so memory is committed only for the pages
+//! of slots actually used.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use drvproc::Hdrvr;
+
+use crate::barrier;
 
 #[cfg(target_pointer_width = "64")]
 mod bits {
@@ -39,19 +53,29 @@ const TAG_MASK: usize = (1 << bits::TAG) - 1;
 const GEN_SHIFT: u32 = bits::INDEX + bits::TAG;
 /// Generations kept in a handle (the slot's state keeps 32 bits; they must agree).
 const GEN_MASK: u64 = (usize::MAX >> GEN_SHIFT) as u64;
-/// Most instances one table holds at once.
-pub(crate) const MAX_INSTANCES: usize = INDEX_MASK;
+/// Most instances one table holds at once. The last index is never used, so that
+/// `CONVERTED` (all ones) can never be a live handle.
+pub(crate) const MAX_INSTANCES: usize = INDEX_MASK - 1;
 
-// Slot state: generation in the high 32 bits, then flags, then the guard count.
+// Slot state: generation in the high 32 bits, then flags, then the counted references.
 const LIVE: u64 = 1 << 31;
 const CLOSING: u64 = 1 << 30;
 const CLOSED: u64 = 1 << 29;
-const COUNT_MASK: u64 = (1 << 29) - 1;
+/// Some send entered this instance: closing it must synchronise with senders.
+const SENT: u64 = 1 << 28;
+const COUNT_MASK: u64 = (1 << 28) - 1;
 
-const BASE_LOG2: u32 = 6;
-const CHUNKS: usize = (bits::INDEX - BASE_LOG2 + 1) as usize;
+/// Slots per chunk (a power of two; the index's high bits select the chunk). A chunk
+/// is allocated zeroed, so its pages are committed only as slots are used.
+#[cfg(target_pointer_width = "64")]
+const CHUNK_LOG2: u32 = 16;
+#[cfg(not(target_pointer_width = "64"))]
+const CHUNK_LOG2: u32 = 10;
+const CHUNK_LEN: usize = 1 << CHUNK_LOG2;
+const CHUNKS: usize = 1 << (bits::INDEX - CHUNK_LOG2);
 
-/// Per-instance data the table holds for the manager.
+/// Per-instance data the table holds for the manager. All-zero is the empty slot
+/// (chunks are allocated zeroed).
 pub(crate) struct Slot<M> {
     state: AtomicU64,
     /// The driver-issued id (`dwDriverId`); 0 until `DRV_OPEN` answers.
@@ -62,30 +86,85 @@ pub(crate) struct Slot<M> {
     flags: AtomicU8,
 }
 
-impl<M> Slot<M> {
-    fn new() -> Self {
-        Slot {
-            state: AtomicU64::new(0),
-            id: AtomicUsize::new(0),
-            module: AtomicPtr::new(std::ptr::null_mut()),
-            flags: AtomicU8::new(0),
-        }
-    }
+/// How deeply one thread's sends may nest before they use counted references.
+const DEPTH: usize = 8;
+
+/// One thread's announcements: the handles it is inside a send to, innermost last.
+/// Written only by its thread, read by closers.
+struct Record {
+    active: [AtomicUsize; DEPTH],
+}
+
+/// What a re-entrant close writes over its own thread's entries for the handle: the
+/// send that owns the entry now holds a counted reference instead. No handle has this
+/// value (its index part is never allocated, see `MAX_INSTANCES`).
+const CONVERTED: usize = usize::MAX;
+
+/// Every record ever handed out (records of exited threads are reused, never freed).
+struct Records {
+    all: Vec<&'static Record>,
+    idle: Vec<&'static Record>,
+}
+
+fn records() -> MutexGuard<'static, Records> {
+    static RECORDS: Mutex<Records> = Mutex::new(Records { all: Vec::new(), idle: Vec::new() });
+    RECORDS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 thread_local! {
-    /// Handles this thread is currently inside a send to (innermost last).
-    static ACTIVE: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    /// This thread's record, once it has one. Const-initialised and without a
+    /// destructor, so reading it is a plain thread-local load on the send path.
+    static RECORD: Cell<Option<&'static Record>> = const { Cell::new(None) };
+    /// Returns the record to the pool when the thread exits (set up once, cold).
+    static OWNER: RefCell<Option<Owner>> = const { RefCell::new(None) };
+    /// Handles this thread holds counted references to (sends nested past `DEPTH`).
+    static DEEP: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+struct Owner(&'static Record);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        // Guards never outlive their thread's stack, so every entry is 0 here.
+        RECORD.with(|r| r.set(None));
+        records().idle.push(self.0);
+    }
+}
+
+#[inline(always)]
+fn my_record() -> &'static Record {
+    match RECORD.with(Cell::get) {
+        Some(record) => record,
+        None => register_thread(),
+    }
+}
+
+#[cold]
+fn register_thread() -> &'static Record {
+    let record = {
+        let mut records = records();
+        records.idle.pop().unwrap_or_else(|| {
+            let record: &'static Record =
+                Box::leak(Box::new(Record { active: std::array::from_fn(|_| AtomicUsize::new(0)) }));
+            records.all.push(record);
+            record
+        })
+    };
+    RECORD.with(|r| r.set(Some(record)));
+    OWNER.with(|o| *o.borrow_mut() = Some(Owner(record)));
+    record
 }
 
 /// The table; `M` is the module type each instance references.
 pub(crate) struct HandleTable<M> {
-    chunks: [OnceLock<Box<[Slot<M>]>>; CHUNKS],
+    /// Chunk pointers (null until first used); a chunk is `CHUNK_LEN` slots, allocated
+    /// zeroed under the free-list lock and freed with the table.
+    chunks: [AtomicPtr<Slot<M>>; CHUNKS],
     free: Mutex<FreeList>,
     tag: usize,
+    /// [`barrier::expedited`], fixed before the table exists.
+    expedited: bool,
     live: AtomicUsize,
-    /// Wakes closers waiting for guards to leave (shared: waits are rare).
-    drained: (Mutex<()>, Condvar),
 }
 
 struct FreeList {
@@ -93,15 +172,16 @@ struct FreeList {
     next_fresh: usize,
 }
 
-/// A counted presence in a live slot; the slot's data stays valid while it exists.
+/// Presence in a live slot; the slot's data stays valid while it exists.
 pub(crate) struct Guard<'t, M> {
     table: &'t HandleTable<M>,
     slot: &'t Slot<M>,
     handle: Hdrvr,
+    /// The reader-record entry it announced in, or `None` for a counted reference.
+    entry: Option<&'static AtomicUsize>,
 }
 
-/// A slot reserved by [`HandleTable::insert`] and marked closing by
-/// [`HandleTable::begin_close`]: only its holder may finish it.
+/// A slot marked closing by [`HandleTable::begin_close`]: only its holder may finish it.
 pub(crate) struct Closing<'t, M> {
     table: &'t HandleTable<M>,
     slot: &'t Slot<M>,
@@ -109,20 +189,33 @@ pub(crate) struct Closing<'t, M> {
 }
 
 fn split(index: usize) -> (usize, usize) {
-    let i = index + (1 << BASE_LOG2);
-    let chunk = (usize::BITS - 1 - i.leading_zeros() - BASE_LOG2) as usize;
-    (chunk, i - (1 << (chunk as u32 + BASE_LOG2)))
+    (index >> CHUNK_LOG2, index & (CHUNK_LEN - 1))
+}
+
+fn valid(state: u64, generation: u64) -> bool {
+    (state >> 32) & GEN_MASK == generation && state & (LIVE | CLOSING) == LIVE
+}
+
+/// Waits a little longer each time: sends are usually short, drivers sometimes not.
+fn backoff(round: &mut u32) {
+    *round += 1;
+    match *round {
+        0..=64 => std::hint::spin_loop(),
+        65..=128 => std::thread::yield_now(),
+        _ => std::thread::sleep(Duration::from_micros(50)),
+    }
 }
 
 impl<M> HandleTable<M> {
     /// An empty table whose handles carry `tag` (distinguishes managers).
     pub(crate) fn new(tag: usize) -> Self {
+        barrier::init();
         HandleTable {
-            chunks: std::array::from_fn(|_| OnceLock::new()),
+            chunks: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
             free: Mutex::new(FreeList { reuse: Vec::new(), next_fresh: 0 }),
             tag: tag & TAG_MASK,
+            expedited: barrier::expedited(),
             live: AtomicUsize::new(0),
-            drained: (Mutex::new(()), Condvar::new()),
         }
     }
 
@@ -131,18 +224,35 @@ impl<M> HandleTable<M> {
         self.live.load(Ordering::Relaxed)
     }
 
+    #[inline(always)]
     fn slot(&self, index: usize) -> Option<&Slot<M>> {
         let (chunk, offset) = split(index);
-        self.chunks.get(chunk)?.get()?.get(offset)
+        // `index` < 2^INDEX, so `chunk` < CHUNKS: the mask only lets the compiler see it.
+        let base = self.chunks[chunk & (CHUNKS - 1)].load(Ordering::Acquire);
+        if base.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null chunk pointer points to CHUNK_LEN initialised slots that
+        // live as long as the table (published with Release in `slot_or_grow`), and
+        // offset < CHUNK_LEN.
+        Some(unsafe { &*base.add(offset) })
     }
 
+    /// The slot for a freshly allocated index; its chunk is created if needed. Called
+    /// with the free-list lock held, so chunks are created once.
     fn slot_or_grow(&self, index: usize) -> &Slot<M> {
         let (chunk, offset) = split(index);
-        let slots = self.chunks[chunk].get_or_init(|| {
-            let len = 1usize << (chunk as u32 + BASE_LOG2);
-            (0..len).map(|_| Slot::new()).collect()
-        });
-        &slots[offset]
+        let cell = &self.chunks[chunk];
+        let mut base = cell.load(Ordering::Acquire);
+        if base.is_null() {
+            // SAFETY: every field of Slot is an atomic integer or pointer, for which
+            // all-zero bytes are a valid value (0, or the null pointer).
+            let slots = unsafe { Box::<[Slot<M>]>::new_zeroed_slice(CHUNK_LEN).assume_init() };
+            base = Box::into_raw(slots).cast::<Slot<M>>();
+            cell.store(base, Ordering::Release);
+        }
+        // SAFETY: as in `slot`.
+        unsafe { &*base.add(offset) }
     }
 
     fn encode(&self, index: usize, generation: u64) -> Hdrvr {
@@ -151,6 +261,7 @@ impl<M> HandleTable<M> {
     }
 
     /// The slot and generation a handle claims, if it is of this table's shape.
+    #[inline]
     fn decode(&self, h: Hdrvr) -> Option<(&Slot<M>, u64)> {
         let raw = h.raw();
         if (raw >> bits::INDEX) & TAG_MASK != self.tag {
@@ -165,18 +276,18 @@ impl<M> HandleTable<M> {
     /// The handle is live at once (a driver may be sent messages during its own
     /// `DRV_LOAD`/`DRV_OPEN`); set the id with [`Guard::set_id`] when `DRV_OPEN` answers.
     pub(crate) fn insert(&self, module: Arc<M>, flags: u8) -> Option<Hdrvr> {
-        let index = {
+        let (index, slot) = {
             let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
-            match free.reuse.pop() {
+            let index = match free.reuse.pop() {
                 Some(i) => i as usize,
                 None if free.next_fresh < MAX_INSTANCES => {
                     free.next_fresh += 1;
                     free.next_fresh - 1
                 }
                 None => return None,
-            }
+            };
+            (index, self.slot_or_grow(index))
         };
-        let slot = self.slot_or_grow(index);
         let generation = slot.state.load(Ordering::Acquire) >> 32;
         slot.id.store(0, Ordering::Relaxed);
         slot.flags.store(flags, Ordering::Relaxed);
@@ -188,31 +299,129 @@ impl<M> HandleTable<M> {
     }
 
     /// Enters the live, not-closing instance `h` names; `None` for any other value.
+    ///
+    /// The common case (not nested, instance already sent to) is inlined: a decode,
+    /// one thread-local load, one store, one load of the slot state. Everything else
+    /// is out of line.
+    #[inline(always)]
     pub(crate) fn enter(&self, h: Hdrvr) -> Option<Guard<'_, M>> {
         let (slot, generation) = self.decode(h)?;
-        let mut state = slot.state.load(Ordering::Acquire);
+        let record = my_record();
+        let entry = &record.active[0];
+        if entry.load(Ordering::Relaxed) != 0 {
+            return self.enter_nested(slot, generation, h, record);
+        }
+        entry.store(h.raw(), Ordering::Relaxed);
+        barrier::light(self.expedited);
+        let state = slot.state.load(Ordering::Acquire);
+        if valid(state, generation) && state & SENT != 0 {
+            return Some(Guard { table: self, slot, handle: h, entry: Some(entry) });
+        }
+        self.enter_marking(slot, generation, h, entry, state)
+    }
+
+    /// Runs `f` with the module and id of the live, not-closing instance `h` names,
+    /// inside the same protection as [`enter`](Self::enter); `None` for any other value.
+    ///
+    /// This is the send path: the common case keeps everything in locals (a returned
+    /// guard would be spilled and reloaded, which costs more than the rest together).
+    #[inline(always)]
+    pub(crate) fn with_entered<R>(&self, h: Hdrvr, f: impl FnOnce(&M, usize) -> R) -> Option<R> {
+        let (slot, generation) = self.decode(h)?;
+        let record = my_record();
+        let entry = &record.active[0];
+        if entry.load(Ordering::Relaxed) == 0 {
+            entry.store(h.raw(), Ordering::Relaxed);
+            barrier::light(self.expedited);
+            let state = slot.state.load(Ordering::Acquire);
+            if valid(state, generation) && state & SENT != 0 {
+                let exit = Exit { table: self, slot, handle: h, entry };
+                // SAFETY: see `slot_module`; the announcement keeps the reference alive
+                // until `exit` is dropped.
+                let module = unsafe { &*slot_module(slot) };
+                let answer = f(module, slot.id.load(Ordering::Acquire));
+                drop(exit);
+                return Some(answer);
+            }
+            // Not the common case: undo and take the general path.
+            entry.store(0, Ordering::Relaxed);
+        }
+        let guard = self.enter(h)?;
+        Some(f(guard.module(), guard.id()))
+    }
+
+    /// A send nested inside another on this thread: the next free entry.
+    #[cold]
+    #[inline(never)]
+    fn enter_nested<'t>(
+        &'t self,
+        slot: &'t Slot<M>,
+        generation: u64,
+        h: Hdrvr,
+        record: &'static Record,
+    ) -> Option<Guard<'t, M>> {
+        // Entries are freed in any order; 0 is free, as no handle is 0.
+        let Some(entry) = record.active.iter().find(|a| a.load(Ordering::Relaxed) == 0) else {
+            return self.enter_counted(slot, generation, h);
+        };
+        entry.store(h.raw(), Ordering::Relaxed);
+        barrier::light(self.expedited);
+        let state = slot.state.load(Ordering::Acquire);
+        self.enter_marking(slot, generation, h, entry, state)
+    }
+
+    /// Finishes an announced enter: rejects a dead or closing instance, and marks the
+    /// first send to an instance (once), so its close knows to synchronise with senders.
+    #[inline(never)]
+    fn enter_marking<'t>(
+        &'t self,
+        slot: &'t Slot<M>,
+        generation: u64,
+        h: Hdrvr,
+        entry: &'static AtomicUsize,
+        mut state: u64,
+    ) -> Option<Guard<'t, M>> {
         loop {
-            let matches = (state >> 32) & GEN_MASK == generation;
-            if !matches || state & (LIVE | CLOSING) != LIVE || state & COUNT_MASK == COUNT_MASK {
+            if !valid(state, generation) {
+                entry.store(0, Ordering::Relaxed);
                 return None;
             }
-            match slot.state.compare_exchange_weak(state, state + 1, Ordering::Acquire, Ordering::Acquire) {
-                Ok(_) => break,
+            if state & SENT != 0 {
+                return Some(Guard { table: self, slot, handle: h, entry: Some(entry) });
+            }
+            match slot.state.compare_exchange_weak(state, state | SENT, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Some(Guard { table: self, slot, handle: h, entry: Some(entry) }),
                 Err(now) => state = now,
             }
         }
-        ACTIVE.with(|a| a.borrow_mut().push(h.raw()));
-        Some(Guard { table: self, slot, handle: h })
     }
 
-    /// Marks `h` closing so no new send enters it, then waits until every guard
-    /// held by other threads has left. `None` if `h` is not a live, open instance
-    /// (already closing, closed, stale or forged): exactly one closer wins.
+    /// The slow path for deeply nested sends: a counted reference in the slot state.
+    #[cold]
+    fn enter_counted<'t>(&'t self, slot: &'t Slot<M>, generation: u64, h: Hdrvr) -> Option<Guard<'t, M>> {
+        let mut state = slot.state.load(Ordering::Acquire);
+        loop {
+            if !valid(state, generation) || state & COUNT_MASK == COUNT_MASK {
+                return None;
+            }
+            match slot.state.compare_exchange_weak(state, state + 1, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    DEEP.with(|deep| deep.borrow_mut().push(h.raw()));
+                    return Some(Guard { table: self, slot, handle: h, entry: None });
+                }
+                Err(now) => state = now,
+            }
+        }
+    }
+
+    /// Marks `h` closing so no new send enters it, then waits until every send other
+    /// threads are making to it has returned. `None` if `h` is not a live, open
+    /// instance (already closing, closed, stale or forged): exactly one closer wins.
     pub(crate) fn begin_close(&self, h: Hdrvr) -> Option<Closing<'_, M>> {
         let (slot, generation) = self.decode(h)?;
         let mut state = slot.state.load(Ordering::Acquire);
-        loop {
-            if (state >> 32) & GEN_MASK != generation || state & (LIVE | CLOSING) != LIVE {
+        let before = loop {
+            if !valid(state, generation) {
                 return None;
             }
             match slot.state.compare_exchange_weak(
@@ -221,43 +430,94 @@ impl<M> HandleTable<M> {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => break,
+                Ok(before) => break before,
                 Err(now) => state = now,
             }
+        };
+        // Counted references this thread holds are its callers, like its own
+        // announcements below: they cannot return before this close does.
+        let own_deep = DEEP.with(|deep| deep.borrow().iter().filter(|&&x| x == h.raw()).count()) as u64;
+        let mut own = own_deep;
+        if before & SENT != 0 {
+            barrier::heavy();
+            // This thread's own sends to `h` become counted references that release
+            // the slot when the last of them returns.
+            let mine = my_record();
+            let mut converted = 0;
+            for entry in &mine.active {
+                if entry.load(Ordering::Relaxed) == h.raw() {
+                    entry.store(CONVERTED, Ordering::Relaxed);
+                    converted += 1;
+                }
+            }
+            if converted > 0 {
+                slot.state.fetch_add(converted, Ordering::AcqRel);
+                own += converted;
+            }
+            let others: Vec<&'static Record> =
+                records().all.iter().copied().filter(|r| !std::ptr::eq(*r, mine)).collect();
+            let mut round = 0;
+            while others.iter().any(|r| r.active.iter().any(|a| a.load(Ordering::Acquire) == h.raw())) {
+                backoff(&mut round);
+            }
         }
-        // Guards of this thread are callers further up the stack; they cannot leave
-        // before we return, so only other threads' guards are waited for.
-        let own = ACTIVE.with(|a| a.borrow().iter().filter(|&&x| x == h.raw()).count()) as u64;
-        let (lock, cv) = &self.drained;
-        let mut waiting = lock.lock().unwrap_or_else(PoisonError::into_inner);
-        while slot.state.load(Ordering::Acquire) & COUNT_MASK > own {
-            // The timeout only bounds a wait whose wake-up raced; guards notify.
-            waiting =
-                cv.wait_timeout(waiting, Duration::from_millis(10)).unwrap_or_else(PoisonError::into_inner).0;
-        }
+        self.wait_counted(slot, own);
         Some(Closing { table: self, slot, handle: h })
+    }
+
+    /// Waits until the counted references of other threads are gone.
+    fn wait_counted(&self, slot: &Slot<M>, own: u64) {
+        let mut round = 0;
+        while slot.state.load(Ordering::Acquire) & COUNT_MASK > own {
+            backoff(&mut round);
+        }
+    }
+
+    /// The flags of the live, not-closing instance `h` names, without entering it (so
+    /// without marking it as sent to). A snapshot: use [`begin_close`](Self::begin_close)
+    /// to act on the instance atomically.
+    pub(crate) fn peek_flags(&self, h: Hdrvr) -> Option<u8> {
+        let (slot, generation) = self.decode(h)?;
+        let flags = slot.flags.load(Ordering::Acquire);
+        valid(slot.state.load(Ordering::Acquire), generation).then_some(flags)
+    }
+
+    /// Records the id `DRV_OPEN` answered and adds `flags`, for the instance's opener,
+    /// which owns it until then (no one else can close it), so no entering is needed.
+    /// False if the handle is not live (cannot happen for the opener).
+    pub(crate) fn set_opened(&self, h: Hdrvr, id: usize, flags: u8) -> bool {
+        let Some((slot, generation)) = self.decode(h) else { return false };
+        if !valid(slot.state.load(Ordering::Acquire), generation) {
+            return false;
+        }
+        slot.id.store(id, Ordering::Release);
+        slot.flags.fetch_or(flags, Ordering::AcqRel);
+        true
     }
 
     /// Handles of every live instance not being closed (a snapshot).
     pub(crate) fn live_handles(&self) -> Vec<Hdrvr> {
-        let mut out = Vec::new();
-        let mut index = 0;
-        for chunk in self.chunks.iter() {
-            let Some(slots) = chunk.get() else { break };
-            for slot in slots.iter() {
-                let state = slot.state.load(Ordering::Acquire);
-                if state & (LIVE | CLOSING) == LIVE {
-                    out.push(self.encode(index, state >> 32));
-                }
-                index += 1;
-            }
-        }
-        out
+        let used = self.free.lock().unwrap_or_else(PoisonError::into_inner).next_fresh;
+        (0..used)
+            .filter_map(|index| {
+                let state = self.slot(index)?.state.load(Ordering::Acquire);
+                (state & (LIVE | CLOSING) == LIVE).then(|| self.encode(index, state >> 32))
+            })
+            .collect()
     }
 
-    /// Frees a slot whose close finished and whose last guard left: bumps the
-    /// generation, drops the module reference, recycles the index. Exactly one
-    /// caller wins the state change, so this runs once per instance.
+    /// Drops one counted reference; the last one after a close releases the slot.
+    #[cold]
+    fn leave_counted(&self, slot: &Slot<M>, handle: Hdrvr) {
+        let before = slot.state.fetch_sub(1, Ordering::AcqRel);
+        if before & COUNT_MASK == 1 && before & CLOSED != 0 {
+            self.release_if_done(slot, handle);
+        }
+    }
+
+    /// Frees a slot whose close finished and whose counted references are gone:
+    /// bumps the generation, drops the module reference, recycles the index. Exactly
+    /// one caller wins the state change, so this runs once per instance.
     fn release_if_done(&self, slot: &Slot<M>, handle: Hdrvr) {
         let state = slot.state.load(Ordering::Acquire);
         if state & CLOSED == 0 || state & COUNT_MASK != 0 {
@@ -281,49 +541,71 @@ impl<M> HandleTable<M> {
 
 /// The module reference a guard or closer may read: stored before the slot went
 /// LIVE and only taken in `release_if_done`, which cannot run while a guard or the
-/// closer exists (it needs CLOSED, set by the closer, and a zero guard count).
+/// closer exists (a closer waits for announced guards and needs CLOSED and a zero
+/// count, and counted guards keep the count above zero).
 fn slot_module<M>(slot: &Slot<M>) -> *const M {
     slot.module.load(Ordering::Acquire)
 }
 
 impl<M> Guard<'_, M> {
     /// The driver-issued id (0 until `DRV_OPEN` answered).
+    #[inline]
     pub(crate) fn id(&self) -> usize {
         self.slot.id.load(Ordering::Acquire)
     }
 
-    /// The manager's flags for this instance.
-    pub(crate) fn flags(&self) -> u8 {
-        self.slot.flags.load(Ordering::Acquire)
-    }
-
     /// The module this instance belongs to.
+    #[inline]
     pub(crate) fn module(&self) -> &M {
         // SAFETY: see `slot_module`; this guard keeps the reference alive.
         unsafe { &*slot_module(self.slot) }
     }
-
-    /// Records the id `DRV_OPEN` answered and adds `flags` (e.g. "opened").
-    pub(crate) fn set_id(&self, id: usize, flags: u8) {
-        self.slot.id.store(id, Ordering::Release);
-        self.slot.flags.fetch_or(flags, Ordering::AcqRel);
-    }
 }
 
 impl<M> Drop for Guard<'_, M> {
+    #[inline]
     fn drop(&mut self) {
-        ACTIVE.with(|a| {
-            let mut a = a.borrow_mut();
-            if let Some(pos) = a.iter().rposition(|&x| x == self.handle.raw()) {
-                a.remove(pos);
+        let counted = match self.entry {
+            Some(entry) => {
+                // Only this thread writes its entries (a re-entrant close on this
+                // thread may have turned this one into a counted reference).
+                let converted = entry.load(Ordering::Relaxed) == CONVERTED;
+                entry.store(0, Ordering::Release);
+                converted
             }
-        });
-        let before = self.slot.state.fetch_sub(1, Ordering::AcqRel);
-        if before & COUNT_MASK == 1 && before & (CLOSING | CLOSED) != 0 {
-            let (lock, cv) = &self.table.drained;
-            drop(lock.lock().unwrap_or_else(PoisonError::into_inner));
-            cv.notify_all();
-            self.table.release_if_done(self.slot, self.handle);
+            None => {
+                DEEP.with(|deep| {
+                    let mut deep = deep.borrow_mut();
+                    if let Some(pos) = deep.iter().rposition(|&x| x == self.handle.raw()) {
+                        deep.remove(pos);
+                    }
+                });
+                true
+            }
+        };
+        if counted {
+            self.table.leave_counted(self.slot, self.handle);
+        }
+    }
+}
+
+/// The end of a fast-path send: frees the announcement (dropped on unwind too).
+struct Exit<'t, M> {
+    table: &'t HandleTable<M>,
+    slot: &'t Slot<M>,
+    handle: Hdrvr,
+    entry: &'static AtomicUsize,
+}
+
+impl<M> Drop for Exit<'_, M> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // Only this thread writes its entries; a re-entrant close on this thread may
+        // have turned this one into a counted reference.
+        let converted = self.entry.load(Ordering::Relaxed) == CONVERTED;
+        self.entry.store(0, Ordering::Release);
+        if converted {
+            self.table.leave_counted(self.slot, self.handle);
         }
     }
 }
@@ -351,7 +633,8 @@ impl<M> Closing<'_, M> {
     }
 
     /// Ends the close: the handle is dead from now on, and the slot is released as
-    /// soon as no guard remains (at once unless a driver closed itself re-entrantly).
+    /// soon as no counted reference remains (at once unless a driver closed itself
+    /// from inside a send).
     pub(crate) fn finish(self) {
         self.slot.state.fetch_or(CLOSED, Ordering::AcqRel);
         self.table.release_if_done(self.slot, self.handle);
@@ -360,8 +643,15 @@ impl<M> Closing<'_, M> {
 
 impl<M> Drop for HandleTable<M> {
     fn drop(&mut self) {
-        for chunk in self.chunks.iter_mut().filter_map(OnceLock::get_mut) {
-            for slot in chunk.iter_mut() {
+        for cell in self.chunks.iter_mut() {
+            let base = std::mem::replace(cell.get_mut(), std::ptr::null_mut());
+            if base.is_null() {
+                continue;
+            }
+            // SAFETY: `base` came from Box::into_raw of a CHUNK_LEN slice in
+            // `slot_or_grow`, and `&mut self` excludes every other user.
+            let mut slots = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(base, CHUNK_LEN)) };
+            for slot in slots.iter_mut() {
                 let module = std::mem::replace(slot.module.get_mut(), std::ptr::null_mut());
                 if !module.is_null() {
                     // SAFETY: as in release_if_done; `&mut self` excludes every guard.
@@ -385,14 +675,15 @@ mod tests {
     }
 
     #[test]
-    fn chunk_math_is_contiguous() {
-        let mut expected = (0, 0);
-        for index in 0..100_000 {
-            let (c, o) = split(index);
-            assert_eq!((c, o), expected, "index {index}");
-            expected = if o + 1 == 1 << (c as u32 + BASE_LOG2) { (c + 1, 0) } else { (c, o + 1) };
-        }
+    fn chunk_math_covers_every_index_once() {
+        assert_eq!(split(0), (0, 0));
+        assert_eq!(split(CHUNK_LEN - 1), (0, CHUNK_LEN - 1));
+        assert_eq!(split(CHUNK_LEN), (1, 0));
         assert!(split(MAX_INSTANCES - 1).0 < CHUNKS);
+        let t = table();
+        let m = Arc::new("m".to_string());
+        let hs: Vec<_> = (0..CHUNK_LEN + 10).map(|_| t.insert(m.clone(), 0).unwrap()).collect();
+        assert_eq!(t.live_handles(), hs, "every slot reachable, across the chunk boundary");
     }
 
     #[test]
@@ -403,10 +694,10 @@ mod tests {
         {
             let g = t.enter(h).unwrap();
             assert_eq!(g.id(), 0);
-            g.set_id(77, 2);
-            assert_eq!(g.flags(), 7);
             assert_eq!(g.module(), "m");
         }
+        assert!(t.set_opened(h, 77, 2));
+        assert_eq!(t.peek_flags(h), Some(7));
         assert_eq!(t.enter(h).unwrap().id(), 77);
         assert_eq!(t.len(), 1);
         close(&t, h);
@@ -479,6 +770,62 @@ mod tests {
         assert_eq!(t.len(), 1, "released only when the outer guard leaves");
         assert_eq!(Arc::strong_count(&m), 2);
         drop(outer);
+        assert_eq!(t.len(), 0);
+        assert_eq!(Arc::strong_count(&m), 1);
+    }
+
+    #[test]
+    fn deep_nesting_falls_back_to_counted_references() {
+        let t = table();
+        let m = Arc::new("m".to_string());
+        let h = t.insert(m.clone(), 0).unwrap();
+        let guards: Vec<_> = (0..DEPTH + 4).map(|_| t.enter(h).unwrap()).collect();
+        assert_eq!(guards.iter().filter(|g| g.entry.is_none()).count(), 4);
+        // A close from inside all of them (re-entrant): no deadlock, released last.
+        t.begin_close(h).unwrap().finish();
+        assert!(t.enter(h).is_none());
+        assert_eq!(t.len(), 1);
+        drop(guards);
+        assert_eq!(t.len(), 0);
+        assert_eq!(Arc::strong_count(&m), 1);
+        // The reader record is clean again: a new instance enters on the fast path.
+        let h2 = t.insert(m.clone(), 0).unwrap();
+        let g = t.enter(h2).unwrap();
+        assert!(std::ptr::eq(g.entry.unwrap(), &my_record().active[0]));
+    }
+
+    #[test]
+    fn closes_race_senders_on_many_threads() {
+        use std::sync::atomic::AtomicBool;
+        let t = Arc::new(table());
+        let m = Arc::new("m".to_string());
+        for _ in 0..50 {
+            let h = t.insert(m.clone(), 0).unwrap();
+            let closed = Arc::new(AtomicBool::new(false));
+            let senders: Vec<_> = (0..3)
+                .map(|_| {
+                    let (t, closed) = (t.clone(), closed.clone());
+                    std::thread::spawn(move || {
+                        let mut entered = 0;
+                        while let Some(g) = t.enter(h) {
+                            // Nothing may be inside after the close began.
+                            assert!(!closed.load(Ordering::SeqCst), "entered after close");
+                            std::hint::black_box(g.id());
+                            entered += 1;
+                            drop(g);
+                        }
+                        entered
+                    })
+                })
+                .collect();
+            std::thread::sleep(Duration::from_micros(200));
+            let closing = t.begin_close(h).unwrap();
+            closed.store(true, Ordering::SeqCst);
+            closing.finish();
+            for s in senders {
+                s.join().unwrap();
+            }
+        }
         assert_eq!(t.len(), 0);
         assert_eq!(Arc::strong_count(&m), 1);
     }

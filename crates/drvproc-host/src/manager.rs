@@ -35,6 +35,8 @@ const OPENED: u8 = 2;
 /// `GetDriverFlags` for a valid instance: Wine's and native's `0x80000000` (spec §9).
 pub const DRIVER_FLAGS_VALID: u32 = 0x8000_0000;
 
+static GLOBAL: OnceLock<DriverManager> = OnceLock::new();
+
 /// The installable-driver manager.
 ///
 /// Create as many as you like (each has its own instances, handles and options), or
@@ -77,7 +79,10 @@ pub struct DriverManager {
 pub(crate) struct Inner {
     table: HandleTable<Module>,
     modules: Mutex<ModuleMaps>,
-    functions: RwLock<HashMap<String, DriverProc>>,
+    /// Registered function drivers by alias (matched case-insensitively).
+    functions: RwLock<Vec<(String, DriverProc)>>,
+    /// `functions.len()`, read without the lock on every open.
+    function_count: AtomicUsize,
     registry: Option<Registry>,
     search: SearchPath,
     session_instance: bool,
@@ -91,6 +96,10 @@ struct ModuleMaps {
     by_path: HashMap<Target, Arc<Module>>,
     /// By function address, for registered function drivers.
     by_function: HashMap<usize, Arc<Module>>,
+    /// By the exact name a module was opened with as a whole file name (no args, no
+    /// section): a later open of the same name goes straight to the loaded module,
+    /// like `LoadLibrary` of a loaded module's name, with no file-system access.
+    by_name: HashMap<String, Arc<Module>>,
 }
 
 /// An open attempt on one module either finishes or must start over on a new module.
@@ -113,7 +122,8 @@ impl DriverManager {
         let inner = Inner {
             table: HandleTable::new(TAGS.fetch_add(1, Ordering::Relaxed)),
             modules: Mutex::new(ModuleMaps::default()),
-            functions: RwLock::new(HashMap::new()),
+            functions: RwLock::new(Vec::new()),
+            function_count: AtomicUsize::new(0),
             registry: config_path.map(Registry::new),
             search: SearchPath { dirs, config_dir: config_dir.filter(|d| !d.as_os_str().is_empty()) },
             session_instance: options.session_instance,
@@ -123,8 +133,16 @@ impl DriverManager {
 
     /// The process-wide manager (used by the C ABI), configured from the environment
     /// the first time it is used.
+    #[inline]
     pub fn global() -> &'static DriverManager {
-        static GLOBAL: OnceLock<DriverManager> = OnceLock::new();
+        match GLOBAL.get() {
+            Some(m) => m,
+            None => Self::init_global(),
+        }
+    }
+
+    #[cold]
+    fn init_global() -> &'static DriverManager {
         GLOBAL.get_or_init(|| DriverManager::new(ManagerOptions::default()))
     }
 
@@ -190,9 +208,9 @@ impl DriverManager {
     /// # Safety
     /// `l1` and `l2` must be what the driver expects for `msg` (for many messages, a
     /// valid pointer), valid for the duration of the call.
+    #[inline]
     pub unsafe fn send(&self, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> Result<LResult, BadHandle> {
-        let guard = self.inner.table.enter(h).ok_or(BadHandle(h))?;
-        Ok(guard.module().call(guard.id(), h, msg, l1, l2))
+        self.inner.table.with_entered(h, |module, id| module.call(id, h, msg, l1, l2)).ok_or(BadHandle(h))
     }
 
     /// Closes an instance with `lParam1 = lParam2 = 0` (`CloseDriver(h, 0, 0)`).
@@ -239,14 +257,19 @@ impl DriverManager {
             return Err(OpenError::InvalidName { name: alias.to_string(), reason: "not a valid alias" });
         }
         let mut functions = self.inner.functions.write().unwrap_or_else(PoisonError::into_inner);
-        functions.insert(alias.to_ascii_lowercase(), proc_);
+        functions.retain(|(a, _)| !a.eq_ignore_ascii_case(alias));
+        functions.push((alias.to_string(), proc_));
+        self.inner.function_count.store(functions.len(), Ordering::Release);
         Ok(())
     }
 
     /// Forgets a registered function alias (open instances stay open); false if unknown.
     pub fn unregister_function(&self, alias: &str) -> bool {
         let mut functions = self.inner.functions.write().unwrap_or_else(PoisonError::into_inner);
-        functions.remove(&alias.to_ascii_lowercase()).is_some()
+        let before = functions.len();
+        functions.retain(|(a, _)| !a.eq_ignore_ascii_case(alias));
+        self.inner.function_count.store(functions.len(), Ordering::Release);
+        functions.len() < before
     }
 
     /// Where a driver file name leads, as [`open`](Self::open) would look for it: a
@@ -307,7 +330,7 @@ impl Inner {
     /// bookkeeping. The session instance is the manager's own, and an instance still
     /// inside its `DRV_OPEN` belongs to the opening thread: neither can be closed here.
     fn close_instance(&self, h: Hdrvr, l1: LParam, l2: LParam) -> Result<(), BadHandle> {
-        let flags = self.table.enter(h).ok_or(BadHandle(h))?.flags();
+        let flags = self.table.peek_flags(h).ok_or(BadHandle(h))?;
         if flags & OPENED == 0 || flags & SESSION != 0 {
             return Err(BadHandle(h));
         }
@@ -319,14 +342,25 @@ impl Inner {
     }
 
     fn function(&self, name: &str) -> Option<DriverProc> {
+        if self.function_count.load(Ordering::Acquire) == 0 {
+            return None;
+        }
         let functions = self.functions.read().unwrap_or_else(PoisonError::into_inner);
-        functions.get(&name.to_ascii_lowercase()).copied()
+        functions.iter().find(|(a, _)| a.eq_ignore_ascii_case(name)).map(|(_, p)| *p)
     }
 
     /// Spec §8 with D14, D18, D19: which files to try, in which order.
     fn open(&self, name: &str, section: Option<&str>, l2: LParam) -> Result<Hdrvr, OpenError> {
         if let Some(proc_) = self.function(name) {
             return self.open_function(name, proc_, l2);
+        }
+        if section.is_none() {
+            let cached = self.maps().by_name.get(name).filter(|m| !m.is_gone()).cloned();
+            if let Some(module) = cached
+                && let Attempt::Done(result) = self.open_instance(&module, None, l2)
+            {
+                return result;
+            }
         }
         let mut file_error = None;
         if section.is_none() {
@@ -387,8 +421,10 @@ impl Inner {
                 looked: format!("(no file {})", p.display()),
             });
         }
+        // A whole name that is a file is remembered for the fast path of later opens.
+        let cache_as = (args.is_none() && file == name).then_some(name);
         loop {
-            let module = self.module_for_target(name, file, &target)?;
+            let module = self.module_for_target(name, file, &target, cache_as)?;
             match self.open_instance(&module, args, l2) {
                 Attempt::Done(result) => return result,
                 Attempt::Retry => continue,
@@ -396,9 +432,21 @@ impl Inner {
         }
     }
 
-    fn module_for_target(&self, name: &str, file: &str, target: &Target) -> Result<Arc<Module>, OpenError> {
-        if let Some(m) = self.maps().by_path.get(target).filter(|m| !m.is_gone()) {
-            return Ok(m.clone());
+    fn module_for_target(
+        &self,
+        name: &str,
+        file: &str,
+        target: &Target,
+        cache_as: Option<&str>,
+    ) -> Result<Arc<Module>, OpenError> {
+        {
+            let mut maps = self.maps();
+            if let Some(m) = maps.by_path.get(target).filter(|m| !m.is_gone()).cloned() {
+                if let Some(key) = cache_as {
+                    maps.by_name.insert(key.to_string(), m.clone());
+                }
+                return Ok(m);
+            }
         }
         let path_text = match target {
             Target::Path(p) => p.display().to_string(),
@@ -416,6 +464,9 @@ impl Inner {
             // Same library under another path: one module (spec §7.1). Our extra
             // platform reference is released when `loaded` drops, after the lock.
             maps.by_path.insert(target.clone(), existing.clone());
+            if let Some(key) = cache_as {
+                maps.by_name.insert(key.to_string(), existing.clone());
+            }
             drop(maps);
             drop(loaded);
             return Ok(existing);
@@ -429,6 +480,9 @@ impl Inner {
             Arc::new(Module::new(display, path, loaded.raw_handle, loaded.proc_, Some(loaded.library)));
         maps.by_handle.insert(module.raw_handle, module.clone());
         maps.by_path.insert(target.clone(), module.clone());
+        if let Some(key) = cache_as {
+            maps.by_name.insert(key.to_string(), module.clone());
+        }
         Ok(module)
     }
 
@@ -459,6 +513,7 @@ impl Inner {
         maps.by_handle.retain(|_, m| !Arc::ptr_eq(m, module));
         maps.by_path.retain(|_, m| !Arc::ptr_eq(m, module));
         maps.by_function.retain(|_, m| !Arc::ptr_eq(m, module));
+        maps.by_name.retain(|_, m| !Arc::ptr_eq(m, module));
     }
 
     /// Opens one instance of `module` with the sequences of spec §7.3 (a)–(c).
@@ -542,13 +597,7 @@ impl Inner {
 
     /// Records `DRV_OPEN`'s id; false if the instance vanished meanwhile.
     fn mark_opened(&self, h: Hdrvr, id: LResult) -> bool {
-        match self.table.enter(h) {
-            Some(guard) => {
-                guard.set_id(id as usize, OPENED);
-                true
-            }
-            None => false,
-        }
+        self.table.set_opened(h, id as usize, OPENED)
     }
 
     /// An instance left its module (closed, or its open failed): close the session

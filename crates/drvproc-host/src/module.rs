@@ -3,6 +3,21 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether to trace a driver call. `tracing` leaves its global maximum level at TRACE
+/// so that thread-scoped subscribers work, so `tracing::enabled!` alone costs a
+/// dispatcher lookup on every call, several times a driver call. Until any subscriber
+/// (global or scoped) has ever been set in the process, `has_been_set` (the check
+/// `tracing`'s own macros start with) makes a send pay one load instead.
+#[inline(always)]
+fn tracing_wanted() -> bool {
+    tracing::dispatcher::has_been_set() && tracing_enabled()
+}
+
+#[cold]
+fn tracing_enabled() -> bool {
+    tracing::enabled!(target: "drvproc::call", tracing::Level::TRACE)
+}
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
 
@@ -100,35 +115,44 @@ impl Module {
         self.changed.notify_all();
     }
 
-    /// Calls the driver. Every message the manager delivers goes through here. When
-    /// TRACE is enabled for target `drvproc::call`, the call runs inside a
+    /// Calls the driver. Every message the manager delivers goes through here. When a
+    /// subscriber enables TRACE for target `drvproc::call`, the call runs inside a
     /// `DriverProc` span (driver, msg, id, hdrvr, l1, l2, ret) and ends with one event
-    /// carrying the same fields (plus `code`, the message number); otherwise the cost is one cached level check.
+    /// carrying the same fields (plus `code`, the message number); with no subscriber
+    /// ever set, the cost is one atomic load.
+    #[inline(always)]
     pub(crate) fn call(&self, id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
-        let Endpoint::Local(proc_) = self.endpoint;
-        if tracing::enabled!(target: "drvproc::call", tracing::Level::TRACE) {
-            let span = tracing::trace_span!(
-                target: "drvproc::call",
-                "DriverProc",
-                driver = %self.name,
-                msg = %MessageName(msg),
-                id,
-                hdrvr = %h,
-                l1,
-                l2,
-                ret = tracing::field::Empty,
-            );
-            let _entered = span.enter();
-            // SAFETY: as below.
-            let ret = unsafe { proc_(id, h, msg, l1, l2) };
-            span.record("ret", ret);
-            // One self-contained event per call, for plain line-oriented output.
-            tracing::trace!(target: "drvproc::call", msg = %MessageName(msg), code = msg, id, hdrvr = %h, l1, l2, ret);
-            return ret;
+        if tracing_wanted() {
+            return self.call_traced(id, h, msg, l1, l2);
         }
+        let Endpoint::Local(proc_) = self.endpoint;
         // SAFETY: `proc_` is the module's DriverProc, kept mapped while the module
         // lives; the parameters' contract was the caller's to meet (the manager's own
         // messages carry only NULL or live buffers it owns for the call).
         unsafe { proc_(id, h, msg, l1, l2) }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn call_traced(&self, id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
+        let Endpoint::Local(proc_) = self.endpoint;
+        let span = tracing::trace_span!(
+            target: "drvproc::call",
+            "DriverProc",
+            driver = %self.name,
+            msg = %MessageName(msg),
+            id,
+            hdrvr = %h,
+            l1,
+            l2,
+            ret = tracing::field::Empty,
+        );
+        let _entered = span.enter();
+        // SAFETY: as in `call`.
+        let ret = unsafe { proc_(id, h, msg, l1, l2) };
+        span.record("ret", ret);
+        // One self-contained event per call, for plain line-oriented output.
+        tracing::trace!(target: "drvproc::call", msg = %MessageName(msg), code = msg, id, hdrvr = %h, l1, l2, ret);
+        ret
     }
 }
