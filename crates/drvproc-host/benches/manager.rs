@@ -61,7 +61,7 @@ fn open_close(c: &mut Criterion) {
     let path = null_driver();
     let name = path.to_str().unwrap().to_string();
     let mut g = c.benchmark_group("open_close");
-    for open in [1usize, 1_000, 10_000, 100_000] {
+    for open in [1usize, 10, 100, 1_000, 10_000, 100_000] {
         let m = manager();
         let held: Vec<Hdrvr> = (0..open).map(|_| m.open(&name, None).unwrap().into_raw()).collect();
         g.bench_with_input(BenchmarkId::from_parameter(open), &open, |b, _| {

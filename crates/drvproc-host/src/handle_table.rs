@@ -89,8 +89,11 @@ pub(crate) struct Slot<M> {
 /// How deeply one thread's sends may nest before they use counted references.
 const DEPTH: usize = 8;
 
-/// One thread's announcements: the handles it is inside a send to, innermost last.
-/// Written only by its thread, read by closers.
+/// One thread's announcements: the handles it is inside a send to. Written only by
+/// its thread, read by closers. Aligned so that no two threads' records share a cache
+/// line (or an adjacent-line prefetch pair): sends from different threads must not
+/// write the same line.
+#[repr(align(128))]
 struct Record {
     active: [AtomicUsize; DEPTH],
 }
@@ -334,7 +337,9 @@ impl<M> HandleTable<M> {
             entry.store(h.raw(), Ordering::Relaxed);
             barrier::light(self.expedited);
             let state = slot.state.load(Ordering::Acquire);
-            if valid(state, generation) && state & SENT != 0 {
+            // One compare: this generation, live, not closing, already sent to.
+            const FAST_MASK: u64 = (GEN_MASK << 32) | LIVE | CLOSING | SENT;
+            if state & FAST_MASK == (generation << 32) | LIVE | SENT {
                 let exit = Exit { table: self, slot, handle: h, entry };
                 // SAFETY: see `slot_module`; the announcement keeps the reference alive
                 // until `exit` is dropped.

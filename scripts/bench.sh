@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Runs every benchmark and prints the performance targets (P1-P5) as measured in
+# this run, with the ratios; writes docs/open_close.svg (open+close cost against the
+# number of open instances). See BENCHMARKS.md for what each figure means.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+target=${CARGO_TARGET_DIR:-$root/target}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+echo "== criterion: crates/drvproc-host/benches/manager.rs (P1, P2, P3, P5)" >&2
+cargo bench -q -p drvproc-host --bench manager >"$out/manager.txt" 2>&1 || { cat "$out/manager.txt"; exit 1; }
+echo "== crates/drvproc-host/benches/memory.rs (P4)" >&2
+cargo bench -q -p drvproc-host --bench memory >"$out/memory.txt" 2>&1 || { cat "$out/memory.txt"; exit 1; }
+echo "== crates/drvproc-capi/ctests/benches/capi.rs (P1 through the C ABI)" >&2
+cargo bench -q -p drvproc-capi-tests --bench capi >"$out/capi.txt" 2>&1 || { cat "$out/capi.txt"; exit 1; }
+
+mkdir -p docs
+python3 - "$target/criterion" "$out/memory.txt" "$out/capi.txt" docs/open_close.svg <<'PY'
+import json, math, os, re, sys
+
+crit, memory, capi, svg_path = sys.argv[1:5]
+
+def ns(*parts):
+    with open(os.path.join(crit, *parts, "new", "estimates.json")) as f:
+        return json.load(f)["median"]["point_estimate"]
+
+def grab(path, key):
+    text = open(path).read()
+    m = re.search(re.escape(key) + r"\s*([0-9.]+)", text)
+    if not m:
+        sys.exit(f"{key!r} missing from {path}:\n{text}")
+    return float(m.group(1))
+
+rows = []
+def row(name, figure, target, ok):
+    rows.append((name, figure, target, "MET" if ok else "NOT MET"))
+
+direct, send = ns("send", "direct"), ns("send", "manager")
+row("P1  Rust send / direct call", f"{send:.2f} / {direct:.2f} ns = {send/direct:.2f}x", "<= 2.0x", send / direct <= 2.0)
+c_direct, c_send = grab(capi, "P1-C direct call:"), grab(capi, "P1-C SendDriverMessage:")
+row("P1  C SendDriverMessage / direct", f"{c_send:.2f} / {c_direct:.2f} ns = {c_send/c_direct:.2f}x", "<= 2.0x", c_send / c_direct <= 2.0)
+counts = [1, 10, 100, 1000, 10000, 100000]
+oc = {n: ns("open_close", str(n)) for n in counts}
+row("P2  open+close, module loaded", f"{oc[1]:.0f} ns", "<= 300 ns", oc[1] <= 300)
+row("P2  open+close, 100k open / 1 open", f"{oc[100000]:.0f} / {oc[1]:.0f} ns = {oc[100000]/oc[1]:.2f}x", "<= 1.5x", oc[100000] / oc[1] <= 1.5)
+one = ns("threads", "one_thread")
+for label, key in [("one handle", "two_threads_one_handle"), ("two handles", "two_threads_two_handles")]:
+    two = ns("threads", key)
+    ratio = (2 / two) / (1 / one)
+    row(f"P3  2 threads, {label} / 1 thread", f"{ratio:.2f}x ({two:.2f} ns per 2 sends vs {one:.2f} ns per send)", ">= 1.7x", ratio >= 1.7)
+per = grab(memory, "P4 bytes per instance:")
+closed = "P4 all closed and module unloaded: true" in open(memory).read()
+row("P4  1M instances: bytes each", f"{per:.1f} B, all closed and unloaded: {closed}", "<= 128 B", per <= 128 and closed)
+cold, dl = ns("cold", "open_close"), ns("cold", "dlopen_dlclose")
+rows.append(("P5  cold open + last close", f"{cold/1000:.1f} us vs dlopen+dlclose {dl/1000:.1f} us: manager {max(cold-dl,0)/1000:.1f} us", "report", "-"))
+
+w = [max(len(r[i]) for r in rows + [("target", "figure", "goal", "result")]) for i in range(4)]
+print(f"{'target':<{w[0]}}  {'figure':<{w[1]}}  {'goal':<{w[2]}}  result")
+for r in rows:
+    print(f"{r[0]:<{w[0]}}  {r[1]:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]}")
+print("open+close by instances already open: " + ", ".join(f"{n}: {oc[n]:.0f} ns" for n in counts))
+
+# The plot: log10(instances) against ns, with Wine's figures for reference.
+wine = {1: 1745, 1000: 8672, 10000: 62382, 50000: 302136}
+W, H, L, B, T, R = 660, 360, 70, 50, 30, 45
+xmax, ymax = 5.0, math.log10(400000)
+def X(n): return L + (W - L - R) * math.log10(max(n, 1)) / xmax
+def Y(v): return H - B - (H - B - T) * math.log10(max(v, 1)) / ymax
+parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="11">',
+         f'<rect width="{W}" height="{H}" fill="white"/>',
+         f'<text x="{W/2}" y="18" text-anchor="middle" font-size="13">open + close of one more instance, by instances already open</text>',
+         f'<line x1="{L}" y1="{H-B}" x2="{W-R}" y2="{H-B}" stroke="black"/>',
+         f'<line x1="{L}" y1="{T}" x2="{L}" y2="{H-B}" stroke="black"/>']
+for e in range(0, 6):
+    parts.append(f'<text x="{X(10**e)}" y="{H-B+15}" text-anchor="middle">{10**e:,}</text>')
+for v in [10, 100, 1000, 10000, 100000]:
+    parts.append(f'<text x="{L-6}" y="{Y(v)+4}" text-anchor="end">{v:,} ns</text>')
+    parts.append(f'<line x1="{L}" y1="{Y(v)}" x2="{W-R}" y2="{Y(v)}" stroke="#ddd"/>')
+parts.append(f'<text x="{W/2}" y="{H-12}" text-anchor="middle">instances open (log scale)</text>')
+for data, colour, name in [(oc, "#1f77b4", "drvproc"), (wine, "#d62728", "Wine 8.0 winmm (reference)")]:
+    pts = " ".join(f"{X(n):.1f},{Y(v):.1f}" for n, v in sorted(data.items()))
+    parts.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2"/>')
+    parts += [f'<circle cx="{X(n):.1f}" cy="{Y(v):.1f}" r="3" fill="{colour}"/>' for n, v in data.items()]
+parts.append(f'<text x="{W-R-5}" y="{Y(oc[100000])-8:.1f}" text-anchor="end" fill="#1f77b4">drvproc</text>')
+parts.append(f'<text x="{X(50000)-5:.1f}" y="{Y(wine[50000])+14:.1f}" text-anchor="end" fill="#d62728">Wine 8.0 (reference)</text>')
+parts.append("</svg>")
+open(svg_path, "w").write("\n".join(parts) + "\n")
+print(f"plot: {svg_path}")
+PY
