@@ -246,7 +246,9 @@ impl DriverManager {
 
     /// `GetDriverFlags`: [`DRIVER_FLAGS_VALID`] for an open instance.
     pub fn flags(&self, h: Hdrvr) -> Result<u32, BadHandle> {
-        self.inner.table.enter(h).map(|_| DRIVER_FLAGS_VALID).ok_or(BadHandle(h))
+        // A validity check only: entering would mark the instance as sent to, and make
+        // its close synchronise with senders for nothing.
+        self.inner.table.peek_flags(h).map(|_| DRIVER_FLAGS_VALID).ok_or(BadHandle(h))
     }
 
     /// Registers a driver that is a function in this process (like `ICInstall` with

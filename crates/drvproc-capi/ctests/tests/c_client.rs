@@ -72,17 +72,23 @@ fn c_client_drives_c_and_rust_drivers_through_libdrvproc() {
     .unwrap();
     let pc_dir = fake_install(&dir.path().join("prefix"));
 
+    // Builds c/client.c with the documented cflags, linked with `link`.
+    let build_client = |out: &Path, link: Vec<String>| {
+        let mut cmd = cc();
+        cmd.args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
+            .args(pkg_config(&pc_dir, &["--cflags"]))
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("c/client.c"))
+            .arg("-o")
+            .arg(out)
+            .args(link);
+        compile_clean(cmd);
+    };
+
     // Dynamic link, with the documented pkg-config line.
     let client = dir.path().join("client");
-    let mut cmd = cc();
-    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
-        .args(pkg_config(&pc_dir, &["--cflags"]))
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("c/client.c"))
-        .arg("-o")
-        .arg(&client)
-        .args(pkg_config(&pc_dir, &["--libs"]))
-        .arg("-ldl");
-    compile_clean(cmd);
+    let mut link = pkg_config(&pc_dir, &["--libs"]);
+    link.push("-ldl".into());
+    build_client(&client, link);
     let want = expected()
         .replace("@CONFIG@", &config.display().to_string())
         .replace("@DIR@", &dir.path().display().to_string());
@@ -90,20 +96,14 @@ fn c_client_drives_c_and_rust_drivers_through_libdrvproc() {
 
     // Static link against libdrvproc.a with its private libraries.
     let static_client = dir.path().join("client-static");
-    let mut cmd = cc();
-    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
-        .args(pkg_config(&pc_dir, &["--cflags"]))
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("c/client.c"))
-        .arg("-o")
-        .arg(&static_client)
-        .arg(dir.path().join("prefix/lib/libdrvproc.a"))
-        .args(
-            pkg_config(&pc_dir, &["--libs-only-other", "--static"])
-                .iter()
-                .filter(|a| !a.starts_with("-Wl,-rpath")),
-        )
-        .args(["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"]);
-    compile_clean(cmd);
+    let mut link = vec![dir.path().join("prefix/lib/libdrvproc.a").display().to_string()];
+    link.extend(
+        pkg_config(&pc_dir, &["--libs-only-other", "--static"])
+            .into_iter()
+            .filter(|a| !a.starts_with("-Wl,-rpath")),
+    );
+    link.extend(["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"].map(String::from));
+    build_client(&static_client, link);
     let nm = run({
         let mut c = Command::new("nm");
         c.arg("-D").arg(&static_client);
