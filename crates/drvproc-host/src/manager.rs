@@ -102,6 +102,17 @@ struct ModuleMaps {
     by_name: HashMap<String, Arc<Module>>,
 }
 
+impl ModuleMaps {
+    /// Records that `target` (and `name`, when it was opened as a whole file name)
+    /// lead to `module`.
+    fn remember(&mut self, target: &Target, name: Option<&str>, module: &Arc<Module>) {
+        self.by_path.insert(target.clone(), module.clone());
+        if let Some(name) = name {
+            self.by_name.insert(name.to_string(), module.clone());
+        }
+    }
+}
+
 /// An open attempt on one module either finishes or must start over on a new module.
 enum Attempt {
     Done(Result<Hdrvr, OpenError>),
@@ -444,9 +455,7 @@ impl Inner {
         {
             let mut maps = self.maps();
             if let Some(m) = maps.by_path.get(target).filter(|m| !m.is_gone()).cloned() {
-                if let Some(key) = cache_as {
-                    maps.by_name.insert(key.to_string(), m.clone());
-                }
+                maps.remember(target, cache_as, &m);
                 return Ok(m);
             }
         }
@@ -465,10 +474,7 @@ impl Inner {
         if let Some(existing) = maps.by_handle.get(&loaded.raw_handle).filter(|m| !m.is_gone()).cloned() {
             // Same library under another path: one module (spec §7.1). Our extra
             // platform reference is released when `loaded` drops, after the lock.
-            maps.by_path.insert(target.clone(), existing.clone());
-            if let Some(key) = cache_as {
-                maps.by_name.insert(key.to_string(), existing.clone());
-            }
+            maps.remember(target, cache_as, &existing);
             drop(maps);
             drop(loaded);
             return Ok(existing);
@@ -481,10 +487,7 @@ impl Inner {
         let module =
             Arc::new(Module::new(display, path, loaded.raw_handle, loaded.proc_, Some(loaded.library)));
         maps.by_handle.insert(module.raw_handle, module.clone());
-        maps.by_path.insert(target.clone(), module.clone());
-        if let Some(key) = cache_as {
-            maps.by_name.insert(key.to_string(), module.clone());
-        }
+        maps.remember(target, cache_as, &module);
         Ok(module)
     }
 
