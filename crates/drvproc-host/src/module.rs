@@ -45,7 +45,7 @@ pub(crate) struct ModuleState {
     /// Live instances, including the session instance and opens in progress.
     pub(crate) instances: usize,
     /// Instances whose `DRV_OPEN` succeeded, not counting the session instance.
-    pub(crate) real: usize,
+    pub(crate) caller_opened: usize,
     /// The hidden session instance, while it exists.
     pub(crate) session: Option<Hdrvr>,
 }
@@ -89,7 +89,12 @@ impl Module {
             path,
             raw_handle,
             endpoint: Endpoint::Local(proc_),
-            state: Mutex::new(ModuleState { phase: Phase::Unloaded, instances: 0, real: 0, session: None }),
+            state: Mutex::new(ModuleState {
+                phase: Phase::Unloaded,
+                instances: 0,
+                caller_opened: 0,
+                session: None,
+            }),
             changed: Condvar::new(),
             gone: AtomicBool::new(false),
             _library: library,

@@ -1,6 +1,16 @@
 //! Turning a driver name into files to try (spec §8, determinations D14, D18, D19).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
+
+use drvproc::{DriverProc, Hdrvr, LParam};
+
+use crate::error::OpenError;
+use crate::lifecycle::Attempt;
+use crate::manager::ManagerState;
+use crate::module::Module;
+use crate::registry::DRIVERS32;
 
 /// Splits a registry value `file args` at the first space; blanks before the args
 /// are skipped, and empty args are absent (`DRV_OPEN` then gets NULL).
@@ -82,6 +92,129 @@ impl SearchPath {
             format!("(searched {})", searched.join(", "))
         } else {
             format!("in {joined} (searched {})", searched.join(", "))
+        }
+    }
+}
+
+/// The §8 search as the manager runs it: functions, cached whole names, the name as
+/// a file (whole, then split), then aliases.
+impl ManagerState {
+    pub(crate) fn function(&self, name: &str) -> Option<DriverProc> {
+        if self.function_count.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let functions = self.functions.read().unwrap_or_else(PoisonError::into_inner);
+        functions.iter().find(|(a, _)| a.eq_ignore_ascii_case(name)).map(|(_, p)| *p)
+    }
+
+    pub(crate) fn open(&self, name: &str, section: Option<&str>, l2: LParam) -> Result<Hdrvr, OpenError> {
+        if let Some(proc_) = self.function(name) {
+            return self.open_function(name, proc_, l2);
+        }
+        if section.is_none() {
+            let cached = self.maps().by_name.get(name).filter(|m| !m.is_gone()).cloned();
+            if let Some(module) = cached
+                && let Attempt::Done(result) = self.open_instance(&module, None, l2)
+            {
+                return result;
+            }
+        }
+        let mut file_error = None;
+        if section.is_none() {
+            let whole = self.try_file(name, name, None, l2);
+            let split = match split_entry(name) {
+                (file, Some(args))
+                    if whole.as_ref().is_err_and(|e| matches!(e, OpenError::NotFound { .. })) =>
+                {
+                    Some(self.try_file(name, file, Some(args), l2))
+                }
+                _ => None,
+            };
+            match split.unwrap_or(whole) {
+                Ok(h) => return Ok(h),
+                Err(e) => file_error = Some(e),
+            }
+        }
+        let section = section.unwrap_or(DRIVERS32);
+        let sections = sections_for(section);
+        if let Some(registry) = &self.registry {
+            let doc = registry.read()?;
+            for s in &sections {
+                if let Some(value) = doc.get(s, name) {
+                    let (file, args) = split_entry(value);
+                    return self.try_file(name, file, args, l2);
+                }
+            }
+        }
+        // Nothing under that alias: a direct-file failure other than "not found" is
+        // the more useful report (the file exists but is broken or refused).
+        match file_error {
+            Some(OpenError::NotFound { looked, .. }) => Err(self.not_found(name, Some(&looked), &sections)),
+            Some(e) => Err(e),
+            None => Err(self.not_found(name, None, &sections)),
+        }
+    }
+
+    pub(crate) fn not_found(&self, name: &str, file_looked: Option<&str>, sections: &[&str]) -> OpenError {
+        let file_part = file_looked.map_or(String::new(), |looked| format!("as a file {looked}; "));
+        let section_list = sections.iter().map(|s| format!("[{s}]")).collect::<Vec<_>>().join(" or ");
+        let alias_part = match &self.registry {
+            Some(r) => format!("no alias in {section_list} of {}", r.path().display()),
+            None => "no configuration file to look aliases up in".to_string(),
+        };
+        OpenError::NotFound { name: name.to_string(), looked: format!("({file_part}{alias_part})") }
+    }
+
+    pub(crate) fn try_file(
+        &self,
+        name: &str,
+        file: &str,
+        args: Option<&str>,
+        l2: LParam,
+    ) -> Result<Hdrvr, OpenError> {
+        let target = self.search.locate(file);
+        if let Target::Path(p) = &target
+            && !p.exists()
+        {
+            return Err(OpenError::NotFound {
+                name: name.to_string(),
+                looked: format!("(no file {})", p.display()),
+            });
+        }
+        // A whole name that is a file is remembered for the fast path of later opens.
+        let cache_as = (args.is_none() && file == name).then_some(name);
+        loop {
+            let module = self.module_for_target(name, file, &target, cache_as)?;
+            match self.open_instance(&module, args, l2) {
+                Attempt::Done(result) => return result,
+                Attempt::Retry => continue,
+            }
+        }
+    }
+
+    pub(crate) fn open_function(
+        &self,
+        alias: &str,
+        proc_: DriverProc,
+        l2: LParam,
+    ) -> Result<Hdrvr, OpenError> {
+        loop {
+            let module = {
+                let mut maps = self.maps();
+                let key = proc_ as usize;
+                match maps.by_function.get(&key).filter(|m| !m.is_gone()) {
+                    Some(m) => m.clone(),
+                    None => {
+                        let m = Arc::new(Module::new(alias.to_string(), None, 0, proc_, None));
+                        maps.by_function.insert(key, m.clone());
+                        m
+                    }
+                }
+            };
+            match self.open_instance(&module, None, l2) {
+                Attempt::Done(result) => return result,
+                Attempt::Retry => continue,
+            }
         }
     }
 }

@@ -1,0 +1,98 @@
+//! The module maps of one manager: which loaded module a path, a platform handle,
+//! a function or a whole file name leads to, so each library is mapped and gets
+//! `DRV_LOAD` once however it is named (spec §7.1).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, MutexGuard, PoisonError};
+
+use crate::error::OpenError;
+use crate::loader::{self, LoadFailure};
+use crate::manager::ManagerState;
+use crate::module::Module;
+use crate::resolve::Target;
+
+#[derive(Default)]
+pub(crate) struct ModuleMaps {
+    /// By platform module handle: one module per mapped library, whatever the path.
+    pub(crate) by_handle: HashMap<usize, Arc<Module>>,
+    /// By the path it was opened with, so reopening skips the platform loader.
+    pub(crate) by_path: HashMap<Target, Arc<Module>>,
+    /// By function address, for registered function drivers.
+    pub(crate) by_function: HashMap<usize, Arc<Module>>,
+    /// By the exact name a module was opened with as a whole file name (no args, no
+    /// section): a later open of the same name goes straight to the loaded module,
+    /// like `LoadLibrary` of a loaded module's name, with no file-system access.
+    pub(crate) by_name: HashMap<String, Arc<Module>>,
+}
+
+impl ModuleMaps {
+    /// Records that `target` (and `name`, when it was opened as a whole file name)
+    /// lead to `module`.
+    pub(crate) fn remember(&mut self, target: &Target, name: Option<&str>, module: &Arc<Module>) {
+        self.by_path.insert(target.clone(), module.clone());
+        if let Some(name) = name {
+            self.by_name.insert(name.to_string(), module.clone());
+        }
+    }
+}
+
+impl ManagerState {
+    pub(crate) fn maps(&self) -> MutexGuard<'_, ModuleMaps> {
+        self.modules.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn module_for_target(
+        &self,
+        name: &str,
+        file: &str,
+        target: &Target,
+        cache_as: Option<&str>,
+    ) -> Result<Arc<Module>, OpenError> {
+        {
+            let mut maps = self.maps();
+            if let Some(m) = maps.by_path.get(target).filter(|m| !m.is_gone()).cloned() {
+                maps.remember(target, cache_as, &m);
+                return Ok(m);
+            }
+        }
+        let path_text = match target {
+            Target::Path(p) => p.display().to_string(),
+            Target::System(s) => s.clone(),
+        };
+        let loaded = loader::load(target).map_err(|failure| match failure {
+            LoadFailure::NotFound => {
+                OpenError::NotFound { name: name.to_string(), looked: self.search.describe() }
+            }
+            LoadFailure::NotLoadable(message) => OpenError::NotLoadable { path: path_text.clone(), message },
+            LoadFailure::NoDriverProc => OpenError::NoDriverProc { path: path_text.clone() },
+        })?;
+        let mut maps = self.maps();
+        if let Some(existing) = maps.by_handle.get(&loaded.raw_handle).filter(|m| !m.is_gone()).cloned() {
+            // Same library under another path: one module (spec §7.1). Our extra
+            // platform reference is released when `loaded` drops, after the lock.
+            maps.remember(target, cache_as, &existing);
+            drop(maps);
+            drop(loaded);
+            return Ok(existing);
+        }
+        let path = match target {
+            Target::Path(p) => Some(p.clone()),
+            Target::System(s) => Some(PathBuf::from(s)),
+        };
+        let display = if file == path_text { path_text } else { format!("{file} ({path_text})") };
+        let module =
+            Arc::new(Module::new(display, path, loaded.raw_handle, loaded.proc_, Some(loaded.library)));
+        maps.by_handle.insert(module.raw_handle, module.clone());
+        maps.remember(target, cache_as, &module);
+        Ok(module)
+    }
+
+    pub(crate) fn forget_module(&self, module: &Arc<Module>) {
+        let mut maps = self.maps();
+        maps.by_handle.retain(|_, m| !Arc::ptr_eq(m, module));
+        maps.by_path.retain(|_, m| !Arc::ptr_eq(m, module));
+        maps.by_function.retain(|_, m| !Arc::ptr_eq(m, module));
+        maps.by_name.retain(|_, m| !Arc::ptr_eq(m, module));
+    }
+}
