@@ -39,6 +39,7 @@ from_display!(
     drvproc_host::OpenError,
     drvproc_host::RegistryError,
     drvproc_host::BadHandle,
+    drvproc_host::CloseError,
     std::io::Error,
     serde_json::Error,
     drvproc::wide::InteriorNul

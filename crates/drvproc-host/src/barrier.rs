@@ -9,7 +9,8 @@
 //! process execute a full barrier ([`heavy`], Linux `membarrier`): whichever order the
 //! two sides ran in, the closer then sees the announcement or the sender sees the mark.
 //! Where `membarrier` is unavailable both sides use a full fence, which is correct and
-//! merely slower on the send side.
+//! merely slower on the send side. Setting `DRVPROC_NO_MEMBARRIER` (to anything but
+//! `0` or empty) in the environment forces that fallback, so it can be tested.
 
 use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering, compiler_fence, fence};
@@ -58,7 +59,10 @@ mod sys {
 /// Chooses the barrier pair, once, before any handle table exists (so every send
 /// and close afterwards sees the same choice).
 pub(crate) fn init() {
-    INIT.call_once(|| EXPEDITED.store(sys::register(), Ordering::SeqCst));
+    INIT.call_once(|| {
+        let forced_off = std::env::var_os("DRVPROC_NO_MEMBARRIER").is_some_and(|v| !v.is_empty() && v != "0");
+        EXPEDITED.store(!forced_off && sys::register(), Ordering::SeqCst)
+    });
 }
 
 /// The send side: orders the announcement store before the state load. `expedited`
@@ -76,13 +80,19 @@ pub(crate) fn light(expedited: bool) {
 /// The close side: after it, every announcement made before the closing mark is
 /// visible, and every later send sees the mark.
 pub(crate) fn heavy() {
-    if EXPEDITED.load(Ordering::Relaxed) {
-        // After a successful registration the kernel does not fail this command; it
-        // is what the send side's light barrier relies on.
-        let done = sys::expedited();
-        debug_assert!(done, "membarrier failed after registration");
+    if EXPEDITED.load(Ordering::Relaxed) && !sys::expedited() {
+        // After a successful registration the kernel does not fail this command, and
+        // every send since then relied on it. Going on without it could let a close
+        // free an instance a send is inside: stop instead, in every build.
+        expedited_barrier_failed();
     }
     fence(Ordering::SeqCst);
+}
+
+#[cold]
+fn expedited_barrier_failed() -> ! {
+    eprintln!("drvproc: membarrier failed after registration; sends can no longer be ordered, aborting");
+    std::process::abort()
 }
 
 /// Whether sends run with the light barrier (`membarrier` is available), for

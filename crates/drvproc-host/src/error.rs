@@ -71,3 +71,24 @@ pub enum OpenError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("bad driver handle {0}")]
 pub struct BadHandle(pub Hdrvr);
+
+/// Why a close failed. The instance is untouched either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CloseError {
+    /// The handle names no open instance of this manager.
+    #[error(transparent)]
+    BadHandle(#[from] BadHandle),
+    /// Waiting for the sends in progress on the instance would never end: a thread
+    /// inside one of them is itself waiting to close an instance this thread is inside
+    /// a message to. The instance stays open; close it after this message returns.
+    #[error("closing driver handle {0} would deadlock: a message in progress on it waits for this thread's own")]
+    WouldDeadlock(Hdrvr),
+}
+
+/// More driver managers are alive at once than handles can tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many driver managers alive at once (at most {max})")]
+pub struct TooManyManagers {
+    /// The limit.
+    pub max: usize,
+}

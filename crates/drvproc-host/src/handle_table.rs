@@ -1,63 +1,76 @@
 //! The table of live driver instances, addressed by `HDRVR` values.
 //!
-//! A handle packs `index + 1`, a per-manager tag and the slot's generation into one
-//! pointer-sized value, so it is never 0. Looking a handle up reads only atomics of
-//! slots that are never freed while the table lives: a stale, forged, closed or
-//! random value fails the generation/tag check instead of touching freed memory, and
-//! a slot's generation changes on every reuse, so an old handle never names a new
-//! instance (until the generation wraps: 2^32 reuses of one slot on 64-bit targets).
+//! A handle packs `index + 1`, the table's tag and the slot's generation into one
+//! pointer-sized value. Looking a handle up reads only atomics of slots that are
+//! never freed while the table lives: a stale, forged, closed or random value fails
+//! the tag/generation check instead of touching freed memory.
 //!
-//! **Sends write nothing shared.** A send *enters* a slot by announcing the handle in
-//! its thread's reader record (a plain store), then checking the slot's state; a
-//! close marks the state closing, then waits until no other thread announces the
-//! handle. The two sides are ordered by the asymmetric barrier of [`crate::barrier`],
-//! so the send path has no atomic read-modify-write and no shared cache line write,
-//! and sends from many threads, to one handle or many, do not slow each other down.
+//! **What a handle is guaranteed never to name.** Tags are unique among live tables
+//! and never 0, so the first handles of a process are large numbers, not device
+//! numbers, and no table accepts another live table's handles. A tag is reused only
+//! after its table is gone, and the new table's generations start above every
+//! generation the old one issued, so a dead table's handles are refused too. A slot
+//! whose generation would wrap is retired instead of reused. Together: **a handle,
+//! once closed, never again names an instance of any table in the process.** The
+//! price is capacity: on 64-bit targets (24-bit index, 12-bit tag, 28-bit generation)
+//! a slot retires after 2^28 reuses (~40 s of back-to-back open+close of one slot)
+//! and at most 4095 tables live at once; on 32-bit targets (14/6/12 bits), after 4096
+//! reuses and 63 tables. Retired slots cost 32 bytes each and are never reused.
+//!
+//! **Sends write nothing shared.** A send *enters* a slot by announcing it in its
+//! thread's reader record ([`crate::records`], a plain store), then checking the
+//! slot's state; a close marks the state closing, then waits until no other thread
+//! announces the slot. The two sides are ordered by the asymmetric barrier of
+//! [`crate::barrier`], so the send path has no atomic read-modify-write and no shared
+//! cache line write. A send leaving a slot marked closing wakes the parked closer.
 //! The expensive barrier is paid only when closing an instance that has been sent to
-//! (the first send marks it, once); opening and closing an instance nobody sent to
-//! stays cheap.
+//! (the first send marks it, once).
 //!
 //! A close therefore never lets the driver be called for an instance after its
-//! `DRV_CLOSE`. A close from inside a send on the same handle (a driver closing
-//! itself) cannot wait for its own callers: it turns their announcements into counted
+//! `DRV_CLOSE`. A close from inside a send on the same slot (a driver closing itself)
+//! cannot wait for its own callers: it turns their announcements into counted
 //! references, and the slot (and with it the module, and its mapping) is released by
 //! whichever of them returns last. Sends nested deeper than a reader record holds also
-//! use counted references.
+//! use counted references. A close that would wait for a send whose thread is itself
+//! waiting, through other closes, for a send this thread is inside fails with
+//! [`CloseFailure::WouldDeadlock`] and leaves the instance open.
 //!
 //! Slots live in fixed-size chunks that never move, found by shifting the index, so
 //! lookups take no lock and open/close cost does not grow with the number of open
 //! instances. Chunks are allocated zeroed, so memory is committed only for the pages
 //! of slots actually used.
 
-use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use drvproc::Hdrvr;
 
 use crate::barrier;
+use crate::error::TooManyManagers;
+use crate::records::{self, CONVERTED, Record};
 
 #[cfg(target_pointer_width = "64")]
 mod bits {
     pub const INDEX: u32 = 24;
-    pub const TAG: u32 = 8;
+    pub const TAG: u32 = 12;
 }
 #[cfg(not(target_pointer_width = "64"))]
 mod bits {
-    pub const INDEX: u32 = 16;
-    pub const TAG: u32 = 4;
+    pub const INDEX: u32 = 14;
+    pub const TAG: u32 = 6;
 }
 const INDEX_MASK: usize = (1 << bits::INDEX) - 1;
 const TAG_MASK: usize = (1 << bits::TAG) - 1;
 const GEN_SHIFT: u32 = bits::INDEX + bits::TAG;
-/// Generations kept in a handle (the slot's state keeps 32 bits; they must agree).
-const GEN_MASK: u64 = (usize::MAX >> GEN_SHIFT) as u64;
-/// Most instances one table holds at once. The last index is never used, so that
-/// `CONVERTED` (all ones) can never be a live handle.
-pub(crate) const MAX_INSTANCES: usize = INDEX_MASK - 1;
+/// The largest generation a handle can carry.
+const GEN_MAX: u64 = (usize::MAX >> GEN_SHIFT) as u64;
+/// Most instances one table can ever hold at once.
+pub(crate) const MAX_INSTANCES: usize = INDEX_MASK;
 
-// Slot state: generation in the high 32 bits, then flags, then the counted references.
+// Slot state: the generation relative to the table's base in the high 32 bits, then
+// flags, then the counted references.
 const LIVE: u64 = 1 << 31;
 const CLOSING: u64 = 1 << 30;
 const CLOSED: u64 = 1 << 29;
@@ -65,8 +78,7 @@ const CLOSED: u64 = 1 << 29;
 const SENT: u64 = 1 << 28;
 const COUNT_MASK: u64 = (1 << 28) - 1;
 
-/// Slots per chunk (a power of two; the index's high bits select the chunk). A chunk
-/// is allocated zeroed, so its pages are committed only as slots are used.
+/// Slots per chunk (a power of two; the index's high bits select the chunk).
 #[cfg(target_pointer_width = "64")]
 const CHUNK_LOG2: u32 = 16;
 #[cfg(not(target_pointer_width = "64"))]
@@ -86,76 +98,58 @@ pub(crate) struct Slot<M> {
     flags: AtomicU8,
 }
 
-/// How deeply one thread's sends may nest before they use counted references.
-const DEPTH: usize = 8;
-
-/// One thread's announcements: the handles it is inside a send to. Written only by
-/// its thread, read by closers. Aligned so that no two threads' records share a cache
-/// line (or an adjacent-line prefetch pair): sends from different threads must not
-/// write the same line.
-#[repr(align(128))]
-struct Record {
-    active: [AtomicUsize; DEPTH],
-}
-
-/// What a re-entrant close writes over its own thread's entries for the handle: the
-/// send that owns the entry now holds a counted reference instead. No handle has this
-/// value (its index part is never allocated, see `MAX_INSTANCES`).
-const CONVERTED: usize = usize::MAX;
-
-/// Every record ever handed out (records of exited threads are reused, never freed).
-struct Records {
-    all: Vec<&'static Record>,
-    idle: Vec<&'static Record>,
-}
-
-fn records() -> MutexGuard<'static, Records> {
-    static RECORDS: Mutex<Records> = Mutex::new(Records { all: Vec::new(), idle: Vec::new() });
-    RECORDS.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-thread_local! {
-    /// This thread's record, once it has one. Const-initialised and without a
-    /// destructor, so reading it is a plain thread-local load on the send path.
-    static RECORD: Cell<Option<&'static Record>> = const { Cell::new(None) };
-    /// Returns the record to the pool when the thread exits (set up once, cold).
-    static OWNER: RefCell<Option<Owner>> = const { RefCell::new(None) };
-    /// Handles this thread holds counted references to (sends nested past `DEPTH`).
-    static DEEP: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
-}
-
-struct Owner(&'static Record);
-
-impl Drop for Owner {
-    fn drop(&mut self) {
-        // Guards never outlive their thread's stack, so every entry is 0 here.
-        RECORD.with(|r| r.set(None));
-        records().idle.push(self.0);
+impl<M> Slot<M> {
+    /// What reader records hold for this slot: its address, unique in the process
+    /// while the table lives (a table cannot go while a guard borrows it).
+    fn key(&self) -> usize {
+        self as *const Self as usize
     }
 }
 
-#[inline(always)]
-fn my_record() -> &'static Record {
-    match RECORD.with(Cell::get) {
-        Some(record) => record,
-        None => register_thread(),
+/// Why [`HandleTable::begin_close`] did not start a close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CloseFailure {
+    /// The handle names no live, open instance of this table.
+    BadHandle,
+    /// Waiting would close a cycle of closes (see the module docs); the instance is
+    /// left open and usable.
+    WouldDeadlock,
+}
+
+/// The tags of live tables, and where each freed tag's generations may start again.
+struct TagPool {
+    next_fresh: usize,
+    /// Freed tags, oldest first, with the first generation their next table may use.
+    freed: VecDeque<(usize, u64)>,
+}
+
+impl TagPool {
+    const fn new() -> Self {
+        TagPool { next_fresh: 1, freed: VecDeque::new() }
+    }
+
+    /// A tag and the generation its handles start at: a never-used tag first, else
+    /// the longest-freed one.
+    fn acquire(&mut self) -> Option<(usize, u64)> {
+        if self.next_fresh <= TAG_MASK {
+            self.next_fresh += 1;
+            return Some((self.next_fresh - 1, 0));
+        }
+        self.freed.pop_front()
+    }
+
+    /// Gives `tag` back; its next table starts at generation `floor`. A tag with no
+    /// generations left is retired.
+    fn release(&mut self, tag: usize, floor: u64) {
+        if floor <= GEN_MAX {
+            self.freed.push_back((tag, floor));
+        }
     }
 }
 
-#[cold]
-fn register_thread() -> &'static Record {
-    let record = {
-        let mut records = records();
-        records.idle.pop().unwrap_or_else(|| {
-            let record: &'static Record =
-                Box::leak(Box::new(Record { active: std::array::from_fn(|_| AtomicUsize::new(0)) }));
-            records.all.push(record);
-            record
-        })
-    };
-    RECORD.with(|r| r.set(Some(record)));
-    OWNER.with(|o| *o.borrow_mut() = Some(Owner(record)));
-    record
+fn tag_pool() -> MutexGuard<'static, TagPool> {
+    static TAGS: Mutex<TagPool> = Mutex::new(TagPool::new());
+    TAGS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The table; `M` is the module type each instance references.
@@ -165,9 +159,16 @@ pub(crate) struct HandleTable<M> {
     chunks: [AtomicPtr<Slot<M>>; CHUNKS],
     free: Mutex<FreeList>,
     tag: usize,
+    /// The generation slot generation 0 stands for in this table's handles.
+    base: u64,
     /// [`barrier::expedited`], fixed before the table exists.
     expedited: bool,
     live: AtomicUsize,
+    /// Most instances at once (a constructor parameter, so the full path is testable).
+    capacity: usize,
+    /// The table owns `Arc<M>`s (through raw pointers): it is `Send`/`Sync` only when
+    /// `Arc<M>` is.
+    _owns: PhantomData<Arc<M>>,
 }
 
 struct FreeList {
@@ -175,16 +176,23 @@ struct FreeList {
     next_fresh: usize,
 }
 
-/// Presence in a live slot; the slot's data stays valid while it exists.
+/// Presence in a live slot; the slot's data stays valid while it exists. It cannot
+/// leave its thread: its drop clears an entry of this thread's reader record.
 pub(crate) struct Guard<'t, M> {
     table: &'t HandleTable<M>,
     slot: &'t Slot<M>,
     handle: Hdrvr,
+    record: &'static Record,
     /// The reader-record entry it announced in, or `None` for a counted reference.
     entry: Option<&'static AtomicUsize>,
+    /// The record was borrowed for this send (thread teardown): give it back after.
+    borrowed: bool,
+    _not_send: PhantomData<*const ()>,
 }
 
-/// A slot marked closing by [`HandleTable::begin_close`]: only its holder may finish it.
+/// A slot marked closing by [`HandleTable::begin_close`]. [`finish`](Closing::finish)
+/// ends the close; dropping it unfinished (an unwind) finishes it too, so no slot is
+/// ever left closing.
 pub(crate) struct Closing<'t, M> {
     table: &'t HandleTable<M>,
     slot: &'t Slot<M>,
@@ -196,35 +204,35 @@ fn split(index: usize) -> (usize, usize) {
 }
 
 fn valid(state: u64, generation: u64) -> bool {
-    (state >> 32) & GEN_MASK == generation && state & (LIVE | CLOSING) == LIVE
-}
-
-/// Waits a little longer each time: sends are usually short, drivers sometimes not.
-fn backoff(round: &mut u32) {
-    *round += 1;
-    match *round {
-        0..=64 => std::hint::spin_loop(),
-        65..=128 => std::thread::yield_now(),
-        _ => std::thread::sleep(Duration::from_micros(50)),
-    }
+    state >> 32 == generation && state & (LIVE | CLOSING) == LIVE
 }
 
 impl<M> HandleTable<M> {
-    /// An empty table whose handles carry `tag` (distinguishes managers).
-    pub(crate) fn new(tag: usize) -> Self {
+    /// An empty table for at most `capacity` instances (clamped to
+    /// [`MAX_INSTANCES`]) with a tag of its own.
+    pub(crate) fn new(capacity: usize) -> Result<Self, TooManyManagers> {
         barrier::init();
-        HandleTable {
+        let (tag, base) = tag_pool().acquire().ok_or(TooManyManagers { max: TAG_MASK })?;
+        Ok(HandleTable {
             chunks: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
             free: Mutex::new(FreeList { reuse: Vec::new(), next_fresh: 0 }),
-            tag: tag & TAG_MASK,
+            tag,
+            base,
             expedited: barrier::expedited(),
             live: AtomicUsize::new(0),
-        }
+            capacity: capacity.min(MAX_INSTANCES),
+            _owns: PhantomData,
+        })
     }
 
     /// Number of live instances.
     pub(crate) fn len(&self) -> usize {
         self.live.load(Ordering::Relaxed)
+    }
+
+    /// Most instances at once.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
     }
 
     #[inline(always)]
@@ -258,32 +266,39 @@ impl<M> HandleTable<M> {
         unsafe { &*base.add(offset) }
     }
 
-    fn encode(&self, index: usize, generation: u64) -> Hdrvr {
-        let generation = (generation & GEN_MASK) as usize;
+    fn encode(&self, index: usize, relative: u64) -> Hdrvr {
+        let generation = (self.base + relative) as usize;
         Hdrvr::from_raw((index + 1) | (self.tag << bits::INDEX) | (generation << GEN_SHIFT))
     }
 
-    /// The slot and generation a handle claims, if it is of this table's shape.
-    #[inline]
+    /// The slot and relative generation a handle claims, if it is of this table's shape.
+    #[inline(always)]
     fn decode(&self, h: Hdrvr) -> Option<(&Slot<M>, u64)> {
         let raw = h.raw();
         if (raw >> bits::INDEX) & TAG_MASK != self.tag {
             return None;
         }
         let index = (raw & INDEX_MASK).checked_sub(1)?;
-        Some((self.slot(index)?, (raw >> GEN_SHIFT) as u64))
+        let relative = ((raw >> GEN_SHIFT) as u64).checked_sub(self.base)?;
+        Some((self.slot(index)?, relative))
+    }
+
+    /// The index a handle of this table names (only for handles that decoded).
+    fn index_of(h: Hdrvr) -> usize {
+        (h.raw() & INDEX_MASK) - 1
     }
 
     /// Creates a live instance referencing `module` with id 0; `None` when full.
     ///
     /// The handle is live at once (a driver may be sent messages during its own
-    /// `DRV_LOAD`/`DRV_OPEN`); set the id with [`Guard::set_id`] when `DRV_OPEN` answers.
+    /// `DRV_LOAD`/`DRV_OPEN`); set the id with [`set_opened`](Self::set_opened) when
+    /// `DRV_OPEN` answers.
     pub(crate) fn insert(&self, module: Arc<M>, flags: u8) -> Option<Hdrvr> {
         let (index, slot) = {
             let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
             let index = match free.reuse.pop() {
                 Some(i) => i as usize,
-                None if free.next_fresh < MAX_INSTANCES => {
+                None if free.next_fresh < self.capacity => {
                     free.next_fresh += 1;
                     free.next_fresh - 1
                 }
@@ -291,68 +306,78 @@ impl<M> HandleTable<M> {
             };
             (index, self.slot_or_grow(index))
         };
-        let generation = slot.state.load(Ordering::Acquire) >> 32;
+        let relative = slot.state.load(Ordering::Acquire) >> 32;
         slot.id.store(0, Ordering::Relaxed);
         slot.flags.store(flags, Ordering::Relaxed);
         slot.module.store(Arc::into_raw(module).cast_mut(), Ordering::Relaxed);
-        // Release: the fields above are visible to whoever sees LIVE.
-        slot.state.store((generation << 32) | LIVE, Ordering::Release);
+        // Counted before it is visible, so no close can take the count below zero.
         self.live.fetch_add(1, Ordering::Relaxed);
-        Some(self.encode(index, generation))
+        // Release: the fields above are visible to whoever sees LIVE.
+        slot.state.store((relative << 32) | LIVE, Ordering::Release);
+        Some(self.encode(index, relative))
+    }
+
+    #[inline(always)]
+    fn guard<'t>(
+        &'t self,
+        slot: &'t Slot<M>,
+        handle: Hdrvr,
+        record: &'static Record,
+        entry: Option<&'static AtomicUsize>,
+    ) -> Guard<'t, M> {
+        Guard { table: self, slot, handle, record, entry, borrowed: false, _not_send: PhantomData }
     }
 
     /// Enters the live, not-closing instance `h` names; `None` for any other value.
     ///
     /// The common case (not nested, instance already sent to) is inlined: a decode,
-    /// one thread-local load, one store, one load of the slot state. Everything else
-    /// is out of line.
+    /// one thread-local load, one store, one load of the slot state.
     #[inline(always)]
     pub(crate) fn enter(&self, h: Hdrvr) -> Option<Guard<'_, M>> {
         let (slot, generation) = self.decode(h)?;
-        let record = my_record();
+        let Some(record) = records::current_or_register() else {
+            return self.enter_in_teardown(slot, generation, h);
+        };
         let entry = &record.active[0];
         if entry.load(Ordering::Relaxed) != 0 {
             return self.enter_nested(slot, generation, h, record);
         }
-        entry.store(h.raw(), Ordering::Relaxed);
+        entry.store(slot.key(), Ordering::Relaxed);
         barrier::light(self.expedited);
         let state = slot.state.load(Ordering::Acquire);
-        if valid(state, generation) && state & SENT != 0 {
-            return Some(Guard { table: self, slot, handle: h, entry: Some(entry) });
+        let guard = self.guard(slot, h, record, Some(entry));
+        // One compare: this generation, live, not closing, already sent to.
+        const FAST_MASK: u64 = (u32::MAX as u64) << 32 | LIVE | CLOSING | SENT;
+        if state & FAST_MASK == (generation << 32) | LIVE | SENT {
+            return Some(guard);
         }
-        self.enter_marking(slot, generation, h, entry, state)
+        Self::mark_sent(guard, generation, state)
     }
 
-    /// Runs `f` with the module and id of the live, not-closing instance `h` names,
-    /// inside the same protection as [`enter`](Self::enter); `None` for any other value.
-    ///
-    /// This is the send path: the common case keeps everything in locals (a returned
-    /// guard would be spilled and reloaded, which costs more than the rest together).
+    /// Runs `f` with the module and id of the live, not-closing instance `h` names;
+    /// `None` for any other value. The send path.
     #[inline(always)]
     pub(crate) fn with_entered<R>(&self, h: Hdrvr, f: impl FnOnce(&M, usize) -> R) -> Option<R> {
-        let (slot, generation) = self.decode(h)?;
-        let record = my_record();
-        let entry = &record.active[0];
-        if entry.load(Ordering::Relaxed) == 0 {
-            entry.store(h.raw(), Ordering::Relaxed);
-            barrier::light(self.expedited);
-            let state = slot.state.load(Ordering::Acquire);
-            // One compare: this generation, live, not closing, already sent to.
-            const FAST_MASK: u64 = (GEN_MASK << 32) | LIVE | CLOSING | SENT;
-            if state & FAST_MASK == (generation << 32) | LIVE | SENT {
-                let exit = Exit { table: self, slot, handle: h, entry };
-                // SAFETY: see `slot_module`; the announcement keeps the reference alive
-                // until `exit` is dropped.
-                let module = unsafe { &*slot_module(slot) };
-                let answer = f(module, slot.id.load(Ordering::Acquire));
-                drop(exit);
-                return Some(answer);
-            }
-            // Not the common case: undo and take the general path.
-            entry.store(0, Ordering::Relaxed);
-        }
         let guard = self.enter(h)?;
         Some(f(guard.module(), guard.id()))
+    }
+
+    /// A send from a thread whose reader record is already gone (thread teardown):
+    /// it borrows one for the duration of this send.
+    #[cold]
+    #[inline(never)]
+    fn enter_in_teardown<'t>(&'t self, slot: &'t Slot<M>, generation: u64, h: Hdrvr) -> Option<Guard<'t, M>> {
+        let record = records::borrow_for_teardown();
+        match self.enter_nested(slot, generation, h, record) {
+            Some(mut guard) => {
+                guard.borrowed = true;
+                Some(guard)
+            }
+            None => {
+                records::give_back(record);
+                None
+            }
+        }
     }
 
     /// A send nested inside another on this thread: the next free entry.
@@ -365,37 +390,30 @@ impl<M> HandleTable<M> {
         h: Hdrvr,
         record: &'static Record,
     ) -> Option<Guard<'t, M>> {
-        // Entries are freed in any order; 0 is free, as no handle is 0.
-        let Some(entry) = record.active.iter().find(|a| a.load(Ordering::Relaxed) == 0) else {
-            return self.enter_counted(slot, generation, h);
+        let Some(entry) = record.free_entry() else {
+            return self.enter_counted(self.guard(slot, h, record, None), generation);
         };
-        entry.store(h.raw(), Ordering::Relaxed);
+        entry.store(slot.key(), Ordering::Relaxed);
         barrier::light(self.expedited);
         let state = slot.state.load(Ordering::Acquire);
-        self.enter_marking(slot, generation, h, entry, state)
+        Self::mark_sent(self.guard(slot, h, record, Some(entry)), generation, state)
     }
 
-    /// Finishes an announced enter: rejects a dead or closing instance, and marks the
-    /// first send to an instance (once), so its close knows to synchronise with senders.
+    /// Finishes an announced enter: rejects a dead or closing instance (the guard's
+    /// drop withdraws the announcement), and marks the first send to an instance
+    /// (once), so its close knows to synchronise with senders.
     #[inline(never)]
-    fn enter_marking<'t>(
-        &'t self,
-        slot: &'t Slot<M>,
-        generation: u64,
-        h: Hdrvr,
-        entry: &'static AtomicUsize,
-        mut state: u64,
-    ) -> Option<Guard<'t, M>> {
+    fn mark_sent(guard: Guard<'_, M>, generation: u64, mut state: u64) -> Option<Guard<'_, M>> {
         loop {
             if !valid(state, generation) {
-                entry.store(0, Ordering::Relaxed);
                 return None;
             }
             if state & SENT != 0 {
-                return Some(Guard { table: self, slot, handle: h, entry: Some(entry) });
+                return Some(guard);
             }
-            match slot.state.compare_exchange_weak(state, state | SENT, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return Some(Guard { table: self, slot, handle: h, entry: Some(entry) }),
+            match guard.slot.state.compare_exchange_weak(state, state | SENT, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Some(guard),
                 Err(now) => state = now,
             }
         }
@@ -403,79 +421,71 @@ impl<M> HandleTable<M> {
 
     /// The slow path for deeply nested sends: a counted reference in the slot state.
     #[cold]
-    fn enter_counted<'t>(&'t self, slot: &'t Slot<M>, generation: u64, h: Hdrvr) -> Option<Guard<'t, M>> {
+    fn enter_counted<'t>(&'t self, guard: Guard<'t, M>, generation: u64) -> Option<Guard<'t, M>> {
+        let slot = guard.slot;
+        // Noted first, so that a close on this thread never waits for this reference;
+        // the guard's drop un-notes it whichever way this ends.
+        guard.record.push_deep(slot.key());
         let mut state = slot.state.load(Ordering::Acquire);
         loop {
             if !valid(state, generation) || state & COUNT_MASK == COUNT_MASK {
+                // Not counted: undo the note only.
+                guard.record.pop_deep(slot.key());
+                std::mem::forget(guard);
                 return None;
             }
             match slot.state.compare_exchange_weak(state, state + 1, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => {
-                    DEEP.with(|deep| deep.borrow_mut().push(h.raw()));
-                    return Some(Guard { table: self, slot, handle: h, entry: None });
-                }
+                Ok(_) => return Some(guard),
                 Err(now) => state = now,
             }
         }
     }
 
-    /// Marks `h` closing so no new send enters it, then waits until every send other
-    /// threads are making to it has returned. `None` if `h` is not a live, open
-    /// instance (already closing, closed, stale or forged): exactly one closer wins.
-    pub(crate) fn begin_close(&self, h: Hdrvr) -> Option<Closing<'_, M>> {
-        let (slot, generation) = self.decode(h)?;
+    /// Marks `h` closing so no new send enters it, then waits (parked) until every
+    /// send other threads are making to it has returned.
+    ///
+    /// Fails with [`CloseFailure::BadHandle`] if `h` is not a live, open instance
+    /// (already closing, closed, stale or forged: exactly one closer wins), and with
+    /// [`CloseFailure::WouldDeadlock`] if waiting would close a cycle of closes; the
+    /// instance is then open again, as if the close had not been tried.
+    pub(crate) fn begin_close(&self, h: Hdrvr) -> Result<Closing<'_, M>, CloseFailure> {
+        let (slot, generation) = self.decode(h).ok_or(CloseFailure::BadHandle)?;
+        let me = records::current();
+        let key = slot.key();
         let mut state = slot.state.load(Ordering::Acquire);
         let before = loop {
             if !valid(state, generation) {
-                return None;
+                return Err(CloseFailure::BadHandle);
             }
-            match slot.state.compare_exchange_weak(
-                state,
-                state | CLOSING,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match slot.state.compare_exchange_weak(state, state | CLOSING, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(before) => break before,
                 Err(now) => state = now,
             }
         };
-        // Counted references this thread holds are its callers, like its own
-        // announcements below: they cannot return before this close does.
-        let own_deep = DEEP.with(|deep| deep.borrow().iter().filter(|&&x| x == h.raw()).count()) as u64;
-        let mut own = own_deep;
+        // Until the waits below succeed, leaving this function reopens the instance.
+        let rollback = Reopen { slot };
         if before & SENT != 0 {
             barrier::heavy();
-            // This thread's own sends to `h` become counted references that release
-            // the slot when the last of them returns.
-            let mine = my_record();
-            let mut converted = 0;
-            for entry in &mine.active {
-                if entry.load(Ordering::Relaxed) == h.raw() {
-                    entry.store(CONVERTED, Ordering::Relaxed);
-                    converted += 1;
+            records::wait_until(key, me, || !records::others_announce(key, me))
+                .map_err(|records::WouldDeadlock| CloseFailure::WouldDeadlock)?;
+        }
+        // This thread's own sends to `h` are its callers: they cannot return before
+        // this close does. They become counted references that release the slot
+        // when the last of them returns.
+        let own = match me {
+            Some(me) => {
+                let converted = me.convert(key);
+                if converted > 0 {
+                    slot.state.fetch_add(converted, Ordering::AcqRel);
                 }
+                converted + me.deep_count(key)
             }
-            if converted > 0 {
-                slot.state.fetch_add(converted, Ordering::AcqRel);
-                own += converted;
-            }
-            let others: Vec<&'static Record> =
-                records().all.iter().copied().filter(|r| !std::ptr::eq(*r, mine)).collect();
-            let mut round = 0;
-            while others.iter().any(|r| r.active.iter().any(|a| a.load(Ordering::Acquire) == h.raw())) {
-                backoff(&mut round);
-            }
-        }
-        self.wait_counted(slot, own);
-        Some(Closing { table: self, slot, handle: h })
-    }
-
-    /// Waits until the counted references of other threads are gone.
-    fn wait_counted(&self, slot: &Slot<M>, own: u64) {
-        let mut round = 0;
-        while slot.state.load(Ordering::Acquire) & COUNT_MASK > own {
-            backoff(&mut round);
-        }
+            None => 0,
+        };
+        // Other threads' counted references (sends nested past a record's depth).
+        let _ = records::wait_until(key, None, || slot.state.load(Ordering::Acquire) & COUNT_MASK <= own);
+        std::mem::forget(rollback);
+        Ok(Closing { table: self, slot, handle: h })
     }
 
     /// The flags of the live, not-closing instance `h` names, without entering it (so
@@ -517,19 +527,22 @@ impl<M> HandleTable<M> {
         let before = slot.state.fetch_sub(1, Ordering::AcqRel);
         if before & COUNT_MASK == 1 && before & CLOSED != 0 {
             self.release_if_done(slot, handle);
+        } else if before & CLOSING != 0 {
+            records::wake();
         }
     }
 
     /// Frees a slot whose close finished and whose counted references are gone:
-    /// bumps the generation, drops the module reference, recycles the index. Exactly
-    /// one caller wins the state change, so this runs once per instance.
+    /// bumps the generation, drops the module reference, recycles the index (or
+    /// retires it, when its generation would wrap). Exactly one caller wins the state
+    /// change, so this runs once per instance.
     fn release_if_done(&self, slot: &Slot<M>, handle: Hdrvr) {
         let state = slot.state.load(Ordering::Acquire);
         if state & CLOSED == 0 || state & COUNT_MASK != 0 {
             return;
         }
-        let next = (((state >> 32) + 1) & 0xFFFF_FFFF) << 32;
-        if slot.state.compare_exchange(state, next, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        let next = (state >> 32) + 1;
+        if slot.state.compare_exchange(state, next << 32, Ordering::AcqRel, Ordering::Acquire).is_err() {
             return;
         }
         let module = slot.module.swap(std::ptr::null_mut(), Ordering::AcqRel);
@@ -539,8 +552,23 @@ impl<M> HandleTable<M> {
             drop(unsafe { Arc::from_raw(module) });
         }
         self.live.fetch_sub(1, Ordering::Relaxed);
-        let index = (handle.raw() & INDEX_MASK) - 1;
-        self.free.lock().unwrap_or_else(PoisonError::into_inner).reuse.push(index as u32);
+        if self.base + next <= GEN_MAX {
+            let index = Self::index_of(handle);
+            self.free.lock().unwrap_or_else(PoisonError::into_inner).reuse.push(index as u32);
+        }
+    }
+}
+
+/// Reopens a slot whose close could not complete ([`HandleTable::begin_close`]).
+struct Reopen<'t, M> {
+    slot: &'t Slot<M>,
+}
+
+impl<M> Drop for Reopen<'_, M> {
+    fn drop(&mut self) {
+        self.slot.state.fetch_and(!CLOSING, Ordering::AcqRel);
+        // Closers of other instances may be waiting on sends this one let through.
+        records::wake();
     }
 }
 
@@ -554,13 +582,13 @@ fn slot_module<M>(slot: &Slot<M>) -> *const M {
 
 impl<M> Guard<'_, M> {
     /// The driver-issued id (0 until `DRV_OPEN` answered).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn id(&self) -> usize {
         self.slot.id.load(Ordering::Acquire)
     }
 
     /// The module this instance belongs to.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn module(&self) -> &M {
         // SAFETY: see `slot_module`; this guard keeps the reference alive.
         unsafe { &*slot_module(self.slot) }
@@ -568,49 +596,32 @@ impl<M> Guard<'_, M> {
 }
 
 impl<M> Drop for Guard<'_, M> {
-    #[inline]
-    fn drop(&mut self) {
-        let counted = match self.entry {
-            Some(entry) => {
-                // Only this thread writes its entries (a re-entrant close on this
-                // thread may have turned this one into a counted reference).
-                let converted = entry.load(Ordering::Relaxed) == CONVERTED;
-                entry.store(0, Ordering::Release);
-                converted
-            }
-            None => {
-                DEEP.with(|deep| {
-                    let mut deep = deep.borrow_mut();
-                    if let Some(pos) = deep.iter().rposition(|&x| x == self.handle.raw()) {
-                        deep.remove(pos);
-                    }
-                });
-                true
-            }
-        };
-        if counted {
-            self.table.leave_counted(self.slot, self.handle);
-        }
-    }
-}
-
-/// The end of a fast-path send: frees the announcement (dropped on unwind too).
-struct Exit<'t, M> {
-    table: &'t HandleTable<M>,
-    slot: &'t Slot<M>,
-    handle: Hdrvr,
-    entry: &'static AtomicUsize,
-}
-
-impl<M> Drop for Exit<'_, M> {
     #[inline(always)]
     fn drop(&mut self) {
-        // Only this thread writes its entries; a re-entrant close on this thread may
-        // have turned this one into a counted reference.
-        let converted = self.entry.load(Ordering::Relaxed) == CONVERTED;
-        self.entry.store(0, Ordering::Release);
-        if converted {
-            self.table.leave_counted(self.slot, self.handle);
+        match self.entry {
+            Some(entry) => {
+                // Only this thread writes its entries; a re-entrant close on this
+                // thread may have turned this one into a counted reference.
+                let converted = entry.load(Ordering::Relaxed) == CONVERTED;
+                entry.store(0, Ordering::Release);
+                if converted {
+                    self.table.leave_counted(self.slot, self.handle);
+                } else {
+                    // Ordered like entering: either a closer sees the entry cleared,
+                    // or this load sees its mark and wakes it.
+                    barrier::light(self.table.expedited);
+                    if self.slot.state.load(Ordering::Relaxed) & CLOSING != 0 {
+                        records::wake();
+                    }
+                }
+            }
+            None => {
+                self.record.pop_deep(self.slot.key());
+                self.table.leave_counted(self.slot, self.handle);
+            }
+        }
+        if self.borrowed {
+            records::give_back(self.record);
         }
     }
 }
@@ -641,6 +652,12 @@ impl<M> Closing<'_, M> {
     /// soon as no counted reference remains (at once unless a driver closed itself
     /// from inside a send).
     pub(crate) fn finish(self) {
+        drop(self);
+    }
+}
+
+impl<M> Drop for Closing<'_, M> {
+    fn drop(&mut self) {
         self.slot.state.fetch_or(CLOSED, Ordering::AcqRel);
         self.table.release_if_done(self.slot, self.handle);
     }
@@ -648,6 +665,7 @@ impl<M> Closing<'_, M> {
 
 impl<M> Drop for HandleTable<M> {
     fn drop(&mut self) {
+        let mut next_generation = 0;
         for cell in self.chunks.iter_mut() {
             let base = std::mem::replace(cell.get_mut(), std::ptr::null_mut());
             if base.is_null() {
@@ -657,6 +675,7 @@ impl<M> Drop for HandleTable<M> {
             // `slot_or_grow`, and `&mut self` excludes every other user.
             let mut slots = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(base, CHUNK_LEN)) };
             for slot in slots.iter_mut() {
+                next_generation = next_generation.max((*slot.state.get_mut() >> 32) + 1);
                 let module = std::mem::replace(slot.module.get_mut(), std::ptr::null_mut());
                 if !module.is_null() {
                     // SAFETY: as in release_if_done; `&mut self` excludes every guard.
@@ -664,19 +683,22 @@ impl<M> Drop for HandleTable<M> {
                 }
             }
         }
+        // The tag's next table starts above every generation this one handed out.
+        tag_pool().release(self.tag, self.base + next_generation);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn table() -> HandleTable<String> {
-        HandleTable::new(3)
+        HandleTable::new(usize::MAX).unwrap()
     }
 
     fn close(t: &HandleTable<String>, h: Hdrvr) {
-        t.begin_close(h).expect("open handle").finish();
+        t.begin_close(h).ok().expect("open handle").finish();
     }
 
     #[test]
@@ -708,7 +730,7 @@ mod tests {
         close(&t, h);
         assert_eq!(t.len(), 0);
         assert!(t.enter(h).is_none());
-        assert!(t.begin_close(h).is_none(), "double close");
+        assert_eq!(t.begin_close(h).err(), Some(CloseFailure::BadHandle), "double close");
         assert!(t.live_handles().is_empty());
     }
 
@@ -729,7 +751,7 @@ mod tests {
     #[test]
     fn foreign_and_random_values_are_rejected() {
         let a = table();
-        let b: HandleTable<String> = HandleTable::new(4);
+        let b: HandleTable<String> = HandleTable::new(usize::MAX).unwrap();
         let h = a.insert(Arc::new("a".into()), 0).unwrap();
         let _hb = b.insert(Arc::new("b".into()), 0).unwrap();
         assert!(b.enter(h).is_none(), "another table's handle");
@@ -754,7 +776,7 @@ mod tests {
             })
         };
         entered.wait();
-        let closing = t.begin_close(h).unwrap();
+        let closing = t.begin_close(h).ok().unwrap();
         let closed_at = std::time::Instant::now();
         assert!(t.enter(h).is_none(), "closing handles take no new sends");
         closing.finish();
@@ -769,7 +791,7 @@ mod tests {
         let h = t.insert(m.clone(), 0).unwrap();
         let outer = t.enter(h).unwrap();
         // Inside a send on `h`, the same thread closes `h`: no deadlock.
-        let closing = t.begin_close(h).unwrap();
+        let closing = t.begin_close(h).ok().unwrap();
         closing.finish();
         assert!(t.enter(h).is_none());
         assert_eq!(t.len(), 1, "released only when the outer guard leaves");
@@ -784,10 +806,10 @@ mod tests {
         let t = table();
         let m = Arc::new("m".to_string());
         let h = t.insert(m.clone(), 0).unwrap();
-        let guards: Vec<_> = (0..DEPTH + 4).map(|_| t.enter(h).unwrap()).collect();
+        let guards: Vec<_> = (0..records::DEPTH + 4).map(|_| t.enter(h).unwrap()).collect();
         assert_eq!(guards.iter().filter(|g| g.entry.is_none()).count(), 4);
         // A close from inside all of them (re-entrant): no deadlock, released last.
-        t.begin_close(h).unwrap().finish();
+        t.begin_close(h).ok().unwrap().finish();
         assert!(t.enter(h).is_none());
         assert_eq!(t.len(), 1);
         drop(guards);
@@ -796,7 +818,7 @@ mod tests {
         // The reader record is clean again: a new instance enters on the fast path.
         let h2 = t.insert(m.clone(), 0).unwrap();
         let g = t.enter(h2).unwrap();
-        assert!(std::ptr::eq(g.entry.unwrap(), &my_record().active[0]));
+        assert!(std::ptr::eq(g.entry.unwrap(), &records::current().unwrap().active[0]));
     }
 
     #[test]
@@ -824,7 +846,7 @@ mod tests {
                 })
                 .collect();
             std::thread::sleep(Duration::from_micros(200));
-            let closing = t.begin_close(h).unwrap();
+            let closing = t.begin_close(h).ok().unwrap();
             closed.store(true, Ordering::SeqCst);
             closing.finish();
             for s in senders {
@@ -873,7 +895,7 @@ mod tests {
             /// no two live instances share a handle.
             #[test]
             fn table_matches_a_model(ops in prop::collection::vec(op(), 1..300)) {
-                let t: HandleTable<u32> = HandleTable::new(1);
+                let t: HandleTable<u32> = HandleTable::new(usize::MAX).unwrap();
                 let m = Arc::new(0u32);
                 let mut live: Vec<Hdrvr> = Vec::new();
                 let mut dead: Vec<Hdrvr> = Vec::new();
@@ -887,13 +909,13 @@ mod tests {
                         }
                         Op::Close(i) if !live.is_empty() => {
                             let h = live.swap_remove(i % live.len());
-                            t.begin_close(h).unwrap().finish();
+                            t.begin_close(h).ok().unwrap().finish();
                             dead.push(h);
                         }
                         Op::Probe(i) if !dead.is_empty() => {
                             let h = dead[i % dead.len()];
                             prop_assert!(t.enter(h).is_none());
-                            prop_assert!(t.begin_close(h).is_none());
+                            prop_assert!(t.begin_close(h).is_err());
                         }
                         _ => {}
                     }
@@ -903,7 +925,7 @@ mod tests {
                     }
                 }
                 for h in live.drain(..) {
-                    t.begin_close(h).unwrap().finish();
+                    t.begin_close(h).ok().unwrap().finish();
                 }
                 prop_assert_eq!(Arc::strong_count(&m), 1);
             }

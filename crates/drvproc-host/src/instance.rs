@@ -7,7 +7,7 @@ use drvproc::config_info::ConfigInfoBuf;
 use drvproc::consts::*;
 use drvproc::{Hdrvr, LParam, LResult, Msg};
 
-use crate::error::BadHandle;
+use crate::error::{BadHandle, CloseError};
 use crate::manager::DriverManager;
 
 /// An open driver instance. Dropping it closes it (`CloseDriver(h, 0, 0)`).
@@ -26,7 +26,12 @@ impl fmt::Debug for Instance {
 
 impl Instance {
     /// Takes ownership of a raw handle of `manager` (it will be closed on drop).
-    pub fn from_raw(manager: DriverManager, handle: Hdrvr) -> Self {
+    ///
+    /// # Safety
+    /// `handle` must be an instance of `manager` that the caller owns and that nothing
+    /// else will close (like `OwnedFd::from_raw_fd`): otherwise this drop closes an
+    /// instance someone else still uses.
+    pub unsafe fn from_raw(manager: DriverManager, handle: Hdrvr) -> Self {
         Instance { manager, handle, owned: true }
     }
 
@@ -89,7 +94,7 @@ impl Instance {
     }
 
     /// Closes now and reports a failure (dropping closes too, silently).
-    pub fn close(self) -> Result<(), BadHandle> {
+    pub fn close(self) -> Result<(), CloseError> {
         let (manager, h) = (self.manager.clone(), self.into_raw());
         manager.close(h)
     }
@@ -98,7 +103,7 @@ impl Instance {
     ///
     /// # Safety
     /// `l1` and `l2` must be what the driver expects in `DRV_CLOSE`.
-    pub unsafe fn close_with(self, l1: LParam, l2: LParam) -> Result<(), BadHandle> {
+    pub unsafe fn close_with(self, l1: LParam, l2: LParam) -> Result<(), CloseError> {
         let (manager, h) = (self.manager.clone(), self.into_raw());
         // SAFETY: forwarded contract.
         unsafe { manager.close_with(h, l1, l2) }

@@ -26,6 +26,7 @@ mod manager;
 mod module;
 mod modules;
 mod options;
+mod records;
 mod registry;
 mod resolve;
 
@@ -34,7 +35,7 @@ mod resolve;
 pub use barrier::expedited as sends_are_fence_free;
 pub use callback::{DEFAULT_QUEUE_CAPACITY, Event, MessageQueue, PostedMessage, driver_callback};
 pub use drvproc::def_driver_proc;
-pub use error::{BadHandle, OpenError};
+pub use error::{BadHandle, CloseError, OpenError, TooManyManagers};
 pub use ini::{IniDocument, IniSyntaxError};
 pub use instance::Instance;
 pub use manager::{DRIVER_FLAGS_VALID, DriverManager};

@@ -1,15 +1,26 @@
 //! The lifecycle of instances and modules (spec §7): the message sequences of an
 //! open and a close, the session instance, and a module's load and unload phases.
+//!
+//! Every multi-step change here is held by a guard whose `Drop` finishes or undoes
+//! it, so an early return or an unwind (a panicking tracing subscriber, say) never
+//! leaves a module stuck loading or unloading, or an instance half open or half
+//! closed:
+//! * [`Opening`] undoes an open that did not reach the caller: the slot is released,
+//!   the module's count goes back, and a first open that did not finish loading puts
+//!   the module back to unloaded (so the next open starts with `DRV_LOAD`, and threads
+//!   waiting for the load wake up);
+//! * [`Departing`] finishes a close once `DRV_CLOSE` was attempted;
+//! * [`Retiring`] finishes an unload once `DRV_DISABLE`/`DRV_FREE` were attempted.
 
 use std::sync::{Arc, PoisonError};
-use std::thread;
+use std::thread::{self, ThreadId};
 
 use drvproc::consts::*;
 use drvproc::wide::WideString;
 use drvproc::{Hdrvr, LParam, LResult};
 
-use crate::error::{BadHandle, OpenError};
-use crate::handle_table::{Closing, MAX_INSTANCES};
+use crate::error::{BadHandle, CloseError, OpenError};
+use crate::handle_table::{CloseFailure, Closing};
 use crate::manager::ManagerState;
 use crate::module::{Module, Phase};
 
@@ -24,26 +35,100 @@ pub(crate) enum Attempt {
     Retry,
 }
 
+/// An open in progress (see the module docs). [`done`](Opening::done) hands the
+/// instance to the caller; dropping it otherwise undoes the open.
+struct Opening<'a> {
+    manager: &'a ManagerState,
+    module: &'a Arc<Module>,
+    me: ThreadId,
+    /// This open put the module into `Loading` and must take it out again.
+    loading: bool,
+    /// `DRV_LOAD` succeeded.
+    loaded: bool,
+    /// The caller's slot, once inserted.
+    slot: Option<Hdrvr>,
+}
+
+impl Opening<'_> {
+    fn done(mut self) {
+        self.slot = None;
+        self.loading = false;
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Opening<'_> {
+    fn drop(&mut self) {
+        if self.loading {
+            let mut state = self.module.state();
+            if state.phase == Phase::Loading(self.me) {
+                state.phase = if self.loaded { Phase::Loaded } else { Phase::Unloaded };
+            }
+            drop(state);
+            self.module.changed.notify_all();
+        }
+        let closing = self.slot.and_then(|h| self.manager.table.begin_close(h).ok());
+        self.manager.instance_gone(self.module, closing, false);
+    }
+}
+
+/// A close past `DRV_CLOSE`'s start: dropping it does the module's bookkeeping.
+struct Departing<'a> {
+    manager: &'a ManagerState,
+    module: Arc<Module>,
+    closing: Option<Closing<'a, Module>>,
+}
+
+impl Drop for Departing<'_> {
+    fn drop(&mut self) {
+        self.manager.instance_gone(&self.module, self.closing.take(), true);
+    }
+}
+
+/// An unload past its start: dropping it unmaps the module and wakes waiters.
+struct Retiring<'a> {
+    manager: &'a ManagerState,
+    module: &'a Arc<Module>,
+}
+
+impl Drop for Retiring<'_> {
+    fn drop(&mut self) {
+        let state = self.module.state();
+        self.manager.forget_module(self.module);
+        self.module.retire(state);
+    }
+}
+
 impl ManagerState {
+    /// Closes every instance callers opened; returns how many.
     pub(crate) fn close_all(&self) -> usize {
         self.table.live_handles().into_iter().filter(|&h| self.close_instance(h, 0, 0).is_ok()).count()
     }
 
-    pub(crate) fn close_instance(&self, h: Hdrvr, l1: LParam, l2: LParam) -> Result<(), BadHandle> {
+    /// `CloseDriver`: `DRV_CLOSE(l1, l2)` (answer ignored), then the module's
+    /// bookkeeping. The session instance is the manager's own, and an instance still
+    /// inside its `DRV_OPEN` belongs to the opening thread: neither can be closed here.
+    pub(crate) fn close_instance(&self, h: Hdrvr, l1: LParam, l2: LParam) -> Result<(), CloseError> {
         let flags = self.table.peek_flags(h).ok_or(BadHandle(h))?;
         if flags & OPENED == 0 || flags & SESSION != 0 {
-            return Err(BadHandle(h));
+            return Err(BadHandle(h).into());
         }
-        let closing = self.table.begin_close(h).ok_or(BadHandle(h))?;
-        let module = closing.module_arc();
-        module.call(closing.id(), h, DRV_CLOSE, l1, l2);
-        self.instance_gone(&module, Some(closing), true);
+        let closing = self.table.begin_close(h).map_err(|failure| match failure {
+            CloseFailure::BadHandle => CloseError::BadHandle(BadHandle(h)),
+            CloseFailure::WouldDeadlock => CloseError::WouldDeadlock(h),
+        })?;
+        let id = closing.id();
+        let departing = Departing { manager: self, module: closing.module_arc(), closing: Some(closing) };
+        departing.module.call(id, h, DRV_CLOSE, l1, l2);
+        drop(departing);
         Ok(())
     }
 
+    /// Opens one instance of `module` with the sequences of spec §7.3 (a)–(c).
     pub(crate) fn open_instance(&self, module: &Arc<Module>, args: Option<&str>, l2: LParam) -> Attempt {
         let me = thread::current().id();
         let refused = |what: fn(String) -> OpenError| Attempt::Done(Err(what(module.name.clone())));
+        let too_many = || Attempt::Done(Err(OpenError::TooManyInstances { limit: self.table.capacity() }));
         // Args come from a NUL-free name or registry value; a NUL would only cut them.
         let args = args.and_then(|a| WideString::new(a).ok());
         let args_ptr = args.as_ref().map_or(0, |w| w.as_ptr() as LParam);
@@ -69,15 +154,17 @@ impl ManagerState {
             state.instances += 1;
             first
         };
+        let mut opening = Opening { manager: self, module, me, loading: first, loaded: false, slot: None };
         let session = first && self.session_instance && l2 != 0;
         let Some(h) = self.table.insert(module.clone(), if session { SESSION } else { 0 }) else {
-            self.instance_gone(module, None, false);
-            return Attempt::Done(Err(OpenError::TooManyInstances { limit: MAX_INSTANCES }));
+            return too_many();
         };
+        opening.slot = Some(h);
         if first {
             if module.call(0, h, DRV_LOAD, 0, 0) == 0 {
                 // Spec §7.4: no other message; release and unmap.
-                if let Some(closing) = self.table.begin_close(h) {
+                opening.done();
+                if let Ok(closing) = self.table.begin_close(h) {
                     closing.finish();
                 }
                 let mut state = module.state();
@@ -86,50 +173,59 @@ impl ManagerState {
                 module.retire(state);
                 return refused(|driver| OpenError::LoadRefused { driver });
             }
+            opening.loaded = true;
             module.call(0, h, DRV_ENABLE, 0, 0);
             module.state().phase = Phase::Loaded;
+            opening.loading = false;
             module.changed.notify_all();
         }
         let (h, l2_for_caller) = if session {
             let id = module.call(0, h, DRV_OPEN, args_ptr, 0);
             if id == 0 || !self.mark_opened(h, id) {
-                self.instance_gone(module, self.table.begin_close(h), false);
                 return refused(|driver| OpenError::OpenRefused { driver });
             }
+            // The session instance now belongs to the module; the open goes on with
+            // the caller's own.
             let mut state = module.state();
             state.session = Some(h);
             state.instances += 1;
             drop(state);
-            match self.table.insert(module.clone(), 0) {
-                Some(caller_h) => (caller_h, l2),
-                None => {
-                    self.instance_gone(module, None, false);
-                    return Attempt::Done(Err(OpenError::TooManyInstances { limit: MAX_INSTANCES }));
-                }
-            }
+            opening.slot = None;
+            let Some(caller_h) = self.table.insert(module.clone(), 0) else {
+                return too_many();
+            };
+            opening.slot = Some(caller_h);
+            (caller_h, l2)
         } else {
             (h, l2)
         };
         let id = module.call(0, h, DRV_OPEN, args_ptr, l2_for_caller);
-        if id == 0 || !self.mark_opened(h, id) {
-            self.instance_gone(module, self.table.begin_close(h), false);
+        if id == 0 {
             return refused(|driver| OpenError::OpenRefused { driver });
         }
+        // Counted before the instance becomes closable, so a close racing this open
+        // never takes the count below zero.
         module.state().caller_opened += 1;
+        if !self.mark_opened(h, id) {
+            module.state().caller_opened -= 1;
+            return refused(|driver| OpenError::OpenRefused { driver });
+        }
+        opening.done();
         Attempt::Done(Ok(h))
     }
 
-    pub(crate) fn mark_opened(&self, h: Hdrvr, id: LResult) -> bool {
+    /// Records `DRV_OPEN`'s id; false if the instance vanished meanwhile.
+    fn mark_opened(&self, h: Hdrvr, id: LResult) -> bool {
         self.table.set_opened(h, id as usize, OPENED)
     }
 
-    pub(crate) fn instance_gone(
-        &self,
-        module: &Arc<Module>,
-        departing: Option<Closing<'_, Module>>,
-        by_caller: bool,
-    ) {
+    /// An instance left its module (closed, or its open failed): close the session
+    /// instance if only it remains (spec §7.3 f), and unload the module after its
+    /// last instance (§7.3 e, §7.5, D3, D4). Handles are released after `DRV_FREE`,
+    /// so none is reused while the module still hears about it.
+    fn instance_gone(&self, module: &Arc<Module>, departing: Option<Closing<'_, Module>>, by_caller: bool) {
         let mut last_h = departing.as_ref().map_or(Hdrvr::NULL, |c| c.handle());
+        // Finished (their slots released) when this function ends, however it ends.
         let mut finished = Vec::with_capacity(2);
         finished.extend(departing);
         let mut state = module.state();
@@ -142,10 +238,11 @@ impl ManagerState {
             && let Some(session) = state.session.take()
         {
             drop(state);
-            if let Some(closing) = self.table.begin_close(session) {
-                module.call(closing.id(), session, DRV_CLOSE, 0, 0);
-                last_h = session;
+            if let Ok(closing) = self.table.begin_close(session) {
+                let id = closing.id();
                 finished.push(closing);
+                module.call(id, session, DRV_CLOSE, 0, 0);
+                last_h = session;
             }
             state = module.state();
             state.instances -= 1;
@@ -153,14 +250,9 @@ impl ManagerState {
         if state.instances == 0 && state.phase == Phase::Loaded {
             state.phase = Phase::Unloading(thread::current().id());
             drop(state);
+            let _retiring = Retiring { manager: self, module };
             module.call(0, last_h, DRV_DISABLE, 0, 0);
             module.call(0, last_h, DRV_FREE, 0, 0);
-            let state = module.state();
-            self.forget_module(module);
-            module.retire(state);
-        }
-        for closing in finished {
-            closing.finish();
         }
     }
 }

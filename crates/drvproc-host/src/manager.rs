@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 use drvproc::{DriverProc, Hdrvr, LParam, LResult, Msg};
 
-use crate::error::{BadHandle, OpenError};
+use crate::error::{BadHandle, CloseError, OpenError, TooManyManagers};
 use crate::handle_table::HandleTable;
 use crate::instance::Instance;
 use crate::module::Module;
@@ -81,8 +81,20 @@ pub(crate) struct ManagerState {
 
 impl DriverManager {
     /// A manager with these options (environment defaults are read now).
+    ///
+    /// # Panics
+    /// When more managers are alive at once than handles can tell apart (4095 on
+    /// 64-bit targets); [`try_new`](Self::try_new) reports that instead.
     pub fn new(options: ManagerOptions) -> Self {
-        static TAGS: AtomicUsize = AtomicUsize::new(0);
+        match Self::try_new(options) {
+            Ok(manager) => manager,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// A manager with these options, or an error when too many managers are alive
+    /// at once for their handles to stay distinct.
+    pub fn try_new(options: ManagerOptions) -> Result<Self, TooManyManagers> {
         let config_path = options.config_path.or_else(Registry::default_path);
         let dirs = options.search_path.unwrap_or_else(|| {
             std::env::var_os("DRVPROC_PATH")
@@ -91,7 +103,7 @@ impl DriverManager {
         });
         let config_dir = config_path.as_ref().and_then(|p| p.parent()).map(PathBuf::from);
         let state = ManagerState {
-            table: HandleTable::new(TAGS.fetch_add(1, Ordering::Relaxed)),
+            table: HandleTable::new(options.max_instances.unwrap_or(usize::MAX))?,
             modules: Mutex::new(ModuleMaps::default()),
             functions: RwLock::new(Vec::new()),
             function_count: AtomicUsize::new(0),
@@ -99,7 +111,7 @@ impl DriverManager {
             search: SearchPath { dirs, config_dir: config_dir.filter(|d| !d.as_os_str().is_empty()) },
             session_instance: options.session_instance,
         };
-        DriverManager { state: Arc::new(state) }
+        Ok(DriverManager { state: Arc::new(state) })
     }
 
     /// The process-wide manager (used by the C ABI), configured from the environment
@@ -149,7 +161,8 @@ impl DriverManager {
     ) -> Result<Instance, OpenError> {
         // SAFETY: forwarded contract.
         let h = unsafe { self.open_handle(name, section, lparam2) }?;
-        Ok(Instance::from_raw(self.clone(), h))
+        // SAFETY: `h` was just opened by this manager and is owned by no one else.
+        Ok(unsafe { Instance::from_raw(self.clone(), h) })
     }
 
     /// [`open_with`](Self::open_with) returning the raw handle, which the caller must
@@ -185,19 +198,28 @@ impl DriverManager {
     }
 
     /// Closes an instance with `lParam1 = lParam2 = 0` (`CloseDriver(h, 0, 0)`).
-    pub fn close(&self, h: Hdrvr) -> Result<(), BadHandle> {
+    pub fn close(&self, h: Hdrvr) -> Result<(), CloseError> {
         // SAFETY: zeros carry no pointer.
         unsafe { self.close_with(h, 0, 0) }
     }
 
     /// Closes an instance (`CloseDriver`): `DRV_CLOSE(l1, l2)`, whose answer is
     /// ignored, then — for the module's last instance — `DRV_DISABLE`, `DRV_FREE` and
-    /// unload. Sends racing the close finish first; none reaches the driver after
-    /// `DRV_CLOSE`. Fails only for a handle that names no open instance.
+    /// unload. Sends other threads are making to the instance finish first (the
+    /// closer parks until they return); none reaches the driver after `DRV_CLOSE`.
+    ///
+    /// From inside a message: closing the instance the message is for completes at
+    /// once (`DRV_CLOSE` is sent now; the instance's slot is released when the
+    /// message returns). Closing one that another thread is inside a message to waits
+    /// for that message, unless that thread is itself waiting to close an instance
+    /// this thread is inside a message to: then the close fails with
+    /// [`CloseError::WouldDeadlock`] and the instance stays open.
+    ///
+    /// Fails for a handle that names no open instance, and for the cycle above.
     ///
     /// # Safety
     /// `l1` and `l2` must be what the driver expects in `DRV_CLOSE`.
-    pub unsafe fn close_with(&self, h: Hdrvr, l1: LParam, l2: LParam) -> Result<(), BadHandle> {
+    pub unsafe fn close_with(&self, h: Hdrvr, l1: LParam, l2: LParam) -> Result<(), CloseError> {
         self.state.close_instance(h, l1, l2)
     }
 

@@ -17,11 +17,15 @@ pub struct ManagerOptions {
     /// Wine's two-phase session instance (spec §7.3 b, D5): a first open with
     /// `lParam2 != 0` first opens a hidden instance with `lParam2 = 0`. On by default.
     pub session_instance: bool,
+    /// Most instances open at once (session instances included); opens beyond it
+    /// fail with [`OpenError::TooManyInstances`](crate::OpenError::TooManyInstances).
+    /// `None`: the most handles can address (2^24 − 1 on 64-bit targets).
+    pub max_instances: Option<usize>,
 }
 
 impl Default for ManagerOptions {
     fn default() -> Self {
-        ManagerOptions { config_path: None, search_path: None, session_instance: true }
+        ManagerOptions { config_path: None, search_path: None, session_instance: true, max_instances: None }
     }
 }
 
@@ -50,6 +54,12 @@ impl ManagerOptions {
     /// Switches the session-instance scheme on or off.
     pub fn session_instance(mut self, on: bool) -> Self {
         self.session_instance = on;
+        self
+    }
+
+    /// Limits how many instances may be open at once.
+    pub fn max_instances(mut self, limit: usize) -> Self {
+        self.max_instances = Some(limit);
         self
     }
 }

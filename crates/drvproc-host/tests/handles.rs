@@ -6,7 +6,7 @@ mod common;
 use common::Trace;
 use drvproc::Hdrvr;
 use drvproc::consts::DRV_USER;
-use drvproc_host::BadHandle;
+use drvproc_host::{BadHandle, CloseError};
 
 #[test]
 fn bad_handles_are_rejected_without_calling_the_driver() {
@@ -39,10 +39,10 @@ fn bad_handles_are_rejected_without_calling_the_driver() {
         assert_eq!(unsafe { m.send(h, DRV_USER, 1, 2) }, Err(BadHandle(h)));
         assert_eq!(m.flags(h), Err(BadHandle(h)));
         assert_eq!(m.module_handle(h), Err(BadHandle(h)));
-        assert_eq!(m.close(h), Err(BadHandle(h)));
+        assert_eq!(m.close(h), Err(CloseError::BadHandle(BadHandle(h))));
     }
     assert!(t.take().is_empty(), "no message reached a driver");
-    assert_eq!(m.close(closed), Err(BadHandle(closed)), "double close");
+    assert_eq!(m.close(closed), Err(CloseError::BadHandle(BadHandle(closed))), "double close");
     assert_eq!(BadHandle(closed).to_string(), format!("bad driver handle {closed}"));
     assert_eq!(m.instance_count(), 1);
     assert_eq!(other.instance_count(), 1);
