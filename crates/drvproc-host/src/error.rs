@@ -81,7 +81,9 @@ pub enum CloseError {
     /// Waiting for the sends in progress on the instance would never end: a thread
     /// inside one of them is itself waiting to close an instance this thread is inside
     /// a message to. The instance stays open; close it after this message returns.
-    #[error("closing driver handle {0} would deadlock: a message in progress on it waits for this thread's own")]
+    #[error(
+        "closing driver handle {0} would deadlock: a message in progress on it waits for this thread's own"
+    )]
     WouldDeadlock(Hdrvr),
 }
 

@@ -411,8 +411,12 @@ impl<M> HandleTable<M> {
             if state & SENT != 0 {
                 return Some(guard);
             }
-            match guard.slot.state.compare_exchange_weak(state, state | SENT, Ordering::AcqRel, Ordering::Acquire)
-            {
+            match guard.slot.state.compare_exchange_weak(
+                state,
+                state | SENT,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
                 Ok(_) => return Some(guard),
                 Err(now) => state = now,
             }
@@ -457,7 +461,12 @@ impl<M> HandleTable<M> {
             if !valid(state, generation) {
                 return Err(CloseFailure::BadHandle);
             }
-            match slot.state.compare_exchange_weak(state, state | CLOSING, Ordering::AcqRel, Ordering::Acquire) {
+            match slot.state.compare_exchange_weak(
+                state,
+                state | CLOSING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
                 Ok(before) => break before,
                 Err(now) => state = now,
             }
@@ -698,7 +707,7 @@ mod tests {
     }
 
     fn close(t: &HandleTable<String>, h: Hdrvr) {
-        t.begin_close(h).ok().expect("open handle").finish();
+        t.begin_close(h).expect("open handle").finish();
     }
 
     #[test]
@@ -776,7 +785,7 @@ mod tests {
             })
         };
         entered.wait();
-        let closing = t.begin_close(h).ok().unwrap();
+        let closing = t.begin_close(h).unwrap();
         let closed_at = std::time::Instant::now();
         assert!(t.enter(h).is_none(), "closing handles take no new sends");
         closing.finish();
@@ -791,7 +800,7 @@ mod tests {
         let h = t.insert(m.clone(), 0).unwrap();
         let outer = t.enter(h).unwrap();
         // Inside a send on `h`, the same thread closes `h`: no deadlock.
-        let closing = t.begin_close(h).ok().unwrap();
+        let closing = t.begin_close(h).unwrap();
         closing.finish();
         assert!(t.enter(h).is_none());
         assert_eq!(t.len(), 1, "released only when the outer guard leaves");
@@ -809,7 +818,7 @@ mod tests {
         let guards: Vec<_> = (0..records::DEPTH + 4).map(|_| t.enter(h).unwrap()).collect();
         assert_eq!(guards.iter().filter(|g| g.entry.is_none()).count(), 4);
         // A close from inside all of them (re-entrant): no deadlock, released last.
-        t.begin_close(h).ok().unwrap().finish();
+        t.begin_close(h).unwrap().finish();
         assert!(t.enter(h).is_none());
         assert_eq!(t.len(), 1);
         drop(guards);
@@ -846,7 +855,7 @@ mod tests {
                 })
                 .collect();
             std::thread::sleep(Duration::from_micros(200));
-            let closing = t.begin_close(h).ok().unwrap();
+            let closing = t.begin_close(h).unwrap();
             closed.store(true, Ordering::SeqCst);
             closing.finish();
             for s in senders {
@@ -869,6 +878,207 @@ mod tests {
         }
         assert_eq!(t.len(), 0);
         assert_eq!(Arc::strong_count(&m), 1);
+    }
+
+    /// Sets the generation a free slot will hand out next (tests only: reaching the
+    /// last generation for real takes 2^28 reuses).
+    fn set_next_generation(t: &HandleTable<String>, h: Hdrvr, relative: u64) {
+        let (slot, _) = t.decode(h).unwrap();
+        let state = slot.state.load(Ordering::Acquire);
+        assert_eq!(state & LIVE, 0, "only for free slots");
+        slot.state.store(relative << 32, Ordering::Release);
+    }
+
+    #[test]
+    fn a_slot_whose_generation_would_wrap_is_retired() {
+        let t = table();
+        let m = Arc::new("m".to_string());
+        let first = t.insert(m.clone(), 0).unwrap();
+        close(&t, first);
+        // The slot's next instance gets the last generation a handle can carry.
+        set_next_generation(&t, first, GEN_MAX - t.base);
+        let last = t.insert(m.clone(), 0).unwrap();
+        assert_eq!(HandleTable::<String>::index_of(last), HandleTable::<String>::index_of(first));
+        assert_eq!(last.raw() >> GEN_SHIFT, GEN_MAX as usize);
+        close(&t, last);
+        // Reusing it again would wrap to generation `base` and revive `first`.
+        let next = t.insert(m.clone(), 0).unwrap();
+        assert_ne!(HandleTable::<String>::index_of(next), HandleTable::<String>::index_of(last), "retired");
+        for stale in [first, last] {
+            assert!(t.enter(stale).is_none(), "{stale} names nothing");
+            assert_eq!(t.begin_close(stale).err(), Some(CloseFailure::BadHandle));
+        }
+        close(&t, next);
+        assert_eq!(Arc::strong_count(&m), 1);
+    }
+
+    #[test]
+    fn handles_are_never_small_integers() {
+        let t = table();
+        let h = t.insert(Arc::new("m".to_string()), 0).unwrap();
+        assert!(h.raw() >= 1 << bits::INDEX, "{h} could be taken for a device number");
+        close(&t, h);
+    }
+
+    #[test]
+    fn live_tables_never_accept_each_others_handles() {
+        // More tables than an 8-bit tag could tell apart, all alive at once.
+        let tables: Vec<HandleTable<String>> = (0..300).map(|_| table()).collect();
+        let handles: Vec<Hdrvr> = tables.iter().map(|t| t.insert(Arc::new("m".into()), 0).unwrap()).collect();
+        for (i, t) in tables.iter().enumerate() {
+            for (j, h) in handles.iter().enumerate() {
+                assert_eq!(t.enter(*h).is_some(), i == j, "table {i} and the handle of table {j}");
+            }
+        }
+        for (t, h) in tables.iter().zip(handles) {
+            close(t, h);
+        }
+    }
+
+    #[test]
+    fn a_reused_tag_starts_above_its_last_generation() {
+        let mut pool = TagPool::new();
+        let fresh: Vec<_> = std::iter::from_fn(|| pool.acquire()).take(TAG_MASK + 5).collect();
+        assert_eq!(fresh.len(), TAG_MASK, "tags 1..=TAG_MASK, then none while all are alive");
+        assert!(fresh.iter().all(|&(tag, base)| tag != 0 && base == 0));
+        pool.release(7, 12);
+        pool.release(9, GEN_MAX + 1);
+        assert_eq!(pool.acquire(), Some((7, 12)));
+        assert_eq!(pool.acquire(), None, "a tag with no generations left is retired");
+    }
+
+    #[test]
+    fn a_dead_tables_handles_are_refused_by_its_tags_next_table() {
+        let m = Arc::new("m".to_string());
+        let old = table();
+        let h = old.insert(m.clone(), 0).unwrap();
+        let (tag, floor) = (old.tag, old.base + 1);
+        drop(old);
+        // The table that gets the tag next (here forced) starts above `h`'s generation.
+        let mut new = table();
+        let own_tag = new.tag;
+        new.tag = tag;
+        new.base = floor;
+        let again = new.insert(m.clone(), 0).unwrap();
+        assert_eq!(HandleTable::<String>::index_of(again), HandleTable::<String>::index_of(h));
+        assert_ne!(again, h);
+        assert!(new.enter(h).is_none());
+        close(&new, again);
+        new.tag = own_tag;
+        new.base = 0;
+        drop(new);
+        assert_eq!(Arc::strong_count(&m), 1);
+    }
+
+    #[test]
+    fn capacity_is_a_limit() {
+        let t: HandleTable<String> = HandleTable::new(2).unwrap();
+        let m = Arc::new("m".to_string());
+        let a = t.insert(m.clone(), 0).unwrap();
+        let _b = t.insert(m.clone(), 0).unwrap();
+        assert!(t.insert(m.clone(), 0).is_none());
+        close(&t, a);
+        assert!(t.insert(m.clone(), 0).is_some(), "a freed slot is reused");
+    }
+
+    #[test]
+    fn sends_and_closes_work_from_thread_local_destructors() {
+        struct AtExit(Arc<HandleTable<String>>, Hdrvr, Arc<std::sync::Mutex<Vec<&'static str>>>);
+        impl Drop for AtExit {
+            fn drop(&mut self) {
+                let (t, h, log) = (&self.0, self.1, &self.2);
+                // The record this thread owned is gone by now: sends borrow one.
+                log.lock().unwrap().push(if records::current().is_none() { "no record" } else { "record" });
+                let entered = t.enter(h).map(|g| g.id());
+                log.lock().unwrap().push(if entered == Some(0) { "entered" } else { "refused" });
+                let closed = t.begin_close(h).map(Closing::finish);
+                log.lock().unwrap().push(if closed.is_ok() { "closed" } else { "not closed" });
+            }
+        }
+        thread_local! {
+            static HOLDER: std::cell::RefCell<Option<AtExit>> = const { std::cell::RefCell::new(None) };
+        }
+        let t = Arc::new(table());
+        let m = Arc::new("m".to_string());
+        let h = t.insert(m.clone(), 0).unwrap();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        {
+            let (t, log) = (t.clone(), log.clone());
+            std::thread::spawn(move || {
+                // Registered before the record, so its destructor runs after the
+                // record's owner has given the record back.
+                HOLDER.with(|holder| *holder.borrow_mut() = Some(AtExit(t.clone(), h, log)));
+                drop(t.enter(h).unwrap());
+            })
+            .join()
+            .unwrap();
+        }
+        assert_eq!(*log.lock().unwrap(), ["no record", "entered", "closed"]);
+        assert_eq!(t.len(), 0);
+        assert_eq!(Arc::strong_count(&m), 1);
+    }
+
+    #[test]
+    fn crossed_closes_from_inside_sends_fail_one_and_finish_the_other() {
+        use std::sync::Barrier;
+        use std::sync::mpsc;
+        let t = Arc::new(table());
+        let m = Arc::new("m".to_string());
+        let x = t.insert(m.clone(), 0).unwrap();
+        let y = t.insert(m.clone(), 0).unwrap();
+        let inside = Arc::new(Barrier::new(2));
+        let (tx, rx) = mpsc::channel();
+        for (mine, theirs) in [(x, y), (y, x)] {
+            let (t, inside, tx) = (t.clone(), inside.clone(), tx.clone());
+            std::thread::spawn(move || {
+                let guard = t.enter(mine).unwrap();
+                inside.wait();
+                // Each closes the instance the other is inside a send to.
+                let result = t.begin_close(theirs).map(Closing::finish);
+                drop(guard);
+                tx.send((theirs, result)).unwrap();
+            });
+        }
+        let mut results: Vec<_> = (0..2)
+            .map(|_| rx.recv_timeout(Duration::from_secs(10)).expect("a crossed close hung"))
+            .collect();
+        results.sort_by_key(|(_, r)| r.is_ok());
+        assert_eq!(results[0].1, Err(CloseFailure::WouldDeadlock));
+        assert_eq!(results[1].1, Ok(()));
+        // The failed close left its instance open and usable.
+        let survivor = results[0].0;
+        assert!(t.enter(survivor).is_some());
+        close(&t, survivor);
+        assert_eq!(t.len(), 0);
+        assert_eq!(Arc::strong_count(&m), 1);
+    }
+
+    #[test]
+    fn a_parked_closer_is_woken_when_a_long_send_returns() {
+        let t = Arc::new(table());
+        let h = t.insert(Arc::new("m".into()), 0).unwrap();
+        let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let sender = {
+            let t = t.clone();
+            std::thread::spawn(move || {
+                let g = t.enter(h).unwrap();
+                entered_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                drop(g);
+            })
+        };
+        entered_rx.recv().unwrap();
+        let closer = {
+            let t = t.clone();
+            std::thread::spawn(move || t.begin_close(h).map(Closing::finish))
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!closer.is_finished(), "the close waits for the send");
+        release_tx.send(()).unwrap();
+        sender.join().unwrap();
+        assert_eq!(closer.join().unwrap(), Ok(()));
+        assert_eq!(t.len(), 0);
     }
 
     mod properties {
@@ -909,7 +1119,7 @@ mod tests {
                         }
                         Op::Close(i) if !live.is_empty() => {
                             let h = live.swap_remove(i % live.len());
-                            t.begin_close(h).ok().unwrap().finish();
+                            t.begin_close(h).unwrap().finish();
                             dead.push(h);
                         }
                         Op::Probe(i) if !dead.is_empty() => {
@@ -925,7 +1135,7 @@ mod tests {
                     }
                 }
                 for h in live.drain(..) {
-                    t.begin_close(h).ok().unwrap().finish();
+                    t.begin_close(h).unwrap().finish();
                 }
                 prop_assert_eq!(Arc::strong_count(&m), 1);
             }
