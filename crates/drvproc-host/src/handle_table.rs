@@ -1039,9 +1039,8 @@ mod tests {
                 tx.send((theirs, result)).unwrap();
             });
         }
-        let mut results: Vec<_> = (0..2)
-            .map(|_| rx.recv_timeout(Duration::from_secs(10)).expect("a crossed close hung"))
-            .collect();
+        let mut results: Vec<_> =
+            (0..2).map(|_| rx.recv_timeout(Duration::from_secs(10)).expect("a crossed close hung")).collect();
         results.sort_by_key(|(_, r)| r.is_ok());
         assert_eq!(results[0].1, Err(CloseFailure::WouldDeadlock));
         assert_eq!(results[1].1, Ok(()));

@@ -1,0 +1,112 @@
+//! Opens and closes that fail or race part-way: the module and the counts must come
+//! out as if the failed step had never been tried.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use common::{Trace, strings};
+use drvproc::consts::*;
+use drvproc::{Hdrvr, LParam, LResult};
+use drvproc_host::{DriverManager, ManagerOptions, OpenError};
+
+#[test]
+fn a_first_open_that_finds_the_table_full_leaves_the_module_loadable() {
+    let (a, b) = (Trace::new(), Trace::new());
+    let m = DriverManager::new(a.options().max_instances(1));
+    let first = m.open(a.path(), None).unwrap();
+    match m.open(b.path(), None) {
+        Err(OpenError::TooManyInstances { limit: 1 }) => {}
+        other => panic!("expected the table to be full, got {other:?}"),
+    }
+    assert!(b.take().is_empty(), "an open that found no slot sends nothing");
+    drop(first);
+    // From another thread (which would wait for a load left in progress) and then
+    // from this one (which would skip DRV_LOAD): a fresh load both times.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (m2, path) = (m.clone(), b.path().to_string());
+    std::thread::spawn(move || tx.send(m2.open(&path, None).map(|i| i.close())).unwrap());
+    let opened =
+        rx.recv_timeout(Duration::from_secs(10)).expect("the open waited for a load that never ends");
+    assert!(matches!(opened, Ok(Ok(()))), "{opened:?}");
+    assert_eq!(
+        b.take(),
+        strings(&[
+            "DRV_LOAD(0x0, H1, 0, 0) -> 0x1",
+            "DRV_ENABLE(0x0, H1, 0, 0) -> 0x1",
+            "DRV_OPEN(0x0, H1, NULL, 0) -> 0x1001",
+            "DRV_CLOSE(0x1001, H1, 0, 0) -> 0x1",
+            "DRV_DISABLE(0x0, H1, 0, 0) -> 0x1",
+            "DRV_FREE(0x0, H1, 0, 0) -> 0x1",
+        ])
+    );
+    let again = m.open(b.path(), None).unwrap();
+    assert_eq!(b.take()[0], "DRV_LOAD(0x0, H2, 0, 0) -> 0x1");
+    drop(again);
+    assert_eq!(m.instance_count(), 0);
+    assert_eq!(m.loaded_module_count(), 0);
+}
+
+#[test]
+fn a_full_table_after_the_session_instance_closes_it_again() {
+    let t = Trace::new();
+    let m = DriverManager::new(t.options().max_instances(1));
+    // SAFETY: the trace driver treats lParam2 as a plain number.
+    let result = unsafe { m.open_with(t.path(), None, 0x55) };
+    assert!(matches!(result, Err(OpenError::TooManyInstances { limit: 1 })), "{result:?}");
+    assert_eq!(
+        t.take(),
+        strings(&[
+            "DRV_LOAD(0x0, H1, 0, 0) -> 0x1",
+            "DRV_ENABLE(0x0, H1, 0, 0) -> 0x1",
+            "DRV_OPEN(0x0, H1, NULL, 0) -> 0x1001",
+            "DRV_CLOSE(0x1001, H1, 0, 0) -> 0x1",
+            "DRV_DISABLE(0x0, H1, 0, 0) -> 0x1",
+            "DRV_FREE(0x0, H1, 0, 0) -> 0x1",
+        ])
+    );
+    assert_eq!(m.instance_count(), 0);
+    assert_eq!(m.loaded_module_count(), 0);
+}
+
+unsafe extern "system" fn quick_proc(_id: usize, _h: Hdrvr, msg: u32, _l1: LParam, _l2: LParam) -> LResult {
+    match msg {
+        DRV_OPEN => 7,
+        _ => 1,
+    }
+}
+
+#[test]
+fn closing_everything_while_opens_finish_never_miscounts() {
+    let m = DriverManager::new(ManagerOptions::new().config_path(common::nowhere()).session_instance(false));
+    m.register_function("quick", quick_proc).unwrap();
+    // A first instance keeps the module loaded, so every open below is a plain one.
+    let keep = m.open("quick", None).unwrap().into_raw();
+    let stop = Arc::new(AtomicBool::new(false));
+    let closer = {
+        let (m, stop) = (m.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut closed = 0;
+            while !stop.load(Ordering::Relaxed) {
+                closed += m.close_all();
+            }
+            closed
+        })
+    };
+    let mut opened = 0;
+    for _ in 0..20_000 {
+        if let Ok(i) = m.open("quick", None) {
+            opened += 1;
+            let _ = i.into_raw();
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let closed = closer.join().expect("close_all panicked (count underflow?)");
+    let closed = closed + m.close_all();
+    assert_eq!(closed, opened + 1, "every open instance closed exactly once");
+    assert!(m.close(keep).is_err(), "closed by close_all");
+    assert_eq!(m.instance_count(), 0);
+    assert_eq!(m.loaded_module_count(), 0);
+}
