@@ -230,9 +230,23 @@ HDRVR WINAPI OpenDriver(LPCWSTR szDriverName, LPCWSTR szSectionName, LPARAM lPar
 
 /* CloseDriver: closes an instance: DRV_CLOSE(lParam1, lParam2), whose answer is
  * ignored, then for a module's last instance DRV_DISABLE, DRV_FREE and unload.
- * Returns 1; 0 for a NULL, invalid or already closed handle (nothing is sent).
- * Thread rules: any thread; sends to the same handle still running on other
- * threads finish first, and none reaches the driver after DRV_CLOSE. */
+ * Returns 1; 0 for a NULL, invalid or already closed handle (nothing is sent), and
+ * 0 for a close that would deadlock (below; the instance stays open).
+ * Thread rules: any thread, also from inside any DriverProc and from thread-exit
+ * destructors (pthread_key, C++ thread_local). Sends to the same handle still running
+ * on other threads finish first (the caller sleeps until they return), and none
+ * reaches the driver after DRV_CLOSE. From inside a message:
+ *   - closing the instance that message is for completes at once: DRV_CLOSE is sent
+ *     now, and the instance's memory is released when the message returns;
+ *   - closing an instance another thread is inside a message to waits for it,
+ *     unless that thread is itself waiting in CloseDriver for a message this thread
+ *     is inside (two threads closing each other's instances, or a longer such
+ *     ring): that close fails at once, returns 0 and drvproc_last_error() says
+ *     "would deadlock"; close again after the message returns;
+ *   - a DriverProc that waits for another thread (pthread_join, a lock) while that
+ *     thread calls CloseDriver on the instance the DriverProc is running for waits
+ *     forever: the manager cannot see that wait. Close your own instance on your
+ *     own thread instead. */
 LRESULT WINAPI CloseDriver(HDRVR hdrvr, LPARAM lParam1, LPARAM lParam2);
 
 /* SendDriverMessage: passes a message to the instance's DriverProc unchanged and

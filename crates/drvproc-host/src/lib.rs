@@ -10,6 +10,35 @@
 //! * [`Registry`]: the `system.ini`-format configuration (aliases per section);
 //! * [`driver_callback`] with the portable [`Event`] and [`MessageQueue`] targets.
 //!
+//! ## The path of a message
+//!
+//! A `SendDriverMessage(h, msg, l1, l2)` takes five steps, each in one file:
+//! 1. **C export** (`drvproc-capi`, `exports.rs`): catches panics, picks the global
+//!    manager, records the error text for `drvproc_last_error`;
+//! 2. **manager** (`manager.rs`, [`DriverManager::send`]): the public facade;
+//! 3. **table** (`handle_table.rs`): decodes `h` (tag, index, generation) and enters
+//!    the slot, announcing it in this thread's reader record (`records.rs`); the
+//!    asymmetric barrier (`barrier.rs`) orders that against a concurrent close;
+//! 4. **module** (`module.rs`, `Module::call`): the one seam through which every
+//!    message reaches a driver, where tracing happens;
+//! 5. **driver**: the module's `DriverProc`, with the slot's driver-issued id.
+//!
+//! Opens and closes go from the manager to `resolve.rs` (which file or alias, spec
+//! §8), `modules.rs` (which loaded module) and `loader.rs` (mapping a library), then
+//! to `lifecycle.rs` (the §7 message sequences and module phases), which uses the
+//! table to create and retire instances.
+//!
+//! ## What is `unsafe`
+//!
+//! Passing raw `LPARAM`s to a driver is `unsafe` ([`DriverManager::send`],
+//! `open_with`, `close_with`): many messages carry pointers, and what the driver does
+//! with them is the caller's contract. Adopting a raw handle as an owned
+//! [`Instance`] is `unsafe` (like `OwnedFd::from_raw_fd`). Opening a driver by name is
+//! safe: mapping a configured driver and running its code is what a driver manager is
+//! for, and a driver is trusted to be sound (as the platform loader trusts it).
+//! Everything else, typed wrappers included, is safe, and a safe function never
+//! dereferences an integer it was given.
+//!
 //! Calls into drivers are traced with `tracing` spans (target `drvproc::call`, level
 //! TRACE) carrying the message name, id, handle, parameters and answer; with no
 //! subscriber in the process they cost one atomic load per call.
