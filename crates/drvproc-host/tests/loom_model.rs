@@ -1,0 +1,226 @@
+//! A `loom` model of the enter/close protocol of `handle_table.rs` and `records.rs`
+//! on the full-fence path (no `membarrier`: both sides use `fence(SeqCst)`).
+//!
+//! The model keeps the protocol's shape with the table's own state bits: a sender
+//! announces the slot in its record, fences, and checks the slot state; a closer marks
+//! the state closing, fences, waits until no other record announces the slot, turns
+//! its own announcements into counted references, then sends `DRV_CLOSE` and marks the
+//! slot closed; whoever drops the last counted reference after that releases it. loom
+//! runs every interleaving the memory model allows and checks that:
+//! * no send is inside the driver once `DRV_CLOSE` was sent (close racing send);
+//! * a close from inside a send on the same slot completes, and the slot is released
+//!   exactly once, after the last send returns (re-entrant self-close);
+//! * a sender whose thread lost its record (thread teardown) and borrows one from the
+//!   pool while a close runs is seen by the close or refused.
+//!
+//! Run with `RUSTFLAGS="--cfg loom" cargo test -p drvproc-host --test loom_model --release`.
+#![cfg(loom)]
+
+use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
+use loom::sync::{Arc, Mutex};
+use loom::thread;
+
+const LIVE: u64 = 1 << 31;
+const CLOSING: u64 = 1 << 30;
+const CLOSED: u64 = 1 << 29;
+const COUNT_MASK: u64 = (1 << 28) - 1;
+/// The slot's address as records hold it.
+const KEY: usize = 0x1000;
+const CONVERTED: usize = usize::MAX;
+
+struct Slot {
+    state: AtomicU64,
+    /// `DRV_CLOSE` was sent.
+    close_sent: AtomicBool,
+    /// Sends inside the driver right now.
+    inside: AtomicUsize,
+    released: AtomicUsize,
+}
+
+impl Slot {
+    fn new() -> Arc<Slot> {
+        Arc::new(Slot {
+            state: AtomicU64::new(LIVE),
+            close_sent: AtomicBool::new(false),
+            inside: AtomicUsize::new(0),
+            released: AtomicUsize::new(0),
+        })
+    }
+
+    /// `release_if_done`: exactly one caller wins.
+    fn release_if_done(&self) {
+        let state = self.state.load(Ordering::Acquire);
+        if state & CLOSED == 0 || state & COUNT_MASK != 0 {
+            return;
+        }
+        if self.state.compare_exchange(state, 0, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            self.released.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    fn leave_counted(&self) {
+        let before = self.state.fetch_sub(1, Ordering::AcqRel);
+        if before & COUNT_MASK == 1 && before & CLOSED != 0 {
+            self.release_if_done();
+        }
+    }
+
+    /// The driver runs one message: never after `DRV_CLOSE`.
+    fn driver_message(&self) {
+        self.inside.fetch_add(1, Ordering::AcqRel);
+        assert!(!self.close_sent.load(Ordering::Acquire), "a message reached the driver after DRV_CLOSE");
+        self.inside.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The reader records of the process (records are never freed, only reused).
+struct Records {
+    all: Mutex<Vec<Arc<AtomicUsize>>>,
+}
+
+impl Records {
+    fn new() -> Arc<Records> {
+        Arc::new(Records { all: Mutex::new(Vec::new()) })
+    }
+
+    fn register(&self) -> Arc<AtomicUsize> {
+        let record = Arc::new(AtomicUsize::new(0));
+        self.all.lock().unwrap().push(record.clone());
+        record
+    }
+
+    fn others_announce(&self, me: Option<&Arc<AtomicUsize>>) -> bool {
+        self.all
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| !me.is_some_and(|me| Arc::ptr_eq(r, me)) && r.load(Ordering::Acquire) == KEY)
+    }
+}
+
+/// `enter` on the full-fence path; `Some(())` if the send may call the driver.
+fn enter(slot: &Slot, record: &AtomicUsize) -> bool {
+    record.store(KEY, Ordering::Relaxed);
+    fence(Ordering::SeqCst);
+    let state = slot.state.load(Ordering::Acquire);
+    if state & (LIVE | CLOSING) == LIVE {
+        return true;
+    }
+    record.store(0, Ordering::Relaxed);
+    false
+}
+
+/// `Guard::drop`.
+fn leave(slot: &Slot, record: &AtomicUsize) {
+    let converted = record.load(Ordering::Relaxed) == CONVERTED;
+    record.store(0, Ordering::Release);
+    if converted {
+        slot.leave_counted();
+    } else {
+        fence(Ordering::SeqCst);
+        // A closer parked on this slot would be woken here; the model's closer spins.
+        let _ = slot.state.load(Ordering::Relaxed) & CLOSING;
+    }
+}
+
+/// `begin_close` + `DRV_CLOSE` + `finish`; false if another closer won.
+fn close(slot: &Slot, records: &Records, me: Option<&Arc<AtomicUsize>>) -> bool {
+    let mut state = slot.state.load(Ordering::Acquire);
+    loop {
+        if state & (LIVE | CLOSING) != LIVE {
+            return false;
+        }
+        match slot.state.compare_exchange(state, state | CLOSING, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => break,
+            Err(now) => state = now,
+        }
+    }
+    fence(Ordering::SeqCst);
+    while records.others_announce(me) {
+        thread::yield_now();
+    }
+    let own = match me {
+        Some(me) if me.load(Ordering::Relaxed) == KEY => {
+            me.store(CONVERTED, Ordering::Relaxed);
+            slot.state.fetch_add(1, Ordering::AcqRel);
+            1
+        }
+        _ => 0,
+    };
+    while slot.state.load(Ordering::Acquire) & COUNT_MASK > own {
+        thread::yield_now();
+    }
+    slot.close_sent.store(true, Ordering::Release);
+    slot.state.fetch_or(CLOSED, Ordering::AcqRel);
+    slot.release_if_done();
+    true
+}
+
+#[test]
+fn close_racing_a_send() {
+    loom::model(|| {
+        let (slot, records) = (Slot::new(), Records::new());
+        let sender = {
+            let (slot, records) = (slot.clone(), records.clone());
+            thread::spawn(move || {
+                let record = records.register();
+                if enter(&slot, &record) {
+                    slot.driver_message();
+                }
+                leave(&slot, &record);
+            })
+        };
+        let closer_record = records.register();
+        assert!(close(&slot, &records, Some(&closer_record)));
+        sender.join().unwrap();
+        assert_eq!(slot.released.load(Ordering::Acquire), 1);
+    });
+}
+
+#[test]
+fn a_send_closing_its_own_instance_while_another_thread_sends() {
+    loom::model(|| {
+        let (slot, records) = (Slot::new(), Records::new());
+        let other = {
+            let (slot, records) = (slot.clone(), records.clone());
+            thread::spawn(move || {
+                let record = records.register();
+                if enter(&slot, &record) {
+                    slot.driver_message();
+                }
+                leave(&slot, &record);
+            })
+        };
+        let record = records.register();
+        assert!(enter(&slot, &record), "nobody else closes");
+        // Inside its own message, the driver closes its instance: no wait for itself.
+        assert!(close(&slot, &records, Some(&record)));
+        assert_eq!(slot.released.load(Ordering::Acquire), 0, "released only when the send returns");
+        leave(&slot, &record);
+        other.join().unwrap();
+        assert_eq!(slot.released.load(Ordering::Acquire), 1);
+    });
+}
+
+#[test]
+fn a_thread_in_teardown_borrows_a_record_while_a_close_runs() {
+    loom::model(|| {
+        let (slot, records) = (Slot::new(), Records::new());
+        let dying = {
+            let (slot, records) = (slot.clone(), records.clone());
+            thread::spawn(move || {
+                // Its own record is gone: it borrows one from the pool for this send.
+                let borrowed = records.register();
+                if enter(&slot, &borrowed) {
+                    slot.driver_message();
+                }
+                leave(&slot, &borrowed);
+            })
+        };
+        // The closer itself has no record (it runs in a thread-exit destructor).
+        assert!(close(&slot, &records, None));
+        dying.join().unwrap();
+        assert_eq!(slot.released.load(Ordering::Acquire), 1);
+        assert_eq!(slot.inside.load(Ordering::Acquire), 0);
+    });
+}
