@@ -136,7 +136,9 @@ pub trait Driver: Default + Send + Sync + Sized + 'static {
     ///
     /// If the image is already loaded (two managers in one process share it), no new
     /// state is made: the load is counted and the existing state is kept until the
-    /// matching last `DRV_FREE`.
+    /// matching last `DRV_FREE`. Exactly one caller runs `load`; a `DRV_LOAD` that
+    /// arrives while `load` or the last [`free`](Driver::free) runs waits for it, then
+    /// counts against the new state or, after a free, loads a fresh one.
     fn load(hdrvr: Hdrvr) -> Option<Self> {
         let _ = hdrvr;
         Some(Self::default())
@@ -152,7 +154,9 @@ pub trait Driver: Default + Send + Sync + Sized + 'static {
         def_driver_proc(0, hdrvr, DRV_DISABLE, 0, 0)
     }
 
-    /// `DRV_FREE`, the last message before unload; the state is dropped right after.
+    /// `DRV_FREE`, the last message before unload; the state and any instances left
+    /// open are dropped right after, also when `free` panics. Only the `DRV_FREE` that
+    /// matches the last outstanding `DRV_LOAD` runs it, exactly once.
     fn free(&self, hdrvr: Hdrvr) -> LResult {
         def_driver_proc(0, hdrvr, DRV_FREE, 0, 0)
     }
