@@ -139,7 +139,8 @@ impl<D: Driver> Runtime<D> {
             } else {
                 None
             };
-            self.route(id, h, msg, l1, l2, args)
+            // SAFETY: this function's own contract, passed on unchanged.
+            unsafe { self.route(id, h, msg, l1, l2, args) }
         }));
         let answer = routed.unwrap_or_else(|payload| {
             report_panic(msg, id, h, payload);
@@ -186,7 +187,9 @@ impl<D: Driver> Runtime<D> {
         drop(previous);
     }
 
-    fn route(
+    /// # Safety
+    /// As [`Runtime::driver_proc`]; `args` is `DRV_OPEN`'s `l1`, already copied.
+    unsafe fn route(
         &self,
         id: DriverId,
         h: Hdrvr,
@@ -202,7 +205,8 @@ impl<D: Driver> Runtime<D> {
             DRV_FREE => self.free(h),
             DRV_OPEN => self.open(OpenParams { hdrvr: h, args, lparam2: l2 }),
             _ if id == 0 => match self.module() {
-                Some(module) => dispatch_module(&*module, h, msg, l1, l2),
+                // SAFETY: `l2` follows `msg`'s contract (this function's own).
+                Some(module) => unsafe { dispatch_module(&*module, h, msg, l1, l2) },
                 None => def_driver_proc(0, h, msg, l1, l2),
             },
             DRV_CLOSE => self.close(id, h, l1, l2),
@@ -212,7 +216,12 @@ impl<D: Driver> Runtime<D> {
                     state.module.clone().zip(state.instances.get(id).cloned())
                 };
                 match found {
-                    Some((module, instance)) => instance.message(&Context::new(&*module, h, id), msg, l1, l2),
+                    Some((module, instance)) => {
+                        // SAFETY: `l2` follows `msg`'s contract (this function's own)
+                        // for the call, which the context does not outlive.
+                        let cx = unsafe { Context::new(&*module, h, id, msg, l2) };
+                        instance.message(&cx, msg, l1, l2)
+                    }
                     None => {
                         tracing::warn!(msg = %MessageName(msg), id, hdrvr = %h, "message to an unknown instance id");
                         0
@@ -326,7 +335,12 @@ impl<D: Driver> Runtime<D> {
             (state.module.clone(), state.instances.remove(id))
         };
         match (module, instance) {
-            (Some(module), Some(instance)) => instance.close(&Context::new(&*module, h, id), l1, l2),
+            (Some(module), Some(instance)) => {
+                // SAFETY: DRV_CLOSE is not a message whose lParam2 the SDK reads, so the
+                // context vouches for no pointer.
+                let cx = unsafe { Context::new(&*module, h, id, DRV_CLOSE, l2) };
+                instance.close(&cx, l1, l2)
+            }
             _ => {
                 tracing::warn!(id, hdrvr = %h, "DRV_CLOSE for an unknown instance id");
                 0
