@@ -16,6 +16,33 @@
 //!
 //! It does not load or manage drivers: that is `drvproc-host`'s job, and this crate
 //! never depends on it.
+//!
+//! ## What is `unsafe`
+//!
+//! A function is `unsafe` when what it does depends on a promise the compiler cannot
+//! check; everything else is safe, and a safe function never reads through an integer
+//! its caller hands it.
+//!
+//! * **Raw `LPARAM`s that may be pointers are `unsafe`.** Their meaning is a contract
+//!   between sender and driver (`DRV_OPEN`'s `lParam1` is a string, `DRV_CONFIGURE`'s
+//!   `lParam2` a `DRVCONFIGINFO*`, a custom message's whatever it says). So calling a
+//!   [`DriverProc`] or [`sdk::Runtime::driver_proc`], reading an `LPARAM` with
+//!   [`sdk::lparam_ref`] and its siblings, [`config_info::read_config_info`],
+//!   [`wide::WideString::from_ptr`] and [`sdk::Context::forward_raw`] are all `unsafe`:
+//!   the caller promises the parameters follow the contract.
+//! * **Loading or opening a library runs its code, so it is `unsafe` at the loader**
+//!   (the rule `libloading` follows): its initialisers and its `DriverProc` can do
+//!   anything. A manager marks the call that maps a driver file `unsafe`; that
+//!   promise then covers the driver's answers to integer-only messages.
+//! * **Typed wrappers that only pass integers, or pointers they own, are safe:**
+//!   [`def_driver_proc`], [`sdk::lparam_from_ref`],
+//!   [`config_info::ConfigInfoBuf::as_lparam`], and [`sdk::Context::forward`], which
+//!   reads a `DRVCONFIGINFO` only when it is the one the manager sent with the very
+//!   message being handled.
+//!
+//! The SDK's trait methods receive `LPARAM`s as plain integers. A driver that reads a
+//! pointer out of one does so in an `unsafe` block whose justification is the
+//! message's contract, which holds when the runtime is the caller.
 
 pub mod config_info;
 pub mod consts;

@@ -19,6 +19,14 @@
 //! caught at the boundary (logged through `tracing`, answered with 0), and no lock is
 //! held while driver code runs, so a driver may call back into its manager.
 //!
+//! The safe surface never reads through an integer (the crate-level rule in
+//! [`crate`]'s docs): an instance forwards messages with [`Context::forward`], which
+//! decodes the `DRVCONFIGINFO*` of `DRV_INSTALL`/`DRV_CONFIGURE` only when it is the
+//! `lParam2` the manager delivered with the message being handled, and answers any
+//! other value as "no configuration". Passing a structure of the driver's own takes
+//! [`Context::forward_raw`], which is `unsafe`; so do the [`lparam_ref`] family of
+//! readers a driver uses for pointers in its own messages.
+//!
 //! ```
 //! use drvproc::sdk::{Context, Driver, Instance, OpenParams};
 //! use drvproc::{consts::*, Hdrvr, LParam, LResult, Msg};
@@ -136,7 +144,9 @@ pub trait Driver: Default + Send + Sync + Sized + 'static {
     ///
     /// If the image is already loaded (two managers in one process share it), no new
     /// state is made: the load is counted and the existing state is kept until the
-    /// matching last `DRV_FREE`.
+    /// matching last `DRV_FREE`. Exactly one caller runs `load`; a `DRV_LOAD` that
+    /// arrives while `load` or the last [`free`](Driver::free) runs waits for it, then
+    /// counts against the new state or, after a free, loads a fresh one.
     fn load(hdrvr: Hdrvr) -> Option<Self> {
         let _ = hdrvr;
         Some(Self::default())
@@ -152,7 +162,9 @@ pub trait Driver: Default + Send + Sync + Sized + 'static {
         def_driver_proc(0, hdrvr, DRV_DISABLE, 0, 0)
     }
 
-    /// `DRV_FREE`, the last message before unload; the state is dropped right after.
+    /// `DRV_FREE`, the last message before unload; the state and any instances left
+    /// open are dropped right after, also when `free` panics. Only the `DRV_FREE` that
+    /// matches the last outstanding `DRV_LOAD` runs it, exactly once.
     fn free(&self, hdrvr: Hdrvr) -> LResult {
         def_driver_proc(0, hdrvr, DRV_FREE, 0, 0)
     }
@@ -215,7 +227,8 @@ pub trait Instance<D: Driver>: Send + Sync + Sized + 'static {
 
     /// Every other message sent to this instance, with its raw parameters: custom
     /// (`DRV_USER` and up), class (ACM, ICM, MCI) and standard ones such as
-    /// `DRV_CONFIGURE`. The default forwards to the module ([`Context::forward`]).
+    /// `DRV_CONFIGURE`. The default forwards to the module ([`Context::forward`], which
+    /// reads a `DRVCONFIGINFO` only from what the manager sent with this call).
     fn message(&self, cx: &Context<'_, D>, msg: Msg, l1: LParam, l2: LParam) -> LResult {
         cx.forward(msg, l1, l2)
     }
@@ -227,11 +240,19 @@ pub struct Context<'a, D> {
     module: &'a D,
     hdrvr: Hdrvr,
     id: DriverId,
+    /// The message this call delivers and its `lParam2`, as the manager sent them.
+    /// `Runtime::driver_proc`'s caller promised that they follow the message's
+    /// contract for the duration of the call; a borrowed `Context` cannot outlive it.
+    msg: Msg,
+    l2: LParam,
 }
 
 impl<'a, D: Driver> Context<'a, D> {
-    pub(crate) fn new(module: &'a D, hdrvr: Hdrvr, id: DriverId) -> Self {
-        Context { module, hdrvr, id }
+    /// # Safety
+    /// `l2` must satisfy `msg`'s contract for as long as the context lives: for
+    /// `DRV_INSTALL`/`DRV_CONFIGURE`, 0 or a readable `DRVCONFIGINFO*`.
+    pub(crate) unsafe fn new(module: &'a D, hdrvr: Hdrvr, id: DriverId, msg: Msg, l2: LParam) -> Self {
+        Context { module, hdrvr, id, msg, l2 }
     }
 
     /// The module state.
@@ -252,22 +273,140 @@ impl<'a, D: Driver> Context<'a, D> {
     /// Hands a message to the module level: `DRV_INSTALL`, `DRV_REMOVE`,
     /// `DRV_QUERYCONFIGURE`, `DRV_CONFIGURE`, `DRV_POWER` and `DRV_EXITSESSION` reach
     /// their typed [`Driver`] methods, anything else [`Driver::message`].
+    ///
+    /// Safe because it never reads through an integer it cannot vouch for. The one
+    /// pointer the SDK reads on the way is the `DRVCONFIGINFO*` of `DRV_INSTALL` and
+    /// `DRV_CONFIGURE`, and it is read only when `msg` and `l2` are the message and
+    /// `lParam2` the manager delivered with this very call (an instance passing such a
+    /// message on, with the same or another `l1`). Any other `l2` reaches the typed
+    /// method as no configuration, with a warning; to pass a structure of your own,
+    /// use [`forward_raw`](Context::forward_raw).
     pub fn forward(&self, msg: Msg, l1: LParam, l2: LParam) -> LResult {
-        dispatch_module(self.module, self.hdrvr, msg, l1, l2)
+        let config = if !carries_config(msg) {
+            None
+        } else if (msg, l2) == (self.msg, self.l2) {
+            // SAFETY: this is the lParam2 the manager sent with this same message, which
+            // the context's constructor guarantees is 0 or a readable DRVCONFIGINFO*
+            // while the context lives.
+            unsafe { config_param(msg, l2) }
+        } else {
+            if l2 != 0 {
+                tracing::warn!(
+                    msg = %crate::MessageName(msg),
+                    "lParam2 is not the DRVCONFIGINFO this call delivered; forwarding no configuration"
+                );
+            }
+            None
+        };
+        route_module(self.module, self.hdrvr, msg, l1, l2, config)
+    }
+
+    /// [`forward`](Context::forward) for a structure the caller vouches for: `l2` of
+    /// `DRV_INSTALL` and `DRV_CONFIGURE` is read as a `DRVCONFIGINFO*` whatever its
+    /// origin.
+    ///
+    /// # Safety
+    /// For `DRV_INSTALL` and `DRV_CONFIGURE`, `l2` must be 0 or point to a
+    /// `DRVCONFIGINFO` whose strings are readable for the duration of the call. Other
+    /// messages' parameters are passed on as integers, as `forward` does.
+    ///
+    /// ```
+    /// use drvproc::config_info::{ConfigInfo, ConfigInfoBuf};
+    /// use drvproc::sdk::{Context, Driver, Instance, OpenParams};
+    /// use drvproc::{consts::*, Hdrvr, LParam, LResult, Msg};
+    ///
+    /// #[derive(Default)]
+    /// struct Dev;
+    /// struct DevInstance;
+    /// impl Driver for Dev {
+    ///     type Instance = DevInstance;
+    ///     fn open(&self, _: &OpenParams) -> Option<DevInstance> {
+    ///         Some(DevInstance)
+    ///     }
+    ///     fn configure(&self, _h: Hdrvr, _parent: LParam, config: Option<&ConfigInfo>) -> LResult {
+    ///         config.and_then(|c| c.alias.as_deref()).map_or(0, str::len) as LResult
+    ///     }
+    /// }
+    /// impl Instance<Dev> for DevInstance {
+    ///     fn message(&self, cx: &Context<'_, Dev>, msg: Msg, l1: LParam, l2: LParam) -> LResult {
+    ///         if msg != DRV_USER {
+    ///             return cx.forward(msg, l1, l2);
+    ///         }
+    ///         let own = ConfigInfoBuf::new(Some("Drivers32"), Some("wave.dev")).unwrap();
+    ///         // SAFETY: `own` is a DRVCONFIGINFO that outlives the call.
+    ///         unsafe { cx.forward_raw(DRV_CONFIGURE, 0, own.as_lparam()) }
+    ///     }
+    /// }
+    /// drvproc::driver_proc!(fn dev = Dev);
+    /// # let h = Hdrvr::from_raw(1);
+    /// // SAFETY: no pointers are passed.
+    /// unsafe {
+    ///     assert_eq!(dev(0, h, DRV_LOAD, 0, 0), 1);
+    ///     let id = dev(0, h, DRV_OPEN, 0, 0) as usize;
+    ///     assert_eq!(dev(id, h, DRV_USER, 0, 0), "wave.dev".len() as LResult);
+    /// }
+    /// ```
+    ///
+    /// Without `unsafe` this does not compile, so safe driver code cannot make the SDK
+    /// read through a made-up integer:
+    ///
+    /// ```compile_fail,E0133
+    /// use drvproc::sdk::{Context, Driver, Instance};
+    /// use drvproc::{consts::*, LParam, LResult, Msg};
+    ///
+    /// #[derive(Default)]
+    /// struct Dev;
+    /// struct DevInstance;
+    /// impl Driver for Dev {
+    ///     type Instance = DevInstance;
+    /// }
+    /// impl Instance<Dev> for DevInstance {
+    ///     fn message(&self, cx: &Context<'_, Dev>, _msg: Msg, _l1: LParam, _l2: LParam) -> LResult {
+    ///         cx.forward_raw(DRV_CONFIGURE, 0, 0x10)
+    ///     }
+    /// }
+    /// ```
+    pub unsafe fn forward_raw(&self, msg: Msg, l1: LParam, l2: LParam) -> LResult {
+        // SAFETY: the caller's contract is dispatch_module's.
+        unsafe { dispatch_module(self.module, self.hdrvr, msg, l1, l2) }
     }
 }
 
-/// Routes a non-lifecycle message to the module's typed methods.
-pub(crate) fn dispatch_module<D: Driver>(
+/// Whether the SDK reads `msg`'s `lParam2` as a `DRVCONFIGINFO*`.
+fn carries_config(msg: Msg) -> bool {
+    matches!(msg, DRV_INSTALL | DRV_CONFIGURE)
+}
+
+/// Routes a non-lifecycle message to the module's typed methods, decoding the
+/// `DRVCONFIGINFO*` of `DRV_INSTALL`/`DRV_CONFIGURE`.
+///
+/// # Safety
+/// For `DRV_INSTALL`/`DRV_CONFIGURE`, `l2` is 0 or a `DRVCONFIGINFO*` readable for the
+/// call; other messages' parameters are only passed on.
+pub(crate) unsafe fn dispatch_module<D: Driver>(
     module: &D,
     hdrvr: Hdrvr,
     msg: Msg,
     l1: LParam,
     l2: LParam,
 ) -> LResult {
+    // SAFETY: the caller's contract for DRV_INSTALL/DRV_CONFIGURE; nothing else is read.
+    let config = if carries_config(msg) { unsafe { config_param(msg, l2) } } else { None };
+    route_module(module, hdrvr, msg, l1, l2, config)
+}
+
+/// Routes a non-lifecycle message, its configuration already decoded, to the module.
+fn route_module<D: Driver>(
+    module: &D,
+    hdrvr: Hdrvr,
+    msg: Msg,
+    l1: LParam,
+    l2: LParam,
+    config: Option<ConfigInfo>,
+) -> LResult {
     match msg {
-        DRV_INSTALL => module.install(hdrvr, l1, config_param(msg, l2).as_ref()),
-        DRV_CONFIGURE => module.configure(hdrvr, l1, config_param(msg, l2).as_ref()),
+        DRV_INSTALL => module.install(hdrvr, l1, config.as_ref()),
+        DRV_CONFIGURE => module.configure(hdrvr, l1, config.as_ref()),
         DRV_REMOVE => module.remove(hdrvr),
         DRV_QUERYCONFIGURE => module.query_configure(hdrvr),
         DRV_POWER => module.power(hdrvr, l1, l2),
@@ -276,11 +415,13 @@ pub(crate) fn dispatch_module<D: Driver>(
     }
 }
 
-/// Decodes the `DRVCONFIGINFO*` of `DRV_INSTALL`/`DRV_CONFIGURE`; a structure of an
-/// unknown size is logged and treated as absent rather than guessed at.
-fn config_param(msg: Msg, l2: LParam) -> Option<ConfigInfo> {
-    // SAFETY: DRV_INSTALL and DRV_CONFIGURE are defined to carry 0 or a valid
-    // DRVCONFIGINFO* in lParam2 (spec §4.1, §5); this is that documented contract.
+/// Decodes a `DRVCONFIGINFO*`; a structure of an unknown size is logged and treated
+/// as absent rather than guessed at.
+///
+/// # Safety
+/// `l2` is 0 or points to a `DRVCONFIGINFO` readable for the call (spec §4.1, §5).
+unsafe fn config_param(msg: Msg, l2: LParam) -> Option<ConfigInfo> {
+    // SAFETY: the caller's contract.
     match unsafe { crate::config_info::read_config_info(l2) } {
         Ok(info) => info,
         Err(e) => {

@@ -1,8 +1,10 @@
 //! The state behind one exported `DriverProc`: the module value, the open instances,
 //! and the routing of every message between them.
 
+use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::thread::{self, ThreadId};
 
 use super::slab::Slab;
 use super::{Context, Driver, Instance, OpenParams, dispatch_module};
@@ -12,18 +14,46 @@ use crate::names::MessageName;
 use crate::types::{DriverId, Hdrvr, LParam, LResult, Msg};
 use crate::wide::WideString;
 
+/// What messages look up. `module` is `Some` exactly while the phase is `Loaded`.
 struct State<D: Driver> {
     module: Option<Arc<D>>,
-    /// Nested `DRV_LOAD`s of this image (two managers in one process share it).
-    loads: usize,
     instances: Slab<Arc<D::Instance>>,
+}
+
+/// Where the module is in its `DRV_LOAD` .. `DRV_FREE` life.
+///
+/// Two managers in one process share a driver image, so loads nest: only the first
+/// `DRV_LOAD` runs [`Driver::load`] and only the `DRV_FREE` that takes the count to
+/// zero runs [`Driver::free`]. While either runs, other loads wait for it to finish,
+/// so a load never picks up a state that is being freed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Unloaded,
+    /// `Driver::load` is running on this thread.
+    Loading(ThreadId),
+    /// Loaded; the count of `DRV_LOAD`s not yet matched by a `DRV_FREE` (at least 1).
+    Loaded(usize),
+    /// The last `DRV_FREE` is running `Driver::free` and dropping the state on this thread.
+    Freeing(ThreadId),
+}
+
+struct Lifecycle {
+    phase: Phase,
+    /// Loads blocked on `phase_changed`, so that transitions skip the wake-up when none is.
+    waiters: usize,
 }
 
 /// The per-driver state [`export_driver!`](crate::export_driver) puts in a `static`.
 ///
 /// Locks guard only the bookkeeping: they are released before any driver method
 /// runs, so methods may re-enter the manager (and through it this driver) freely.
+/// The one wait is a `DRV_LOAD` that arrives while another caller is inside
+/// `Driver::load` or `Driver::free`; a load or free re-entered from that very call
+/// does not wait (it is refused, or answered as unmatched) rather than deadlock.
 pub struct Runtime<D: Driver> {
+    /// Taken before `state` whenever both are needed.
+    lifecycle: Mutex<Lifecycle>,
+    phase_changed: Condvar,
     state: RwLock<State<D>>,
 }
 
@@ -33,14 +63,54 @@ impl<D: Driver> Default for Runtime<D> {
     }
 }
 
+/// Ends a `Loading` or `Freeing` phase however the driver code in it ends: dropping it
+/// (a refused or panicking load, a finished or panicking free) leaves the runtime
+/// `Unloaded` and wakes the waiting loads; [`Transition::loaded`] publishes the module.
+struct Transition<'a, D: Driver> {
+    runtime: &'a Runtime<D>,
+}
+
+impl<D: Driver> Transition<'_, D> {
+    fn loaded(self, module: Arc<D>) {
+        let runtime = self.runtime;
+        std::mem::forget(self);
+        runtime.end_transition(Phase::Loaded(1), Some(module));
+    }
+}
+
+impl<D: Driver> Drop for Transition<'_, D> {
+    fn drop(&mut self) {
+        self.runtime.end_transition(Phase::Unloaded, None);
+    }
+}
+
+/// Aborts if an unwind gets past every `catch_unwind` in [`Runtime::driver_proc`]:
+/// unwinding into the manager's frames through `extern "system"` is not an option.
+/// Disarmed with `mem::forget` on the normal return.
+struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        std::process::abort();
+    }
+}
+
 impl<D: Driver> Runtime<D> {
     /// An unloaded driver; `const` so that it can live in a `static`.
     pub const fn new() -> Self {
-        Runtime { state: RwLock::new(State { module: None, loads: 0, instances: Slab::new() }) }
+        Runtime {
+            lifecycle: Mutex::new(Lifecycle { phase: Phase::Unloaded, waiters: 0 }),
+            phase_changed: Condvar::new(),
+            state: RwLock::new(State { module: None, instances: Slab::new() }),
+        }
     }
 
     // Driver code never runs while these locks are held, so a poisoned lock can only
     // come from a bug in this file's bookkeeping; the data is still consistent then.
+    fn lifecycle(&self) -> MutexGuard<'_, Lifecycle> {
+        self.lifecycle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn read(&self) -> RwLockReadGuard<'_, State<D>> {
         self.state.read().unwrap_or_else(PoisonError::into_inner)
     }
@@ -51,29 +121,33 @@ impl<D: Driver> Runtime<D> {
 
     /// The body of the exported `DriverProc`: routes one message and never unwinds.
     ///
+    /// A panic in driver code is caught, logged and answered with 0. Logging it and
+    /// dropping its payload run more code that may panic (a `tracing` subscriber, the
+    /// payload's `Drop`); those panics are caught too and their payloads leaked. Should
+    /// anything still unwind, the process aborts instead.
+    ///
     /// # Safety
     /// `l1` and `l2` must satisfy the contract of `msg`: for `DRV_OPEN`, `l1` is 0 or a
     /// NUL-terminated UTF-16 string; for `DRV_INSTALL`/`DRV_CONFIGURE`, `l2` is 0 or a
     /// `DRVCONFIGINFO*`; other messages are the driver's own contract.
     pub unsafe fn driver_proc(&self, id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
-        let args = if msg == DRV_OPEN {
-            // SAFETY: DRV_OPEN's lParam1 is 0 or an args string (caller's contract).
-            unsafe { WideString::from_ptr(l1 as *const u16) }.map(|w| w.to_string_lossy())
-        } else {
-            None
-        };
-        match catch_unwind(AssertUnwindSafe(|| self.route(id, h, msg, l1, l2, args))) {
-            Ok(answer) => answer,
-            Err(payload) => {
-                let what = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "non-string panic payload".into());
-                tracing::error!(msg = %MessageName(msg), id, hdrvr = %h, "driver panicked: {what}");
-                0
-            }
-        }
+        let abort_on_unwind = AbortOnUnwind;
+        let routed = catch_unwind(AssertUnwindSafe(|| {
+            let args = if msg == DRV_OPEN {
+                // SAFETY: DRV_OPEN's lParam1 is 0 or an args string (caller's contract).
+                unsafe { WideString::from_ptr(l1 as *const u16) }.map(|w| w.to_string_lossy())
+            } else {
+                None
+            };
+            // SAFETY: this function's own contract, passed on unchanged.
+            unsafe { self.route(id, h, msg, l1, l2, args) }
+        }));
+        let answer = routed.unwrap_or_else(|payload| {
+            report_panic(msg, id, h, payload);
+            0
+        });
+        std::mem::forget(abort_on_unwind);
+        answer
     }
 
     /// Number of open instances (for tests and diagnostics).
@@ -81,16 +155,41 @@ impl<D: Driver> Runtime<D> {
         self.read().instances.len()
     }
 
-    /// Whether the module state exists (between `DRV_LOAD` and the last `DRV_FREE`).
+    /// Whether the module state is loaded: from the end of the first `DRV_LOAD` to the
+    /// start of the last `DRV_FREE`.
     pub fn is_loaded(&self) -> bool {
         self.read().module.is_some()
+    }
+
+    /// Loads blocked waiting for a load or free to finish.
+    #[cfg(test)]
+    fn waiters(&self) -> usize {
+        self.lifecycle().waiters
     }
 
     fn module(&self) -> Option<Arc<D>> {
         self.read().module.clone()
     }
 
-    fn route(
+    /// Leaves `Loading`/`Freeing` for `phase`, publishing `module` (`Some` only for
+    /// `Loaded`), and wakes the waiting loads.
+    fn end_transition(&self, phase: Phase, module: Option<Arc<D>>) {
+        let previous = {
+            let mut lifecycle = self.lifecycle();
+            let previous = std::mem::replace(&mut self.write().module, module);
+            lifecycle.phase = phase;
+            if lifecycle.waiters > 0 {
+                self.phase_changed.notify_all();
+            }
+            previous
+        };
+        // `None` while loading or freeing; dropped outside the locks all the same.
+        drop(previous);
+    }
+
+    /// # Safety
+    /// As [`Runtime::driver_proc`]; `args` is `DRV_OPEN`'s `l1`, already copied.
+    unsafe fn route(
         &self,
         id: DriverId,
         h: Hdrvr,
@@ -106,7 +205,8 @@ impl<D: Driver> Runtime<D> {
             DRV_FREE => self.free(h),
             DRV_OPEN => self.open(OpenParams { hdrvr: h, args, lparam2: l2 }),
             _ if id == 0 => match self.module() {
-                Some(module) => dispatch_module(&*module, h, msg, l1, l2),
+                // SAFETY: `l2` follows `msg`'s contract (this function's own).
+                Some(module) => unsafe { dispatch_module(&*module, h, msg, l1, l2) },
                 None => def_driver_proc(0, h, msg, l1, l2),
             },
             DRV_CLOSE => self.close(id, h, l1, l2),
@@ -116,7 +216,12 @@ impl<D: Driver> Runtime<D> {
                     state.module.clone().zip(state.instances.get(id).cloned())
                 };
                 match found {
-                    Some((module, instance)) => instance.message(&Context::new(&*module, h, id), msg, l1, l2),
+                    Some((module, instance)) => {
+                        // SAFETY: `l2` follows `msg`'s contract (this function's own)
+                        // for the call, which the context does not outlive.
+                        let cx = unsafe { Context::new(&*module, h, id, msg, l2) };
+                        instance.message(&cx, msg, l1, l2)
+                    }
                     None => {
                         tracing::warn!(msg = %MessageName(msg), id, hdrvr = %h, "message to an unknown instance id");
                         0
@@ -127,41 +232,73 @@ impl<D: Driver> Runtime<D> {
     }
 
     fn load(&self, h: Hdrvr) -> LResult {
+        let me = thread::current().id();
         {
-            let mut state = self.write();
-            if state.module.is_some() {
-                state.loads += 1;
-                return 1;
+            let mut lifecycle = self.lifecycle();
+            loop {
+                match lifecycle.phase {
+                    Phase::Unloaded => break,
+                    Phase::Loaded(n) => {
+                        lifecycle.phase = Phase::Loaded(n + 1);
+                        return 1;
+                    }
+                    Phase::Loading(t) | Phase::Freeing(t) if t == me => {
+                        tracing::warn!(hdrvr = %h, "DRV_LOAD from inside this driver's own load or free; refusing");
+                        return 0;
+                    }
+                    Phase::Loading(_) | Phase::Freeing(_) => {
+                        lifecycle.waiters += 1;
+                        lifecycle =
+                            self.phase_changed.wait(lifecycle).unwrap_or_else(PoisonError::into_inner);
+                        lifecycle.waiters -= 1;
+                    }
+                }
             }
+            lifecycle.phase = Phase::Loading(me);
         }
-        let Some(module) = D::load(h) else { return 0 };
-        let mut state = self.write();
-        // Another manager may have loaded this image while `D::load` ran; keep the
-        // first state and count this load against it (`module` is dropped unused).
-        if state.module.is_none() {
-            state.module = Some(Arc::new(module));
+        let transition = Transition { runtime: self };
+        match D::load(h) {
+            Some(module) => {
+                transition.loaded(Arc::new(module));
+                1
+            }
+            None => 0,
         }
-        state.loads += 1;
-        1
     }
 
     fn free(&self, h: Hdrvr) -> LResult {
-        let Some(module) = self.module() else {
-            return def_driver_proc(0, h, DRV_FREE, 0, 0);
-        };
-        let last = self.read().loads <= 1;
-        let answer = if last { module.free(h) } else { 1 };
-        let (dropped_module, leftover) = {
+        let taken = {
+            let mut lifecycle = self.lifecycle();
+            match lifecycle.phase {
+                Phase::Loaded(n) if n > 1 => {
+                    lifecycle.phase = Phase::Loaded(n - 1);
+                    return 1;
+                }
+                Phase::Loaded(_) => {}
+                Phase::Unloaded => return def_driver_proc(0, h, DRV_FREE, 0, 0),
+                Phase::Loading(_) | Phase::Freeing(_) => {
+                    tracing::warn!(hdrvr = %h, "DRV_FREE matching no DRV_LOAD while the driver loads or frees");
+                    return def_driver_proc(0, h, DRV_FREE, 0, 0);
+                }
+            }
+            lifecycle.phase = Phase::Freeing(thread::current().id());
             let mut state = self.write();
-            state.loads = state.loads.saturating_sub(1);
-            if state.loads == 0 { (state.module.take(), state.instances.drain()) } else { (None, Vec::new()) }
+            (state.module.take(), state.instances.drain())
+        };
+        let transition = Transition { runtime: self };
+        // Bound after `transition` so that they are dropped before it, on a panic too:
+        // a load waiting for this free starts only once the old state is gone.
+        let (module, leftover) = taken;
+        let answer = match &module {
+            Some(module) => module.free(h),
+            None => def_driver_proc(0, h, DRV_FREE, 0, 0),
         };
         if !leftover.is_empty() {
             tracing::warn!(count = leftover.len(), "DRV_FREE with instances still open; dropping them");
         }
-        // Dropped here, outside the lock: Drop impls are driver code.
         drop(leftover);
-        drop(dropped_module);
+        drop(module);
+        drop(transition);
         answer
     }
 
@@ -171,28 +308,66 @@ impl<D: Driver> Runtime<D> {
             return 0;
         };
         let Some(instance) = module.open(&params) else { return 0 };
-        let key = self.write().instances.insert(Arc::new(instance));
+        let key = {
+            let mut state = self.write();
+            // The last DRV_FREE may have run while `Driver::open` did: an instance of a
+            // freed state must not outlive it (nor reach the next state).
+            let same_state = state.module.as_ref().is_some_and(|m| Arc::ptr_eq(m, &module));
+            if same_state { Ok(state.instances.insert(Arc::new(instance))) } else { Err(instance) }
+        };
         match key {
-            Some(id) => id as LResult,
-            None => {
+            Ok(Some(id)) => id as LResult,
+            Ok(None) => {
                 tracing::error!(hdrvr = %params.hdrvr, "instance table full; refusing DRV_OPEN");
+                0
+            }
+            Err(orphan) => {
+                tracing::warn!(hdrvr = %params.hdrvr, "driver freed during DRV_OPEN; refusing");
+                drop(orphan);
                 0
             }
         }
     }
 
     fn close(&self, id: DriverId, h: Hdrvr, l1: LParam, l2: LParam) -> LResult {
-        let found = {
+        let (module, instance) = {
             let mut state = self.write();
-            let instance = state.instances.remove(id);
-            state.module.clone().zip(instance)
+            (state.module.clone(), state.instances.remove(id))
         };
-        match found {
-            Some((module, instance)) => instance.close(&Context::new(&*module, h, id), l1, l2),
-            None => {
+        match (module, instance) {
+            (Some(module), Some(instance)) => {
+                // SAFETY: DRV_CLOSE is not a message whose lParam2 the SDK reads, so the
+                // context vouches for no pointer.
+                let cx = unsafe { Context::new(&*module, h, id, DRV_CLOSE, l2) };
+                instance.close(&cx, l1, l2)
+            }
+            _ => {
                 tracing::warn!(id, hdrvr = %h, "DRV_CLOSE for an unknown instance id");
                 0
             }
         }
     }
 }
+
+/// Logs a panic caught at the boundary and drops its payload, each under its own
+/// `catch_unwind`: both run code that may panic again (the payload's `Drop`, a
+/// `tracing` subscriber). The payload of such a second panic is leaked, since
+/// dropping it could panic once more.
+fn report_panic(msg: Msg, id: DriverId, h: Hdrvr, payload: Box<dyn Any + Send>) {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".into());
+    contain(move || drop(payload));
+    contain(|| tracing::error!(msg = %MessageName(msg), id, hdrvr = %h, "driver panicked: {what}"));
+}
+
+fn contain(f: impl FnOnce()) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+        std::mem::forget(payload);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,14 +1,24 @@
 //! A table of values addressed by non-zero generation-checked keys.
 //!
 //! A key is `index + 1` in the low half of a `usize` and the slot's generation in the
-//! high half. Removing a value bumps the slot's generation, so the old key never
-//! matches again (until the generation wraps, after 2^32 reuses of one slot on 64-bit
-//! targets) and a forged key fails the lookup instead of reaching another value.
+//! high half: 32 bits each on 64-bit targets, 16 bits each on 32-bit ones. Removing a
+//! value bumps the slot's generation, so the old key stops matching and a forged key
+//! fails the lookup instead of reaching another value.
+//!
+//! Guarantee: no key is ever issued twice, so a stale key never matches a later value.
+//! A slot whose generation cannot be bumped any further (it has held 2^32 values on
+//! 64-bit targets, 2^16 on 32-bit ones) is retired instead of wrapping back to
+//! generation 0: its index stays consumed and is never handed out again. The price is
+//! capacity: every 2^GEN reuses of one slot take that slot away for good, so on a
+//! 32-bit target roughly 2^16 × (2^16 − 1) insertions exhaust the table, after which
+//! [`Slab::insert`] answers `None` (a refused open) rather than ever reusing a key.
 
 const INDEX_BITS: u32 = usize::BITS / 2;
 const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
-/// Largest number of live values (index + 1 must fit in the low half).
+/// Largest number of slots (index + 1 must fit in the low half).
 const MAX_SLOTS: usize = INDEX_MASK;
+/// The last generation a slot can carry; a slot removed at it is retired.
+const LAST_GENERATION: usize = usize::MAX >> INDEX_BITS;
 
 #[derive(Debug)]
 struct Slot<T> {
@@ -19,12 +29,15 @@ struct Slot<T> {
 #[derive(Debug)]
 pub(crate) struct Slab<T> {
     slots: Vec<Slot<T>>,
+    /// Slots that may be reused; retired slots are in neither this nor in use.
     free: Vec<usize>,
+    /// Number of values stored (retired slots make `slots.len() - free.len()` wrong).
+    len: usize,
 }
 
 impl<T> Slab<T> {
     pub(crate) const fn new() -> Self {
-        Slab { slots: Vec::new(), free: Vec::new() }
+        Slab { slots: Vec::new(), free: Vec::new(), len: 0 }
     }
 
     /// Stores `value`; `None` when the table is full.
@@ -39,6 +52,7 @@ impl<T> Slab<T> {
         };
         let slot = &mut self.slots[index];
         slot.value = Some(value);
+        self.len += 1;
         Some((index + 1) | (slot.generation << INDEX_BITS))
     }
 
@@ -54,27 +68,42 @@ impl<T> Slab<T> {
 
     pub(crate) fn remove(&mut self, key: usize) -> Option<T> {
         let index = self.index_of(key)?;
-        let slot = &mut self.slots[index];
-        slot.generation = (slot.generation + 1) & (usize::MAX >> INDEX_BITS);
-        self.free.push(index);
-        slot.value.take()
+        self.vacate(index)
     }
 
     /// Removes every value (used when a module is freed with instances left open).
     pub(crate) fn drain(&mut self) -> Vec<T> {
-        let mut out = Vec::new();
-        for (index, slot) in self.slots.iter_mut().enumerate() {
-            if let Some(v) = slot.value.take() {
-                slot.generation = (slot.generation + 1) & (usize::MAX >> INDEX_BITS);
-                self.free.push(index);
-                out.push(v);
-            }
+        (0..self.slots.len()).filter_map(|index| self.vacate(index)).collect()
+    }
+
+    /// Takes the value out of slot `index` and moves the slot to its next generation,
+    /// or retires it when it has none left (see the module docs).
+    fn vacate(&mut self, index: usize) -> Option<T> {
+        let slot = &mut self.slots[index];
+        let value = slot.value.take()?;
+        self.len -= 1;
+        if slot.generation < LAST_GENERATION {
+            slot.generation += 1;
+            self.free.push(index);
         }
-        out
+        Some(value)
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.slots.len() - self.free.len()
+        self.len
+    }
+
+    /// Index part of `key` (for tests that check which slot a key names).
+    #[cfg(test)]
+    fn index_part(key: usize) -> usize {
+        (key & INDEX_MASK) - 1
+    }
+
+    /// Puts the free slot `index` at `generation`, standing in for that many reuses.
+    #[cfg(test)]
+    fn set_generation(&mut self, index: usize, generation: usize) {
+        assert!(self.slots[index].value.is_none(), "only a free slot may be aged");
+        self.slots[index].generation = generation;
     }
 }
 
@@ -109,6 +138,42 @@ mod tests {
         for forged in [0, 1 << INDEX_BITS, usize::MAX, c + 1, c ^ (1 << INDEX_BITS)] {
             assert_eq!(s.get(forged), None, "{forged:#x}");
         }
+    }
+
+    #[test]
+    fn a_slot_at_its_last_generation_is_retired_not_wrapped() {
+        let mut s = Slab::new();
+        let first = s.insert("first").unwrap();
+        assert_eq!(s.remove(first), Some("first"));
+        let index = Slab::<&str>::index_part(first);
+        // As if the slot had been reused 2^GEN - 1 times since `first` was issued.
+        s.set_generation(index, LAST_GENERATION);
+        let last = s.insert("last").unwrap();
+        assert_eq!(Slab::<&str>::index_part(last), index, "the aged slot is reused once more");
+        assert_eq!(last >> INDEX_BITS, LAST_GENERATION);
+        assert_eq!(s.remove(last), Some("last"));
+        let next = s.insert("next").unwrap();
+        assert_eq!(s.get(first), None, "the first key must not name the new value");
+        assert_ne!(Slab::<&str>::index_part(next), index, "a slot past its last generation is never reused");
+        assert_eq!(s.get(last), None);
+        assert_eq!(s.get(next), Some(&"next"));
+        assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn drain_retires_slots_at_their_last_generation() {
+        let mut s = Slab::new();
+        let a = s.insert(1).unwrap();
+        s.remove(a);
+        s.set_generation(0, LAST_GENERATION);
+        let old = s.insert(2).unwrap();
+        assert_eq!(s.drain(), vec![2]);
+        assert_eq!(s.len(), 0);
+        let new = s.insert(3).unwrap();
+        assert_ne!(Slab::<i32>::index_part(new), 0);
+        assert_eq!(s.get(a), None);
+        assert_eq!(s.get(old), None);
+        assert_eq!(s.len(), 1);
     }
 
     #[test]

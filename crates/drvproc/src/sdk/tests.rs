@@ -358,3 +358,74 @@ fn concurrent_instances_are_independent() {
     assert_eq!(call(counter, 0, DRV_USER, 0, 0), 800, "module saw every open");
     assert_eq!(call(counter, 0, DRV_FREE, 0, 0), 1);
 }
+
+/// A driver whose instances build standard messages from their own parameters.
+#[derive(Default)]
+struct Fwd;
+struct FwdInstance;
+/// Keeps `Instance::message`'s default.
+struct DefaultInstance;
+
+/// `lParam2` is an integer the driver passes on as `DRV_CONFIGURE`'s `lParam2`.
+const FORWARD_CONFIGURE: Msg = DRV_USER + 1;
+/// `lParam2` is an integer the driver passes on as `DRV_INSTALL`'s, through the
+/// default `Instance::message`.
+const DEFAULT_INSTALL: Msg = DRV_USER + 2;
+
+impl Driver for Fwd {
+    type Instance = FwdInstance;
+    fn open(&self, _p: &OpenParams) -> Option<FwdInstance> {
+        Some(FwdInstance)
+    }
+    fn install(&self, _h: Hdrvr, parent: LParam, config: Option<&ConfigInfo>) -> LResult {
+        log(format!("install {parent} {config:?}"));
+        DRVCNF_RESTART
+    }
+    fn configure(&self, _h: Hdrvr, parent: LParam, config: Option<&ConfigInfo>) -> LResult {
+        log(format!("configure {parent} {config:?}"));
+        DRVCNF_OK
+    }
+}
+
+impl Instance<Fwd> for FwdInstance {
+    fn message(&self, cx: &Context<'_, Fwd>, msg: Msg, l1: LParam, l2: LParam) -> LResult {
+        match msg {
+            FORWARD_CONFIGURE => cx.forward(DRV_CONFIGURE, l1, l2),
+            DEFAULT_INSTALL => DefaultInstance.message(cx, DRV_INSTALL, l1, l2),
+            // Standard messages go on with another lParam1 and the same lParam2.
+            _ => cx.forward(msg, l1 + 1, l2),
+        }
+    }
+}
+
+impl Instance<Fwd> for DefaultInstance {}
+
+crate::driver_proc!(fn fwd = Fwd);
+
+#[test]
+fn safe_forwards_read_only_the_config_the_manager_passed() {
+    take_log();
+    assert_eq!(call(fwd, 0, DRV_LOAD, 0, 0), 1);
+    let id = open_with(fwd, None, 0);
+    let dci = ConfigInfoBuf::new(Some("Drivers32"), Some("msacm.fwd")).unwrap();
+    let cfg = r#"Some(ConfigInfo { section: Some("Drivers32"), alias: Some("msacm.fwd") })"#;
+    // A real DRVCONFIGINFO sent as a plain integer: reading it would be wrong, not UB.
+    assert_eq!(call(fwd, id, FORWARD_CONFIGURE, 0, dci.as_lparam()), DRVCNF_OK);
+    assert_eq!(call(fwd, id, DEFAULT_INSTALL, 0, dci.as_lparam()), DRVCNF_RESTART);
+    assert_eq!(
+        take_log(),
+        ["configure 0 None", "install 0 None"],
+        "an integer the manager did not vouch for is not read"
+    );
+    // The DRVCONFIGINFO the manager sent with DRV_CONFIGURE itself is read when the
+    // instance forwards it on, also with another lParam1.
+    // SAFETY: lParam2 is a live DRVCONFIGINFO.
+    assert_eq!(unsafe { fwd(id, H, DRV_CONFIGURE, 5, dci.as_lparam()) }, DRVCNF_OK);
+    assert_eq!(take_log(), [format!("configure 6 {cfg}")]);
+    // A made-up address reaches the module as no configuration, not as a read.
+    assert_eq!(call(fwd, id, FORWARD_CONFIGURE, 0, 0x10), DRVCNF_OK);
+    assert_eq!(call(fwd, id, DEFAULT_INSTALL, 0, 0x10), DRVCNF_RESTART);
+    assert_eq!(take_log(), ["configure 0 None", "install 0 None"]);
+    assert_eq!(call(fwd, id, DRV_CLOSE, 0, 0), 0);
+    assert_eq!(call(fwd, 0, DRV_FREE, 0, 0), 1);
+}
