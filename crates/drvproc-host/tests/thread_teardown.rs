@@ -67,7 +67,7 @@ fn an_instance_in_a_thread_local_is_closed_when_its_thread_exits() {
             "DRV_LOAD(0x0, H1, 0, 0) -> 0x1",
             "DRV_ENABLE(0x0, H1, 0, 0) -> 0x1",
             "DRV_OPEN(0x0, H1, NULL, 0) -> 0x1001",
-            "DRV_USER(0x1001, H1, 1, 2) -> 0x0",
+            "DRV_USER+0(0x1001, H1, 1, 2) -> 0x0",
             "DRV_CLOSE(0x1001, H1, 0, 0) -> 0x1",
             "DRV_DISABLE(0x0, H1, 0, 0) -> 0x1",
             "DRV_FREE(0x0, H1, 0, 0) -> 0x1",
