@@ -19,6 +19,7 @@
 //! | `ABORT` | a message name: abort the process when it arrives | none |
 //! | `HANG` | a message name: never return from it | none |
 //! | `PANIC` | a message name: panic in it (a raw `extern "system"` function cannot unwind, so the process aborts) | none |
+//! | `SLEEP` | `MSG:MICROSECONDS,...`: take that long to answer (widens race windows: a message still running when another arrives is recorded after it) | none |
 //!
 //! Unconfigured answers: `DRV_OPEN` returns `0x1000 + n` for the n-th open since load,
 //! `DRV_CLOSE` returns 1, everything else what `DefDriverProc` answers.
@@ -52,6 +53,7 @@ struct Settings {
     abort: Option<Msg>,
     hang: Option<Msg>,
     panic: Option<Msg>,
+    sleep: HashMap<Msg, u64>,
 }
 
 static SETTINGS: RwLock<Option<Settings>> = RwLock::new(None);
@@ -102,6 +104,9 @@ fn answer(id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
                 std::thread::park();
             }
         }
+    }
+    if let Some(&micros) = settings.and_then(|s| s.sleep.get(&msg)) {
+        std::thread::sleep(std::time::Duration::from_micros(micros));
     }
     let open_number = (msg == DRV_OPEN).then(|| OPENS.fetch_add(1, Ordering::SeqCst) + 1);
     if let Some(&fixed) = settings.and_then(|s| s.answers.get(&msg)) {
@@ -158,22 +163,25 @@ fn reload_settings() {
         fail_open: get("FAIL_OPEN")
             .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
             .unwrap_or_default(),
-        answers: get("ANSWER")
-            .map(|v| {
-                v.split(',')
-                    .filter_map(|pair| pair.rsplit_once(':'))
-                    .filter_map(|(m, a)| Some((parse_message(m).ok()?, parse_value(a)?)))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        answers: get("ANSWER").map(|v| message_values(&v, parse_value)).unwrap_or_default(),
         abort: get("ABORT").and_then(|m| parse_message(&m).ok()),
         hang: get("HANG").and_then(|m| parse_message(&m).ok()),
         panic: get("PANIC").and_then(|m| parse_message(&m).ok()),
+        sleep: get("SLEEP").map(|v| message_values(&v, |t| t.trim().parse().ok())).unwrap_or_default(),
     };
     let file = settings.log.as_deref().and_then(open_log);
     OPENS.store(0, Ordering::SeqCst);
     *LOG.lock().unwrap_or_else(PoisonError::into_inner) = file;
     *SETTINGS.write().unwrap_or_else(PoisonError::into_inner) = Some(settings);
+}
+
+/// Parses `MSG:VALUE,...` (the value after the last colon, so `DRV_USER+1:-5` works);
+/// pairs that do not parse are skipped.
+fn message_values<T>(text: &str, value: impl Fn(&str) -> Option<T>) -> HashMap<Msg, T> {
+    text.split(',')
+        .filter_map(|pair| pair.rsplit_once(':'))
+        .filter_map(|(m, v)| Some((parse_message(m).ok()?, value(v)?)))
+        .collect()
 }
 
 fn open_log(path: &Path) -> Option<File> {
@@ -232,5 +240,13 @@ mod tests {
         assert_eq!(parse_value("-5"), Some(-5));
         assert_eq!(parse_value("0x10"), Some(16));
         assert_eq!(parse_value("x"), None);
+    }
+
+    #[test]
+    fn message_value_lists_parse() {
+        let sleeps = message_values("DRV_USER:200, DRV_CLOSE:x,bogus:3", |t| t.trim().parse::<u64>().ok());
+        assert_eq!(sleeps, HashMap::from([(DRV_USER, 200)]));
+        let answers = message_values("DRV_USER+1:-5", parse_value);
+        assert_eq!(answers, HashMap::from([(DRV_USER + 1, -5)]));
     }
 }

@@ -59,6 +59,9 @@ pub fn drvctl(args: &[&str]) -> Command {
         "DRVTRACE_ABORT",
         "DRVTRACE_HANG",
         "DRVTRACE_PANIC",
+        "DRVTRACE_SLEEP",
+        "DRVTRACE_FAIL_OPEN",
+        "DRVTRACE_LOAD",
     ] {
         cmd.env_remove(var);
     }

@@ -56,12 +56,36 @@ pub fn compile_clean(cmd: Command) {
 /// Builds the C sample driver (`drivers/sample-c/sample.c`) into `dir`, warning-free,
 /// linked against libdrvproc; returns its path.
 pub fn build_c_sample(dir: &Path) -> PathBuf {
-    let out = dir.join("libdrvsamplec.so");
+    build_c_driver(&repo_root().join("drivers/sample-c/sample.c"), &dir.join("libdrvsamplec.so"))
+}
+
+/// Builds a C driver from `source` into `out`, warning-free, linked against
+/// libdrvproc with `-ldrvproc` (as the README shows); returns `out`.
+pub fn build_c_driver(source: &Path, out: &Path) -> PathBuf {
     let mut cmd = cc();
     cmd.args(["-shared", "-fPIC", "-std=c11", "-Wall", "-Wextra", "-Werror"])
         .arg("-I")
         .arg(include_dir())
-        .arg(repo_root().join("drivers/sample-c/sample.c"))
+        .arg(source)
+        .arg("-o")
+        .arg(out)
+        .arg("-L")
+        .arg(deps_dir())
+        .arg(format!("-Wl,-rpath,{}", deps_dir().display()))
+        .arg("-ldrvproc");
+    compile_clean(cmd);
+    out.to_path_buf()
+}
+
+/// Builds the C program `c/NAME.c` of this package into `dir/NAME`, warning-free,
+/// linked against libdrvproc and pthreads; returns its path.
+pub fn build_c_program(name: &str, dir: &Path) -> PathBuf {
+    let out = dir.join(name);
+    let mut cmd = cc();
+    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pthread"])
+        .arg("-I")
+        .arg(include_dir())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("c").join(format!("{name}.c")))
         .arg("-o")
         .arg(&out)
         .arg("-L")
@@ -70,6 +94,120 @@ pub fn build_c_sample(dir: &Path) -> PathBuf {
         .arg("-ldrvproc");
     compile_clean(cmd);
     out
+}
+
+/// How a process run with [`run_with_timeout`] ended.
+pub struct Finished {
+    /// `None` when it was killed for running too long.
+    pub status: Option<std::process::ExitStatus>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Finished {
+    /// Fails with the output unless the process exited with status 0.
+    pub fn assert_success(&self, what: &str) {
+        let output = format!("stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        match self.status {
+            None => panic!("{what}: hung (killed after the timeout)\n{output}"),
+            Some(s) if !s.success() => panic!("{what}: did not exit cleanly ({s})\n{output}"),
+            Some(_) => {}
+        }
+    }
+}
+
+/// Runs `cmd`, killing it after `timeout`.
+pub fn run_with_timeout(mut cmd: Command, timeout: std::time::Duration) -> Finished {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = pipe.read_to_string(&mut s);
+            s
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("piped")));
+    let err = drain(Box::new(child.stderr.take().expect("piped")));
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            break Some(status);
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    Finished { status, stdout: out.join().unwrap(), stderr: err.join().unwrap() }
+}
+
+/// A private copy of the trace driver (`drivers/trace`) with its settings file.
+pub struct TraceCopy {
+    pub lib: PathBuf,
+    pub log: PathBuf,
+}
+
+impl TraceCopy {
+    /// Copies the built trace driver into `dir` (one copy per directory) with these
+    /// `KEY=VALUE` settings and a log in the same directory.
+    pub fn new(dir: &Path, settings: &[(&str, &str)]) -> TraceCopy {
+        let lib = dir.join("libdrvtrace.so");
+        std::fs::copy(built("libdrvtrace.so"), &lib).unwrap();
+        let mut env = String::from("LOG=trace.log\n");
+        for (k, v) in settings {
+            env += &format!("{k}={v}\n");
+        }
+        std::fs::write(dir.join("drvtrace.env"), env).unwrap();
+        TraceCopy { lib, log: dir.join("trace.log") }
+    }
+
+    pub fn path(&self) -> &str {
+        self.lib.to_str().expect("UTF-8 temporary path")
+    }
+
+    /// Every message recorded so far, as `NAME(id, Hn) -> answer` (hex), handles
+    /// numbered H1, H2, ... in order of first appearance; and the handle values, so
+    /// that `handles[n - 1]` is `Hn`.
+    pub fn messages(&self) -> (Vec<String>, Vec<String>) {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let mut handles: Vec<String> = Vec::new();
+        let messages = text
+            .lines()
+            .map(|line| {
+                let (name, id, h, ret) = parse_record(line);
+                let n = handles.iter().position(|x| *x == h).unwrap_or_else(|| {
+                    handles.push(h);
+                    handles.len() - 1
+                });
+                format!("{name}({id:#x}, H{}) -> {ret:#x}", n + 1)
+            })
+            .collect();
+        (messages, handles)
+    }
+}
+
+/// One trace record (`msg=0x0003 id=0 h=0x1 l1=0 args=- l2=0 ret=4097 # DRV_OPEN`)
+/// as (name, id, handle text, answer).
+fn parse_record(line: &str) -> (String, u64, String, i64) {
+    let (body, name) = line.rsplit_once(" # ").unwrap_or_else(|| panic!("not a trace record: {line}"));
+    let head = body.split(" args=").next().unwrap_or(body);
+    let field = |text: &str, key: &str| -> String {
+        let start =
+            text.find(&format!(" {key}=")).unwrap_or_else(|| panic!("no {key} in {line}")) + key.len() + 2;
+        text[start..].split(' ').next().unwrap_or("").to_string()
+    };
+    let id: u64 = field(head, "id").parse().unwrap_or_else(|_| panic!("bad id in {line}"));
+    let ret: i64 = field(body, "ret").parse().unwrap_or_else(|_| panic!("bad ret in {line}"));
+    (name.to_string(), id, field(head, "h"), ret)
 }
 
 /// Installs the built library and header under `prefix` the way

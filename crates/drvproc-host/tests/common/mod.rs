@@ -200,3 +200,138 @@ pub fn strings(v: &[&str]) -> Vec<String> {
 pub fn nowhere() -> &'static Path {
     Path::new("/nonexistent-drvproc-test/system.ini")
 }
+
+/// The environment variable that makes a re-run test binary play one scenario (see
+/// [`run_scenario_in_child`]).
+pub const SCENARIO: &str = "DRVPROC_TEST_SCENARIO";
+/// The scenario's argument (a driver path, ...).
+pub const SCENARIO_ARG: &str = "DRVPROC_TEST_SCENARIO_ARG";
+
+/// The argument of `name` when this process was started to play that scenario.
+pub fn scenario_arg(name: &str) -> Option<String> {
+    (std::env::var(SCENARIO).ok()? == name).then(|| std::env::var(SCENARIO_ARG).unwrap_or_default())
+}
+
+/// How a child process ended.
+pub struct ChildRun {
+    /// `None` when it was killed for running too long.
+    pub status: Option<std::process::ExitStatus>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl ChildRun {
+    /// Fails with the child's output unless it exited with status 0.
+    pub fn assert_success(&self, what: &str) {
+        match self.status {
+            None => panic!(
+                "{what}: hung (killed after the timeout)\nstdout:\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            ),
+            Some(s) if !s.success() => {
+                panic!(
+                    "{what}: the process did not exit cleanly ({s})\nstdout:\n{}\nstderr:\n{}",
+                    self.stdout, self.stderr
+                )
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// The lines the scenario printed with the `scenario: ` prefix, without it (the
+    /// first may share its line with the test harness's `test NAME ... `).
+    pub fn reported(&self) -> Vec<String> {
+        self.stdout
+            .lines()
+            .filter_map(|l| l.find("scenario: ").map(|at| l[at + "scenario: ".len()..].to_string()))
+            .collect()
+    }
+}
+
+/// Runs this test binary again with only the test `test` selected and
+/// [`SCENARIO`]` = test`, so that test plays its scenario in a process of its own
+/// (one that may abort or hang without taking the suite down); killed after
+/// `timeout`.
+pub fn run_scenario_in_child(test: &str, arg: &str, timeout: std::time::Duration) -> ChildRun {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let exe = std::env::current_exe().expect("test binary path");
+    let mut child = Command::new(exe)
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(SCENARIO, test)
+        .env(SCENARIO_ARG, arg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("re-run the test binary");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = pipe.read_to_string(&mut s);
+            s
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("piped")));
+    let err = drain(Box::new(child.stderr.take().expect("piped")));
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            break Some(status);
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    ChildRun { status, stdout: out.join().unwrap(), stderr: err.join().unwrap() }
+}
+
+/// Runs `scenario` on a thread of its own and returns its result, or fails the test
+/// with `what` if it has not finished after `timeout` (its threads are left behind).
+pub fn within<T: Send + 'static>(
+    timeout: std::time::Duration,
+    what: &str,
+    scenario: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(scenario)));
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(Ok(value)) => value,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => panic!("{what}: did not finish within {timeout:?} (deadlock)"),
+    }
+}
+
+/// The instance `h` opened with id `id` got exactly one `DRV_CLOSE` and exactly
+/// `delivered` `DRV_USER`s, and no record names it after its `DRV_CLOSE`: none with its
+/// id, none with its handle until that value is opened again (should it be reused).
+pub fn assert_no_message_after_close(records: &[Record], h: Hdrvr, id: usize, delivered: usize) {
+    use drvproc::consts::{DRV_CLOSE, DRV_OPEN, DRV_USER};
+    let closes: Vec<usize> = records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.id == id && r.msg == DRV_CLOSE)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(closes.len(), 1, "{h} (id {id:#x}): {} DRV_CLOSE records", closes.len());
+    assert_eq!(records[closes[0]].h, h.raw(), "DRV_CLOSE of id {id:#x} carries its handle");
+    let after = &records[closes[0] + 1..];
+    let reopened = after.iter().position(|r| r.msg == DRV_OPEN && r.h == h.raw()).unwrap_or(after.len());
+    let late: Vec<&Record> = after
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| r.id == id || (r.h == h.raw() && *i < reopened))
+        .map(|(_, r)| r)
+        .collect();
+    assert!(late.is_empty(), "{h} (id {id:#x}) got messages after its DRV_CLOSE: {late:#?}");
+    let users = records.iter().filter(|r| r.id == id && r.msg == DRV_USER).count();
+    assert_eq!(
+        users, delivered,
+        "{h} (id {id:#x}): the driver recorded every delivered send, and only those"
+    );
+}
