@@ -1,21 +1,24 @@
 //! The table of live driver instances, addressed by `HDRVR` values.
 //!
-//! A handle packs `index + 1`, the table's tag and the slot's generation into one
-//! pointer-sized value. Looking a handle up reads only atomics of slots that are
+//! A handle packs `index + 1`, the table's identity and the slot's generation into
+//! one pointer-sized value. Looking a handle up reads only atomics of slots that are
 //! never freed while the table lives: a stale, forged, closed or random value fails
-//! the tag/generation check instead of touching freed memory.
+//! the identity/generation check instead of touching freed memory.
 //!
-//! **What a handle is guaranteed never to name.** Tags are unique among live tables
-//! and never 0, so the first handles of a process are large numbers, not device
-//! numbers, and no table accepts another live table's handles. A tag is reused only
+//! **What a handle is guaranteed never to name.** Identities ([`crate::identity`])
+//! are never 0, so the first handles of a process are large numbers, not device
+//! numbers, and no live table — of this copy of the library or of any other copy
+//! loaded in the process — accepts another's handles. An identity is reused only
 //! after its table is gone, and the new table's generations start above every
 //! generation the old one issued, so a dead table's handles are refused too. A slot
 //! whose generation would wrap is retired instead of reused. Together: **a handle,
 //! once closed, never again names an instance of any table in the process.** The
-//! price is capacity: on 64-bit targets (24-bit index, 12-bit tag, 28-bit generation)
-//! a slot retires after 2^28 reuses (~40 s of back-to-back open+close of one slot)
-//! and at most 4095 tables live at once; on 32-bit targets (14/6/12 bits), after 4096
-//! reuses and 63 tables. Retired slots cost 32 bytes each and are never reused.
+//! price is capacity. On 64-bit Linux (24-bit index, 23-bit identity, 17-bit
+//! generation) a slot retires after 2^17 reuses, so one table can hand out 2^41
+//! handles in its life (over three days of back-to-back open+close at full speed;
+//! retired slots cost 32 bytes each). Elsewhere on 64-bit targets the identity has
+//! 16 bits and the generation 24; on 32-bit targets (14/6/12 bits) a table can hand
+//! out 2^26 handles and at most 63 tables live at once.
 //!
 //! **Sends write nothing shared.** A send *enters* a slot by announcing it in its
 //! thread's reader record ([`crate::records`], a plain store), then checking the
@@ -40,30 +43,27 @@
 //! instances. Chunks are allocated zeroed, so memory is committed only for the pages
 //! of slots actually used.
 
-use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use drvproc::Hdrvr;
 
 use crate::barrier;
 use crate::error::TooManyManagers;
+use crate::identity;
 use crate::records::{self, CONVERTED, Record};
 
 #[cfg(target_pointer_width = "64")]
 mod bits {
     pub const INDEX: u32 = 24;
-    pub const TAG: u32 = 12;
 }
 #[cfg(not(target_pointer_width = "64"))]
 mod bits {
     pub const INDEX: u32 = 14;
-    pub const TAG: u32 = 6;
 }
 const INDEX_MASK: usize = (1 << bits::INDEX) - 1;
-const TAG_MASK: usize = (1 << bits::TAG) - 1;
-const GEN_SHIFT: u32 = bits::INDEX + bits::TAG;
+const GEN_SHIFT: u32 = bits::INDEX + identity::BITS;
 /// The largest generation a handle can carry.
 const GEN_MAX: u64 = (usize::MAX >> GEN_SHIFT) as u64;
 /// Most instances one table can ever hold at once.
@@ -116,49 +116,14 @@ pub(crate) enum CloseFailure {
     WouldDeadlock,
 }
 
-/// The tags of live tables, and where each freed tag's generations may start again.
-struct TagPool {
-    next_fresh: usize,
-    /// Freed tags, oldest first, with the first generation their next table may use.
-    freed: VecDeque<(usize, u64)>,
-}
-
-impl TagPool {
-    const fn new() -> Self {
-        TagPool { next_fresh: 1, freed: VecDeque::new() }
-    }
-
-    /// A tag and the generation its handles start at: a never-used tag first, else
-    /// the longest-freed one.
-    fn acquire(&mut self) -> Option<(usize, u64)> {
-        if self.next_fresh <= TAG_MASK {
-            self.next_fresh += 1;
-            return Some((self.next_fresh - 1, 0));
-        }
-        self.freed.pop_front()
-    }
-
-    /// Gives `tag` back; its next table starts at generation `floor`. A tag with no
-    /// generations left is retired.
-    fn release(&mut self, tag: usize, floor: u64) {
-        if floor <= GEN_MAX {
-            self.freed.push_back((tag, floor));
-        }
-    }
-}
-
-fn tag_pool() -> MutexGuard<'static, TagPool> {
-    static TAGS: Mutex<TagPool> = Mutex::new(TagPool::new());
-    TAGS.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// The table; `M` is the module type each instance references.
 pub(crate) struct HandleTable<M> {
     /// Chunk pointers (null until first used); a chunk is `CHUNK_LEN` slots, allocated
     /// zeroed under the free-list lock and freed with the table.
     chunks: [AtomicPtr<Slot<M>>; CHUNKS],
     free: Mutex<FreeList>,
-    tag: usize,
+    /// The table's identity (see [`crate::identity`]), in every handle it issues.
+    id: usize,
     /// The generation slot generation 0 stands for in this table's handles.
     base: u64,
     /// [`barrier::expedited`], fixed before the table exists.
@@ -209,15 +174,15 @@ fn valid(state: u64, generation: u64) -> bool {
 
 impl<M> HandleTable<M> {
     /// An empty table for at most `capacity` instances (clamped to
-    /// [`MAX_INSTANCES`]) with a tag of its own.
+    /// [`MAX_INSTANCES`]) with an identity of its own.
     pub(crate) fn new(capacity: usize) -> Result<Self, TooManyManagers> {
         barrier::init();
-        let (tag, base) = tag_pool().acquire().ok_or(TooManyManagers { max: TAG_MASK })?;
+        let identity = identity::acquire().ok_or(TooManyManagers { max: identity::MASK })?;
         Ok(HandleTable {
             chunks: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
             free: Mutex::new(FreeList { reuse: Vec::new(), next_fresh: 0 }),
-            tag,
-            base,
+            id: identity.id,
+            base: identity.first_generation,
             expedited: barrier::expedited(),
             live: AtomicUsize::new(0),
             capacity: capacity.min(MAX_INSTANCES),
@@ -268,14 +233,14 @@ impl<M> HandleTable<M> {
 
     fn encode(&self, index: usize, relative: u64) -> Hdrvr {
         let generation = (self.base + relative) as usize;
-        Hdrvr::from_raw((index + 1) | (self.tag << bits::INDEX) | (generation << GEN_SHIFT))
+        Hdrvr::from_raw((index + 1) | (self.id << bits::INDEX) | (generation << GEN_SHIFT))
     }
 
     /// The slot and relative generation a handle claims, if it is of this table's shape.
     #[inline(always)]
     fn decode(&self, h: Hdrvr) -> Option<(&Slot<M>, u64)> {
         let raw = h.raw();
-        if (raw >> bits::INDEX) & TAG_MASK != self.tag {
+        if (raw >> bits::INDEX) & identity::MASK != self.id {
             return None;
         }
         let index = (raw & INDEX_MASK).checked_sub(1)?;
@@ -692,8 +657,8 @@ impl<M> Drop for HandleTable<M> {
                 }
             }
         }
-        // The tag's next table starts above every generation this one handed out.
-        tag_pool().release(self.tag, self.base + next_generation);
+        // The identity's next table starts above every generation this one handed out.
+        identity::release(self.id, self.base + next_generation, GEN_MAX);
     }
 }
 
@@ -922,7 +887,7 @@ mod tests {
 
     #[test]
     fn live_tables_never_accept_each_others_handles() {
-        // More tables than an 8-bit tag could tell apart, all alive at once.
+        // More tables than an 8-bit identity could tell apart, all alive at once.
         let tables: Vec<HandleTable<String>> = (0..300).map(|_| table()).collect();
         let handles: Vec<Hdrvr> = tables.iter().map(|t| t.insert(Arc::new("m".into()), 0).unwrap()).collect();
         for (i, t) in tables.iter().enumerate() {
@@ -936,36 +901,25 @@ mod tests {
     }
 
     #[test]
-    fn a_reused_tag_starts_above_its_last_generation() {
-        let mut pool = TagPool::new();
-        let fresh: Vec<_> = std::iter::from_fn(|| pool.acquire()).take(TAG_MASK + 5).collect();
-        assert_eq!(fresh.len(), TAG_MASK, "tags 1..=TAG_MASK, then none while all are alive");
-        assert!(fresh.iter().all(|&(tag, base)| tag != 0 && base == 0));
-        pool.release(7, 12);
-        pool.release(9, GEN_MAX + 1);
-        assert_eq!(pool.acquire(), Some((7, 12)));
-        assert_eq!(pool.acquire(), None, "a tag with no generations left is retired");
-    }
-
-    #[test]
-    fn a_dead_tables_handles_are_refused_by_its_tags_next_table() {
+    fn a_dead_tables_handles_are_refused_by_its_identitys_next_table() {
         let m = Arc::new("m".to_string());
         let old = table();
         let h = old.insert(m.clone(), 0).unwrap();
-        let (tag, floor) = (old.tag, old.base + 1);
+        let (id, floor) = (old.id, old.base + 1);
         drop(old);
-        // The table that gets the tag next (here forced) starts above `h`'s generation.
+        // The table that gets the identity next (here forced) starts above `h`'s
+        // generation.
         let mut new = table();
-        let own_tag = new.tag;
-        new.tag = tag;
+        let (own_id, own_base) = (new.id, new.base);
+        new.id = id;
         new.base = floor;
         let again = new.insert(m.clone(), 0).unwrap();
         assert_eq!(HandleTable::<String>::index_of(again), HandleTable::<String>::index_of(h));
         assert_ne!(again, h);
         assert!(new.enter(h).is_none());
         close(&new, again);
-        new.tag = own_tag;
-        new.base = 0;
+        new.id = own_id;
+        new.base = own_base;
         drop(new);
         assert_eq!(Arc::strong_count(&m), 1);
     }

@@ -47,6 +47,7 @@ mod barrier;
 mod callback;
 mod error;
 mod handle_table;
+mod identity;
 mod ini;
 mod instance;
 mod lifecycle;

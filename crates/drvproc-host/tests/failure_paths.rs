@@ -110,3 +110,34 @@ fn closing_everything_while_opens_finish_never_miscounts() {
     assert_eq!(m.instance_count(), 0);
     assert_eq!(m.loaded_module_count(), 0);
 }
+
+static SELF_SENDER: std::sync::OnceLock<DriverManager> = std::sync::OnceLock::new();
+
+unsafe extern "system" fn self_sender_proc(
+    id: usize,
+    h: Hdrvr,
+    msg: u32,
+    l1: LParam,
+    _l2: LParam,
+) -> LResult {
+    match msg {
+        DRV_OPEN => 9,
+        // SAFETY: DRV_USER+1 carries numbers only.
+        DRV_USER => unsafe { SELF_SENDER.get().unwrap().send(h, DRV_USER + 1, 0x11, 0) }.unwrap_or(-1),
+        m if m == DRV_USER + 1 => (id * 0x100) as LResult + l1,
+        _ => 1,
+    }
+}
+
+#[test]
+fn a_driver_sending_to_its_own_handle_from_inside_a_message_reaches_itself() {
+    let m =
+        SELF_SENDER.get_or_init(|| DriverManager::new(ManagerOptions::new().config_path(common::nowhere())));
+    m.register_function("selfsender", self_sender_proc).unwrap();
+    let i = m.open("selfsender", None).unwrap();
+    // SAFETY: numbers only.
+    assert_eq!(unsafe { i.send(DRV_USER, 0, 0) }, Ok(0x911));
+    // And from a second level of nesting down (the outer send already marked it).
+    // SAFETY: numbers only.
+    assert_eq!(unsafe { i.send(DRV_USER, 0, 0) }, Ok(0x911));
+}

@@ -46,7 +46,7 @@ fn no_manager_accepts_another_managers_handle() {
         // SAFETY: counting_proc treats the parameters as numbers.
         let sent = unsafe { m.send(first, DRV_USER, 0, 0) };
         let closed = m.close(first);
-        if sent != Err(BadHandle(first)) || closed != Err(BadHandle(first)) {
+        if sent != Err(BadHandle(first)) || closed != Err(BadHandle(first).into()) {
             accepted.push(format!(
                 "manager #{n} (own handle {}): send -> {sent:?}, close -> {closed:?}",
                 handles[n]

@@ -1,0 +1,11 @@
+//! Gives libdrvproc.so its SONAME, so that a process loads one copy of it however
+//! it is reached: a program's own `dlopen` by path and a driver's `-ldrvproc`
+//! dependency then resolve to the same library (and the same process-wide manager)
+//! instead of mapping a second copy found through another search path.
+
+fn main() {
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    if os == "linux" || os == "freebsd" || os == "netbsd" || os == "openbsd" || os == "dragonfly" {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libdrvproc.so");
+    }
+}
