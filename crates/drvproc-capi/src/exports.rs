@@ -116,7 +116,7 @@ pub unsafe extern "system" fn OpenDriverA(name: *const c_char, section: *const c
 pub unsafe extern "system" fn CloseDriver(h: Hdrvr, l1: LParam, l2: LParam) -> LResult {
     guarded(0, || {
         // SAFETY: forwarded contract.
-        match unsafe { manager().close_with(h, l1, l2) } {
+        match unsafe { manager().close_routed(h, l1, l2) } {
             Ok(()) => {
                 last_error::clear();
                 1
@@ -138,7 +138,7 @@ pub unsafe extern "system" fn CloseDriver(h: Hdrvr, l1: LParam, l2: LParam) -> L
 pub unsafe extern "system" fn SendDriverMessage(h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
     guarded(0, || {
         // SAFETY: forwarded contract.
-        match unsafe { manager().send(h, msg, l1, l2) } {
+        match unsafe { manager().send_routed(h, msg, l1, l2) } {
             Ok(answer) => answer,
             Err(e) => send_failed(e),
         }
@@ -187,7 +187,7 @@ pub unsafe extern "system" fn DriverCallback(
 /// library; NULL for a bad handle or a function driver.
 #[unsafe(no_mangle)]
 pub extern "system" fn GetDriverModuleHandle(h: Hdrvr) -> *mut c_void {
-    guarded(std::ptr::null_mut(), || match manager().module_handle(h) {
+    guarded(std::ptr::null_mut(), || match manager().module_handle_routed(h) {
         Ok(raw) => raw.unwrap_or(0) as *mut c_void,
         Err(e) => {
             last_error::set(format!("GetDriverModuleHandle: {e}"));

@@ -164,6 +164,11 @@ pub(crate) struct Closing<'t, M> {
     handle: Hdrvr,
 }
 
+/// The identity a handle claims (the table that issued it, if any did).
+pub(crate) fn identity_of(h: Hdrvr) -> usize {
+    (h.raw() >> bits::INDEX) & identity::MASK
+}
+
 fn split(index: usize) -> (usize, usize) {
     (index >> CHUNK_LOG2, index & (CHUNK_LEN - 1))
 }
@@ -188,6 +193,11 @@ impl<M> HandleTable<M> {
             capacity: capacity.min(MAX_INSTANCES),
             _owns: PhantomData,
         })
+    }
+
+    /// The identity in every handle of this table.
+    pub(crate) fn identity(&self) -> usize {
+        self.id
     }
 
     /// Number of live instances.
@@ -240,7 +250,7 @@ impl<M> HandleTable<M> {
     #[inline(always)]
     fn decode(&self, h: Hdrvr) -> Option<(&Slot<M>, u64)> {
         let raw = h.raw();
-        if (raw >> bits::INDEX) & identity::MASK != self.id {
+        if identity_of(h) != self.id {
             return None;
         }
         let index = (raw & INDEX_MASK).checked_sub(1)?;

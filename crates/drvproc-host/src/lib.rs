@@ -45,6 +45,7 @@
 
 mod barrier;
 mod callback;
+mod directory;
 mod error;
 mod handle_table;
 mod identity;

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 use drvproc::{DriverProc, Hdrvr, LParam, LResult, Msg};
 
+use crate::directory;
 use crate::error::{BadHandle, CloseError, OpenError, TooManyManagers};
 use crate::handle_table::HandleTable;
 use crate::instance::Instance;
@@ -111,7 +112,14 @@ impl DriverManager {
             search: SearchPath { dirs, config_dir: config_dir.filter(|d| !d.as_os_str().is_empty()) },
             session_instance: options.session_instance,
         };
-        Ok(DriverManager { state: Arc::new(state) })
+        let state = Arc::new(state);
+        directory::register(state.table.identity(), Arc::downgrade(&state));
+        Ok(DriverManager { state })
+    }
+
+    /// The manager whose shared state this is.
+    pub(crate) fn from_state(state: Arc<ManagerState>) -> Self {
+        DriverManager { state }
     }
 
     /// The process-wide manager (used by the C ABI), configured from the environment
@@ -244,6 +252,51 @@ impl DriverManager {
         self.state.table.peek_flags(h).map(|_| DRIVER_FLAGS_VALID).ok_or(BadHandle(h))
     }
 
+    /// [`send`](Self::send) with the C ABI's process-wide handles: a handle this
+    /// manager did not issue goes to the manager in the process that did — another
+    /// `DriverManager`, or one of another copy of this library (a driver linked with
+    /// libdrvproc, hosted by a program's own manager, sending to its own handle).
+    ///
+    /// # Safety
+    /// As for [`send`](Self::send).
+    #[inline]
+    pub unsafe fn send_routed(
+        &self,
+        h: Hdrvr,
+        msg: Msg,
+        l1: LParam,
+        l2: LParam,
+    ) -> Result<LResult, BadHandle> {
+        // SAFETY: forwarded contract.
+        match unsafe { self.send(h, msg, l1, l2) } {
+            Ok(answer) => Ok(answer),
+            // SAFETY: forwarded contract.
+            Err(_) => unsafe { directory::send(h, msg, l1, l2) },
+        }
+    }
+
+    /// [`close_with`](Self::close_with) with process-wide handles (see
+    /// [`send_routed`](Self::send_routed)).
+    ///
+    /// # Safety
+    /// As for [`close_with`](Self::close_with).
+    pub unsafe fn close_routed(&self, h: Hdrvr, l1: LParam, l2: LParam) -> Result<(), CloseError> {
+        // SAFETY: forwarded contract.
+        match unsafe { self.close_with(h, l1, l2) } {
+            Err(CloseError::BadHandle(_)) => {
+                // SAFETY: forwarded contract.
+                unsafe { directory::close(h, l1, l2) }
+            }
+            done => done,
+        }
+    }
+
+    /// [`module_handle`](Self::module_handle) with process-wide handles (see
+    /// [`send_routed`](Self::send_routed)).
+    pub fn module_handle_routed(&self, h: Hdrvr) -> Result<Option<usize>, BadHandle> {
+        self.module_handle(h).or_else(|_| directory::module_handle(h))
+    }
+
     /// Registers a driver that is a function in this process (like `ICInstall` with
     /// a function, or `acmDriverAdd`): opening `alias` then runs the same lifecycle
     /// with the same messages as a driver file. Replaces an earlier registration.
@@ -305,6 +358,7 @@ impl Drop for ManagerState {
     /// Like winmm at process detach: instances still open are closed, so every
     /// module gets its `DRV_FREE` before it is unmapped.
     fn drop(&mut self) {
+        directory::unregister(self.table.identity());
         let closed = self.close_all();
         if closed > 0 {
             tracing::debug!(closed, "driver manager dropped with instances open; closed them");
