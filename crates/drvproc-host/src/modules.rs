@@ -61,8 +61,12 @@ impl ManagerState {
             Target::System(s) => s.clone(),
         };
         let loaded = loader::load(target).map_err(|failure| match failure {
-            LoadFailure::NotFound => {
-                OpenError::NotFound { name: name.to_string(), looked: self.search.describe() }
+            LoadFailure::NotFound(loader_said) => {
+                let looked = match target {
+                    Target::Path(p) => format!("(no file {})", p.display()),
+                    Target::System(_) => self.search.describe_failure(loader_said.as_deref()),
+                };
+                OpenError::NotFound { name: name.to_string(), looked }
             }
             LoadFailure::NotLoadable(message) => OpenError::NotLoadable { path: path_text.clone(), message },
             LoadFailure::NoDriverProc => OpenError::NoDriverProc { path: path_text.clone() },

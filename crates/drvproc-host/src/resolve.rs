@@ -74,8 +74,15 @@ impl SearchPath {
             .map_or_else(|| Target::System(file.to_string()), Target::Path)
     }
 
-    /// "in /a:/b (searched DRVPROC_PATH, config dir)" for error messages.
+    /// "in /a:/b (searched DRVPROC_PATH, config dir, system library path)" for
+    /// error messages.
     pub(crate) fn describe(&self) -> String {
+        self.describe_failure(None)
+    }
+
+    /// [`describe`](Self::describe) with what the platform loader said when its own
+    /// search found nothing either.
+    pub(crate) fn describe_failure(&self, loader_said: Option<&str>) -> String {
         let dirs: Vec<&Path> = self.dirs.iter().chain(self.config_dir.iter()).map(PathBuf::as_path).collect();
         let joined = std::env::join_paths(&dirs)
             .map(|s| s.to_string_lossy().into_owned())
@@ -88,10 +95,12 @@ impl SearchPath {
             searched.push("config dir");
         }
         searched.push("system library path");
+        let searched = searched.join(", ");
+        let said = loader_said.map_or(String::new(), |m| format!("; {m}"));
         if dirs.is_empty() {
-            format!("(searched {})", searched.join(", "))
+            format!("(searched {searched}{said})")
         } else {
-            format!("in {joined} (searched {})", searched.join(", "))
+            format!("in {joined} (searched {searched}{said})")
         }
     }
 }
@@ -174,7 +183,7 @@ impl ManagerState {
     ) -> Result<Hdrvr, OpenError> {
         let target = self.search.locate(file);
         if let Target::Path(p) = &target
-            && !p.exists()
+            && crate::loader::absent(p)
         {
             return Err(OpenError::NotFound {
                 name: name.to_string(),

@@ -43,7 +43,8 @@ fn bare_file_names_use_the_search_path_and_the_config_dir() {
     assert_eq!(
         err.to_string(),
         "libnothere-drvproc.so: not found (as a file in /a:/b:/nonexistent-drvproc-test (searched DRVPROC_PATH, \
-         config dir, system library path); no alias in [Drivers32] of /nonexistent-drvproc-test/system.ini)"
+         config dir, system library path; dlopen failed: libnothere-drvproc.so: cannot open shared object file: \
+         No such file or directory); no alias in [Drivers32] of /nonexistent-drvproc-test/system.ini)"
     );
 }
 
@@ -137,7 +138,8 @@ fn wine_system_ini_is_read_unchanged() {
     assert_eq!(
         err.to_string(),
         format!(
-            "msacm.imaadpcm: not found in {d}:{d} (searched DRVPROC_PATH, config dir, system library path)",
+            "msacm.imaadpcm: not found in {d}:{d} (searched DRVPROC_PATH, config dir, system library path; \
+             dlopen failed: imaadp32.acm: cannot open shared object file: No such file or directory)",
             d = t.dir.path().display()
         )
     );
