@@ -8,6 +8,8 @@
 //!   drivers that are functions in this process ([`DriverManager::register_function`]);
 //! * [`Instance`]: an owned open instance, closed on drop, with typed wrappers;
 //! * [`Registry`]: the `system.ini`-format configuration (aliases per section);
+//! * [`probe_library`]: whether a file maps as a driver, judged exactly as `open`
+//!   judges it (for tools that report on drivers);
 //! * [`driver_callback`] with the portable [`Event`] and [`MessageQueue`] targets.
 //!
 //! Calls into drivers are traced with `tracing` spans (target `drvproc::call`, level
@@ -37,6 +39,7 @@ pub use drvproc::def_driver_proc;
 pub use error::{BadHandle, OpenError};
 pub use ini::{IniDocument, IniSyntaxError};
 pub use instance::Instance;
+pub use loader::{LoadError, probe_library};
 pub use manager::{DRIVER_FLAGS_VALID, DriverManager};
 pub use options::ManagerOptions;
 pub use registry::{DRIVERS32, Registry, RegistryError};

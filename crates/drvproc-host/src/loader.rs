@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use drvproc::DriverProc;
 
-use crate::resolve::Target;
+use crate::resolve::{Target, is_path};
 
 /// A mapped driver library.
 pub(crate) struct LoadedLibrary {
@@ -16,17 +16,47 @@ pub(crate) struct LoadedLibrary {
     pub(crate) proc_: DriverProc,
 }
 
-/// Why a library could not be used.
-#[derive(Debug)]
-pub(crate) enum LoadFailure {
-    /// There is no file to load (see [`failure_in`] for how that is decided), with
-    /// the platform loader's message when it was asked.
-    NotFound(Option<String>),
-    /// It exists but did not load: the loader's message, or why it was not handed
-    /// to the loader at all.
-    NotLoadable(String),
+/// Why a library cannot be used as a driver.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// There is no file to load: nothing at the path, or a bare name that is in
+    /// none of the directories the platform loader searches. Decided from the file
+    /// system, never from the loader's message, which it keeps when it was asked.
+    #[error("not found{}", loader_said.as_ref().map_or(String::new(), |m| format!(": {m}")))]
+    NotFound {
+        /// What the platform loader said, when the name went to it.
+        loader_said: Option<String>,
+    },
+    /// It exists but did not load.
+    #[error("cannot load: {message}")]
+    NotLoadable {
+        /// The loader's message, or why the file was not handed to the loader
+        /// (`not a regular file (fifo)`).
+        message: String,
+    },
     /// It loaded but exports no `DriverProc`.
+    #[error("not a driver: no DriverProc export")]
     NoDriverProc,
+}
+
+/// Maps `file` the way [`DriverManager::open`](crate::DriverManager::open) maps a
+/// driver — same loader flags, same refusals, same "not found" decision — checks
+/// that it exports `DriverProc`, and unmaps it. No message is sent.
+///
+/// A `file` with a directory part is used as given; a bare file name goes to the
+/// platform loader's own search (apply the manager's search path first with
+/// [`DriverManager::locate_file`](crate::DriverManager::locate_file)). Tools that
+/// report on drivers use this so they never call a driver fine that `open` refuses.
+///
+/// Mapping a library runs its initialisers, as opening it would: probe files you do
+/// not trust in a child process.
+pub fn probe_library(file: &Path) -> Result<(), LoadError> {
+    let target = if is_path(&file.to_string_lossy()) {
+        Target::Path(file.to_path_buf())
+    } else {
+        Target::System(file.to_string_lossy().into_owned())
+    };
+    load(&target).map(drop)
 }
 
 /// Maps `target` and resolves `DriverProc`.
@@ -37,7 +67,7 @@ pub(crate) enum LoadFailure {
 /// (A file replaced between the check and the load is not caught; the check is
 /// about mistakes, and whoever can swap files in a driver directory can plant a
 /// driver anyway.)
-pub(crate) fn load(target: &Target) -> Result<LoadedLibrary, LoadFailure> {
+pub(crate) fn load(target: &Target) -> Result<LoadedLibrary, LoadError> {
     let file = match target {
         Target::Path(p) => {
             regular_file(p)?;
@@ -51,7 +81,7 @@ pub(crate) fn load(target: &Target) -> Result<LoadedLibrary, LoadFailure> {
     let proc_ = unsafe { library.get::<DriverProc>(b"DriverProc\0") }.map(|s| *s);
     match proc_ {
         Ok(proc_) => Ok(LoadedLibrary { library, raw_handle, proc_ }),
-        Err(_) => Err(LoadFailure::NoDriverProc),
+        Err(_) => Err(LoadError::NoDriverProc),
     }
 }
 
@@ -69,14 +99,14 @@ fn is_absence(error: &std::io::Error) -> bool {
 }
 
 /// Refuses what the loader must not be given: nothing, or anything but a regular file.
-fn regular_file(path: &Path) -> Result<(), LoadFailure> {
+fn regular_file(path: &Path) -> Result<(), LoadError> {
     match std::fs::metadata(path) {
         Ok(meta) if meta.is_file() => Ok(()),
-        Ok(meta) => {
-            Err(LoadFailure::NotLoadable(format!("not a regular file ({})", kind_of(&meta.file_type()))))
-        }
-        Err(e) if is_absence(&e) => Err(LoadFailure::NotFound(None)),
-        Err(e) => Err(LoadFailure::NotLoadable(e.to_string())),
+        Ok(meta) => Err(LoadError::NotLoadable {
+            message: format!("not a regular file ({})", kind_of(&meta.file_type())),
+        }),
+        Err(e) if is_absence(&e) => Err(LoadError::NotFound { loader_said: None }),
+        Err(e) => Err(LoadError::NotLoadable { message: e.to_string() }),
     }
 }
 
@@ -113,12 +143,16 @@ fn kind_of(kind: &std::fs::FileType) -> &'static str {
 /// glibc, for one) cannot be listed cheaply, so a broken library found only there
 /// is reported as not found; either way the error keeps the loader's message, which
 /// says what really happened.
-fn failure_in(target: &Target, message: String, dirs: &[PathBuf]) -> LoadFailure {
+fn failure_in(target: &Target, message: String, dirs: &[PathBuf]) -> LoadError {
     let there = match target {
         Target::Path(p) => !absent(p),
         Target::System(name) => dirs.iter().any(|d| !absent(&d.join(name))),
     };
-    if there { LoadFailure::NotLoadable(message) } else { LoadFailure::NotFound(Some(message)) }
+    if there {
+        LoadError::NotLoadable { message }
+    } else {
+        LoadError::NotFound { loader_said: Some(message) }
+    }
 }
 
 /// The directories the platform loader searches for a bare name, where they can be
@@ -267,7 +301,7 @@ mod tests {
         let dirs = [dir.path().to_path_buf()];
         let absent = Target::System("libabsent.so".into());
         match failure_in(&absent, FRENCH.into(), &dirs) {
-            LoadFailure::NotFound(Some(reason)) => assert_eq!(reason, FRENCH),
+            LoadError::NotFound { loader_said: Some(said) } => assert_eq!(said, FRENCH),
             other => panic!("{other:?}"),
         }
         // The file is there; the loader's "No such file" is about one of its dependencies.
@@ -277,13 +311,13 @@ mod tests {
             [Target::System("libpresent.so".into()), Target::Path(dir.path().join("libpresent.so"))]
         {
             match failure_in(&present, dependency.into(), &dirs) {
-                LoadFailure::NotLoadable(message) => assert_eq!(message, dependency),
+                LoadError::NotLoadable { message } => assert_eq!(message, dependency),
                 other => panic!("{present:?}: {other:?}"),
             }
         }
         // A path that vanished between the check and the load is not found.
         let gone = Target::Path(dir.path().join("gone.so"));
-        assert!(matches!(failure_in(&gone, FRENCH.into(), &dirs), LoadFailure::NotFound(_)));
+        assert!(matches!(failure_in(&gone, FRENCH.into(), &dirs), LoadError::NotFound { .. }));
     }
 
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -292,6 +326,6 @@ mod tests {
         let dirs = loader_dirs();
         assert!(dirs.iter().any(|d| d.join("libc.so.6").is_file()), "{dirs:?}");
         let libc = Target::System("libc.so.6".into());
-        assert!(matches!(failure_in(&libc, FRENCH.into(), &dirs), LoadFailure::NotLoadable(_)));
+        assert!(matches!(failure_in(&libc, FRENCH.into(), &dirs), LoadError::NotLoadable { .. }));
     }
 }
