@@ -64,3 +64,20 @@ fn list_and_doctor_refuse_what_open_refuses() {
         "{out}"
     );
 }
+
+#[test]
+fn list_reports_special_files_without_blocking() {
+    let s = Scratch::new();
+    let fifo = s.dir.path().join("fifo.so");
+    let c_path = std::ffi::CString::new(path_str(&fifo)).unwrap();
+    // SAFETY: `c_path` is a valid NUL-terminated string for the duration of the call.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    s.write_config(&format!("[drivers32]\nfifo={}\ndir={}\n", fifo.display(), s.dir.path().display()));
+    let started = std::time::Instant::now();
+    let (_, json, _) = run(s.drvctl(&["list", "--json"]));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "list took {:?}", started.elapsed());
+    let listed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(listed[0]["problem"], "cannot load: not a regular file (fifo)", "{json}");
+    assert_eq!(listed[1]["problem"], "cannot load: not a regular file (directory)", "{json}");
+    assert_eq!(listed[1]["fix"], "replace it with the driver library, or fix or remove the entry", "{json}");
+}
