@@ -41,15 +41,31 @@ impl ProbeReport {
     }
 }
 
-/// Probes the entry `value` (`file args`); with `load`, also opens and closes it.
+/// Probes the entry `alias` of `section`; with `load`, also opens and closes it.
 ///
-/// The file is mapped by [`drvproc_host::probe_library`], the manager's own loader,
-/// so an entry is called loadable exactly when `open` would map it.
-pub fn probe(ctx: &Ctx, value: &str, load: bool) -> ProbeReport {
-    let (file, _args) = drvproc_host::split_entry(value);
+/// The file is located as `open` of the alias locates it (a relative path is
+/// relative to the registry file, a bare name is searched for) and mapped by
+/// [`drvproc_host::probe_library`], the manager's own loader, so an entry is called
+/// loadable exactly when `open` would map it.
+pub fn probe(ctx: &Ctx, section: &str, alias: &str, load: bool) -> ProbeReport {
     let manager = ctx.manager();
+    let Some(registry) = manager.registry() else {
+        return ProbeReport::default()
+            .fail("no registry file".into(), "pass --config PATH or set DRVPROC_CONFIG");
+    };
+    let value = match registry.lookup(section, alias) {
+        Ok(Some(value)) => value,
+        Ok(None) => {
+            return ProbeReport::default().fail(
+                format!("no alias {alias} in [{section}] of {}", registry.path().display()),
+                "list the entries with `drvctl list --all`",
+            );
+        }
+        Err(e) => return ProbeReport::default().fail(e.to_string(), "fix the registry file"),
+    };
+    let (file, _args) = drvproc_host::split_entry(&value);
     let mut report = ProbeReport { file: file.to_string(), ..Default::default() };
-    let path = manager.locate_file(file);
+    let path = registry.entry_path(file).or_else(|| manager.locate_file(file));
     let mut regular = true;
     if let Some(p) = &path {
         report.path = Some(p.display().to_string());
@@ -100,7 +116,7 @@ pub fn probe(ctx: &Ctx, value: &str, load: bool) -> ProbeReport {
         }
     }
     if load {
-        match manager.open(value, None) {
+        match manager.open(alias, Some(section)) {
             Ok(instance) => {
                 drop(instance);
                 report.load = Some("ok".into());

@@ -81,3 +81,41 @@ fn list_reports_special_files_without_blocking() {
     assert_eq!(listed[1]["problem"], "cannot load: not a regular file (directory)", "{json}");
     assert_eq!(listed[1]["fix"], "replace it with the driver library, or fix or remove the entry", "{json}");
 }
+
+#[test]
+fn relative_entries_are_relative_to_the_registry_file() {
+    let s = Scratch::new();
+    let sub = s.dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let sample = sub.join("libdrvsample.so");
+    std::fs::copy(common::lib("drvsample"), &sample).unwrap();
+    s.write_config("[drivers32]\nrel=sub/libdrvsample.so\n");
+    // What the same path means in the current directory: not a library.
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::create_dir(elsewhere.path().join("sub")).unwrap();
+    std::fs::write(elsewhere.path().join("sub/libdrvsample.so"), "not a library").unwrap();
+    let in_elsewhere = |args: &[&str]| {
+        let mut cmd = s.drvctl(args);
+        cmd.current_dir(elsewhere.path());
+        run(cmd)
+    };
+
+    let (_, json, _) = in_elsewhere(&["list", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(listed[0]["path"], path_str(&sample), "{json}");
+    assert_eq!(listed[0]["problem"], serde_json::Value::Null, "{json}");
+    let (code, out, _) = in_elsewhere(&["doctor"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            0,
+            format!(
+                "ok     [drivers32] rel = sub/libdrvsample.so: loads and opens ({})\n1 entries, 0 broken\n",
+                sample.display()
+            )
+            .as_str()
+        )
+    );
+    let (code, out, err) = in_elsewhere(&["send", "rel", "DRV_QUERYCONFIGURE"]);
+    assert_eq!((code, out.as_str()), (0, "DRV_QUERYCONFIGURE answered 0 (0x0)\n"), "{err}");
+}
