@@ -127,7 +127,7 @@ pub enum Command {
     /// Internal: runs one probe or check step in a child process.
     #[command(hide = true, name = "__worker")]
     Worker {
-        /// probe, probe-load, or check:RULE.
+        /// probe:SECTION or probe-load:SECTION (TARGET is an alias there), or check:RULE.
         step: String,
         /// The driver.
         target: String,

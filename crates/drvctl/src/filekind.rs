@@ -45,10 +45,18 @@ pub fn machine_name(machine: u16) -> String {
     }
 }
 
-/// Reads the first bytes of `path`.
+/// Reads the first bytes of `path`. Anything but a regular file is [`FileKind::Other`];
+/// it is opened without blocking, since opening a FIFO for reading waits for a writer.
 pub fn inspect(path: &Path) -> std::io::Result<FileKind> {
     let mut head = [0u8; 20];
-    let mut file = std::fs::File::open(path)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let mut file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Ok(FileKind::Other);
+    }
     let n = file.read(&mut head)?;
     let head = &head[..n];
     if head.len() >= 20 && head.starts_with(b"\x7fELF") {
@@ -84,5 +92,22 @@ mod tests {
             other => panic!("the test binary is {other:?}"),
         }
         assert_eq!(machine_name(62), "x86-64");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn special_files_are_not_libraries_and_do_not_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.so");
+        let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: `c_path` is a valid NUL-terminated string for the duration of the call.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(inspect(&fifo).map_err(|e| e.to_string()));
+        });
+        let kind = rx.recv_timeout(std::time::Duration::from_secs(5)).expect("inspecting a fifo blocked");
+        assert_eq!(kind, Ok(FileKind::Other));
+        assert_eq!(inspect(dir.path()).map_err(|e| e.to_string()), Ok(FileKind::Other));
     }
 }

@@ -47,13 +47,14 @@ fn run(cli: Cli) -> CliResult<bool> {
 
 /// The child side of [`child::run`]: one step, one JSON line.
 fn worker(ctx: &Ctx, step: &str, target: &str) -> CliResult {
-    let line = match step {
-        "probe" => serde_json::to_string(&probe::probe(ctx, target, false))?,
-        "probe-load" => serde_json::to_string(&probe::probe(ctx, target, true))?,
-        _ => match step.strip_prefix("check:") {
-            Some(rule) => serde_json::to_string(&rules::run(ctx, rule, target))?,
-            None => return Err(CliError::Usage(format!("unknown worker step {step}"))),
-        },
+    let line = if let Some(section) = step.strip_prefix("probe:") {
+        serde_json::to_string(&probe::probe(ctx, section, target, false))?
+    } else if let Some(section) = step.strip_prefix("probe-load:") {
+        serde_json::to_string(&probe::probe(ctx, section, target, true))?
+    } else if let Some(rule) = step.strip_prefix("check:") {
+        serde_json::to_string(&rules::run(ctx, rule, target))?
+    } else {
+        return Err(CliError::Usage(format!("unknown worker step {step}")));
     };
     println!("{line}");
     Ok(())

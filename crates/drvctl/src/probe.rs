@@ -6,6 +6,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use drvproc_host::LoadError;
+
 use crate::context::Ctx;
 use crate::filekind::{self, FileKind};
 
@@ -39,88 +41,82 @@ impl ProbeReport {
     }
 }
 
-/// Probes the entry `value` (`file args`); with `load`, also opens and closes it.
-pub fn probe(ctx: &Ctx, value: &str, load: bool) -> ProbeReport {
-    let (file, _args) = drvproc_host::split_entry(value);
+/// Probes the entry `alias` of `section`; with `load`, also opens and closes it.
+///
+/// The file is located as `open` of the alias locates it (a relative path is
+/// relative to the registry file, a bare name is searched for) and mapped by
+/// [`drvproc_host::probe_library`], the manager's own loader, so an entry is called
+/// loadable exactly when `open` would map it.
+pub fn probe(ctx: &Ctx, section: &str, alias: &str, load: bool) -> ProbeReport {
     let manager = ctx.manager();
-    let mut report = ProbeReport { file: file.to_string(), ..Default::default() };
-    let path = manager.locate_file(file);
-    if let Some(p) = &path {
-        report.path = Some(p.display().to_string());
-        if !p.is_file() {
-            return report.fail(
-                format!("{} does not exist", p.display()),
-                "install the driver file there, or fix or remove the entry",
+    let Some(registry) = manager.registry() else {
+        return ProbeReport::default()
+            .fail("no registry file".into(), "pass --config PATH or set DRVPROC_CONFIG");
+    };
+    let value = match registry.lookup(section, alias) {
+        Ok(Some(value)) => value,
+        Ok(None) => {
+            return ProbeReport::default().fail(
+                format!("no alias {alias} in [{section}] of {}", registry.path().display()),
+                "list the entries with `drvctl list --all`",
             );
         }
-        match filekind::inspect(p) {
-            Ok(FileKind::Pe) => {
-                report.format = Some("Windows PE".into());
+        Err(e) => return ProbeReport::default().fail(e.to_string(), "fix the registry file"),
+    };
+    let (file, _args) = drvproc_host::split_entry(&value);
+    let mut report = ProbeReport { file: file.to_string(), ..Default::default() };
+    let path = registry.entry_path(file).or_else(|| manager.locate_file(file));
+    let mut regular = true;
+    if let Some(p) = &path {
+        report.path = Some(p.display().to_string());
+        match std::fs::metadata(p) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return report.fail(
-                    format!(
-                        "{} is a Windows DLL (PE image); this machine loads ELF {} libraries",
-                        p.display(),
-                        filekind::host_machine().map_or("native".into(), filekind::machine_name)
-                    ),
-                    "install a native build of the driver, or run it under Wine",
+                    format!("{} does not exist", p.display()),
+                    "install the driver file there, or fix or remove the entry",
                 );
             }
-            Ok(FileKind::Elf { machine, bits }) => {
-                report.format = Some(format!("ELF {} {bits}-bit", filekind::machine_name(machine)));
-                if let Some(host) = filekind::host_machine()
-                    && host != machine
-                {
-                    return report.fail(
-                        format!(
-                            "{} is built for {}; this machine needs {}",
-                            p.display(),
-                            filekind::machine_name(machine),
-                            filekind::machine_name(host)
-                        ),
-                        "install the build of the driver for this machine's architecture",
-                    );
+            Err(e) => return report.fail(format!("{}: {e}", p.display()), "check the file's permissions"),
+            // Not a file to read the header of; the loader says what it is.
+            Ok(meta) if !meta.is_file() => regular = false,
+            Ok(_) => {
+                if let Some((problem, fix)) = check_header(&mut report, p) {
+                    return report.fail(problem, fix);
                 }
             }
-            Ok(FileKind::Other) => {
-                report.format = Some("not a library".into());
-                return report
-                    .fail(format!("{} is not a shared library", p.display()), "fix or remove the entry");
-            }
-            Err(e) => return report.fail(format!("{}: {e}", p.display()), "check the file's permissions"),
         }
     }
     let target = path.as_deref().unwrap_or(Path::new(file));
-    // SAFETY: mapping the driver runs its initialisers; this runs in a child process
-    // precisely so that a misbehaving library cannot harm drvctl.
-    let library = match unsafe { libloading::Library::new(target) } {
-        Ok(l) => l,
-        Err(e) => {
-            let detail = std::error::Error::source(&e).map_or(e.to_string(), |s| s.to_string());
-            return if path.is_none() && detail.contains("No such file") {
-                report.fail(
-                    format!("{file}: not found {}", manager.search_description()),
-                    format!("put {file} in a directory of DRVPROC_PATH or beside the registry file"),
-                )
-            } else {
-                report.fail(
-                    format!("cannot load: {detail}"),
-                    format!("check the library's dependencies (ldd {})", target.display()),
-                )
-            };
+    match drvproc_host::probe_library(target) {
+        Ok(()) => {
+            report.loadable = true;
+            report.driver_proc = true;
         }
-    };
-    report.loadable = true;
-    // SAFETY: only the symbol's presence is checked; it is not called here.
-    report.driver_proc = unsafe { library.get::<drvproc::DriverProc>(b"DriverProc\0") }.is_ok();
-    drop(library);
-    if !report.driver_proc {
-        return report.fail(
-            "no DriverProc export: not an installable driver".into(),
-            "register the driver's own library, not a helper library",
-        );
+        Err(LoadError::NoDriverProc) => {
+            report.loadable = true;
+            return report.fail(
+                "no DriverProc export: not an installable driver".into(),
+                "register the driver's own library, not a helper library",
+            );
+        }
+        Err(LoadError::NotFound { loader_said }) => {
+            let said = loader_said.map_or(String::new(), |m| format!(": {m}"));
+            return report.fail(
+                format!("{file}: not found {}{said}", manager.search_description()),
+                format!("put {file} in a directory of DRVPROC_PATH or beside the registry file"),
+            );
+        }
+        Err(e @ LoadError::NotLoadable { .. }) if !regular => {
+            return report
+                .fail(e.to_string(), "replace it with the driver library, or fix or remove the entry");
+        }
+        Err(e @ LoadError::NotLoadable { .. }) => {
+            return report
+                .fail(e.to_string(), format!("check the library's dependencies (ldd {})", target.display()));
+        }
     }
     if load {
-        match manager.open(value, None) {
+        match manager.open(alias, Some(section)) {
             Ok(instance) => {
                 drop(instance);
                 report.load = Some("ok".into());
@@ -141,4 +137,41 @@ pub fn probe(ctx: &Ctx, value: &str, load: bool) -> ProbeReport {
         }
     }
     report
+}
+
+/// Reads the first bytes of the regular file `p` and notes its format: the problem
+/// and its fix when it is a Windows DLL, a library for another architecture or not a
+/// library at all.
+fn check_header(report: &mut ProbeReport, p: &Path) -> Option<(String, &'static str)> {
+    match filekind::inspect(p) {
+        Ok(FileKind::Pe) => {
+            report.format = Some("Windows PE".into());
+            let host = filekind::host_machine().map_or("native".into(), filekind::machine_name);
+            Some((
+                format!(
+                    "{} is a Windows DLL (PE image); this machine loads ELF {host} libraries",
+                    p.display()
+                ),
+                "install a native build of the driver, or run it under Wine",
+            ))
+        }
+        Ok(FileKind::Elf { machine, bits }) => {
+            report.format = Some(format!("ELF {} {bits}-bit", filekind::machine_name(machine)));
+            let host = filekind::host_machine().filter(|&host| host != machine)?;
+            Some((
+                format!(
+                    "{} is built for {}; this machine needs {}",
+                    p.display(),
+                    filekind::machine_name(machine),
+                    filekind::machine_name(host)
+                ),
+                "install the build of the driver for this machine's architecture",
+            ))
+        }
+        Ok(FileKind::Other) => {
+            report.format = Some("not a library".into());
+            Some((format!("{} is not a shared library", p.display()), "fix or remove the entry"))
+        }
+        Err(e) => Some((format!("{}: {e}", p.display()), "check the file's permissions")),
+    }
 }

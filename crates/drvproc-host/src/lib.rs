@@ -8,6 +8,8 @@
 //!   drivers that are functions in this process ([`DriverManager::register_function`]);
 //! * [`Instance`]: an owned open instance, closed on drop, with typed wrappers;
 //! * [`Registry`]: the `system.ini`-format configuration (aliases per section);
+//! * [`probe_library`]: whether a file maps as a driver, judged exactly as `open`
+//!   judges it (for tools that report on drivers);
 //! * [`driver_callback`] with the portable [`Event`] and [`MessageQueue`] targets.
 //!
 //! ## The path of a message
@@ -69,6 +71,7 @@ pub use drvproc::def_driver_proc;
 pub use error::{BadHandle, CloseError, OpenError, TooManyManagers};
 pub use ini::{IniDocument, IniSyntaxError};
 pub use instance::Instance;
+pub use loader::{LoadError, probe_library};
 pub use manager::{DRIVER_FLAGS_VALID, DriverManager};
 pub use options::ManagerOptions;
 pub use registry::{DRIVERS32, Registry, RegistryError};

@@ -1,11 +1,11 @@
 //! The platform layer: mapping a driver library and finding its `DriverProc`.
 //! Everything platform-specific about loading lives here.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use drvproc::DriverProc;
 
-use crate::resolve::Target;
+use crate::resolve::{Target, is_path};
 
 /// A mapped driver library.
 pub(crate) struct LoadedLibrary {
@@ -16,32 +16,233 @@ pub(crate) struct LoadedLibrary {
     pub(crate) proc_: DriverProc,
 }
 
-/// Why a library could not be used.
-pub(crate) enum LoadFailure {
-    /// The platform loader found no such file.
-    NotFound,
+/// Why a library cannot be used as a driver.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// There is no file to load: nothing at the path, or a bare name that is in
+    /// none of the directories the platform loader searches. Decided from the file
+    /// system, never from the loader's message, which it keeps when it was asked.
+    #[error("not found{}", loader_said.as_ref().map_or(String::new(), |m| format!(": {m}")))]
+    NotFound {
+        /// What the platform loader said, when the name went to it.
+        loader_said: Option<String>,
+    },
     /// It exists but did not load.
-    NotLoadable(String),
+    #[error("cannot load: {message}")]
+    NotLoadable {
+        /// The loader's message, or why the file was not handed to the loader
+        /// (`not a regular file (fifo)`).
+        message: String,
+    },
     /// It loaded but exports no `DriverProc`.
+    #[error("not a driver: no DriverProc export")]
     NoDriverProc,
 }
 
-/// Maps `target` and resolves `DriverProc`.
-pub(crate) fn load(target: &Target) -> Result<LoadedLibrary, LoadFailure> {
-    let (library, raw_handle) = match target {
-        Target::Path(p) => open(p.as_os_str())?,
-        Target::System(name) => open(std::ffi::OsStr::new(name)).map_err(|e| match e {
-            LoadFailure::NotLoadable(msg) if looks_not_found(&msg) => LoadFailure::NotFound,
-            other => other,
-        })?,
+/// Maps `file` the way [`DriverManager::open`](crate::DriverManager::open) maps a
+/// driver — same loader flags, same refusals, same "not found" decision — checks
+/// that it exports `DriverProc`, and unmaps it. No message is sent.
+///
+/// A `file` with a directory part is used as given; a bare file name goes to the
+/// platform loader's own search (apply the manager's search path first with
+/// [`DriverManager::locate_file`](crate::DriverManager::locate_file)). Tools that
+/// report on drivers use this so they never call a driver fine that `open` refuses.
+///
+/// Mapping a library runs its initialisers, as opening it would: probe files you do
+/// not trust in a child process.
+pub fn probe_library(file: &Path) -> Result<(), LoadError> {
+    let target = if is_path(&file.to_string_lossy()) {
+        Target::Path(file.to_path_buf())
+    } else {
+        Target::System(file.to_string_lossy().into_owned())
     };
+    load(&target).map(drop)
+}
+
+/// Maps `target` and resolves `DriverProc`.
+///
+/// A path is checked first: it must exist and be a regular file once symlinks are
+/// followed. `dlopen` of a FIFO blocks until something writes to it, and of a
+/// directory or device fails with a confusing message, so those are refused here.
+/// (A file replaced between the check and the load is not caught; the check is
+/// about mistakes, and whoever can swap files in a driver directory can plant a
+/// driver anyway.)
+pub(crate) fn load(target: &Target) -> Result<LoadedLibrary, LoadError> {
+    let file = match target {
+        Target::Path(p) => {
+            regular_file(p)?;
+            p.as_os_str()
+        }
+        Target::System(name) => std::ffi::OsStr::new(name),
+    };
+    let (library, raw_handle) = open(file).map_err(|message| failure_in(target, message, &loader_dirs()))?;
     // SAFETY: `DriverProc` is declared by the driver ABI with exactly this signature;
     // a library exporting that name with another type breaks the ABI contract.
     let proc_ = unsafe { library.get::<DriverProc>(b"DriverProc\0") }.map(|s| *s);
     match proc_ {
         Ok(proc_) => Ok(LoadedLibrary { library, raw_handle, proc_ }),
-        Err(_) => Err(LoadFailure::NoDriverProc),
+        Err(_) => Err(LoadError::NoDriverProc),
     }
+}
+
+/// Whether the file system has nothing at `path`: it, or a directory on the way to
+/// it, does not exist. Other errors (no permission, say) mean something is there.
+pub(crate) fn absent(path: &Path) -> bool {
+    match std::fs::metadata(path) {
+        Ok(_) => false,
+        Err(e) => is_absence(&e),
+    }
+}
+
+fn is_absence(error: &std::io::Error) -> bool {
+    matches!(error.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory)
+}
+
+/// Refuses what the loader must not be given: nothing, or anything but a regular file.
+fn regular_file(path: &Path) -> Result<(), LoadError> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(meta) => Err(LoadError::NotLoadable {
+            message: format!("not a regular file ({})", kind_of(&meta.file_type())),
+        }),
+        Err(e) if is_absence(&e) => Err(LoadError::NotFound { loader_said: None }),
+        Err(e) => Err(LoadError::NotLoadable { message: e.to_string() }),
+    }
+}
+
+/// A file type in words, for [`regular_file`]'s refusals.
+fn kind_of(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "fifo";
+        }
+        if kind.is_socket() {
+            return "socket";
+        }
+        if kind.is_char_device() {
+            return "character device";
+        }
+        if kind.is_block_device() {
+            return "block device";
+        }
+    }
+    if kind.is_dir() { "directory" } else { "special file" }
+}
+
+/// Classifies a failed load of `target` as "not found" or "not loadable" by asking
+/// the file system, never by reading the loader's message: that text is translated
+/// under `setlocale` (glibc's `dlerror`), and "No such file" in it may be about a
+/// missing *dependency* of a file that is there.
+///
+/// A path is not found when nothing is at it (it can vanish after [`regular_file`]).
+/// A bare name went to the platform loader's own search: it is not found when no
+/// file of that name is in `dirs`, the directories that search is known to cover
+/// ([`loader_dirs`]). Anything else the loader's search consults (`ld.so.cache` on
+/// glibc, for one) cannot be listed cheaply, so a broken library found only there
+/// is reported as not found; either way the error keeps the loader's message, which
+/// says what really happened.
+fn failure_in(target: &Target, message: String, dirs: &[PathBuf]) -> LoadError {
+    let there = match target {
+        Target::Path(p) => !absent(p),
+        Target::System(name) => dirs.iter().any(|d| !absent(&d.join(name))),
+    };
+    if there {
+        LoadError::NotLoadable { message }
+    } else {
+        LoadError::NotFound { loader_said: Some(message) }
+    }
+}
+
+/// The directories the platform loader searches for a bare name, where they can be
+/// listed: on glibc, exactly the list `dlopen` walks for the main program
+/// (`LD_LIBRARY_PATH`, its run paths, the system directories), from
+/// `dlinfo(RTLD_DI_SERINFO)`.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn loader_dirs() -> Vec<PathBuf> {
+    use std::ffi::CStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    /// glibc's `Dl_serpath`.
+    #[repr(C)]
+    struct SearchDir {
+        name: *const libc::c_char,
+        flags: libc::c_uint,
+    }
+    /// glibc's `Dl_serinfo`, whose array has `count` entries.
+    #[repr(C)]
+    struct SearchInfo {
+        size: libc::size_t,
+        count: libc::c_uint,
+        dirs: [SearchDir; 1],
+    }
+
+    // SAFETY: dlopen(NULL) returns a handle to the main program (never NULL on
+    // glibc), released by the dlclose below.
+    let handle = unsafe { libc::dlopen(std::ptr::null(), libc::RTLD_LAZY) };
+    if handle.is_null() {
+        return Vec::new();
+    }
+    let mut sizes = SearchInfo { size: 0, count: 0, dirs: [SearchDir { name: std::ptr::null(), flags: 0 }] };
+    // SAFETY: RTLD_DI_SERINFOSIZE writes `size` and `count` of the struct passed.
+    let sized = unsafe { libc::dlinfo(handle, libc::RTLD_DI_SERINFOSIZE, (&raw mut sizes).cast()) } == 0;
+    let mut dirs = Vec::new();
+    if sized && sizes.size >= std::mem::size_of::<SearchInfo>() {
+        // u64 words: the buffer holds pointers and must be aligned for them.
+        let mut buffer = vec![0u64; sizes.size.div_ceil(8)];
+        let info = buffer.as_mut_ptr().cast::<SearchInfo>();
+        // SAFETY: `buffer` is `sizes.size` bytes or more and aligned for
+        // `SearchInfo`; RTLD_DI_SERINFO reads `size` and `count` from it and fills
+        // `count` entries, whose names point into the same buffer, which outlives
+        // every read below.
+        unsafe {
+            (*info).size = sizes.size;
+            (*info).count = sizes.count;
+            if libc::dlinfo(handle, libc::RTLD_DI_SERINFO, info.cast()) == 0 {
+                let first = (&raw const (*info).dirs).cast::<SearchDir>();
+                for i in 0..(*info).count as usize {
+                    let name = (*first.add(i)).name;
+                    if !name.is_null() {
+                        let bytes = CStr::from_ptr(name).to_bytes();
+                        dirs.push(PathBuf::from(std::ffi::OsStr::from_bytes(bytes)));
+                    }
+                }
+            }
+        }
+    }
+    // SAFETY: `handle` came from the dlopen above and is closed once.
+    unsafe { libc::dlclose(handle) };
+    dirs
+}
+
+/// Elsewhere: the variable the loader reads and its documented default directories.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn loader_dirs() -> Vec<PathBuf> {
+    let from_env = |var: &str| -> Vec<PathBuf> {
+        std::env::var_os(var).map(|v| std::env::split_paths(&v).collect()).unwrap_or_default()
+    };
+    let mut dirs = Vec::new();
+    if cfg!(target_os = "macos") {
+        dirs.extend(from_env("DYLD_LIBRARY_PATH"));
+        let fallback = from_env("DYLD_FALLBACK_LIBRARY_PATH");
+        if fallback.is_empty() {
+            dirs.extend(["/usr/local/lib", "/usr/lib"].map(PathBuf::from));
+        } else {
+            dirs.extend(fallback);
+        }
+    } else if cfg!(windows) {
+        if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+            dirs.push(exe_dir);
+        }
+        if let Some(root) = std::env::var_os("SystemRoot") {
+            dirs.push(PathBuf::from(root).join("System32"));
+        }
+    } else {
+        dirs.extend(from_env("LD_LIBRARY_PATH"));
+        dirs.extend(["/lib", "/usr/local/lib", "/usr/lib"].map(PathBuf::from));
+    }
+    dirs
 }
 
 /// The loader's message with its causes (libloading puts `dlerror()`'s text in the
@@ -57,21 +258,13 @@ fn describe(error: &libloading::Error) -> String {
     text
 }
 
-fn looks_not_found(message: &str) -> bool {
-    message.contains("No such file") || message.contains("cannot find") || message.contains("not found")
-}
-
 #[cfg(unix)]
-fn open(file: &std::ffi::OsStr) -> Result<(libloading::Library, usize), LoadFailure> {
+fn open(file: &std::ffi::OsStr) -> Result<(libloading::Library, usize), String> {
     use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
-    if Path::new(file).is_dir() {
-        return Err(LoadFailure::NotLoadable("is a directory".into()));
-    }
     // SAFETY: mapping a driver runs its initialisers; loading the drivers named by
     // the configuration is what a driver manager is for (see the crate docs on trust).
     // RTLD_NOW reports missing symbols here instead of at some later call.
-    let lib = unsafe { Library::open(Some(file), RTLD_NOW | RTLD_LOCAL) }
-        .map_err(|e| LoadFailure::NotLoadable(describe(&e)))?;
+    let lib = unsafe { Library::open(Some(file), RTLD_NOW | RTLD_LOCAL) }.map_err(|e| describe(&e))?;
     let raw = lib.into_raw();
     // SAFETY: `raw` came from `into_raw` just above and is converted back once.
     let lib = unsafe { Library::from_raw(raw) };
@@ -79,18 +272,60 @@ fn open(file: &std::ffi::OsStr) -> Result<(libloading::Library, usize), LoadFail
 }
 
 #[cfg(windows)]
-fn open(file: &std::ffi::OsStr) -> Result<(libloading::Library, usize), LoadFailure> {
+fn open(file: &std::ffi::OsStr) -> Result<(libloading::Library, usize), String> {
     use libloading::os::windows::{
         LOAD_LIBRARY_SEARCH_DEFAULT_DIRS, LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR, Library,
     };
-    let _ = Path::new(file);
     // SAFETY: as on Unix. The flags keep the current directory out of the search.
     let lib = unsafe {
         Library::load_with_flags(file, LOAD_LIBRARY_SEARCH_DEFAULT_DIRS | LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR)
     }
-    .map_err(|e| LoadFailure::NotLoadable(describe(&e)))?;
+    .map_err(|e| describe(&e))?;
     let raw = lib.into_raw();
     // SAFETY: `raw` came from `into_raw` just above and is converted back once.
     let lib = unsafe { Library::from_raw(raw) };
     Ok((lib.into(), raw as usize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text glibc's `dlerror` gives under a French locale for a missing file.
+    const FRENCH: &str =
+        "libabsent.so: impossible d'ouvrir le fichier objet partagé: Aucun fichier ou dossier de ce type";
+
+    #[test]
+    fn not_found_is_decided_by_the_file_system_not_by_the_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let dirs = [dir.path().to_path_buf()];
+        let absent = Target::System("libabsent.so".into());
+        match failure_in(&absent, FRENCH.into(), &dirs) {
+            LoadError::NotFound { loader_said: Some(said) } => assert_eq!(said, FRENCH),
+            other => panic!("{other:?}"),
+        }
+        // The file is there; the loader's "No such file" is about one of its dependencies.
+        std::fs::write(dir.path().join("libpresent.so"), b"").unwrap();
+        let dependency = "libdep.so: cannot open shared object file: No such file or directory";
+        for present in
+            [Target::System("libpresent.so".into()), Target::Path(dir.path().join("libpresent.so"))]
+        {
+            match failure_in(&present, dependency.into(), &dirs) {
+                LoadError::NotLoadable { message } => assert_eq!(message, dependency),
+                other => panic!("{present:?}: {other:?}"),
+            }
+        }
+        // A path that vanished between the check and the load is not found.
+        let gone = Target::Path(dir.path().join("gone.so"));
+        assert!(matches!(failure_in(&gone, FRENCH.into(), &dirs), LoadError::NotFound { .. }));
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn the_loaders_directories_hold_the_c_library() {
+        let dirs = loader_dirs();
+        assert!(dirs.iter().any(|d| d.join("libc.so.6").is_file()), "{dirs:?}");
+        let libc = Target::System("libc.so.6".into());
+        assert!(matches!(failure_in(&libc, FRENCH.into(), &dirs), LoadError::NotLoadable { .. }));
+    }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, MutexGuard, PoisonError};
 
 use crate::error::OpenError;
-use crate::loader::{self, LoadFailure};
+use crate::loader::{self, LoadError};
 use crate::manager::ManagerState;
 use crate::module::Module;
 use crate::resolve::Target;
@@ -61,11 +61,15 @@ impl ManagerState {
             Target::System(s) => s.clone(),
         };
         let loaded = loader::load(target).map_err(|failure| match failure {
-            LoadFailure::NotFound => {
-                OpenError::NotFound { name: name.to_string(), looked: self.search.describe() }
+            LoadError::NotFound { loader_said } => {
+                let looked = match target {
+                    Target::Path(p) => format!("(no file {})", p.display()),
+                    Target::System(_) => self.search.describe_failure(loader_said.as_deref()),
+                };
+                OpenError::NotFound { name: name.to_string(), looked }
             }
-            LoadFailure::NotLoadable(message) => OpenError::NotLoadable { path: path_text.clone(), message },
-            LoadFailure::NoDriverProc => OpenError::NoDriverProc { path: path_text.clone() },
+            LoadError::NotLoadable { message } => OpenError::NotLoadable { path: path_text.clone(), message },
+            LoadError::NoDriverProc => OpenError::NoDriverProc { path: path_text.clone() },
         })?;
         let mut maps = self.maps();
         if let Some(existing) = maps.by_handle.get(&loaded.raw_handle).filter(|m| !m.is_gone()).cloned() {

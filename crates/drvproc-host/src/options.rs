@@ -8,11 +8,15 @@ use std::path::PathBuf;
 /// `$DRVPROC_PATH`.
 #[derive(Clone, Debug)]
 pub struct ManagerOptions {
-    /// The registry file; `None`: the default location.
+    /// The registry file; `None`: the default location. A relative path is
+    /// relative to the current directory, like a program argument; relative paths
+    /// in the file are relative to the file's directory.
     pub config_path: Option<PathBuf>,
     /// Directories searched for bare driver file names, before the configuration
     /// file's directory and the platform loader's default; `None`: `$DRVPROC_PATH`
-    /// (`:`-separated on Unix, `;` on Windows).
+    /// (`:`-separated on Unix, `;` on Windows). Relative directories are ignored
+    /// with a warning, as is the directory of a relative `config_path`: bare names
+    /// are never looked for relative to the current directory.
     pub search_path: Option<Vec<PathBuf>>,
     /// Wine's two-phase session instance (spec §7.3 b, D5): a first open with
     /// `lParam2 != 0` first opens a hidden instance with `lParam2 = 0`. On by default.

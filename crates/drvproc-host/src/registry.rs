@@ -73,19 +73,54 @@ impl Registry {
 
     /// Where the configuration lives when no path is given: `$DRVPROC_CONFIG`, else
     /// `$XDG_CONFIG_HOME/drvproc/system.ini`, else `$HOME/.config/drvproc/system.ini`.
+    ///
+    /// `$DRVPROC_CONFIG` is used as given, like a `--config` argument. A relative
+    /// `$XDG_CONFIG_HOME` or `$HOME` is ignored with a warning, as the XDG base
+    /// directory specification asks: it would make the configuration (and its
+    /// directory, where bare driver names are looked for) depend on the current
+    /// directory.
     pub fn default_path() -> Option<PathBuf> {
         let non_empty = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from);
         if let Some(p) = non_empty("DRVPROC_CONFIG") {
             return Some(p);
         }
-        let config_home =
-            non_empty("XDG_CONFIG_HOME").or_else(|| non_empty("HOME").map(|h| h.join(".config")));
+        let absolute = |var: &str| {
+            non_empty(var).filter(|p| {
+                let ok = p.is_absolute();
+                if !ok {
+                    tracing::warn!("ignoring {var}={}: not an absolute path", p.display());
+                }
+                ok
+            })
+        };
+        let config_home = absolute("XDG_CONFIG_HOME").or_else(|| absolute("HOME").map(|h| h.join(".config")));
         config_home.map(|c| c.join("drvproc").join("system.ini"))
     }
 
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The file an entry's file part names, when it has a directory part: a relative
+    /// one is relative to this registry file's directory, so an entry means the same
+    /// file whatever directory the program reading it runs in. `None` for a bare file
+    /// name, which is looked for in the search path (see
+    /// [`DriverManager::open`](crate::DriverManager::open)). A registry given by a
+    /// relative path is itself relative to the current directory, and so are its
+    /// entries, through it.
+    ///
+    /// ```
+    /// let registry = drvproc_host::Registry::new("/etc/drvproc/system.ini");
+    /// assert_eq!(registry.entry_path("sub/x.so"), Some("/etc/drvproc/sub/x.so".into()));
+    /// assert_eq!(registry.entry_path("/opt/x.so"), Some("/opt/x.so".into()));
+    /// assert_eq!(registry.entry_path("x.so"), None);
+    /// ```
+    pub fn entry_path(&self, file: &str) -> Option<PathBuf> {
+        if !crate::resolve::is_path(file) {
+            return None;
+        }
+        Some(self.path.parent().map_or_else(|| PathBuf::from(file), |dir| dir.join(file)))
     }
 
     fn io_err(&self, path: &Path, source: std::io::Error) -> RegistryError {

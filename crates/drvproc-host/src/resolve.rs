@@ -59,6 +59,53 @@ pub(crate) enum Target {
 }
 
 impl SearchPath {
+    /// The search locations of a manager: `dirs` (`None`: `$DRVPROC_PATH`), then the
+    /// directory of the configuration file `config_path`.
+    ///
+    /// A relative location is dropped with a warning: it would name another place
+    /// for every current directory, and a file planted in the current directory
+    /// must never be loaded by a bare name. (A relative `config_path` is still read
+    /// as the registry, as the caller named it; only its directory is not searched.)
+    #[cfg_attr(not(test), expect(dead_code))]
+    pub(crate) fn new(dirs: Option<Vec<PathBuf>>, config_path: Option<&Path>) -> SearchPath {
+        fn absolute_or_warn(dir: &Path, origin: &str) -> bool {
+            let absolute = dir.is_absolute();
+            if !absolute {
+                tracing::warn!(
+                    "ignoring {} from {origin}: not an absolute path (driver files are never looked for relative \
+                     to the current directory)",
+                    dir.display()
+                );
+            }
+            absolute
+        }
+        let (dirs, origin) = match dirs {
+            Some(dirs) => (dirs, "the search path"),
+            None => {
+                let env = std::env::var_os("DRVPROC_PATH").filter(|v| !v.is_empty());
+                (env.map(|v| std::env::split_paths(&v).collect()).unwrap_or_default(), "DRVPROC_PATH")
+            }
+        };
+        let dirs =
+            dirs.into_iter().filter(|d| !d.as_os_str().is_empty() && absolute_or_warn(d, origin)).collect();
+        let config_dir = config_path
+            .and_then(Path::parent)
+            .map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d })
+            .filter(|d| absolute_or_warn(d, "the configuration file's directory"))
+            .map(Path::to_path_buf);
+        SearchPath { dirs, config_dir }
+    }
+
+    /// The directories bare names are looked for in, in order. [`new`](Self::new)
+    /// keeps only absolute ones; they are filtered again here because the current
+    /// directory must never be searched, however this value was built.
+    fn locations(&self) -> (Vec<&Path>, bool, bool) {
+        let dirs: Vec<&Path> = self.dirs.iter().map(PathBuf::as_path).filter(|d| d.is_absolute()).collect();
+        let config_dir = self.config_dir.as_deref().filter(|d| d.is_absolute());
+        let (any_dirs, has_config) = (!dirs.is_empty(), config_dir.is_some());
+        (dirs.into_iter().chain(config_dir).collect(), any_dirs, has_config)
+    }
+
     /// Locates `file`: a path is used as given; a bare name is looked for in the
     /// search directories, then the config directory, then left to the platform
     /// loader. The current directory is never searched.
@@ -66,32 +113,41 @@ impl SearchPath {
         if is_path(file) {
             return Target::Path(PathBuf::from(file));
         }
-        self.dirs
-            .iter()
-            .chain(self.config_dir.iter())
+        self.locations()
+            .0
+            .into_iter()
             .map(|d| d.join(file))
             .find(|p| p.is_file())
             .map_or_else(|| Target::System(file.to_string()), Target::Path)
     }
 
-    /// "in /a:/b (searched DRVPROC_PATH, config dir)" for error messages.
+    /// "in /a:/b (searched DRVPROC_PATH, config dir, system library path)" for
+    /// error messages.
     pub(crate) fn describe(&self) -> String {
-        let dirs: Vec<&Path> = self.dirs.iter().chain(self.config_dir.iter()).map(PathBuf::as_path).collect();
+        self.describe_failure(None)
+    }
+
+    /// [`describe`](Self::describe) with what the platform loader said when its own
+    /// search found nothing either.
+    pub(crate) fn describe_failure(&self, loader_said: Option<&str>) -> String {
+        let (dirs, any_dirs, has_config) = self.locations();
         let joined = std::env::join_paths(&dirs)
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|_| format!("{dirs:?}"));
         let mut searched = Vec::new();
-        if !self.dirs.is_empty() {
+        if any_dirs {
             searched.push("DRVPROC_PATH");
         }
-        if self.config_dir.is_some() {
+        if has_config {
             searched.push("config dir");
         }
         searched.push("system library path");
+        let searched = searched.join(", ");
+        let said = loader_said.map_or(String::new(), |m| format!("; {m}"));
         if dirs.is_empty() {
-            format!("(searched {})", searched.join(", "))
+            format!("(searched {searched}{said})")
         } else {
-            format!("in {joined} (searched {})", searched.join(", "))
+            format!("in {joined} (searched {searched}{said})")
         }
     }
 }
@@ -142,7 +198,9 @@ impl ManagerState {
             for s in &sections {
                 if let Some(value) = doc.get(s, name) {
                     let (file, args) = split_entry(value);
-                    return self.try_file(name, file, args, l2);
+                    let target =
+                        registry.entry_path(file).map_or_else(|| self.search.locate(file), Target::Path);
+                    return self.try_target(name, file, target, args, l2);
                 }
             }
         }
@@ -172,9 +230,20 @@ impl ManagerState {
         args: Option<&str>,
         l2: LParam,
     ) -> Result<Hdrvr, OpenError> {
-        let target = self.search.locate(file);
+        self.try_target(name, file, self.search.locate(file), args, l2)
+    }
+
+    /// Opens `file` (of the name `name`) found at `target`.
+    pub(crate) fn try_target(
+        &self,
+        name: &str,
+        file: &str,
+        target: Target,
+        args: Option<&str>,
+        l2: LParam,
+    ) -> Result<Hdrvr, OpenError> {
         if let Target::Path(p) = &target
-            && !p.exists()
+            && crate::loader::absent(p)
         {
             return Err(OpenError::NotFound {
                 name: name.to_string(),
@@ -236,6 +305,56 @@ mod tests {
         assert_eq!(sections_for("MCI32"), ["MCI32", "MCI"]);
         assert_eq!(sections_for("mci"), ["mci"]);
         assert_eq!(sections_for("Drivers32"), ["Drivers32"]);
+    }
+
+    #[test]
+    fn relative_search_locations_are_dropped_with_a_warning() {
+        use std::io::Write;
+        use std::sync::{Arc, Mutex};
+
+        #[derive(Clone, Default)]
+        struct Log(Arc<Mutex<Vec<u8>>>);
+        impl Write for Log {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let log = Log::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .without_time()
+            .with_target(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let sp = tracing::subscriber::with_default(subscriber, || {
+            let dirs = ["rel", "", "/abs", "./here"].map(PathBuf::from).to_vec();
+            SearchPath::new(Some(dirs), Some(Path::new("system.ini")))
+        });
+        assert_eq!(sp.dirs, [PathBuf::from("/abs")]);
+        assert_eq!(sp.config_dir, None);
+        let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        let warnings: Vec<&str> = text.lines().map(|l| l.trim_start_matches(" WARN ")).collect();
+        let tail =
+            "not an absolute path (driver files are never looked for relative to the current directory)";
+        assert_eq!(
+            warnings,
+            [
+                format!("ignoring rel from the search path: {tail}"),
+                format!("ignoring ./here from the search path: {tail}"),
+                format!("ignoring . from the configuration file's directory: {tail}"),
+            ]
+        );
+        let sp = SearchPath::new(Some(vec![]), Some(Path::new("/etc/drvproc/system.ini")));
+        assert_eq!(sp.config_dir, Some(PathBuf::from("/etc/drvproc")));
+        // Built by hand with relative entries, it still searches only absolute ones.
+        let by_hand = SearchPath { dirs: vec!["rel".into()], config_dir: Some("conf".into()) };
+        assert_eq!(by_hand.locate("x.so"), Target::System("x.so".into()));
+        assert_eq!(by_hand.describe(), "(searched system library path)");
     }
 
     #[test]

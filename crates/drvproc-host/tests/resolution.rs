@@ -43,7 +43,8 @@ fn bare_file_names_use_the_search_path_and_the_config_dir() {
     assert_eq!(
         err.to_string(),
         "libnothere-drvproc.so: not found (as a file in /a:/b:/nonexistent-drvproc-test (searched DRVPROC_PATH, \
-         config dir, system library path); no alias in [Drivers32] of /nonexistent-drvproc-test/system.ini)"
+         config dir, system library path; dlopen failed: libnothere-drvproc.so: cannot open shared object file: \
+         No such file or directory); no alias in [Drivers32] of /nonexistent-drvproc-test/system.ini)"
     );
 }
 
@@ -137,7 +138,8 @@ fn wine_system_ini_is_read_unchanged() {
     assert_eq!(
         err.to_string(),
         format!(
-            "msacm.imaadpcm: not found in {d}:{d} (searched DRVPROC_PATH, config dir, system library path)",
+            "msacm.imaadpcm: not found in {d}:{d} (searched DRVPROC_PATH, config dir, system library path; \
+             dlopen failed: imaadp32.acm: cannot open shared object file: No such file or directory)",
             d = t.dir.path().display()
         )
     );
@@ -209,4 +211,55 @@ fn function_drivers_run_the_same_lifecycle() {
     assert!(m.unregister_function("fn.trace"));
     assert!(m.open("fn.trace", None).is_err());
     assert!(m.register_function("", proc_).is_err());
+}
+
+/// Makes a FIFO at `path`.
+fn mkfifo(path: &std::path::Path) {
+    let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: `c_path` is a valid NUL-terminated string for the duration of the call.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo {}", path.display());
+}
+
+#[test]
+fn special_files_are_refused_before_the_loader_sees_them() {
+    let t = Trace::new();
+    let dir = t.dir.path();
+    let fifo = dir.join("fifo.so");
+    mkfifo(&fifo);
+    let link = dir.join("link-to-fifo.so");
+    std::os::unix::fs::symlink(&fifo, &link).unwrap();
+    let subdir = dir.join("dir.so");
+    std::fs::create_dir(&subdir).unwrap();
+    let socket = dir.join("socket.so");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    t.write_config(&format!("[drivers32]\nvia.alias={} args\n", fifo.display()));
+    let cases = [
+        (fifo.display().to_string(), fifo.clone(), "fifo"),
+        (link.display().to_string(), link.clone(), "fifo"),
+        ("via.alias".to_string(), fifo.clone(), "fifo"),
+        (subdir.display().to_string(), subdir.clone(), "directory"),
+        ("/dev/null".to_string(), "/dev/null".into(), "character device"),
+        (socket.display().to_string(), socket.clone(), "socket"),
+    ];
+    let m = t.manager();
+    // dlopen of a FIFO blocks until a writer comes: run the opens on a thread.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let m2 = m.clone();
+    let names: Vec<String> = cases.iter().map(|c| c.0.clone()).collect();
+    std::thread::spawn(move || {
+        for name in names {
+            let _ = tx.send(m2.open(&name, None).map(drop).map_err(|e| e.to_string()));
+        }
+    });
+    for (name, path, kind) in &cases {
+        let result = rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .unwrap_or_else(|_| panic!("opening {name} blocked"));
+        assert_eq!(
+            result,
+            Err(format!("{}: cannot load: not a regular file ({kind})", path.display())),
+            "{name}"
+        );
+    }
+    assert_eq!(m.loaded_module_count(), 0);
 }

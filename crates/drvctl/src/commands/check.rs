@@ -97,7 +97,7 @@ pub fn doctor(ctx: &Ctx, json: bool, timeout: u64) -> CliResult<bool> {
     {
         for (alias, value) in doc.entries(section) {
             progress(&format!("checking [{section}] {alias}..."));
-            let probe = probe_in_child(ctx, value, true, timeout)?;
+            let probe = probe_in_child(ctx, section, alias, value, true, timeout)?;
             entries.push(DoctorEntry {
                 section: section.into(),
                 alias: alias.into(),

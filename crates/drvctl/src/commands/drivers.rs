@@ -24,11 +24,19 @@ struct ListEntry {
     probe: ProbeReport,
 }
 
-/// Probes one entry in a child process; a crash or hang becomes a problem.
-pub fn probe_in_child(ctx: &Ctx, value: &str, load: bool, timeout: Duration) -> CliResult<ProbeReport> {
-    let step = if load { "probe-load" } else { "probe" };
+/// Probes the entry `alias` of `section` (whose value is `value`) in a child
+/// process; a crash or hang becomes a problem.
+pub fn probe_in_child(
+    ctx: &Ctx,
+    section: &str,
+    alias: &str,
+    value: &str,
+    load: bool,
+    timeout: Duration,
+) -> CliResult<ProbeReport> {
+    let step = format!("{}:{section}", if load { "probe-load" } else { "probe" });
     let file = drvproc_host::split_entry(value).0.to_string();
-    Ok(match child::run::<ProbeReport>(ctx, step, value, timeout)? {
+    Ok(match child::run::<ProbeReport>(ctx, &step, alias, timeout)? {
         Outcome::Reported(r) => r,
         Outcome::Died(how) => ProbeReport {
             file,
@@ -53,7 +61,7 @@ pub fn list(ctx: &Ctx, section: &str, all: bool, json: bool) -> CliResult {
     let mut entries = Vec::new();
     for s in &sections {
         for (alias, value) in doc.entries(s) {
-            let probe = probe_in_child(ctx, value, false, Duration::from_secs(10))?;
+            let probe = probe_in_child(ctx, s, alias, value, false, Duration::from_secs(10))?;
             entries.push(ListEntry {
                 section: s.clone(),
                 alias: alias.to_string(),

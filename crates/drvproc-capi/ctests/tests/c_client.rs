@@ -36,7 +36,8 @@ fn expected() -> String {
         "OpenDriver(bad UTF-16) -> (nil): OpenDriver: the driver name is not valid UTF-16\n".to_string(),
         "OpenDriverA(bad UTF-8) -> (nil): OpenDriver: the driver name is not valid UTF-8\n".to_string(),
         "OpenDriverA(missing) -> (nil): no.such.alias: not found (as a file in @DIR@ (searched config dir, system \
-         library path); no alias in [Drivers32] of @CONFIG@)\n"
+         library path; dlopen failed: no.such.alias: cannot open shared object file: No such file or directory); \
+         no alias in [Drivers32] of @CONFIG@)\n"
             .to_string(),
         "CloseDriver(NULL) -> 0\n".to_string(),
         "SendDriverMessage(NULL) -> 0\n".to_string(),

@@ -1,0 +1,121 @@
+//! `list` and `doctor` judge a driver file exactly as `open` does: the same loader,
+//! the same refusals, the same search locations.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{Scratch, path_str, run};
+
+/// Builds `lib<name>.so` in `dir` from C `source` (undefined symbols allowed, as
+/// for any shared library).
+fn build_c_driver(dir: &Path, name: &str, source: &str) -> PathBuf {
+    let c = dir.join(format!("{name}.c"));
+    let so = dir.join(format!("lib{name}.so"));
+    std::fs::write(&c, source).unwrap();
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let status = std::process::Command::new(&cc)
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&so)
+        .arg(&c)
+        .status()
+        .unwrap_or_else(|e| panic!("this test needs a C compiler ({cc}): {e}"));
+    assert!(status.success(), "{cc} failed on {}", c.display());
+    so
+}
+
+/// A driver whose `DriverProc` is fine but whose other function calls a symbol no
+/// library defines: lazy binding maps it, binding everything at load does not.
+const UNRESOLVED: &str = r#"
+extern int drvproc_test_no_such_symbol(void);
+int helper(void) { return drvproc_test_no_such_symbol(); }
+long DriverProc(unsigned long id, void *h, unsigned int msg, long l1, long l2) {
+    (void)id; (void)h; (void)l1; (void)l2;
+    return msg == 1 || msg == 4 ? 1 : 0; /* DRV_LOAD, DRV_ENABLE */
+}
+"#;
+
+#[test]
+fn list_and_doctor_refuse_what_open_refuses() {
+    let s = Scratch::new();
+    let driver = build_c_driver(s.dir.path(), "unresolved", UNRESOLVED);
+    s.write_config(&format!("[drivers32]\nunresolved={}\n", driver.display()));
+
+    let (code, _, err) = run(s.drvctl(&["send", "unresolved", "DRV_QUERYCONFIGURE"]));
+    assert_eq!(code, 1, "{err}");
+    let prefix = format!("drvctl: {}: cannot load: ", driver.display());
+    let message = err.strip_prefix(&prefix).unwrap_or_else(|| panic!("{err}")).trim_end();
+    assert!(message.contains("undefined symbol: drvproc_test_no_such_symbol"), "{message}");
+
+    let (_, json, _) = run(s.drvctl(&["list", "--json"]));
+    let listed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(listed[0]["path"], path_str(&driver));
+    assert_eq!(listed[0]["loadable"], false, "{json}");
+    assert_eq!(listed[0]["driver_proc"], false, "{json}");
+    assert_eq!(listed[0]["problem"], format!("cannot load: {message}"), "{json}");
+
+    let (code, out, _) = run(s.drvctl(&["doctor"]));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "broken [drivers32] unresolved = {}: cannot load: {message}\n",
+            driver.display()
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn list_reports_special_files_without_blocking() {
+    let s = Scratch::new();
+    let fifo = s.dir.path().join("fifo.so");
+    let c_path = std::ffi::CString::new(path_str(&fifo)).unwrap();
+    // SAFETY: `c_path` is a valid NUL-terminated string for the duration of the call.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    s.write_config(&format!("[drivers32]\nfifo={}\ndir={}\n", fifo.display(), s.dir.path().display()));
+    let started = std::time::Instant::now();
+    let (_, json, _) = run(s.drvctl(&["list", "--json"]));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "list took {:?}", started.elapsed());
+    let listed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(listed[0]["problem"], "cannot load: not a regular file (fifo)", "{json}");
+    assert_eq!(listed[1]["problem"], "cannot load: not a regular file (directory)", "{json}");
+    assert_eq!(listed[1]["fix"], "replace it with the driver library, or fix or remove the entry", "{json}");
+}
+
+#[test]
+fn relative_entries_are_relative_to_the_registry_file() {
+    let s = Scratch::new();
+    let sub = s.dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let sample = sub.join("libdrvsample.so");
+    std::fs::copy(common::lib("drvsample"), &sample).unwrap();
+    s.write_config("[drivers32]\nrel=sub/libdrvsample.so\n");
+    // What the same path means in the current directory: not a library.
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::create_dir(elsewhere.path().join("sub")).unwrap();
+    std::fs::write(elsewhere.path().join("sub/libdrvsample.so"), "not a library").unwrap();
+    let in_elsewhere = |args: &[&str]| {
+        let mut cmd = s.drvctl(args);
+        cmd.current_dir(elsewhere.path());
+        run(cmd)
+    };
+
+    let (_, json, _) = in_elsewhere(&["list", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(listed[0]["path"], path_str(&sample), "{json}");
+    assert_eq!(listed[0]["problem"], serde_json::Value::Null, "{json}");
+    let (code, out, _) = in_elsewhere(&["doctor"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            0,
+            format!(
+                "ok     [drivers32] rel = sub/libdrvsample.so: loads and opens ({})\n1 entries, 0 broken\n",
+                sample.display()
+            )
+            .as_str()
+        )
+    );
+    let (code, out, err) = in_elsewhere(&["send", "rel", "DRV_QUERYCONFIGURE"]);
+    assert_eq!((code, out.as_str()), (0, "DRV_QUERYCONFIGURE answered 0 (0x0)\n"), "{err}");
+}
