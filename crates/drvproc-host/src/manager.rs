@@ -97,19 +97,14 @@ impl DriverManager {
     /// at once for their handles to stay distinct.
     pub fn try_new(options: ManagerOptions) -> Result<Self, TooManyManagers> {
         let config_path = options.config_path.or_else(Registry::default_path);
-        let dirs = options.search_path.unwrap_or_else(|| {
-            std::env::var_os("DRVPROC_PATH")
-                .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
-                .unwrap_or_default()
-        });
-        let config_dir = config_path.as_ref().and_then(|p| p.parent()).map(PathBuf::from);
+        let search = SearchPath::new(options.search_path, config_path.as_deref());
         let state = ManagerState {
             table: HandleTable::new(options.max_instances.unwrap_or(usize::MAX))?,
             modules: Mutex::new(ModuleMaps::default()),
             functions: RwLock::new(Vec::new()),
             function_count: AtomicUsize::new(0),
             registry: config_path.map(Registry::new),
-            search: SearchPath { dirs, config_dir: config_dir.filter(|d| !d.as_os_str().is_empty()) },
+            search,
             session_instance: options.session_instance,
         };
         let state = Arc::new(state);

@@ -66,7 +66,6 @@ impl SearchPath {
     /// for every current directory, and a file planted in the current directory
     /// must never be loaded by a bare name. (A relative `config_path` is still read
     /// as the registry, as the caller named it; only its directory is not searched.)
-    #[cfg_attr(not(test), expect(dead_code))]
     pub(crate) fn new(dirs: Option<Vec<PathBuf>>, config_path: Option<&Path>) -> SearchPath {
         fn absolute_or_warn(dir: &Path, origin: &str) -> bool {
             let absolute = dir.is_absolute();
