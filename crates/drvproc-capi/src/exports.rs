@@ -205,7 +205,7 @@ pub extern "system" fn DrvGetModuleHandle(h: Hdrvr) -> *mut c_void {
 /// `DWORD GetDriverFlags(HDRVR)`: `0x80000000` for a live handle, else 0.
 #[unsafe(no_mangle)]
 pub extern "system" fn GetDriverFlags(h: Hdrvr) -> u32 {
-    guarded(0, || manager().flags(h).unwrap_or(0))
+    guarded(0, || manager().flags_routed(h).unwrap_or(0))
 }
 
 /// `DrvOpen`: alias of `OpenDriver`.

@@ -65,6 +65,8 @@ pub(crate) struct Router {
     send: unsafe extern "C" fn(h: usize, msg: Msg, l1: LParam, l2: LParam, out: *mut LResult) -> i32,
     close: unsafe extern "C" fn(h: usize, l1: LParam, l2: LParam) -> i32,
     module_handle: unsafe extern "C" fn(h: usize, out: *mut usize) -> i32,
+    /// `GetDriverFlags`: the flags, 0 when not this copy's.
+    flags: unsafe extern "C" fn(h: usize) -> u32,
 }
 
 const ROUTER_VERSION: u32 = 1;
@@ -74,6 +76,7 @@ static ROUTER: Router = Router {
     send: route_send,
     close: route_close,
     module_handle: route_module_handle,
+    flags: route_flags,
 };
 
 /// The manager of this copy that issued `h`, for a router call.
@@ -126,6 +129,11 @@ unsafe extern "C" fn route_module_handle(h: usize, out: *mut usize) -> i32 {
     .unwrap_or(NOT_MINE)
 }
 
+unsafe extern "C" fn route_flags(h: usize) -> u32 {
+    catch_unwind(AssertUnwindSafe(|| owner(h).and_then(|(manager, h)| manager.flags(h).ok()).unwrap_or(0)))
+        .unwrap_or(0)
+}
+
 /// Routers to ask for a handle: this copy's own first (its other managers), then the
 /// other copies'.
 fn routers() -> impl Iterator<Item = &'static Router> {
@@ -174,6 +182,15 @@ pub(crate) fn module_handle(h: Hdrvr) -> Result<Option<usize>, BadHandle> {
         }
     }
     Err(BadHandle(h))
+}
+
+/// `GetDriverFlags` for a handle of any manager in the process.
+pub(crate) fn flags(h: Hdrvr) -> Result<u32, BadHandle> {
+    routers()
+        // SAFETY: as in `send`.
+        .map(|router| unsafe { (router.flags)(h.raw()) })
+        .find(|&flags| flags != 0)
+        .ok_or(BadHandle(h))
 }
 
 /// The page the copies of a process share.

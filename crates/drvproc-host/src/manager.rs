@@ -292,6 +292,12 @@ impl DriverManager {
         self.module_handle(h).or_else(|_| directory::module_handle(h))
     }
 
+    /// [`flags`](Self::flags) with process-wide handles (see
+    /// [`send_routed`](Self::send_routed)).
+    pub fn flags_routed(&self, h: Hdrvr) -> Result<u32, BadHandle> {
+        self.flags(h).or_else(|_| directory::flags(h))
+    }
+
     /// Registers a driver that is a function in this process (like `ICInstall` with
     /// a function, or `acmDriverAdd`): opening `alias` then runs the same lifecycle
     /// with the same messages as a driver file. Replaces an earlier registration.

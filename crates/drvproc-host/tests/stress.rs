@@ -111,9 +111,13 @@ fn check_invariants(records: &[Record]) {
 /// really forces the full-fence path, so those runs test what they claim to.
 #[test]
 fn the_barrier_choice_follows_the_environment() {
-    let _m = drvproc_host::DriverManager::new(drvproc_host::ManagerOptions::new().config_path(common::nowhere()));
+    let _m =
+        drvproc_host::DriverManager::new(drvproc_host::ManagerOptions::new().config_path(common::nowhere()));
     let forced_off = std::env::var_os("DRVPROC_NO_MEMBARRIER").is_some_and(|v| !v.is_empty() && v != "0");
     if forced_off {
-        assert!(!drvproc_host::sends_are_fence_free(), "DRVPROC_NO_MEMBARRIER is set, yet sends skip the fence");
+        assert!(
+            !drvproc_host::sends_are_fence_free(),
+            "DRVPROC_NO_MEMBARRIER is set, yet sends skip the fence"
+        );
     }
 }
