@@ -249,6 +249,11 @@ HDRVR WINAPI OpenDriver(LPCWSTR szDriverName, LPCWSTR szSectionName, LPARAM lPar
  *     own thread instead. */
 LRESULT WINAPI CloseDriver(HDRVR hdrvr, LPARAM lParam1, LPARAM lParam2);
 
+/* Handles are process-wide, as in Windows: SendDriverMessage, CloseDriver,
+ * GetDriverModuleHandle and GetDriverFlags accept a handle issued by any driver
+ * manager in the process, also one of another copy of drvproc (a program's own
+ * manager, drvctl's), so a driver can always pass its own hdrvr here. */
+
 /* SendDriverMessage: passes a message to the instance's DriverProc unchanged and
  * returns its answer unchanged. The manager gives no message a meaning of its own
  * (sending DRV_CLOSE does not close). Returns 0 for a NULL, invalid or closed handle
