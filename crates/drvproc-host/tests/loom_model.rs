@@ -156,20 +156,23 @@ fn close(slot: &Slot, records: &Records, me: Option<&Arc<AtomicUsize>>) -> bool 
     true
 }
 
+/// A thread that takes a record from the pool and makes one send.
+fn spawn_sender(slot: &Arc<Slot>, records: &Arc<Records>) -> thread::JoinHandle<()> {
+    let (slot, records) = (slot.clone(), records.clone());
+    thread::spawn(move || {
+        let record = records.register();
+        if enter(&slot, &record) {
+            slot.driver_message();
+        }
+        leave(&slot, &record);
+    })
+}
+
 #[test]
 fn close_racing_a_send() {
     loom::model(|| {
         let (slot, records) = (Slot::new(), Records::new());
-        let sender = {
-            let (slot, records) = (slot.clone(), records.clone());
-            thread::spawn(move || {
-                let record = records.register();
-                if enter(&slot, &record) {
-                    slot.driver_message();
-                }
-                leave(&slot, &record);
-            })
-        };
+        let sender = spawn_sender(&slot, &records);
         let closer_record = records.register();
         assert!(close(&slot, &records, Some(&closer_record)));
         sender.join().unwrap();
@@ -181,16 +184,7 @@ fn close_racing_a_send() {
 fn a_send_closing_its_own_instance_while_another_thread_sends() {
     loom::model(|| {
         let (slot, records) = (Slot::new(), Records::new());
-        let other = {
-            let (slot, records) = (slot.clone(), records.clone());
-            thread::spawn(move || {
-                let record = records.register();
-                if enter(&slot, &record) {
-                    slot.driver_message();
-                }
-                leave(&slot, &record);
-            })
-        };
+        let other = spawn_sender(&slot, &records);
         let record = records.register();
         assert!(enter(&slot, &record), "nobody else closes");
         // Inside its own message, the driver closes its instance: no wait for itself.
@@ -206,17 +200,8 @@ fn a_send_closing_its_own_instance_while_another_thread_sends() {
 fn a_thread_in_teardown_borrows_a_record_while_a_close_runs() {
     loom::model(|| {
         let (slot, records) = (Slot::new(), Records::new());
-        let dying = {
-            let (slot, records) = (slot.clone(), records.clone());
-            thread::spawn(move || {
-                // Its own record is gone: it borrows one from the pool for this send.
-                let borrowed = records.register();
-                if enter(&slot, &borrowed) {
-                    slot.driver_message();
-                }
-                leave(&slot, &borrowed);
-            })
-        };
+        // Its own record is gone: it takes one from the pool for this send.
+        let dying = spawn_sender(&slot, &records);
         // The closer itself has no record (it runs in a thread-exit destructor).
         assert!(close(&slot, &records, None));
         dying.join().unwrap();
