@@ -44,7 +44,7 @@
 //! of slots actually used.
 
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use drvproc::Hdrvr;
@@ -70,13 +70,18 @@ const GEN_MAX: u64 = (usize::MAX >> GEN_SHIFT) as u64;
 pub(crate) const MAX_INSTANCES: usize = INDEX_MASK;
 
 // Slot state: the generation relative to the table's base in the high 32 bits, then
-// flags, then the counted references.
+// the table's flags, the manager's flags, and the counted references. The manager's
+// flags live in the same word as LIVE and the generation, so a closer checks them in
+// the very compare-and-swap that starts the close, and a reused slot starts with none.
 const LIVE: u64 = 1 << 31;
 const CLOSING: u64 = 1 << 30;
 const CLOSED: u64 = 1 << 29;
 /// Some send entered this instance: closing it must synchronise with senders.
 const SENT: u64 = 1 << 28;
-const COUNT_MASK: u64 = (1 << 28) - 1;
+/// The manager's flags (`u8`, of which 4 bits are used).
+const FLAGS_SHIFT: u32 = 24;
+const FLAGS_MASK: u64 = 0xF << FLAGS_SHIFT;
+const COUNT_MASK: u64 = (1 << FLAGS_SHIFT) - 1;
 
 /// Slots per chunk (a power of two; the index's high bits select the chunk).
 #[cfg(target_pointer_width = "64")]
@@ -94,8 +99,6 @@ pub(crate) struct Slot<M> {
     id: AtomicUsize,
     /// One strong reference of the instance's module (`Arc::into_raw`), or null.
     module: AtomicPtr<M>,
-    /// Manager-defined flags (e.g. the session-instance mark).
-    flags: AtomicU8,
 }
 
 impl<M> Slot<M> {
@@ -171,6 +174,11 @@ pub(crate) fn identity_of(h: Hdrvr) -> usize {
 
 fn split(index: usize) -> (usize, usize) {
     (index >> CHUNK_LOG2, index & (CHUNK_LEN - 1))
+}
+
+/// The state bits of manager flags (only the low 4 bits of `flags` are kept).
+fn flag_bits(flags: u8) -> u64 {
+    (u64::from(flags) << FLAGS_SHIFT) & FLAGS_MASK
 }
 
 fn valid(state: u64, generation: u64) -> bool {
@@ -283,12 +291,11 @@ impl<M> HandleTable<M> {
         };
         let relative = slot.state.load(Ordering::Acquire) >> 32;
         slot.id.store(0, Ordering::Relaxed);
-        slot.flags.store(flags, Ordering::Relaxed);
         slot.module.store(Arc::into_raw(module).cast_mut(), Ordering::Relaxed);
         // Counted before it is visible, so no close can take the count below zero.
         self.live.fetch_add(1, Ordering::Relaxed);
         // Release: the fields above are visible to whoever sees LIVE.
-        slot.state.store((relative << 32) | LIVE, Ordering::Release);
+        slot.state.store((relative << 32) | LIVE | flag_bits(flags), Ordering::Release);
         Some(self.encode(index, relative))
     }
 
@@ -428,12 +435,23 @@ impl<M> HandleTable<M> {
     /// [`CloseFailure::WouldDeadlock`] if waiting would close a cycle of closes; the
     /// instance is then open again, as if the close had not been tried.
     pub(crate) fn begin_close(&self, h: Hdrvr) -> Result<Closing<'_, M>, CloseFailure> {
+        self.begin_close_if(h, |_| true)
+    }
+
+    /// [`begin_close`](Self::begin_close) only if the instance's manager flags satisfy
+    /// `allowed`, checked in the same atomic step that marks it closing (a reused slot
+    /// never shows its last occupant's flags); [`CloseFailure::BadHandle`] otherwise.
+    pub(crate) fn begin_close_if(
+        &self,
+        h: Hdrvr,
+        allowed: impl Fn(u8) -> bool,
+    ) -> Result<Closing<'_, M>, CloseFailure> {
         let (slot, generation) = self.decode(h).ok_or(CloseFailure::BadHandle)?;
         let me = records::current();
         let key = slot.key();
         let mut state = slot.state.load(Ordering::Acquire);
         let before = loop {
-            if !valid(state, generation) {
+            if !valid(state, generation) || !allowed(((state & FLAGS_MASK) >> FLAGS_SHIFT) as u8) {
                 return Err(CloseFailure::BadHandle);
             }
             match slot.state.compare_exchange_weak(
@@ -477,8 +495,8 @@ impl<M> HandleTable<M> {
     /// to act on the instance atomically.
     pub(crate) fn peek_flags(&self, h: Hdrvr) -> Option<u8> {
         let (slot, generation) = self.decode(h)?;
-        let flags = slot.flags.load(Ordering::Acquire);
-        valid(slot.state.load(Ordering::Acquire), generation).then_some(flags)
+        let state = slot.state.load(Ordering::Acquire);
+        valid(state, generation).then_some(((state & FLAGS_MASK) >> FLAGS_SHIFT) as u8)
     }
 
     /// Records the id `DRV_OPEN` answered and adds `flags`, for the instance's opener,
@@ -490,7 +508,8 @@ impl<M> HandleTable<M> {
             return false;
         }
         slot.id.store(id, Ordering::Release);
-        slot.flags.fetch_or(flags, Ordering::AcqRel);
+        // Release: whoever sees the flags (a closer checks them) sees the id.
+        slot.state.fetch_or(flag_bits(flags), Ordering::AcqRel);
         true
     }
 

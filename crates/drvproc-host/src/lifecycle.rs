@@ -10,7 +10,11 @@
 //!   the module back to unloaded (so the next open starts with `DRV_LOAD`, and threads
 //!   waiting for the load wake up);
 //! * [`Departing`] finishes a close once `DRV_CLOSE` was attempted;
-//! * [`Retiring`] finishes an unload once `DRV_DISABLE`/`DRV_FREE` were attempted.
+//! * [`Retiring`] finishes an unload once `DRV_DISABLE` was attempted: `DRV_FREE` is
+//!   sent even if `DRV_DISABLE`'s call unwound, then the module is unmapped.
+//!
+//! A guard that finishes a step while unwinding calls the driver untraced
+//! (`Module::call`), since the unwind may have come from a trace subscriber.
 
 use std::sync::{Arc, PoisonError};
 use std::thread::{self, ThreadId};
@@ -85,14 +89,20 @@ impl Drop for Departing<'_> {
     }
 }
 
-/// An unload past its start: dropping it unmaps the module and wakes waiters.
+/// An unload past its start: dropping it sends `DRV_FREE` if that has not been sent
+/// (an unwind out of `DRV_DISABLE`), unmaps the module and wakes waiters.
 struct Retiring<'a> {
     manager: &'a ManagerState,
     module: &'a Arc<Module>,
+    last_h: Hdrvr,
+    freed: bool,
 }
 
 impl Drop for Retiring<'_> {
     fn drop(&mut self) {
+        if !self.freed {
+            self.module.call(0, self.last_h, DRV_FREE, 0, 0);
+        }
         let state = self.module.state();
         self.manager.forget_module(self.module);
         self.module.retire(state);
@@ -109,11 +119,8 @@ impl ManagerState {
     /// bookkeeping. The session instance is the manager's own, and an instance still
     /// inside its `DRV_OPEN` belongs to the opening thread: neither can be closed here.
     pub(crate) fn close_instance(&self, h: Hdrvr, l1: LParam, l2: LParam) -> Result<(), CloseError> {
-        let flags = self.table.peek_flags(h).ok_or(BadHandle(h))?;
-        if flags & OPENED == 0 || flags & SESSION != 0 {
-            return Err(BadHandle(h).into());
-        }
-        let closing = self.table.begin_close(h).map_err(|failure| match failure {
+        let closable = |flags: u8| flags & OPENED != 0 && flags & SESSION == 0;
+        let closing = self.table.begin_close_if(h, closable).map_err(|failure| match failure {
             CloseFailure::BadHandle => CloseError::BadHandle(BadHandle(h)),
             CloseFailure::WouldDeadlock => CloseError::WouldDeadlock(h),
         })?;
@@ -250,8 +257,11 @@ impl ManagerState {
         if state.instances == 0 && state.phase == Phase::Loaded {
             state.phase = Phase::Unloading(thread::current().id());
             drop(state);
-            let _retiring = Retiring { manager: self, module };
+            let mut retiring = Retiring { manager: self, module, last_h, freed: false };
             module.call(0, last_h, DRV_DISABLE, 0, 0);
+            // At most one DRV_FREE: marked before the call, which may unwind after the
+            // driver answered (a trace subscriber), and a second one would free twice.
+            retiring.freed = true;
             module.call(0, last_h, DRV_FREE, 0, 0);
         }
     }

@@ -127,7 +127,9 @@ impl Module {
     /// ever set, the cost is one atomic load.
     #[inline(always)]
     pub(crate) fn call(&self, id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
-        if tracing_wanted() {
+        // While unwinding (a guard finishing a close after a trace subscriber
+        // panicked), the call goes untraced: a second panic would abort.
+        if tracing_wanted() && !std::thread::panicking() {
             return self.call_traced(id, h, msg, l1, l2);
         }
         let Endpoint::Local(proc_) = self.endpoint;

@@ -4,7 +4,7 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{Trace, strings};
@@ -140,4 +140,96 @@ fn a_driver_sending_to_its_own_handle_from_inside_a_message_reaches_itself() {
     // And from a second level of nesting down (the outer send already marked it).
     // SAFETY: numbers only.
     assert_eq!(unsafe { i.send(DRV_USER, 0, 0) }, Ok(0x911));
+}
+
+static STALE_EARLY_CLOSES: AtomicUsize = AtomicUsize::new(0);
+
+unsafe extern "system" fn counting_proc(id: usize, _h: Hdrvr, msg: u32, _l1: LParam, _l2: LParam) -> LResult {
+    match msg {
+        DRV_OPEN => 7,
+        DRV_CLOSE if id == 0 => {
+            STALE_EARLY_CLOSES.fetch_add(1, Ordering::SeqCst);
+            1
+        }
+        _ => 1,
+    }
+}
+
+/// A close of the handle the next open will get (easy to predict: same slot, next
+/// generation) must never reach that instance while it is still inside `DRV_OPEN`:
+/// the closer must not see the slot's previous occupant's "opened" mark.
+#[test]
+fn closing_a_predicted_handle_never_reaches_an_instance_still_opening() {
+    let m = DriverManager::new(ManagerOptions::new().config_path(common::nowhere()).session_instance(false));
+    m.register_function("counting", counting_proc).unwrap();
+    let keep = m.open("counting", None).unwrap();
+    let h1 = m.open("counting", None).unwrap().into_raw();
+    m.close(h1).unwrap();
+    let h2 = m.open("counting", None).unwrap().into_raw();
+    m.close(h2).unwrap();
+    let step = h2.raw() - h1.raw();
+    let stop = Arc::new(AtomicBool::new(false));
+    let last = Arc::new(AtomicUsize::new(h2.raw()));
+    let prober = {
+        let (m, stop, last) = (m.clone(), stop.clone(), last.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let _ = m.close(Hdrvr::from_raw(last.load(Ordering::SeqCst) + step));
+            }
+        })
+    };
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(2) && STALE_EARLY_CLOSES.load(Ordering::SeqCst) == 0 {
+        if let Ok(i) = m.open("counting", None) {
+            last.store(i.handle().raw(), Ordering::SeqCst);
+            let _ = i.close();
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    prober.join().expect("the prober's safe closes panicked (count underflow?)");
+    assert_eq!(STALE_EARLY_CLOSES.load(Ordering::SeqCst), 0, "DRV_CLOSE reached an instance inside DRV_OPEN");
+    drop(keep);
+    assert_eq!(m.instance_count(), 0);
+    assert_eq!(m.loaded_module_count(), 0);
+}
+
+/// A trace subscriber that panics when a driver call's span is made.
+struct PanickingSubscriber;
+
+impl tracing::Subscriber for PanickingSubscriber {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, attrs: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        if attrs.metadata().target() == "drvproc::call" {
+            panic!("the subscriber panics");
+        }
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// A close that unwinds out of a trace subscriber still finishes: the instance is
+/// gone, the module unloaded, and the process does not abort (the guards that finish
+/// the close call the driver again while unwinding).
+#[test]
+fn a_close_unwinding_from_a_trace_subscriber_still_finishes() {
+    let m = DriverManager::new(ManagerOptions::new().config_path(common::nowhere()));
+    m.register_function("quick2", quick_proc).unwrap();
+    let i = m.open("quick2", None).unwrap();
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        tracing::subscriber::with_default(PanickingSubscriber, || {
+            let _ = i.close();
+        })
+    }));
+    assert!(unwound.is_err(), "the subscriber's panic reaches the caller");
+    assert_eq!(m.instance_count(), 0);
+    assert_eq!(m.loaded_module_count(), 0);
+    // The module loads afresh.
+    let again = m.open("quick2", None).unwrap();
+    again.close().unwrap();
 }
