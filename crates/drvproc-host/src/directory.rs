@@ -18,8 +18,9 @@
 //!   only for identities of its own copy's live managers.
 //!
 //! Routing is a cold path: a handle the caller's manager knows never reaches it. A
-//! copy's router lives in its static data; libdrvproc is linked so that it is never
-//! unloaded, and an executable never is, so a published router stays callable.
+//! copy's router lives in its static data; before publishing it, a copy pins the
+//! object it lives in (`RTLD_NODELETE`; an executable is never unloaded), so a
+//! published router stays callable for the life of the process.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Mutex, MutexGuard, PoisonError, Weak};
@@ -62,6 +63,9 @@ const WOULD_DEADLOCK: i32 = 2;
 #[repr(C)]
 pub(crate) struct Router {
     version: u32,
+    /// `size_of::<Router>()` of the copy that made it: a later version appends
+    /// functions, and a reader uses only those the size covers.
+    size: u32,
     send: unsafe extern "C" fn(h: usize, msg: Msg, l1: LParam, l2: LParam, out: *mut LResult) -> i32,
     close: unsafe extern "C" fn(h: usize, l1: LParam, l2: LParam) -> i32,
     module_handle: unsafe extern "C" fn(h: usize, out: *mut usize) -> i32,
@@ -73,6 +77,7 @@ const ROUTER_VERSION: u32 = 1;
 
 static ROUTER: Router = Router {
     version: ROUTER_VERSION,
+    size: std::mem::size_of::<Router>() as u32,
     send: route_send,
     close: route_close,
     module_handle: route_module_handle,
@@ -224,6 +229,12 @@ mod shared {
     pub(super) fn publish_once() {
         static PUBLISHED: OnceLock<()> = OnceLock::new();
         PUBLISHED.get_or_init(|| {
+            // Another copy may call this router at any time from now on: the code and
+            // data holding it must never be unmapped.
+            if !pin_own_object() {
+                tracing::warn!("cannot keep this copy of drvproc loaded; its handles stay local");
+                return;
+            }
             let Some(page) = page() else { return };
             let mine = (&ROUTER as *const Router).cast_mut();
             for slot in &page.routers {
@@ -248,10 +259,67 @@ mod shared {
                 return None;
             }
             // SAFETY: only copies of this code publish, and only pointers to their
-            // static ROUTER, which stays mapped (see the module docs).
-            let router: &'static Router = unsafe { &*router };
-            (router.version == ROUTER_VERSION).then_some(router)
+            // static ROUTER, whose object they pinned first (`pin_own_object`), so it
+            // stays mapped. The two leading u32s are in every version's layout.
+            let (version, size) = unsafe { ((*router).version, (*router).size) };
+            if version != ROUTER_VERSION || (size as usize) < std::mem::size_of::<Router>() {
+                return None;
+            }
+            // SAFETY: as above; the size covers every field of this version.
+            Some(unsafe { &*router })
         })
+    }
+
+    /// Makes sure the object holding [`ROUTER`] is never unloaded: the main program
+    /// never is; a shared object (a cdylib, or a driver linked with `libdrvproc.a`) is
+    /// pinned with `RTLD_NODELETE`. False if it cannot be.
+    fn pin_own_object() -> bool {
+        struct Search {
+            address: usize,
+            index: usize,
+            found: Option<Option<std::ffi::CString>>,
+        }
+        unsafe extern "C" fn visit(
+            info: *mut libc::dl_phdr_info,
+            _: libc::size_t,
+            data: *mut libc::c_void,
+        ) -> i32 {
+            // SAFETY: dl_iterate_phdr passes the `Search` given below and a valid
+            // `dl_phdr_info` whose program headers it describes, for this call.
+            let (search, info) = unsafe { (&mut *(data as *mut Search), &*info) };
+            for i in 0..usize::from(info.dlpi_phnum) {
+                // SAFETY: `dlpi_phdr` has `dlpi_phnum` entries.
+                let header = unsafe { &*info.dlpi_phdr.add(i) };
+                let start = info.dlpi_addr as usize + header.p_vaddr as usize;
+                if header.p_type == libc::PT_LOAD
+                    && (start..start + header.p_memsz as usize).contains(&search.address)
+                {
+                    // The first object is the main program; the others have names.
+                    search.found = Some((search.index != 0 && !info.dlpi_name.is_null()).then(|| {
+                        // SAFETY: a non-null dlpi_name is a NUL-terminated path.
+                        unsafe { std::ffi::CStr::from_ptr(info.dlpi_name) }.to_owned()
+                    }));
+                    return 1;
+                }
+            }
+            search.index += 1;
+            0
+        }
+        let mut search = Search { address: &ROUTER as *const Router as usize, index: 0, found: None };
+        // SAFETY: `visit` only reads what dl_iterate_phdr hands it and writes `search`.
+        unsafe { libc::dl_iterate_phdr(Some(visit), (&mut search as *mut Search).cast()) };
+        match search.found {
+            None => false,
+            Some(None) => true,
+            Some(Some(path)) => {
+                // SAFETY: RTLD_NOLOAD only finds the already-loaded object (running no
+                // initialisers) and RTLD_NODELETE keeps it; the handle is kept forever.
+                let handle = unsafe {
+                    libc::dlopen(path.as_ptr(), libc::RTLD_NOLOAD | libc::RTLD_NODELETE | libc::RTLD_LAZY)
+                };
+                !handle.is_null()
+            }
+        }
     }
 
     fn find_or_create() -> Option<&'static Page> {

@@ -7,8 +7,10 @@
 //!
 //! **What a handle is guaranteed never to name.** Identities ([`crate::identity`])
 //! are never 0, so the first handles of a process are large numbers, not device
-//! numbers, and no live table — of this copy of the library or of any other copy
-//! loaded in the process — accepts another's handles. An identity is reused only
+//! numbers, and no live table — of this copy of the library or, on 64-bit Linux, of
+//! any other copy loaded in the process — accepts another's handles (elsewhere two
+//! copies draw identities from random starting points: unlikely to meet, not
+//! impossible). An identity is reused only
 //! after its table is gone, and the new table's generations start above every
 //! generation the old one issued, so a dead table's handles are refused too. A slot
 //! whose generation would wrap is retired instead of reused. Together: **a handle,
@@ -449,6 +451,15 @@ impl<M> HandleTable<M> {
         let (slot, generation) = self.decode(h).ok_or(CloseFailure::BadHandle)?;
         let me = records::current();
         let key = slot.key();
+        // A close from inside a send that could only wait for itself fails before it
+        // marks anything, so no send is refused for its sake. (Closes that start at
+        // the same moment may still meet below; then one of them rolls back.)
+        if let Some(me) = me
+            && me.is_inside_a_send()
+            && records::would_close_cycle(me, key)
+        {
+            return Err(CloseFailure::WouldDeadlock);
+        }
         let mut state = slot.state.load(Ordering::Acquire);
         let before = loop {
             if !valid(state, generation) || !allowed(((state & FLAGS_MASK) >> FLAGS_SHIFT) as u8) {
@@ -471,21 +482,19 @@ impl<M> HandleTable<M> {
             records::wait_until(key, me, || !records::others_announce(key, me))
                 .map_err(|records::WouldDeadlock| CloseFailure::WouldDeadlock)?;
         }
-        // This thread's own sends to `h` are its callers: they cannot return before
-        // this close does. They become counted references that release the slot
-        // when the last of them returns.
-        let own = match me {
-            Some(me) => {
-                let converted = me.convert(key);
-                if converted > 0 {
-                    slot.state.fetch_add(converted, Ordering::AcqRel);
-                }
-                converted + me.deep_count(key)
+        // Other threads' counted references (sends nested past a record's depth); this
+        // thread's own are its callers, like its announcements below.
+        let own_counted = me.map_or(0, |me| me.deep_count(key));
+        records::wait_until(key, me, || slot.state.load(Ordering::Acquire) & COUNT_MASK <= own_counted)
+            .map_err(|records::WouldDeadlock| CloseFailure::WouldDeadlock)?;
+        // This thread's own sends to `h` cannot return before this close does: they
+        // become counted references that release the slot when the last returns.
+        if let Some(me) = me {
+            let converted = me.convert(key);
+            if converted > 0 {
+                slot.state.fetch_add(converted, Ordering::AcqRel);
             }
-            None => 0,
-        };
-        // Other threads' counted references (sends nested past a record's depth).
-        let _ = records::wait_until(key, None, || slot.state.load(Ordering::Acquire) & COUNT_MASK <= own);
+        }
         std::mem::forget(rollback);
         Ok(Closing { table: self, slot, handle: h })
     }
@@ -774,8 +783,10 @@ mod tests {
                 let g = t.enter(h).unwrap();
                 entered.wait();
                 std::thread::sleep(Duration::from_millis(50));
+                // Taken before leaving: a woken closer may read its clock first.
+                let leaving_at = std::time::Instant::now();
                 drop(g);
-                std::time::Instant::now()
+                leaving_at
             })
         };
         entered.wait();
@@ -783,8 +794,8 @@ mod tests {
         let closed_at = std::time::Instant::now();
         assert!(t.enter(h).is_none(), "closing handles take no new sends");
         closing.finish();
-        let left_at = sender.join().unwrap();
-        assert!(closed_at >= left_at, "close proceeded before the guard left");
+        let leaving_at = sender.join().unwrap();
+        assert!(closed_at >= leaving_at, "close proceeded before the guard left");
     }
 
     #[test]
@@ -970,8 +981,11 @@ mod tests {
         impl Drop for AtExit {
             fn drop(&mut self) {
                 let (t, h, log) = (&self.0, self.1, &self.2);
-                // The record this thread owned is gone by now: sends borrow one.
-                log.lock().unwrap().push(if records::current().is_none() { "no record" } else { "record" });
+                // On Linux the record is given back by a pthread_key destructor, which
+                // runs after this one; elsewhere it may be gone already, and sends
+                // borrow one.
+                let kept = records::current().is_some() || !cfg!(target_os = "linux");
+                log.lock().unwrap().push(if kept { "record as expected" } else { "record given back early" });
                 let entered = t.enter(h).map(|g| g.id());
                 log.lock().unwrap().push(if entered == Some(0) { "entered" } else { "refused" });
                 let closed = t.begin_close(h).map(Closing::finish);
@@ -996,7 +1010,7 @@ mod tests {
             .join()
             .unwrap();
         }
-        assert_eq!(*log.lock().unwrap(), ["no record", "entered", "closed"]);
+        assert_eq!(*log.lock().unwrap(), ["record as expected", "entered", "closed"]);
         assert_eq!(t.len(), 0);
         assert_eq!(Arc::strong_count(&m), 1);
     }
@@ -1033,6 +1047,61 @@ mod tests {
         close(&t, survivor);
         assert_eq!(t.len(), 0);
         assert_eq!(Arc::strong_count(&m), 1);
+    }
+
+    #[test]
+    fn a_cycle_through_a_counted_reference_is_seen_too() {
+        use std::sync::mpsc;
+        let t = Arc::new(table());
+        let m = Arc::new("m".to_string());
+        let (x, y, z) = (
+            t.insert(m.clone(), 0).unwrap(),
+            t.insert(m.clone(), 0).unwrap(),
+            t.insert(m.clone(), 0).unwrap(),
+        );
+        let (a_inside_tx, a_inside_rx) = mpsc::channel();
+        let (b_closing_tx, b_closing_rx) = mpsc::channel();
+        let (done_tx, done_rx) = mpsc::channel();
+        {
+            let (t, done_tx) = (t.clone(), done_tx.clone());
+            std::thread::spawn(move || {
+                // A fills its record, so its send to x is a counted reference.
+                let on_y: Vec<_> = (0..records::DEPTH).map(|_| t.enter(y).unwrap()).collect();
+                let on_x = t.enter(x).unwrap();
+                assert!(on_x.entry.is_none(), "counted");
+                a_inside_tx.send(()).unwrap();
+                b_closing_rx.recv().unwrap();
+                // Give B time to park waiting for A's counted reference to x.
+                std::thread::sleep(Duration::from_millis(200));
+                let closed = t.begin_close(z).map(Closing::finish);
+                done_tx.send(("A closes z", closed)).unwrap();
+                drop(on_x);
+                drop(on_y);
+            });
+        }
+        {
+            let t = t.clone();
+            std::thread::spawn(move || {
+                let on_z = t.enter(z).unwrap();
+                a_inside_rx.recv().unwrap();
+                b_closing_tx.send(()).unwrap();
+                let closed = t.begin_close(x).map(Closing::finish);
+                done_tx.send(("B closes x", closed)).unwrap();
+                drop(on_z);
+            });
+        }
+        let mut results: Vec<_> = (0..2)
+            .map(|_| {
+                done_rx
+                    .recv_timeout(Duration::from_secs(10))
+                    .expect("a cycle through a counted reference hung")
+            })
+            .collect();
+        results.sort_by_key(|(who, _)| *who);
+        assert_eq!(results, [("A closes z", Err(CloseFailure::WouldDeadlock)), ("B closes x", Ok(()))]);
+        close(&t, z);
+        close(&t, y);
+        assert_eq!(t.len(), 0);
     }
 
     #[test]

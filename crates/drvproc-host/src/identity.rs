@@ -123,7 +123,12 @@ mod fresh {
         }
         let id = aligned >> BLOCK_LOG2;
         // Address 0 is never mapped, and addresses stay below 2^ADDRESS_BITS.
-        (id != 0 && id <= super::MASK).then_some(id)
+        if id == 0 || id > super::MASK {
+            // SAFETY: the page kept above, used by no one.
+            unsafe { libc::munmap(aligned as *mut libc::c_void, page) };
+            return None;
+        }
+        Some(id)
     }
 }
 

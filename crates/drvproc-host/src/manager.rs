@@ -84,8 +84,9 @@ impl DriverManager {
     /// A manager with these options (environment defaults are read now).
     ///
     /// # Panics
-    /// When more managers are alive at once than handles can tell apart (4095 on
-    /// 64-bit targets); [`try_new`](Self::try_new) reports that instead.
+    /// When no table identity is left for it (see the `handle_table` docs: millions
+    /// on 64-bit Linux, 63 live managers on 32-bit targets);
+    /// [`try_new`](Self::try_new) reports that instead.
     pub fn new(options: ManagerOptions) -> Self {
         match Self::try_new(options) {
             Ok(manager) => manager,

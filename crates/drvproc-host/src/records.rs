@@ -12,10 +12,10 @@
 //! **Thread teardown.** Nothing here that a send or a close touches has a destructor:
 //! the current record is a const, destructor-free thread-local, so it can be read
 //! from any other thread-local's destructor or a `pthread_key` destructor. Returning
-//! the record to the pool at thread exit does need a destructor ([`Owner`]); once it
-//! has run (or while it cannot be set up any more), a send *borrows* a record for its
-//! own duration ([`borrow_for_teardown`]) and gives it back when it returns, so even
-//! the last code a thread runs gets the same protection as any send.
+//! the record to the pool at thread exit does need a destructor (`owner`); where it
+//! cannot be set up any more, a send *borrows* a record for its own duration
+//! ([`borrow_for_teardown`]) and gives it back when it returns, so even the last code
+//! a thread runs gets the same protection as any send.
 //!
 //! **Waiting.** A closer that must wait for senders parks on [`WOKEN`]; a sender that
 //! leaves an instance marked closing wakes the closers (it checks after clearing its
@@ -23,7 +23,7 @@
 //! closer registers what it waits for and looks for a cycle of closers each waiting
 //! for a send the next one is inside: such a close fails instead of waiting forever.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
@@ -61,6 +61,19 @@ impl Record {
     /// Whether this record announces `key` (read by closers).
     pub(crate) fn announces(&self, key: usize) -> bool {
         self.active.iter().any(|a| a.load(Ordering::Acquire) == key)
+    }
+
+    /// Whether its thread is inside any send (only meaningful on its own thread).
+    /// Counted references are taken only when every entry is in use, and sends end
+    /// innermost first, so the entries alone tell.
+    pub(crate) fn is_inside_a_send(&self) -> bool {
+        self.active.iter().any(|a| a.load(Ordering::Relaxed) != 0)
+    }
+
+    /// Whether its thread is inside a send to `key`, announced or counted (for cycle
+    /// detection; a counted reference keeps a close waiting as an announcement does).
+    fn holds(&self, key: usize) -> bool {
+        self.announces(key) || self.deep().contains(&key)
     }
 
     /// Turns this thread's own announcements of `key` into counted references and
@@ -128,19 +141,82 @@ thread_local! {
     /// This thread's record, if it has one. Const-initialised and without a
     /// destructor: readable on the send path for a single load, and during teardown.
     static CURRENT: Cell<Option<&'static Record>> = const { Cell::new(None) };
-    /// Gives the registered record back to the pool when the thread exits.
-    static OWNER: RefCell<Option<Owner>> = const { RefCell::new(None) };
 }
 
-struct Owner(&'static Record);
+/// Gives a thread's record back to the pool when the thread exits. Sends do not
+/// outlive the code that made them, so the record is idle then: the destructor runs
+/// between other destructors, never inside one.
+fn release_at_exit(record: &'static Record) {
+    CURRENT.with(|c| c.set(None));
+    pool().idle.push(record);
+}
 
-impl Drop for Owner {
-    fn drop(&mut self) {
-        // Sends do not outlive the code that made them, so the record is idle here:
-        // this destructor runs between other thread-locals' destructors, never inside
-        // one of them.
-        CURRENT.with(|c| c.set(None));
-        pool().idle.push(self.0);
+/// Who gives the record back at thread exit. On Linux a `pthread_key` destructor: it
+/// runs after every Rust thread-local destructor, and glibc runs key destructors
+/// again when one sets a value, so even a thread that first sends from a
+/// `pthread_key` destructor of its own gives its record back. Elsewhere a Rust
+/// thread-local destructor (a thread registering after those have run borrows a
+/// record per send instead, [`borrow_for_teardown`]).
+#[cfg(target_os = "linux")]
+mod owner {
+    use std::sync::OnceLock;
+
+    use super::Record;
+
+    unsafe extern "C" fn release(record: *mut libc::c_void) {
+        // SAFETY: the only value ever set under this key is a `&'static Record`
+        // (`install`); glibc calls this once per set value, at thread exit.
+        let record: &'static Record = unsafe { &*(record as *const Record) };
+        super::release_at_exit(record);
+    }
+
+    fn key() -> Option<libc::pthread_key_t> {
+        static KEY: OnceLock<Option<libc::pthread_key_t>> = OnceLock::new();
+        *KEY.get_or_init(|| {
+            let mut key: libc::pthread_key_t = 0;
+            // SAFETY: `key` is a valid out-pointer; `release` has the destructor ABI.
+            (unsafe { libc::pthread_key_create(&mut key, Some(release)) } == 0).then_some(key)
+        })
+    }
+
+    /// Arranges for `record` to go back to the pool when this thread exits.
+    pub(super) fn install(record: &'static Record) -> bool {
+        let Some(key) = key() else { return false };
+        // SAFETY: a key made by `key()`; the value is a `&'static Record`.
+        unsafe { libc::pthread_setspecific(key, (record as *const Record).cast()) == 0 }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod owner {
+    use std::cell::RefCell;
+
+    use super::Record;
+
+    struct Owner(&'static Record);
+
+    impl Drop for Owner {
+        fn drop(&mut self) {
+            super::release_at_exit(self.0);
+        }
+    }
+
+    thread_local! {
+        static OWNER: RefCell<Option<Owner>> = const { RefCell::new(None) };
+    }
+
+    /// Arranges for `record` to go back to the pool when this thread exits; false
+    /// once this thread's thread-locals are being destroyed.
+    pub(super) fn install(record: &'static Record) -> bool {
+        OWNER
+            .try_with(|owner| match owner.try_borrow_mut() {
+                Ok(mut owner) if owner.is_none() => {
+                    *owner = Some(Owner(record));
+                    true
+                }
+                _ => false,
+            })
+            .unwrap_or(false)
     }
 }
 
@@ -163,18 +239,12 @@ pub(crate) fn current() -> Option<&'static Record> {
 #[cold]
 #[inline(never)]
 fn register() -> Option<&'static Record> {
-    // Fallible step first: if this thread's owner slot is gone (teardown), take no
-    // record at all rather than one nobody would give back.
-    let installed = OWNER.try_with(|owner| {
-        let mut owner = owner.try_borrow_mut().ok()?;
-        if owner.is_some() {
-            return None;
-        }
-        let record = take_from_pool();
-        *owner = Some(Owner(record));
-        Some(record)
-    });
-    let record = installed.ok().flatten()?;
+    let record = take_from_pool();
+    // If nobody can give it back at exit, take none: the send borrows one instead.
+    if !owner::install(record) {
+        pool().idle.push(record);
+        return None;
+    }
     CURRENT.with(|c| c.set(Some(record)));
     Some(record)
 }
@@ -231,9 +301,16 @@ pub(crate) fn wake() {
 #[derive(Debug)]
 pub(crate) struct WouldDeadlock;
 
-/// Waits until `done()` holds, parked between checks. With `me`, the wait is for
-/// other threads' announcements of `key`: it is registered, and it fails with
-/// [`WouldDeadlock`] when it closes a cycle of such waits.
+/// Whether `me` closing `key` now would wait, through a chain of parked closers, for
+/// a send `me` is inside: checked before a close marks anything, so a close that
+/// would fail changes nothing.
+pub(crate) fn would_close_cycle(me: &'static Record, key: usize) -> bool {
+    closes_cycle(&waiters(), me, key)
+}
+
+/// Waits until `done()` holds, parked between checks. With `me`, the wait (for other
+/// threads' sends to `key`) is registered, and it fails with [`WouldDeadlock`] when it
+/// closes a cycle of such waits.
 pub(crate) fn wait_until(
     key: usize,
     me: Option<&'static Record>,
@@ -288,7 +365,7 @@ fn closes_cycle(list: &[Waiter], me: &'static Record, key: usize) -> bool {
     let mut next = 0;
     while let Some(&k) = keys.get(next) {
         next += 1;
-        for holder in pool.all.iter().filter(|r| r.announces(k)) {
+        for holder in pool.all.iter().filter(|r| r.holds(k)) {
             if std::ptr::eq(*holder, me) {
                 if k != key {
                     return true;

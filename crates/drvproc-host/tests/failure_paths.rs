@@ -167,14 +167,14 @@ fn closing_a_predicted_handle_never_reaches_an_instance_still_opening() {
     m.close(h1).unwrap();
     let h2 = m.open("counting", None).unwrap().into_raw();
     m.close(h2).unwrap();
-    let step = h2.raw() - h1.raw();
+    let step = h2.raw().wrapping_sub(h1.raw());
     let stop = Arc::new(AtomicBool::new(false));
     let last = Arc::new(AtomicUsize::new(h2.raw()));
     let prober = {
         let (m, stop, last) = (m.clone(), stop.clone(), last.clone());
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                let _ = m.close(Hdrvr::from_raw(last.load(Ordering::SeqCst) + step));
+                let _ = m.close(Hdrvr::from_raw(last.load(Ordering::SeqCst).wrapping_add(step)));
             }
         })
     };
