@@ -71,7 +71,7 @@ const GEN_MAX: u64 = (usize::MAX >> GEN_SHIFT) as u64;
 /// Most instances one table can ever hold at once.
 pub(crate) const MAX_INSTANCES: usize = INDEX_MASK;
 
-// Slot state: the generation relative to the table's base in the high 32 bits, then
+// Slot state: the slot's generation (as handles carry it) in the high 32 bits, then
 // the table's flags, the manager's flags, and the counted references. The manager's
 // flags live in the same word as LIVE and the generation, so a closer checks them in
 // the very compare-and-swap that starts the close, and a reused slot starts with none.
@@ -129,7 +129,8 @@ pub(crate) struct HandleTable<M> {
     free: Mutex<FreeList>,
     /// The table's identity (see [`crate::identity`]), in every handle it issues.
     id: usize,
-    /// The generation slot generation 0 stands for in this table's handles.
+    /// The generation a never-used slot starts at (above every generation an earlier
+    /// table with this identity issued).
     base: u64,
     /// [`barrier::expedited`], fixed before the table exists.
     expedited: bool,
@@ -181,6 +182,14 @@ fn split(index: usize) -> (usize, usize) {
 /// The state bits of manager flags (only the low 4 bits of `flags` are kept).
 fn flag_bits(flags: u8) -> u64 {
     (u64::from(flags) << FLAGS_SHIFT) & FLAGS_MASK
+}
+
+/// The common case of an announced enter, in one compare: this generation, live,
+/// not closing, already sent to.
+#[inline(always)]
+fn fast(state: u64, generation: u64) -> bool {
+    const FAST_MASK: u64 = (u32::MAX as u64) << 32 | LIVE | CLOSING | SENT;
+    state & FAST_MASK == (generation << 32) | LIVE | SENT
 }
 
 fn valid(state: u64, generation: u64) -> bool {
@@ -251,12 +260,12 @@ impl<M> HandleTable<M> {
         unsafe { &*base.add(offset) }
     }
 
-    fn encode(&self, index: usize, relative: u64) -> Hdrvr {
-        let generation = (self.base + relative) as usize;
+    fn encode(&self, index: usize, generation: u64) -> Hdrvr {
+        let generation = generation as usize;
         Hdrvr::from_raw((index + 1) | (self.id << bits::INDEX) | (generation << GEN_SHIFT))
     }
 
-    /// The slot and relative generation a handle claims, if it is of this table's shape.
+    /// The slot and generation a handle claims, if it is of this table's shape.
     #[inline(always)]
     fn decode(&self, h: Hdrvr) -> Option<(&Slot<M>, u64)> {
         let raw = h.raw();
@@ -264,8 +273,7 @@ impl<M> HandleTable<M> {
             return None;
         }
         let index = (raw & INDEX_MASK).checked_sub(1)?;
-        let relative = ((raw >> GEN_SHIFT) as u64).checked_sub(self.base)?;
-        Some((self.slot(index)?, relative))
+        Some((self.slot(index)?, (raw >> GEN_SHIFT) as u64))
     }
 
     /// The index a handle of this table names (only for handles that decoded).
@@ -281,24 +289,58 @@ impl<M> HandleTable<M> {
     pub(crate) fn insert(&self, module: Arc<M>, flags: u8) -> Option<Hdrvr> {
         let (index, slot) = {
             let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
-            let index = match free.reuse.pop() {
-                Some(i) => i as usize,
+            let (index, fresh) = match free.reuse.pop() {
+                Some(i) => (i as usize, false),
                 None if free.next_fresh < self.capacity => {
                     free.next_fresh += 1;
-                    free.next_fresh - 1
+                    (free.next_fresh - 1, true)
                 }
                 None => return None,
             };
-            (index, self.slot_or_grow(index))
+            let slot = self.slot_or_grow(index);
+            if fresh {
+                // A never-used slot starts at the table's first generation.
+                slot.state.store(self.base << 32, Ordering::Relaxed);
+            }
+            (index, slot)
         };
-        let relative = slot.state.load(Ordering::Acquire) >> 32;
+        let generation = slot.state.load(Ordering::Acquire) >> 32;
         slot.id.store(0, Ordering::Relaxed);
         slot.module.store(Arc::into_raw(module).cast_mut(), Ordering::Relaxed);
         // Counted before it is visible, so no close can take the count below zero.
         self.live.fetch_add(1, Ordering::Relaxed);
         // Release: the fields above are visible to whoever sees LIVE.
-        slot.state.store((relative << 32) | LIVE | flag_bits(flags), Ordering::Release);
-        Some(self.encode(index, relative))
+        slot.state.store((generation << 32) | LIVE | flag_bits(flags), Ordering::Release);
+        Some(self.encode(index, generation))
+    }
+
+    /// Announces `slot` in this thread's `entry` and reads its state, in that order as
+    /// a closer sees it ([`crate::barrier`]).
+    #[inline(always)]
+    fn announce(&self, slot: &Slot<M>, entry: &AtomicUsize) -> u64 {
+        entry.store(slot.key(), Ordering::Relaxed);
+        barrier::light(self.expedited);
+        slot.state.load(Ordering::Acquire)
+    }
+
+    /// Withdraws the announcement in `entry` at the end of a send: the one exit
+    /// sequence of [`Guard`] and [`Exit`].
+    #[inline(always)]
+    fn withdraw(&self, slot: &Slot<M>, handle: Hdrvr, entry: &AtomicUsize) {
+        // Only this thread writes its entries; a re-entrant close on this thread may
+        // have turned this one into a counted reference.
+        let converted = entry.load(Ordering::Relaxed) == CONVERTED;
+        entry.store(0, Ordering::Release);
+        if converted {
+            self.leave_counted(slot, handle);
+        } else {
+            // Ordered like entering: either a closer sees the entry cleared, or this
+            // load sees its mark and wakes it.
+            barrier::light(self.expedited);
+            if slot.state.load(Ordering::Relaxed) & CLOSING != 0 {
+                records::wake();
+            }
+        }
     }
 
     #[inline(always)]
@@ -326,13 +368,9 @@ impl<M> HandleTable<M> {
         if entry.load(Ordering::Relaxed) != 0 {
             return self.enter_nested(slot, generation, h, record);
         }
-        entry.store(slot.key(), Ordering::Relaxed);
-        barrier::light(self.expedited);
-        let state = slot.state.load(Ordering::Acquire);
+        let state = self.announce(slot, entry);
         let guard = self.guard(slot, h, record, Some(entry));
-        // One compare: this generation, live, not closing, already sent to.
-        const FAST_MASK: u64 = (u32::MAX as u64) << 32 | LIVE | CLOSING | SENT;
-        if state & FAST_MASK == (generation << 32) | LIVE | SENT {
+        if fast(state, generation) {
             return Some(guard);
         }
         Self::mark_sent(guard, generation, state)
@@ -340,8 +378,32 @@ impl<M> HandleTable<M> {
 
     /// Runs `f` with the module and id of the live, not-closing instance `h` names;
     /// `None` for any other value. The send path.
+    ///
+    /// The common case is repeated here rather than taken from [`enter`](Self::enter):
+    /// there, the guard it builds shares a stack slot with the guards the out-of-line
+    /// paths return through memory, so the compiler keeps it in memory too, and
+    /// reading it back right after writing it piecewise stalls store forwarding
+    /// (several ns a send). Built here, its fields reach the call in registers.
     #[inline(always)]
     pub(crate) fn with_entered<R>(&self, h: Hdrvr, f: impl FnOnce(&M, usize) -> R) -> Option<R> {
+        if let Some((slot, generation)) = self.decode(h)
+            && let Some(record) = records::current_or_register()
+        {
+            let entry = &record.active[0];
+            if entry.load(Ordering::Relaxed) == 0 {
+                let state = self.announce(slot, entry);
+                let exit = Exit { table: self, slot, handle: h, entry };
+                if fast(state, generation) {
+                    // SAFETY: see `slot_module`; the announcement keeps the module
+                    // reference alive until `exit` is dropped.
+                    let module = unsafe { &*slot_module(slot) };
+                    return Some(f(module, slot.id.load(Ordering::Acquire)));
+                }
+                // Not the common case: withdraw (waking a closer this announcement
+                // held up) and take the general path.
+                drop(exit);
+            }
+        }
         let guard = self.enter(h)?;
         Some(f(guard.module(), guard.id()))
     }
@@ -377,9 +439,7 @@ impl<M> HandleTable<M> {
         let Some(entry) = record.free_entry() else {
             return self.enter_counted(self.guard(slot, h, record, None), generation);
         };
-        entry.store(slot.key(), Ordering::Relaxed);
-        barrier::light(self.expedited);
-        let state = slot.state.load(Ordering::Acquire);
+        let state = self.announce(slot, entry);
         Self::mark_sent(self.guard(slot, h, record, Some(entry)), generation, state)
     }
 
@@ -564,7 +624,7 @@ impl<M> HandleTable<M> {
             drop(unsafe { Arc::from_raw(module) });
         }
         self.live.fetch_sub(1, Ordering::Relaxed);
-        if self.base + next <= GEN_MAX {
+        if next <= GEN_MAX {
             let index = Self::index_of(handle);
             self.free.lock().unwrap_or_else(PoisonError::into_inner).reuse.push(index as u32);
         }
@@ -611,22 +671,7 @@ impl<M> Drop for Guard<'_, M> {
     #[inline(always)]
     fn drop(&mut self) {
         match self.entry {
-            Some(entry) => {
-                // Only this thread writes its entries; a re-entrant close on this
-                // thread may have turned this one into a counted reference.
-                let converted = entry.load(Ordering::Relaxed) == CONVERTED;
-                entry.store(0, Ordering::Release);
-                if converted {
-                    self.table.leave_counted(self.slot, self.handle);
-                } else {
-                    // Ordered like entering: either a closer sees the entry cleared,
-                    // or this load sees its mark and wakes it.
-                    barrier::light(self.table.expedited);
-                    if self.slot.state.load(Ordering::Relaxed) & CLOSING != 0 {
-                        records::wake();
-                    }
-                }
-            }
+            Some(entry) => self.table.withdraw(self.slot, self.handle, entry),
             None => {
                 self.record.pop_deep(self.slot.key());
                 self.table.leave_counted(self.slot, self.handle);
@@ -635,6 +680,22 @@ impl<M> Drop for Guard<'_, M> {
         if self.borrowed {
             records::give_back(self.record);
         }
+    }
+}
+
+/// The end of a fast-path send ([`HandleTable::with_entered`]): a guard with only
+/// what its exit needs, so the send path keeps it in registers. Dropped on unwind too.
+struct Exit<'t, M> {
+    table: &'t HandleTable<M>,
+    slot: &'t Slot<M>,
+    handle: Hdrvr,
+    entry: &'static AtomicUsize,
+}
+
+impl<M> Drop for Exit<'_, M> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.table.withdraw(self.slot, self.handle, self.entry);
     }
 }
 
@@ -696,7 +757,7 @@ impl<M> Drop for HandleTable<M> {
             }
         }
         // The identity's next table starts above every generation this one handed out.
-        identity::release(self.id, self.base + next_generation, GEN_MAX);
+        identity::release(self.id, next_generation.max(self.base), GEN_MAX);
     }
 }
 
@@ -887,11 +948,11 @@ mod tests {
 
     /// Sets the generation a free slot will hand out next (tests only: reaching the
     /// last generation for real takes 2^28 reuses).
-    fn set_next_generation(t: &HandleTable<String>, h: Hdrvr, relative: u64) {
+    fn set_next_generation(t: &HandleTable<String>, h: Hdrvr, generation: u64) {
         let (slot, _) = t.decode(h).unwrap();
         let state = slot.state.load(Ordering::Acquire);
         assert_eq!(state & LIVE, 0, "only for free slots");
-        slot.state.store(relative << 32, Ordering::Release);
+        slot.state.store(generation << 32, Ordering::Release);
     }
 
     #[test]
@@ -901,7 +962,7 @@ mod tests {
         let first = t.insert(m.clone(), 0).unwrap();
         close(&t, first);
         // The slot's next instance gets the last generation a handle can carry.
-        set_next_generation(&t, first, GEN_MAX - t.base);
+        set_next_generation(&t, first, GEN_MAX);
         let last = t.insert(m.clone(), 0).unwrap();
         assert_eq!(HandleTable::<String>::index_of(last), HandleTable::<String>::index_of(first));
         assert_eq!(last.raw() >> GEN_SHIFT, GEN_MAX as usize);
