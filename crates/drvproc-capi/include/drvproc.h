@@ -233,20 +233,23 @@ HDRVR WINAPI OpenDriver(LPCWSTR szDriverName, LPCWSTR szSectionName, LPARAM lPar
  * Returns 1; 0 for a NULL, invalid or already closed handle (nothing is sent), and
  * 0 for a close that would deadlock (below; the instance stays open).
  * Thread rules: any thread, also from inside any DriverProc and from thread-exit
- * destructors (pthread_key, C++ thread_local). Sends to the same handle still running
- * on other threads finish first (the caller sleeps until they return), and none
- * reaches the driver after DRV_CLOSE. From inside a message:
- *   - closing the instance that message is for completes at once: DRV_CLOSE is sent
- *     now, and the instance's memory is released when the message returns;
- *   - closing an instance another thread is inside a message to waits for it,
- *     unless that thread is itself waiting in CloseDriver for a message this thread
- *     is inside (two threads closing each other's instances, or a longer such
- *     ring): that close fails at once, returns 0 and drvproc_last_error() says
- *     "would deadlock"; close again after the message returns;
- *   - a DriverProc that waits for another thread (pthread_join, a lock) while that
- *     thread calls CloseDriver on the instance the DriverProc is running for waits
- *     forever: the manager cannot see that wait. Close your own instance on your
- *     own thread instead. */
+ * destructors (pthread_key, C++ thread_local). From the moment it is called, no new
+ * message reaches the instance, and none reaches the driver after DRV_CLOSE:
+ * messages other threads have in progress on it finish first. How long it waits:
+ *   - from inside a message to the same instance (a driver closing itself): not at
+ *     all; DRV_CLOSE is sent now, the instance's memory released when the message
+ *     returns;
+ *   - CloseDriver(h, 0, 0): up to 0.1 s, asleep. If messages are still running then
+ *     (a modal dialog, a DriverProc waiting for a thread that closes its instance,
+ *     two threads closing each other's instances from inside messages), it returns
+ *     1 and the close is finished (DRV_CLOSE, and the unload if it was the last
+ *     instance) on the thread whose message returns last. It never waits without
+ *     end;
+ *   - with non-zero lParam1/lParam2 (which may point to the caller's memory, so
+ *     DRV_CLOSE cannot be sent after CloseDriver returns): until those messages
+ *     return; if one of them is itself waiting in CloseDriver for a message this
+ *     thread is inside, the close fails at once, returns 0 and drvproc_last_error()
+ *     says "would deadlock"; close again after the message returns. */
 LRESULT WINAPI CloseDriver(HDRVR hdrvr, LPARAM lParam1, LPARAM lParam2);
 
 /* Handles are process-wide, as in Windows: SendDriverMessage, CloseDriver,

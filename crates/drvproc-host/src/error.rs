@@ -78,9 +78,11 @@ pub enum CloseError {
     /// The handle names no open instance of this manager.
     #[error(transparent)]
     BadHandle(#[from] BadHandle),
-    /// Waiting for the sends in progress on the instance would never end: a thread
-    /// inside one of them is itself waiting to close an instance this thread is inside
-    /// a message to. The instance stays open; close it after this message returns.
+    /// A close with `DRV_CLOSE` parameters would wait for ever for the sends in
+    /// progress on the instance: a thread inside one of them is itself waiting to
+    /// close an instance this thread is inside a message to. The instance stays open;
+    /// close it after this message returns. (A close without parameters never fails
+    /// this way: it is finished by the last of those sends.)
     #[error(
         "closing driver handle {0} would deadlock: a message in progress on it waits for this thread's own"
     )]

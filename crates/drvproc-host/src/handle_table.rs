@@ -38,7 +38,11 @@
 //! whichever of them returns last. Sends nested deeper than a reader record holds also
 //! use counted references. A close that would wait for a send whose thread is itself
 //! waiting, through other closes, for a send this thread is inside fails with
-//! [`CloseFailure::WouldDeadlock`] and leaves the instance open.
+//! [`CloseFailure::WouldDeadlock`] and leaves the instance open — unless it can be
+//! *deferred* ([`HandleTable::begin_close_or_defer`]): then, after a bounded wait or
+//! at such a cycle, the slot stays closing and its completion is run by whichever
+//! send to it returns last (each leaving send that sees the slot closing checks,
+//! after a full fence, whether any other is left; exactly one takes the completion).
 //!
 //! Slots live in fixed-size chunks that never move, found by shifting the index, so
 //! lookups take no lock and open/close cost does not grow with the number of open
@@ -46,8 +50,9 @@
 //! of slots actually used.
 
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use drvproc::Hdrvr;
 
@@ -111,6 +116,18 @@ impl<M> Slot<M> {
     }
 }
 
+/// What finishes a deferred close, given the slot's [`Closing`] (see
+/// [`HandleTable::begin_close_or_defer`]).
+pub(crate) type Completion<M> = Box<dyn for<'t> FnOnce(Closing<'t, M>) + Send>;
+
+/// How [`HandleTable::begin_close_or_defer`] started a close.
+pub(crate) enum Started<'t, M> {
+    /// No other send is inside: finish it now.
+    Now(Closing<'t, M>),
+    /// Sends are still inside: the completion runs when the last returns.
+    Deferred,
+}
+
 /// Why [`HandleTable::begin_close`] did not start a close.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CloseFailure {
@@ -137,6 +154,9 @@ pub(crate) struct HandleTable<M> {
     live: AtomicUsize,
     /// Most instances at once (a constructor parameter, so the full path is testable).
     capacity: usize,
+    /// Completions of deferred closes, by slot key (see
+    /// [`begin_close_or_defer`](Self::begin_close_or_defer)).
+    pending: Mutex<Vec<(usize, Completion<M>)>>,
     /// The table owns `Arc<M>`s (through raw pointers): it is `Send`/`Sync` only when
     /// `Arc<M>` is.
     _owns: PhantomData<Arc<M>>,
@@ -212,6 +232,7 @@ impl<M> HandleTable<M> {
             expedited: barrier::expedited(),
             live: AtomicUsize::new(0),
             capacity: capacity.min(MAX_INSTANCES),
+            pending: Mutex::new(Vec::new()),
             _owns: PhantomData,
         })
     }
@@ -340,7 +361,7 @@ impl<M> HandleTable<M> {
             // load sees its mark and wakes it.
             barrier::light(self.expedited);
             if slot.state.load(Ordering::Relaxed) & CLOSING != 0 {
-                records::wake();
+                self.left_closing(slot, handle);
             }
         }
     }
@@ -510,13 +531,44 @@ impl<M> HandleTable<M> {
         h: Hdrvr,
         allowed: impl Fn(u8) -> bool,
     ) -> Result<Closing<'_, M>, CloseFailure> {
+        match self.start_close(h, allowed, None::<(Duration, fn() -> Completion<M>)>)? {
+            Started::Now(closing) => Ok(closing),
+            Started::Deferred => unreachable!("a close without a completion is never deferred"),
+        }
+    }
+
+    /// [`begin_close_if`](Self::begin_close_if) that never waits without end: if
+    /// other threads' sends are still running after `patience`, or waiting for them
+    /// would close a cycle of closes, the close is *deferred*: the instance stays
+    /// closing (no new send enters it), and the completion `complete()` makes runs
+    /// with the [`Closing`] on the thread whose send to it returns last (or here, if
+    /// they all returned meanwhile). It never fails with
+    /// [`CloseFailure::WouldDeadlock`]. `complete` is called only to defer, so the
+    /// common close allocates nothing.
+    pub(crate) fn begin_close_or_defer(
+        &self,
+        h: Hdrvr,
+        allowed: impl Fn(u8) -> bool,
+        patience: Duration,
+        complete: impl FnOnce() -> Completion<M>,
+    ) -> Result<Started<'_, M>, CloseFailure> {
+        self.start_close(h, allowed, Some((patience, complete)))
+    }
+
+    fn start_close(
+        &self,
+        h: Hdrvr,
+        allowed: impl Fn(u8) -> bool,
+        deferrable: Option<(Duration, impl FnOnce() -> Completion<M>)>,
+    ) -> Result<Started<'_, M>, CloseFailure> {
         let (slot, generation) = self.decode(h).ok_or(CloseFailure::BadHandle)?;
         let me = records::current();
         let key = slot.key();
         // A close from inside a send that could only wait for itself fails before it
         // marks anything, so no send is refused for its sake. (Closes that start at
         // the same moment may still meet below; then one of them rolls back.)
-        if let Some(me) = me
+        if deferrable.is_none()
+            && let Some(me) = me
             && me.is_inside_a_send()
             && records::would_close_cycle(me, key)
         {
@@ -537,18 +589,29 @@ impl<M> HandleTable<M> {
                 Err(now) => state = now,
             }
         };
-        // Until the waits below succeed, leaving this function reopens the instance.
+        // Until the waits below succeed (or the close is deferred), leaving this
+        // function reopens the instance.
         let rollback = Reopen { slot };
+        let patience = deferrable.as_ref().map(|(patience, _)| *patience);
+        let mut waited = Ok(());
         if before & SENT != 0 {
             barrier::heavy();
-            records::wait_until(key, me, || !records::others_announce(key, me))
-                .map_err(|records::WouldDeadlock| CloseFailure::WouldDeadlock)?;
+            waited = records::wait_until(key, me, patience, || !records::others_announce(key, me));
         }
-        // Other threads' counted references (sends nested past a record's depth); this
-        // thread's own are its callers, like its announcements below.
-        let own_counted = me.map_or(0, |me| me.deep_count(key));
-        records::wait_until(key, me, || slot.state.load(Ordering::Acquire) & COUNT_MASK <= own_counted)
-            .map_err(|records::WouldDeadlock| CloseFailure::WouldDeadlock)?;
+        if waited.is_ok() {
+            // Other threads' counted references (sends nested past a record's depth);
+            // this thread's own are its callers, like its announcements below.
+            let own_counted = me.map_or(0, |me| me.deep_count(key));
+            waited = records::wait_until(key, me, patience, || {
+                slot.state.load(Ordering::Acquire) & COUNT_MASK <= own_counted
+            });
+        }
+        let deferred = match (waited, deferrable) {
+            (Ok(()), _) => None,
+            (Err(records::WaitFailure::WouldDeadlock), None) => return Err(CloseFailure::WouldDeadlock),
+            (Err(records::WaitFailure::TimedOut), None) => unreachable!("no deadline without a completion"),
+            (Err(_), Some((_, complete))) => Some(complete()),
+        };
         // This thread's own sends to `h` cannot return before this close does: they
         // become counted references that release the slot when the last returns.
         if let Some(me) = me {
@@ -558,7 +621,40 @@ impl<M> HandleTable<M> {
             }
         }
         std::mem::forget(rollback);
-        Ok(Closing { table: self, slot, handle: h })
+        let Some(complete) = deferred else {
+            return Ok(Started::Now(Closing { table: self, slot, handle: h }));
+        };
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner).push((key, complete));
+        // The senders may all have left before the completion was in place: then no
+        // one else will run it.
+        self.complete_if_last(slot, h);
+        Ok(Started::Deferred)
+    }
+
+    /// Runs a deferred close's completion if no send to `slot` is left: called by a
+    /// sender leaving a closing slot, by the last counted reference, and by the
+    /// deferring closer itself. Exactly one caller takes the completion.
+    #[cold]
+    #[inline(never)]
+    fn complete_if_last(&self, slot: &Slot<M>, handle: Hdrvr) {
+        // Ordered after this thread's own exit (its cleared entry or its dropped
+        // count): of two senders leaving together, at least one sees the other gone.
+        fence(Ordering::SeqCst);
+        let key = slot.key();
+        let is_pending = |pending: &[(usize, Completion<M>)]| pending.iter().any(|(k, _)| *k == key);
+        // Most closes are not deferred: then there is nothing to look for.
+        if !is_pending(&self.pending.lock().unwrap_or_else(PoisonError::into_inner)) {
+            return;
+        }
+        if slot.state.load(Ordering::Acquire) & COUNT_MASK != 0 || records::others_announce(key, None) {
+            return;
+        }
+        let complete = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(pos) = pending.iter().position(|(k, _)| *k == key) else { return };
+            pending.swap_remove(pos).1
+        };
+        complete(Closing { table: self, slot, handle });
     }
 
     /// The flags of the live, not-closing instance `h` names, without entering it (so
@@ -595,6 +691,15 @@ impl<M> HandleTable<M> {
             .collect()
     }
 
+    /// A send left a slot that is closing: wake the closers waiting for it, and finish
+    /// a deferred close if it was the last.
+    #[cold]
+    #[inline(never)]
+    fn left_closing(&self, slot: &Slot<M>, handle: Hdrvr) {
+        records::wake();
+        self.complete_if_last(slot, handle);
+    }
+
     /// Drops one counted reference; the last one after a close releases the slot.
     #[cold]
     fn leave_counted(&self, slot: &Slot<M>, handle: Hdrvr) {
@@ -602,7 +707,7 @@ impl<M> HandleTable<M> {
         if before & COUNT_MASK == 1 && before & CLOSED != 0 {
             self.release_if_done(slot, handle);
         } else if before & CLOSING != 0 {
-            records::wake();
+            self.left_closing(slot, handle);
         }
     }
 
@@ -1164,6 +1269,77 @@ mod tests {
         assert_eq!(results, [("A closes z", Err(CloseFailure::WouldDeadlock)), ("B closes x", Ok(()))]);
         close(&t, z);
         close(&t, y);
+        assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn a_deferred_close_is_finished_once_by_the_last_sender_out() {
+        use std::sync::Barrier;
+        use std::sync::atomic::AtomicUsize;
+        for _ in 0..100 {
+            let t = Arc::new(table());
+            let m = Arc::new("m".to_string());
+            let h = t.insert(m.clone(), 0).unwrap();
+            let finished = Arc::new(AtomicUsize::new(0));
+            let (inside, leave) = (Arc::new(Barrier::new(4)), Arc::new(Barrier::new(4)));
+            let senders: Vec<_> = (0..3)
+                .map(|_| {
+                    let (t, inside, leave) = (t.clone(), inside.clone(), leave.clone());
+                    std::thread::spawn(move || {
+                        let g = t.enter(h).unwrap();
+                        inside.wait();
+                        // All three leave at once, after the close was deferred.
+                        leave.wait();
+                        drop(g);
+                    })
+                })
+                .collect();
+            inside.wait();
+            let counter = finished.clone();
+            let started = t.begin_close_or_defer(
+                h,
+                |_| true,
+                Duration::ZERO,
+                move || {
+                    Box::new(move |closing: Closing<'_, String>| {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        closing.finish();
+                    })
+                },
+            );
+            assert!(matches!(started, Ok(Started::Deferred)), "three sends are inside");
+            assert!(t.enter(h).is_none(), "closed to new sends at once");
+            assert_eq!(finished.load(Ordering::SeqCst), 0);
+            leave.wait();
+            for s in senders {
+                s.join().unwrap();
+            }
+            assert_eq!(finished.load(Ordering::SeqCst), 1, "exactly one sender finished it");
+            assert_eq!(t.len(), 0);
+            assert_eq!(Arc::strong_count(&m), 1);
+        }
+    }
+
+    #[test]
+    fn a_deferred_close_with_no_sender_left_finishes_at_once() {
+        let t = table();
+        let h = t.insert(Arc::new("m".to_string()), 0).unwrap();
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = ran.clone();
+        let started = t.begin_close_or_defer(
+            h,
+            |_| true,
+            Duration::ZERO,
+            move || {
+                Box::new(move |closing: Closing<'_, String>| {
+                    flag.store(true, Ordering::SeqCst);
+                    closing.finish();
+                })
+            },
+        );
+        assert!(matches!(started, Ok(Started::Now(_))), "nothing to wait for");
+        assert!(!ran.load(Ordering::SeqCst), "the completion is only for deferred closes");
+        drop(started);
         assert_eq!(t.len(), 0);
     }
 

@@ -18,13 +18,14 @@
 
 use std::sync::{Arc, PoisonError};
 use std::thread::{self, ThreadId};
+use std::time::Duration;
 
 use drvproc::consts::*;
 use drvproc::wide::WideString;
 use drvproc::{Hdrvr, LParam, LResult};
 
 use crate::error::{BadHandle, CloseError, OpenError};
-use crate::handle_table::{CloseFailure, Closing};
+use crate::handle_table::{CloseFailure, Closing, Completion, Started};
 use crate::manager::ManagerState;
 use crate::module::{Module, Phase};
 
@@ -32,6 +33,17 @@ use crate::module::{Module, Phase};
 const SESSION: u8 = 1;
 /// Instance flag: `DRV_OPEN` succeeded; only such instances can be closed by callers.
 const OPENED: u8 = 2;
+
+/// How long a parameterless close waits for other threads' messages to the instance
+/// before it lets the last of them finish the close
+/// ([`ManagerState::close_instance_or_defer`]).
+pub(crate) const CLOSE_PATIENCE: Duration = Duration::from_millis(100);
+
+/// Whether callers may close an instance with these flags: opened, and not the
+/// session instance (the manager's own).
+fn closable(flags: u8) -> bool {
+    flags & OPENED != 0 && flags & SESSION == 0
+}
 
 /// An open attempt on one module either finishes or must start over on a new module.
 pub(crate) enum Attempt {
@@ -119,16 +131,42 @@ impl ManagerState {
     /// bookkeeping. The session instance is the manager's own, and an instance still
     /// inside its `DRV_OPEN` belongs to the opening thread: neither can be closed here.
     pub(crate) fn close_instance(&self, h: Hdrvr, l1: LParam, l2: LParam) -> Result<(), CloseError> {
-        let closable = |flags: u8| flags & OPENED != 0 && flags & SESSION == 0;
         let closing = self.table.begin_close_if(h, closable).map_err(|failure| match failure {
             CloseFailure::BadHandle => CloseError::BadHandle(BadHandle(h)),
             CloseFailure::WouldDeadlock => CloseError::WouldDeadlock(h),
         })?;
-        let id = closing.id();
+        self.finish_close(closing, l1, l2);
+        Ok(())
+    }
+
+    /// `CloseDriver(h, 0, 0)`, which never waits without end: if other threads' messages
+    /// to the instance are still running after [`CLOSE_PATIENCE`], or waiting for them
+    /// would close a cycle of closes, the instance is closed to new messages now and
+    /// `DRV_CLOSE` (and the module's unload, if it was the last instance) follows on
+    /// the thread whose message returns last. Only a close without parameters can be
+    /// deferred: `DRV_CLOSE`'s `lParam`s may point to the caller's memory.
+    pub(crate) fn close_instance_or_defer(self: &Arc<Self>, h: Hdrvr) -> Result<(), CloseError> {
+        let complete = || -> Completion<Module> {
+            let manager = Arc::clone(self);
+            Box::new(move |closing| manager.finish_close(closing, 0, 0))
+        };
+        match self.table.begin_close_or_defer(h, closable, CLOSE_PATIENCE, complete) {
+            Ok(Started::Now(closing)) => self.finish_close(closing, 0, 0),
+            Ok(Started::Deferred) => {
+                tracing::debug!(hdrvr = %h, "close deferred until the messages in progress return")
+            }
+            Err(_) => return Err(BadHandle(h).into()),
+        }
+        Ok(())
+    }
+
+    /// `DRV_CLOSE(l1, l2)` (answer ignored) to an instance marked closing, then the
+    /// module's bookkeeping, however the call ends.
+    fn finish_close(&self, closing: Closing<'_, Module>, l1: LParam, l2: LParam) {
+        let (id, h) = (closing.id(), closing.handle());
         let departing = Departing { manager: self, module: closing.module_arc(), closing: Some(closing) };
         departing.module.call(id, h, DRV_CLOSE, l1, l2);
         drop(departing);
-        Ok(())
     }
 
     /// Opens one instance of `module` with the sequences of spec §7.3 (a)–(c).

@@ -209,22 +209,37 @@ impl DriverManager {
 
     /// Closes an instance (`CloseDriver`): `DRV_CLOSE(l1, l2)`, whose answer is
     /// ignored, then — for the module's last instance — `DRV_DISABLE`, `DRV_FREE` and
-    /// unload. Sends other threads are making to the instance finish first (the
-    /// closer parks until they return); none reaches the driver after `DRV_CLOSE`.
+    /// unload. From the moment it starts, no new message reaches the instance, and
+    /// none reaches the driver after `DRV_CLOSE`: messages other threads have in
+    /// progress finish first.
     ///
-    /// From inside a message: closing the instance the message is for completes at
-    /// once (`DRV_CLOSE` is sent now; the instance's slot is released when the
-    /// message returns). Closing one that another thread is inside a message to waits
-    /// for that message, unless that thread is itself waiting to close an instance
-    /// this thread is inside a message to: then the close fails with
-    /// [`CloseError::WouldDeadlock`] and the instance stays open.
+    /// How long it waits for them:
+    /// * from inside a message to the same instance (a driver closing itself), not at
+    ///   all: `DRV_CLOSE` is sent now, and the instance's slot is released when the
+    ///   message returns;
+    /// * **`l1 = l2 = 0`** (what [`close`](Self::close) and dropping an [`Instance`]
+    ///   do): up to a tenth of a second, asleep. If messages are still running then
+    ///   (a modal dialog, a driver waiting for this very close on another thread, two
+    ///   threads closing each other's instances from inside messages), the close
+    ///   returns `Ok` and is finished — `DRV_CLOSE`, and the unload if it was the last
+    ///   instance — on the thread whose message returns last. It never waits without
+    ///   end;
+    /// * with parameters (which may point to the caller's memory, so `DRV_CLOSE`
+    ///   cannot be sent after this call returns): until they return, asleep; if one
+    ///   of them is itself waiting to close an instance this thread is inside a
+    ///   message to, the close fails with [`CloseError::WouldDeadlock`] and the
+    ///   instance stays open.
     ///
     /// Fails for a handle that names no open instance, and for the cycle above.
     ///
     /// # Safety
     /// `l1` and `l2` must be what the driver expects in `DRV_CLOSE`.
     pub unsafe fn close_with(&self, h: Hdrvr, l1: LParam, l2: LParam) -> Result<(), CloseError> {
-        self.state.close_instance(h, l1, l2)
+        if l1 == 0 && l2 == 0 {
+            self.state.close_instance_or_defer(h)
+        } else {
+            self.state.close_instance(h, l1, l2)
+        }
     }
 
     /// The platform handle of the instance's module (`GetDriverModuleHandle`): the

@@ -26,6 +26,7 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 /// How deeply one thread's sends may nest before they use counted references.
 pub(crate) const DEPTH: usize = 8;
@@ -296,10 +297,15 @@ pub(crate) fn wake() {
     WOKEN.notify_all();
 }
 
-/// Closing `key` would wait, through a chain of closers each waiting for a send the
-/// next one is inside, for a send this thread is inside.
-#[derive(Debug)]
-pub(crate) struct WouldDeadlock;
+/// Why [`wait_until`] gave up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WaitFailure {
+    /// Waiting would close a cycle: through a chain of closers each waiting for a
+    /// send the next one is inside, it would wait for a send this thread is inside.
+    WouldDeadlock,
+    /// The deadline passed first.
+    TimedOut,
+}
 
 /// Whether `me` closing `key` now would wait, through a chain of parked closers, for
 /// a send `me` is inside: checked before a close marks anything, so a close that
@@ -308,14 +314,16 @@ pub(crate) fn would_close_cycle(me: &'static Record, key: usize) -> bool {
     closes_cycle(&waiters(), me, key)
 }
 
-/// Waits until `done()` holds, parked between checks. With `me`, the wait (for other
-/// threads' sends to `key`) is registered, and it fails with [`WouldDeadlock`] when it
-/// closes a cycle of such waits.
+/// Waits until `done()` holds, parked between checks, or for `patience` at most
+/// (counted from when it starts to park; the clock is read only then). With `me`,
+/// the wait (for other threads' sends to `key`) is registered, and it fails with
+/// [`WaitFailure::WouldDeadlock`] when it closes a cycle of such waits.
 pub(crate) fn wait_until(
     key: usize,
     me: Option<&'static Record>,
+    patience: Option<Duration>,
     done: impl Fn() -> bool,
-) -> Result<(), WouldDeadlock> {
+) -> Result<(), WaitFailure> {
     // Most sends are short: spin briefly before registering and parking.
     for round in 0..128 {
         if done() {
@@ -330,7 +338,7 @@ pub(crate) fn wait_until(
     let mut list = waiters();
     if let Some(me) = me {
         if closes_cycle(&list, me, key) {
-            return Err(WouldDeadlock);
+            return Err(WaitFailure::WouldDeadlock);
         }
         list.push(Waiter { record: me, key });
     }
@@ -347,12 +355,21 @@ pub(crate) fn wait_until(
         }
     }
     let registered = Registered(me, key);
+    let deadline = patience.map(|p| Instant::now() + p);
+    let mut outcome = Ok(());
     while !done() {
-        list = WOKEN.wait(list).unwrap_or_else(PoisonError::into_inner);
+        match deadline.map(|d| d.saturating_duration_since(Instant::now())) {
+            None => list = WOKEN.wait(list).unwrap_or_else(PoisonError::into_inner),
+            Some(left) if left.is_zero() => {
+                outcome = Err(WaitFailure::TimedOut);
+                break;
+            }
+            Some(left) => list = WOKEN.wait_timeout(list, left).unwrap_or_else(PoisonError::into_inner).0,
+        }
     }
     drop(list);
     drop(registered);
-    Ok(())
+    outcome
 }
 
 /// Whether `me` waiting for the holders of `key` closes a cycle: following "waits for

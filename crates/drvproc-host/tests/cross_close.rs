@@ -1,6 +1,7 @@
 //! Closes issued from inside a message, of an instance some other thread is inside a
-//! message to: two threads each closing the instance the other is sending to. Every
-//! close must return (done or refused) instead of waiting for a send that waits for it,
+//! message to: two threads each closing the instance the other is sending to, and a
+//! driver closing its own instance from a helper thread it waits for. Every close
+//! must return (done or refused) instead of waiting for a send that waits for it,
 //! and the driver must still get exactly one `DRV_CLOSE` per instance, and nothing
 //! for an instance after it.
 //!
@@ -134,4 +135,49 @@ fn two_threads_closing_each_others_instance_from_inside_messages_do_not_deadlock
     assert_eq!(m.instance_count(), 0);
     assert_eq!(m.loaded_module_count(), 0);
     CROSS_SEEN.assert_lifecycle(&[0x100, 0x101]);
+}
+
+// --- A driver closing its own instance from a helper thread it joins. ---
+
+static HELPER_MANAGER: OnceLock<DriverManager> = OnceLock::new();
+static HELPER_SEEN: Seen = Seen::new();
+static HELPER_IDS: AtomicUsize = AtomicUsize::new(0);
+static HELPER_CLOSES: Mutex<Vec<Result<(), String>>> = Mutex::new(Vec::new());
+
+/// `DRV_USER`: closes its own instance on a new thread, and waits for that thread.
+unsafe extern "system" fn helper_proc(id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
+    HELPER_SEEN.push(id, msg);
+    match msg {
+        DRV_OPEN => next_id(&HELPER_IDS),
+        DRV_USER => {
+            let helper =
+                std::thread::spawn(move || HELPER_MANAGER.get().unwrap().close(h).map_err(|e| e.to_string()));
+            let closed = helper.join().expect("helper thread");
+            HELPER_CLOSES.lock().unwrap().push(closed);
+            5
+        }
+        _ => def_driver_proc(id, h, msg, l1, l2),
+    }
+}
+
+#[test]
+fn a_driver_closing_its_own_instance_from_a_thread_it_joins_does_not_deadlock() {
+    let m = HELPER_MANAGER.get_or_init(new_manager).clone();
+    m.register_function("helper", helper_proc).unwrap();
+    let h = m.open("helper", None).unwrap().into_raw();
+    let sent = within(TIMEOUT, "a helper thread closing the instance its creator is inside a send to", {
+        let m = m.clone();
+        // SAFETY: numbers only.
+        move || unsafe { m.send(h, DRV_USER, 0, 0) }
+    });
+    assert_eq!(sent, Ok(5), "the send returns the driver's answer");
+    let closes = HELPER_CLOSES.lock().unwrap().clone();
+    match closes.as_slice() {
+        [Ok(())] => assert!(m.close(h).is_err(), "closed by the helper, yet closes again"),
+        [Err(_)] => assert_eq!(m.close(h), Ok(()), "still closable after the helper's refused close"),
+        other => panic!("expected one close result, got {other:?}"),
+    }
+    assert_eq!(m.instance_count(), 0);
+    assert_eq!(m.loaded_module_count(), 0);
+    HELPER_SEEN.assert_lifecycle(&[0x100]);
 }

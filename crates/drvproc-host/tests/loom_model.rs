@@ -11,7 +11,9 @@
 //! * a close from inside a send on the same slot completes, and the slot is released
 //!   exactly once, after the last send returns (re-entrant self-close);
 //! * a sender whose thread lost its record (thread teardown) and borrows one from the
-//!   pool while a close runs is seen by the close or refused.
+//!   pool while a close runs is seen by the close or refused;
+//! * a deferred close (the closer does not wait; the last send out finishes it) is
+//!   finished exactly once, and only after every send left the driver.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p drvproc-host --test loom_model --release`.
 #![cfg(loom)]
@@ -207,5 +209,66 @@ fn a_thread_in_teardown_borrows_a_record_while_a_close_runs() {
         dying.join().unwrap();
         assert_eq!(slot.released.load(Ordering::Acquire), 1);
         assert_eq!(slot.inside.load(Ordering::Acquire), 0);
+    });
+}
+
+/// The deferred close: `begin_close_or_defer` and `complete_if_last`.
+struct Deferred {
+    pending: Mutex<bool>,
+    completions: AtomicUsize,
+}
+
+impl Deferred {
+    /// Finishes the close if no send is left and nobody finished it yet.
+    fn complete_if_last(&self, slot: &Slot, records: &Records) {
+        fence(Ordering::SeqCst);
+        if !*self.pending.lock().unwrap() || records.others_announce(None) {
+            return;
+        }
+        let mut pending = self.pending.lock().unwrap();
+        if std::mem::replace(&mut *pending, false) {
+            drop(pending);
+            assert_eq!(slot.inside.load(Ordering::Acquire), 0, "DRV_CLOSE while a message runs");
+            slot.close_sent.store(true, Ordering::Release);
+            self.completions.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+#[test]
+fn a_deferred_close_is_finished_once_by_the_last_send_out() {
+    // Three threads and two locks: bound the preemptions so the search ends in
+    // seconds (every interleaving with up to three preemptions is still explored).
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(3);
+    model.check(|| {
+        let (slot, records) = (Slot::new(), Records::new());
+        let deferred = Arc::new(Deferred { pending: Mutex::new(false), completions: AtomicUsize::new(0) });
+        let senders: Vec<_> = (0..2)
+            .map(|_| {
+                let (slot, records, deferred) = (slot.clone(), records.clone(), deferred.clone());
+                thread::spawn(move || {
+                    let record = records.register();
+                    if enter(&slot, &record) {
+                        slot.driver_message();
+                    }
+                    // `withdraw`: clear, then (seeing the closing mark) try to finish.
+                    record.store(0, Ordering::Release);
+                    fence(Ordering::SeqCst);
+                    if slot.state.load(Ordering::Relaxed) & CLOSING != 0 {
+                        deferred.complete_if_last(&slot, &records);
+                    }
+                })
+            })
+            .collect();
+        // The closer marks the slot closing and, without waiting, defers.
+        slot.state.fetch_or(CLOSING, Ordering::AcqRel);
+        fence(Ordering::SeqCst);
+        *deferred.pending.lock().unwrap() = true;
+        deferred.complete_if_last(&slot, &records);
+        for s in senders {
+            s.join().unwrap();
+        }
+        assert_eq!(deferred.completions.load(Ordering::Acquire), 1, "finished exactly once");
     });
 }
