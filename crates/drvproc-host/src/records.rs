@@ -144,14 +144,6 @@ thread_local! {
     static CURRENT: Cell<Option<&'static Record>> = const { Cell::new(None) };
 }
 
-/// Gives a thread's record back to the pool when the thread exits. Sends do not
-/// outlive the code that made them, so the record is idle then: the destructor runs
-/// between other destructors, never inside one.
-fn release_at_exit(record: &'static Record) {
-    CURRENT.with(|c| c.set(None));
-    pool().idle.push(record);
-}
-
 /// Who gives the record back at thread exit. On Linux a `pthread_key` destructor: it
 /// runs after every Rust thread-local destructor, and glibc runs key destructors
 /// again when one sets a value, so even a thread that first sends from a
@@ -168,7 +160,7 @@ mod owner {
         // SAFETY: the only value ever set under this key is a `&'static Record`
         // (`install`); glibc calls this once per set value, at thread exit.
         let record: &'static Record = unsafe { &*(record as *const Record) };
-        super::release_at_exit(record);
+        super::give_back(record);
     }
 
     fn key() -> Option<libc::pthread_key_t> {
@@ -198,7 +190,7 @@ mod owner {
 
     impl Drop for Owner {
         fn drop(&mut self) {
-            super::release_at_exit(self.0);
+            super::give_back(self.0);
         }
     }
 
@@ -259,7 +251,10 @@ pub(crate) fn borrow_for_teardown() -> &'static Record {
     record
 }
 
-/// Ends a [`borrow_for_teardown`]: the record is idle again.
+/// Gives this thread's record back to the pool: at the end of a
+/// [`borrow_for_teardown`], and when the thread exits (the `owner` destructor). Sends
+/// do not outlive the code that made them, so the record is idle then: an exit
+/// destructor runs between other destructors, never inside one.
 #[cold]
 pub(crate) fn give_back(record: &'static Record) {
     debug_assert!(record.is_idle(), "a borrowed record is given back only when idle");
