@@ -6,8 +6,8 @@ mod child;
 mod cli;
 mod commands;
 mod context;
+mod diagnose;
 mod error;
-mod filekind;
 mod probe;
 mod rules;
 mod style;
@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 
 use crate::cli::{Cli, Command};
-use crate::commands::{check, demo, drivers, messages};
+use crate::commands::{check, demo, doctor, drivers, messages};
 use crate::context::Ctx;
 use crate::error::{CliError, CliResult};
 
@@ -35,7 +35,7 @@ fn run(cli: Cli) -> CliResult<bool> {
         }
         Command::Trace { target, script, json } => messages::trace(&ctx, &target, script.as_deref(), json)?,
         Command::Check { target, timeout, json } => return check::check(&ctx, &target, timeout, json),
-        Command::Doctor { json, timeout } => return check::doctor(&ctx, json, timeout),
+        Command::Doctor { json, timeout } => return doctor::doctor(&ctx, json, timeout),
         Command::Demo => demo::demo()?,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "drvctl", &mut std::io::stdout());

@@ -1,15 +1,23 @@
 //! Probing a registry entry: is the file there, is it a loadable library of this
-//! machine, does it export `DriverProc`, does it accept `DRV_LOAD`. Runs in a child
-//! (see [`crate::child`]): mapping a library runs its code.
+//! machine, does it export `DriverProc`, does it accept `DRV_LOAD`. Mapping a
+//! library runs its code, so [`check_entry`] runs the probe in a child (see
+//! [`crate::child`]); `list`, `doctor` and `remove` share it and its report.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use drvproc_host::LoadError;
+use drvproc_host::{LoadError, OpenError, Registry};
 
+use crate::child::{self, Outcome};
 use crate::context::Ctx;
-use crate::filekind::{self, FileKind};
+use crate::diagnose;
+use crate::error::{CliResult, failed};
+
+/// The longest alias or value taken as an entry. A longer one cannot be passed on a
+/// command line (Linux limits one argument to 128 KiB), nor is it a file name.
+pub const MAX_ENTRY_BYTES: usize = 128 * 1024;
 
 /// What a probe found about one entry.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -19,7 +27,7 @@ pub struct ProbeReport {
     /// Where it was found (`None`: not in the search path; the system loader may
     /// still find a bare name).
     pub path: Option<String>,
-    /// "ELF x86-64 64-bit", "Windows PE", ...
+    /// "ELF 64-bit x86-64", "PE32+ x86-64 DLL", ...
     pub format: Option<String>,
     /// The library mapped.
     pub loadable: bool,
@@ -41,12 +49,31 @@ impl ProbeReport {
     }
 }
 
+/// One entry of the registry and what probing it found: a line of `list` and of
+/// `doctor`, and their JSON.
+#[derive(Clone, Debug, Serialize)]
+pub struct EntryReport {
+    pub section: String,
+    pub alias: String,
+    pub value: String,
+    #[serde(flatten)]
+    pub probe: ProbeReport,
+}
+
+impl EntryReport {
+    /// Whether a command line can name this entry's alias (for `remove`).
+    pub fn alias_is_nameable(&self) -> bool {
+        alias_problem(&self.alias).is_none()
+    }
+}
+
 /// Probes the entry `alias` of `section`; with `load`, also opens and closes it.
 ///
 /// The file is located as `open` of the alias locates it (a relative path is
-/// relative to the registry file, a bare name is searched for) and mapped by
-/// [`drvproc_host::probe_library`], the manager's own loader, so an entry is called
-/// loadable exactly when `open` would map it.
+/// relative to the registry file, a bare name is searched for), diagnosed from its
+/// headers ([`diagnose::file`]), and mapped by [`drvproc_host::probe_library`], the
+/// manager's own loader, so an entry is called loadable exactly when `open` would
+/// map it.
 pub fn probe(ctx: &Ctx, section: &str, alias: &str, load: bool) -> ProbeReport {
     let manager = ctx.manager();
     let Some(registry) = manager.registry() else {
@@ -58,35 +85,28 @@ pub fn probe(ctx: &Ctx, section: &str, alias: &str, load: bool) -> ProbeReport {
         Ok(None) => {
             return ProbeReport::default().fail(
                 format!("no alias {alias} in [{section}] of {}", registry.path().display()),
-                "list the entries with `drvctl list --all`",
+                "list the entries with drvctl list --all",
             );
         }
         Err(e) => return ProbeReport::default().fail(e.to_string(), "fix the registry file"),
     };
+    if let Some(problem) = value_problem(&value) {
+        return ProbeReport::default().fail(problem, "fix the entry");
+    }
     let (file, _args) = drvproc_host::split_entry(&value);
     let mut report = ProbeReport { file: file.to_string(), ..Default::default() };
     let path = registry.entry_path(file).or_else(|| manager.locate_file(file));
-    let mut regular = true;
     if let Some(p) = &path {
         report.path = Some(p.display().to_string());
-        match std::fs::metadata(p) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return report.fail(
-                    format!("{} does not exist", p.display()),
-                    "install the driver file there, or fix or remove the entry",
-                );
-            }
-            Err(e) => return report.fail(format!("{}: {e}", p.display()), "check the file's permissions"),
-            // Not a file to read the header of; the loader says what it is.
-            Ok(meta) if !meta.is_file() => regular = false,
-            Ok(_) => {
-                if let Some((problem, fix)) = check_header(&mut report, p) {
-                    return report.fail(problem, fix);
-                }
-            }
+        let diagnosis = diagnose::file(p);
+        report.format = diagnosis.format;
+        report.driver_proc = diagnosis.driver_proc == Some(true);
+        if let Some(problem) = diagnosis.problem {
+            return report.fail(problem, diagnosis.fix.unwrap_or("fix the entry"));
         }
     }
     let target = path.as_deref().unwrap_or(Path::new(file));
+    let shown = target.display().to_string();
     match drvproc_host::probe_library(target) {
         Ok(()) => {
             report.loadable = true;
@@ -94,10 +114,8 @@ pub fn probe(ctx: &Ctx, section: &str, alias: &str, load: bool) -> ProbeReport {
         }
         Err(LoadError::NoDriverProc) => {
             report.loadable = true;
-            return report.fail(
-                "no DriverProc export: not an installable driver".into(),
-                "register the driver's own library, not a helper library",
-            );
+            report.driver_proc = false;
+            return report.fail(diagnose::no_driver_proc(&shown), diagnose::FIX_NO_DRIVER_PROC);
         }
         Err(LoadError::NotFound { loader_said }) => {
             let said = loader_said.map_or(String::new(), |m| format!(": {m}"));
@@ -106,13 +124,11 @@ pub fn probe(ctx: &Ctx, section: &str, alias: &str, load: bool) -> ProbeReport {
                 format!("put {file} in a directory of DRVPROC_PATH or beside the registry file"),
             );
         }
-        Err(e @ LoadError::NotLoadable { .. }) if !regular => {
-            return report
-                .fail(e.to_string(), "replace it with the driver library, or fix or remove the entry");
-        }
-        Err(e @ LoadError::NotLoadable { .. }) => {
-            return report
-                .fail(e.to_string(), format!("check the library's dependencies (ldd {})", target.display()));
+        Err(LoadError::NotLoadable { message }) => {
+            return report.fail(
+                format!("{shown}: cannot load: {}", diagnose::loader_words(&shown, &message)),
+                format!("check the library's dependencies (ldd {shown})"),
+            );
         }
     }
     if load {
@@ -123,55 +139,188 @@ pub fn probe(ctx: &Ctx, section: &str, alias: &str, load: bool) -> ProbeReport {
             }
             Err(e) => {
                 let fix = match e {
-                    drvproc_host::OpenError::LoadRefused { .. } => {
-                        "see the driver's documentation for what it needs"
+                    OpenError::LoadRefused { .. } => "see the driver's documentation for what it needs",
+                    OpenError::OpenRefused { .. } => {
+                        "the driver refuses plain opens (lParam2 = 0); drvctl check shows which rules it breaks"
                     }
-                    drvproc_host::OpenError::OpenRefused { .. } => {
-                        "the driver refuses plain opens (lParam2 = 0); `drvctl check` shows which rules it breaks"
-                    }
-                    _ => "run `drvctl check` on the driver",
+                    _ => "drvctl check on the driver shows what fails",
                 };
-                report.load = Some(e.to_string());
-                return report.fail(e.to_string(), fix);
+                let problem = diagnose::explain_open_error(ctx, alias, Some(section), &e);
+                report.load = Some(problem.clone());
+                return report.fail(problem, fix);
             }
         }
     }
     report
 }
 
-/// Reads the first bytes of the regular file `p` and notes its format: the problem
-/// and its fix when it is a Windows DLL, a library for another architecture or not a
-/// library at all.
-fn check_header(report: &mut ProbeReport, p: &Path) -> Option<(String, &'static str)> {
-    match filekind::inspect(p) {
-        Ok(FileKind::Pe) => {
-            report.format = Some("Windows PE".into());
-            let host = filekind::host_machine().map_or("native".into(), filekind::machine_name);
-            Some((
-                format!(
-                    "{} is a Windows DLL (PE image); this machine loads ELF {host} libraries",
-                    p.display()
-                ),
-                "install a native build of the driver, or run it under Wine",
+/// Why an alias cannot be named on a command line, if it cannot.
+fn alias_problem(alias: &str) -> Option<String> {
+    if alias.contains('\0') {
+        Some("the alias contains a NUL byte".into())
+    } else if alias.len() > MAX_ENTRY_BYTES {
+        Some(format!("the alias is {} bytes long (more than 128 KiB)", alias.len()))
+    } else {
+        None
+    }
+}
+
+/// Why a value cannot be a driver entry, if it cannot: no file name holds a NUL
+/// byte, and none with its arguments is longer than [`MAX_ENTRY_BYTES`].
+pub fn value_problem(value: &str) -> Option<String> {
+    if value.contains('\0') {
+        Some("the value contains a NUL byte, which no file name can".into())
+    } else if value.len() > MAX_ENTRY_BYTES {
+        Some(format!(
+            "the value is {} bytes long (more than 128 KiB), which no file name and arguments are",
+            value.len()
+        ))
+    } else {
+        None
+    }
+}
+
+/// The line (from 1) of `alias` in `section` of the file at `path`, for a fix that
+/// must be made by hand.
+fn line_of(path: &Path, section: &str, alias: &str) -> Option<usize> {
+    let bytes = std::fs::read(path).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    let mut in_section = false;
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            in_section = name.trim().eq_ignore_ascii_case(section);
+        } else if in_section
+            && let Some((key, _)) = line.split_once('=')
+            && key.trim().eq_ignore_ascii_case(alias)
+        {
+            return Some(n + 1);
+        }
+    }
+    None
+}
+
+/// Probes the entry `alias` of `section` (whose value is `value`) in a child
+/// process; a crash or hang becomes its problem. An entry no command line can name
+/// is reported without a child, and a child that cannot be started is this entry's
+/// problem, not the end of the listing.
+pub fn check_entry(
+    ctx: &Ctx,
+    section: &str,
+    alias: &str,
+    value: &str,
+    load: bool,
+    timeout: Duration,
+) -> EntryReport {
+    let file = drvproc_host::split_entry(value).0.to_string();
+    let failed = |problem: String, fix: String| ProbeReport {
+        file: file.clone(),
+        problem: Some(problem),
+        fix: Some(fix),
+        ..Default::default()
+    };
+    let probe = if let Some(problem) = alias_problem(alias) {
+        let config = ctx.config.clone().unwrap_or_default();
+        let place = line_of(&config, section, alias).map_or("the entry".into(), |n| format!("line {n}"));
+        failed(problem, format!("delete {place} of {} with a text editor", config.display()))
+    } else if let Some(problem) = value_problem(value) {
+        failed(problem, "fix the entry".into())
+    } else {
+        let step = format!("{}:{section}", if load { "probe-load" } else { "probe" });
+        match child::run::<ProbeReport>(ctx, &step, alias, timeout) {
+            Ok(Outcome::Reported(r)) => r,
+            Ok(Outcome::Died(how)) => failed(
+                format!("the driver crashed when probed in a child process: {how}"),
+                "report the crash to the driver's author (drvctl check shows which messages crash it)".into(),
+            ),
+            Ok(Outcome::TimedOut(t)) => failed(
+                format!("the driver did not answer within {} s (hang)", t.as_secs()),
+                "report the hang to the driver's author (drvctl check shows which messages hang)".into(),
+            ),
+            Err(e) => failed(format!("cannot start a process to probe it: {e}"), "try again".into()),
+        }
+    };
+    EntryReport { section: section.into(), alias: alias.into(), value: value.into(), probe }
+}
+
+/// The registry file, which must exist: reading a missing file as empty would
+/// make a mistyped `--config` look like an empty registry.
+pub fn existing_registry(ctx: &Ctx) -> CliResult<Registry> {
+    let registry = ctx.registry()?;
+    let path = registry.path();
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let shown = match std::path::absolute(path) {
+                Ok(abs) if abs != path => format!("{} ({})", path.display(), abs.display()),
+                _ => path.display().to_string(),
+            };
+            Err(failed!(
+                "the registry file {shown} does not exist ({}); install a driver to create it",
+                origin_of(path)
             ))
         }
-        Ok(FileKind::Elf { machine, bits }) => {
-            report.format = Some(format!("ELF {} {bits}-bit", filekind::machine_name(machine)));
-            let host = filekind::host_machine().filter(|&host| host != machine)?;
-            Some((
-                format!(
-                    "{} is built for {}; this machine needs {}",
-                    p.display(),
-                    filekind::machine_name(machine),
-                    filekind::machine_name(host)
-                ),
-                "install the build of the driver for this machine's architecture",
-            ))
-        }
-        Ok(FileKind::Other) => {
-            report.format = Some("not a library".into());
-            Some((format!("{} is not a shared library", p.display()), "fix or remove the entry"))
-        }
-        Err(e) => Some((format!("{}: {e}", p.display()), "check the file's permissions")),
+        Err(e) => Err(failed!("the registry file {}: {e}", path.display())),
+        Ok(_) => Ok(registry),
+    }
+}
+
+/// Where the registry path came from, in words.
+fn origin_of(path: &Path) -> &'static str {
+    let env = std::env::var_os("DRVPROC_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from);
+    if env.as_deref() == Some(path) {
+        "named by DRVPROC_CONFIG"
+    } else if Registry::default_path().as_deref() == Some(path) {
+        "the default location"
+    } else {
+        "named by --config"
+    }
+}
+
+/// An alias or value as shown in a line of text: quoted with escapes when it holds
+/// control characters, and cut short when it is long.
+pub fn shown(text: &str) -> String {
+    const LONG: usize = 200;
+    const KEEP: usize = 64;
+    let escaped = |t: &str| {
+        if t.chars().any(char::is_control) { format!("{t:?}") } else { t.to_string() }
+    };
+    if text.len() <= LONG {
+        return escaped(text);
+    }
+    let mut cut = KEEP;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}... ({} bytes)", escaped(&text[..cut]), text.len())
+}
+
+/// "1 entry", "2 entries".
+pub fn entries(n: usize) -> String {
+    format!("{n} {}", if n == 1 { "entry" } else { "entries" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_shown_escaped_and_short() {
+        assert_eq!(shown("x.so a"), "x.so a");
+        assert_eq!(shown("a\0b"), "\"a\\0b\"");
+        let long = "é".repeat(300);
+        assert_eq!(shown(&long), format!("{}... (600 bytes)", "é".repeat(32)));
+        assert_eq!(
+            (entries(1), entries(0), entries(2)),
+            ("1 entry".into(), "0 entries".into(), "2 entries".into())
+        );
+    }
+
+    #[test]
+    fn lines_are_found_by_section_and_alias() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.ini");
+        std::fs::write(&p, "; c\n[a]\nx=1\n[Drivers32]\r\n X = 2\n").unwrap();
+        assert_eq!(line_of(&p, "drivers32", "x"), Some(5));
+        assert_eq!(line_of(&p, "b", "x"), None);
     }
 }

@@ -1,5 +1,5 @@
-//! `drvctl check` and `drvctl doctor` end to end, including drivers that crash,
-//! abort, panic and hang (each in a child process).
+//! `drvctl check` end to end, including drivers that crash, abort, panic and hang
+//! (each in a child process).
 
 mod common;
 
@@ -87,66 +87,6 @@ fn hanging_drivers_time_out() {
         .map(|r| r["rule"].as_str().unwrap())
         .collect();
     assert_eq!(hung, ["routing", "threads"], "the rules that send DRV_QUERYCONFIGURE");
-}
-
-#[test]
-fn doctor_diagnoses_each_entry_with_a_fix() {
-    let s = Scratch::new();
-    std::fs::write(s.dir.path().join("imaadp32.acm"), b"MZ\x90\x00 a Windows DLL").unwrap();
-    std::fs::write(s.dir.path().join("notes.txt"), b"hello").unwrap();
-    let sample = lib("drvsample");
-    let trace = lib("drvtrace");
-    s.write_config(&format!(
-        "[drivers32]\r\nmsacm.imaadpcm=imaadp32.acm\r\ngood={}\r\nmissing=msg711.acm\r\ntext=notes.txt\r\nhelper=libm.so.6\r\n\
-         refuses={}\r\n[386enh]\r\nwoafont=dosapp.fon\r\n",
-        sample.display(),
-        trace.display()
-    ));
-    let before = s.read_config();
-    let mut cmd = s.drvctl(&["doctor"]);
-    cmd.env("DRVTRACE_ANSWER", "DRV_LOAD:0");
-    let (code, out, _) = run(cmd);
-    assert_eq!(code, 1, "{out}");
-    let d = s.dir.path().display();
-    let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(
-        lines[0],
-        format!(
-            "broken [drivers32] msacm.imaadpcm = imaadp32.acm: {d}/imaadp32.acm is a Windows DLL (PE image); this machine loads ELF x86-64 libraries"
-        )
-    );
-    assert!(lines[1].starts_with("       fix: install a native build of the driver"), "{out}");
-    assert_eq!(
-        lines[2],
-        format!("ok     [drivers32] good = {p}: loads and opens ({p})", p = sample.display())
-    );
-    assert!(
-        lines[3].starts_with("broken [drivers32] missing = msg711.acm: msg711.acm: not found in "),
-        "{out}"
-    );
-    assert_eq!(
-        lines[5],
-        format!("broken [drivers32] text = notes.txt: {d}/notes.txt is not a shared library")
-    );
-    assert_eq!(
-        lines[7],
-        "broken [drivers32] helper = libm.so.6: no DriverProc export: not an installable driver"
-    );
-    assert_eq!(
-        lines[9],
-        format!(
-            "broken [drivers32] refuses = {}: {}: the driver refused DRV_LOAD",
-            trace.display(),
-            trace.display()
-        )
-    );
-    assert_eq!(lines.last().unwrap(), &"6 entries, 5 broken", "[386enh] is not a driver section");
-    assert_eq!(s.read_config(), before, "doctor changes nothing");
-
-    s.write_config(&format!("[Drivers32]\ngood={}\n", sample.display()));
-    let (code, out, _) = run(s.drvctl(&["doctor"]));
-    assert_eq!(code, 0, "{out}");
-    assert!(out.ends_with("1 entries, 0 broken\n"));
 }
 
 /// Colours appear only on a terminal, and `NO_COLOR` turns them off there too. The

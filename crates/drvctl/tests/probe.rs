@@ -45,21 +45,21 @@ fn list_and_doctor_refuse_what_open_refuses() {
     assert_eq!(code, 1, "{err}");
     let prefix = format!("drvctl: {}: cannot load: ", driver.display());
     let message = err.strip_prefix(&prefix).unwrap_or_else(|| panic!("{err}")).trim_end();
-    assert!(message.contains("undefined symbol: drvproc_test_no_such_symbol"), "{message}");
+    assert_eq!(message, "undefined symbol: drvproc_test_no_such_symbol", "the loader's words, once");
 
     let (_, json, _) = run(s.drvctl(&["list", "--json"]));
     let listed: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(listed[0]["path"], path_str(&driver));
     assert_eq!(listed[0]["loadable"], false, "{json}");
-    assert_eq!(listed[0]["driver_proc"], false, "{json}");
-    assert_eq!(listed[0]["problem"], format!("cannot load: {message}"), "{json}");
+    assert_eq!(listed[0]["driver_proc"], true, "it does export DriverProc: {json}");
+    assert_eq!(listed[0]["problem"], format!("{}: cannot load: {message}", driver.display()), "{json}");
 
     let (code, out, _) = run(s.drvctl(&["doctor"]));
     assert_eq!(code, 1, "{out}");
     assert!(
         out.starts_with(&format!(
-            "broken [drivers32] unresolved = {}: cannot load: {message}\n",
-            driver.display()
+            "broken [drivers32] unresolved = {p}: {p}: cannot load: {message}\n",
+            p = driver.display()
         )),
         "{out}"
     );
@@ -77,9 +77,15 @@ fn list_reports_special_files_without_blocking() {
     let (_, json, _) = run(s.drvctl(&["list", "--json"]));
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "list took {:?}", started.elapsed());
     let listed: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(listed[0]["problem"], "cannot load: not a regular file (fifo)", "{json}");
-    assert_eq!(listed[1]["problem"], "cannot load: not a regular file (directory)", "{json}");
-    assert_eq!(listed[1]["fix"], "replace it with the driver library, or fix or remove the entry", "{json}");
+    assert_eq!(
+        listed[0]["problem"],
+        format!("{} is a named pipe (FIFO), not a driver library", fifo.display())
+    );
+    assert_eq!(
+        listed[1]["problem"],
+        format!("{} is a directory, not a driver library", s.dir.path().display())
+    );
+    assert_eq!(listed[1]["fix"], "replace it with the driver library, or fix the entry", "{json}");
 }
 
 #[test]
@@ -110,7 +116,7 @@ fn relative_entries_are_relative_to_the_registry_file() {
         (
             0,
             format!(
-                "ok     [drivers32] rel = sub/libdrvsample.so: loads and opens ({})\n1 entries, 0 broken\n",
+                "ok     [drivers32] rel = sub/libdrvsample.so: loads and opens ({})\n1 entry, 0 broken\n",
                 sample.display()
             )
             .as_str()
@@ -118,4 +124,44 @@ fn relative_entries_are_relative_to_the_registry_file() {
     );
     let (code, out, err) = in_elsewhere(&["send", "rel", "DRV_QUERYCONFIGURE"]);
     assert_eq!((code, out.as_str()), (0, "DRV_QUERYCONFIGURE answered 0 (0x0)\n"), "{err}");
+}
+
+/// An entry no command line can name (a NUL byte or more than 128 KiB in its alias
+/// or value) is one broken entry; the others are still listed and checked.
+#[test]
+fn a_hostile_entry_is_reported_and_the_rest_checked() {
+    let s = Scratch::new();
+    let sample = common::lib("drvsample");
+    let long = "z".repeat(140 * 1024);
+    s.write_config(&format!(
+        "[drivers32]\na\0b=x.so\n{long}=x.so\nnul=x\0.so\nhuge={long}\ngood={}\n",
+        sample.display()
+    ));
+    let (code, json, err) = run(s.drvctl(&["list", "--json"]));
+    assert_eq!(code, 0, "{err}");
+    let listed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let problems: Vec<serde_json::Value> =
+        listed.as_array().unwrap().iter().map(|e| e["problem"].clone()).collect();
+    assert_eq!(
+        problems,
+        serde_json::json!([
+            "the alias contains a NUL byte",
+            "the alias is 143360 bytes long (more than 128 KiB)",
+            "the value contains a NUL byte, which no file name can",
+            "the value is 143360 bytes long (more than 128 KiB), which no file name and arguments are",
+            null,
+        ])
+        .as_array()
+        .unwrap()
+        .clone()
+    );
+    assert_eq!(listed[0]["fix"], format!("delete line 2 of {} with a text editor", s.config().display()));
+
+    let (code, out, err) = run(s.drvctl(&["doctor"]));
+    assert_eq!(code, 1, "{err}");
+    assert!(out.contains("broken [drivers32] \"a\\0b\" = x.so: the alias contains a NUL byte\n"), "{out}");
+    assert!(out.contains("broken [drivers32] nul = \"x\\0.so\": the value contains a NUL byte"), "{out}");
+    assert!(out.contains("broken [drivers32] huge = zzzzzzzz"), "{out}");
+    assert!(out.ends_with("5 entries, 4 broken\n"), "{out}");
+    assert!(out.len() < 4096, "a long value is shortened when shown: {} bytes", out.len());
 }

@@ -1,5 +1,5 @@
-//! `check` (one driver against the conformance rules) and `doctor` (every registered
-//! driver). Every step runs in a child process with a time limit.
+//! `check`: one driver against the conformance rules. Every rule runs in a child
+//! process with a time limit.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -7,10 +7,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::child::{self, Outcome};
-use crate::commands::drivers::probe_in_child;
 use crate::context::Ctx;
-use crate::error::{CliResult, failed};
-use crate::probe::ProbeReport;
+use crate::error::CliResult;
 use crate::rules::{RULES, Verdict};
 use crate::style;
 
@@ -23,7 +21,7 @@ struct RuleReport {
 }
 
 /// Shows what is running: a rewritten line on a terminal, plain lines otherwise.
-fn progress(text: &str) {
+pub(crate) fn progress(text: &str) {
     let mut err = std::io::stderr();
     if err.is_terminal() {
         let _ = write!(err, "\r\x1b[2K{text}");
@@ -33,7 +31,7 @@ fn progress(text: &str) {
     let _ = err.flush();
 }
 
-fn end_progress() {
+pub(crate) fn end_progress() {
     let mut err = std::io::stderr();
     if err.is_terminal() {
         let _ = write!(err, "\r\x1b[2K");
@@ -72,71 +70,4 @@ pub fn check(ctx: &Ctx, target: &str, timeout: u64, json: bool) -> CliResult<boo
         println!("{passed} of {} rules pass", reports.len());
     }
     Ok(passed == reports.len())
-}
-
-/// The sections holding drivers (Win32, Win16 and MCI).
-const DRIVER_SECTIONS: [&str; 4] = ["Drivers32", "drivers", "MCI32", "MCI"];
-
-#[derive(Serialize)]
-struct DoctorEntry {
-    section: String,
-    alias: String,
-    value: String,
-    #[serde(flatten)]
-    probe: ProbeReport,
-}
-
-/// Checks every driver entry; returns whether all are healthy.
-pub fn doctor(ctx: &Ctx, json: bool, timeout: u64) -> CliResult<bool> {
-    let registry = ctx.registry()?;
-    let doc = registry.read()?;
-    let timeout = Duration::from_secs(timeout.max(1));
-    let mut entries = Vec::new();
-    for section in
-        doc.sections().into_iter().filter(|s| DRIVER_SECTIONS.iter().any(|d| d.eq_ignore_ascii_case(s)))
-    {
-        for (alias, value) in doc.entries(section) {
-            progress(&format!("checking [{section}] {alias}..."));
-            let probe = probe_in_child(ctx, section, alias, value, true, timeout)?;
-            entries.push(DoctorEntry {
-                section: section.into(),
-                alias: alias.into(),
-                value: value.into(),
-                probe,
-            });
-        }
-    }
-    end_progress();
-    let broken = entries.iter().filter(|e| e.probe.problem.is_some()).count();
-    if json {
-        println!("{}", serde_json::to_string_pretty(&entries)?);
-        return Ok(broken == 0);
-    }
-    if entries.is_empty() {
-        return Err(failed!(
-            "{}: no driver entries in [{}]",
-            registry.path().display(),
-            DRIVER_SECTIONS.join("], [")
-        ));
-    }
-    for e in &entries {
-        match (&e.probe.problem, &e.probe.fix) {
-            (None, _) => println!(
-                "{} [{}] {} = {}: loads and opens ({})",
-                style::pass("ok    "),
-                e.section,
-                e.alias,
-                e.value,
-                e.probe.path.as_deref().unwrap_or("system library path")
-            ),
-            (Some(problem), fix) => {
-                println!("{} [{}] {} = {}: {problem}", style::fail("broken"), e.section, e.alias, e.value);
-                if let Some(fix) = fix {
-                    println!("       fix: {fix}, or `drvctl remove {} --section {}`", e.alias, e.section);
-                }
-            }
-        }
-    }
-    println!("{} entries, {broken} broken", entries.len());
-    Ok(broken == 0)
 }

@@ -6,68 +6,26 @@ use std::time::Duration;
 
 use drvproc::config_info::ConfigInfoBuf;
 use drvproc::consts::{DRVCNF_CANCEL, DRVCNF_OK, DRVCNF_RESTART};
-use serde::Serialize;
 
-use crate::child::{self, Outcome};
 use crate::commands::drvcnf;
 use crate::context::Ctx;
+use crate::diagnose;
 use crate::error::{CliResult, failed};
-use crate::probe::ProbeReport;
+use crate::probe;
 use crate::style;
 
-#[derive(Serialize)]
-struct ListEntry {
-    section: String,
-    alias: String,
-    value: String,
-    #[serde(flatten)]
-    probe: ProbeReport,
-}
-
-/// Probes the entry `alias` of `section` (whose value is `value`) in a child
-/// process; a crash or hang becomes a problem.
-pub fn probe_in_child(
-    ctx: &Ctx,
-    section: &str,
-    alias: &str,
-    value: &str,
-    load: bool,
-    timeout: Duration,
-) -> CliResult<ProbeReport> {
-    let step = format!("{}:{section}", if load { "probe-load" } else { "probe" });
-    let file = drvproc_host::split_entry(value).0.to_string();
-    Ok(match child::run::<ProbeReport>(ctx, &step, alias, timeout)? {
-        Outcome::Reported(r) => r,
-        Outcome::Died(how) => ProbeReport {
-            file,
-            problem: Some(format!("the driver crashed the probe: {how}")),
-            fix: Some("run `drvctl check` on it; report the crash to its author".into()),
-            ..Default::default()
-        },
-        Outcome::TimedOut(t) => ProbeReport {
-            file,
-            problem: Some(format!("the driver did not answer within {} s (hang)", t.as_secs())),
-            fix: Some("run `drvctl check` on it; report the hang to its author".into()),
-            ..Default::default()
-        },
-    })
-}
+/// How long a probe of one entry may take (`list`, `remove`).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub fn list(ctx: &Ctx, section: &str, all: bool, json: bool) -> CliResult {
-    let registry = ctx.registry()?;
+    let registry = probe::existing_registry(ctx)?;
     let doc = registry.read()?;
     let sections: Vec<String> =
         if all { doc.sections().iter().map(|s| s.to_string()).collect() } else { vec![section.to_string()] };
     let mut entries = Vec::new();
     for s in &sections {
         for (alias, value) in doc.entries(s) {
-            let probe = probe_in_child(ctx, s, alias, value, false, Duration::from_secs(10))?;
-            entries.push(ListEntry {
-                section: s.clone(),
-                alias: alias.to_string(),
-                value: value.to_string(),
-                probe,
-            });
+            entries.push(probe::check_entry(ctx, s, alias, value, false, PROBE_TIMEOUT));
         }
     }
     if json {
@@ -82,9 +40,10 @@ pub fn list(ctx: &Ctx, section: &str, all: bool, json: bool) -> CliResult {
         );
         return Ok(());
     }
-    let width = entries.iter().map(|e| e.alias.len()).max().unwrap_or(0);
+    let aliases: Vec<String> = entries.iter().map(|e| probe::shown(&e.alias)).collect();
+    let width = aliases.iter().map(String::len).max().unwrap_or(0);
     let mut current = "";
-    for e in &entries {
+    for (e, alias) in entries.iter().zip(&aliases) {
         if e.section != current {
             println!("[{}]", e.section);
             current = &e.section;
@@ -97,7 +56,7 @@ pub fn list(ctx: &Ctx, section: &str, all: bool, json: bool) -> CliResult {
             )),
             Some(p) => style::fail(p),
         };
-        println!("  {:<width$}  {}  {}", e.alias, e.value, status);
+        println!("  {alias:<width$}  {}  {status}", probe::shown(&e.value));
     }
     Ok(())
 }
@@ -174,45 +133,52 @@ pub fn install(
     }
 }
 
+/// Removes an entry, telling the driver first (`DRV_REMOVE`) when it can be told.
+///
+/// A driver that cannot be opened (no file, not a library, no `DriverProc`,
+/// `DRV_LOAD` or `DRV_OPEN` refused, a crash or hang while opening it in a child
+/// process) has no one to tell: its entry is removed, and the output says why
+/// `DRV_REMOVE` was not sent. `--force` is for a driver that opens and refuses
+/// `DRV_REMOVE`: its entry is removed anyway.
 pub fn remove(ctx: &Ctx, alias: &str, section: &str, force: bool) -> CliResult {
-    let registry = ctx.registry()?;
+    let registry = probe::existing_registry(ctx)?;
     let Some(value) = registry.lookup(section, alias)? else {
         return Err(failed!("{alias}: no such alias in [{section}] of {}", registry.path().display()));
     };
-    let manager = ctx.manager();
-    let answer = match manager.open(alias, Some(section)) {
-        Ok(instance) => {
-            let answer = instance.remove()?;
-            instance.close()?;
-            Some(answer)
-        }
-        Err(e) if force => {
-            println!("cannot open {alias} ({e}); removing the entry anyway (--force)");
-            None
-        }
-        Err(e) => {
-            return Err(failed!(
-                "{alias}: cannot open it to send DRV_REMOVE: {e}; use --force to remove the entry anyway"
-            ));
-        }
+    // The driver is opened in this process only once a child has opened and closed
+    // it without crashing or hanging.
+    let unreachable = probe::value_problem(&value)
+        .or_else(|| probe::check_entry(ctx, section, alias, &value, true, PROBE_TIMEOUT).probe.problem);
+    let answer = match unreachable {
+        Some(why) => Err(why),
+        None => match ctx.manager().open(alias, Some(section)) {
+            Ok(instance) => {
+                let answer = instance.remove()?;
+                instance.close()?;
+                Ok(answer)
+            }
+            Err(e) => Err(diagnose::explain_open_error(ctx, alias, Some(section), &e)),
+        },
     };
+    let mut note = String::new();
     match answer {
-        Some(DRVCNF_CANCEL) if !force => {
+        Err(why) => note = format!(" (DRV_REMOVE was not sent: {why})"),
+        Ok(DRVCNF_CANCEL) if !force => {
             return Err(failed!(
                 "{alias}: the driver refused removal (DRV_REMOVE answered 0, DRVCNF_CANCEL); the entry was kept \
                  (use --force to remove it anyway)"
             ));
         }
-        Some(DRVCNF_CANCEL) => {
+        Ok(DRVCNF_CANCEL) => {
             println!("the driver refused removal (DRVCNF_CANCEL); removing the entry anyway (--force)")
         }
-        Some(DRVCNF_RESTART) => {
+        Ok(DRVCNF_RESTART) => {
             println!("restart required: the driver says the removal takes effect after a restart")
         }
-        _ => {}
+        Ok(_) => {}
     }
     registry.remove_entry(section, alias)?;
-    println!("removed [{section}] {alias} = {value}");
+    println!("removed [{section}] {alias} = {}{note}", probe::shown(&value));
     Ok(())
 }
 

@@ -9,13 +9,16 @@ use serde::Serialize;
 use crate::capture::{Call, Capture};
 use crate::commands::parse_number;
 use crate::context::Ctx;
+use crate::diagnose;
 use crate::error::{CliError, CliResult, failed};
 
 pub fn send(ctx: &Ctx, target: &str, msg: &str, l1: &str, l2: &str, section: Option<&str>) -> CliResult {
     let code = parse_message(msg).map_err(|e| CliError::Usage(e.to_string()))?;
     let (l1, l2) = (parse_number(l1)?, parse_number(l2)?);
     let manager = ctx.manager();
-    let instance = manager.open(target, section)?;
+    let instance = manager
+        .open(target, section)
+        .map_err(|e| failed!("{}", diagnose::explain_open_error(ctx, target, section, &e)))?;
     // SAFETY: the user chose the parameters; drvctl passes them through as winmm's
     // SendDriverMessage does (messages that expect pointers must be given 0).
     let answer = unsafe { instance.send(code, l1, l2) }?;
@@ -136,7 +139,7 @@ pub fn trace(ctx: &Ctx, target: &str, script: Option<&Path>, json: bool) -> CliR
                             )),
                         )
                     }
-                    Err(e) => (label, Err(e.to_string())),
+                    Err(e) => (label, Err(diagnose::explain_open_error(ctx, target, None, &e))),
                 }
             }
             Step::Send { instance, msg, l1, l2 } => {
@@ -175,7 +178,8 @@ pub fn trace(ctx: &Ctx, target: &str, script: Option<&Path>, json: bool) -> CliR
         }
         traced.push(TracedStep { step: label, result: result_text, calls });
         if let Err(e) = result {
-            failure = Some(e);
+            failure =
+                Some(format!("{} failed: {e}", traced.last().map_or("", |t: &TracedStep| t.step.as_str())));
             break;
         }
     }
@@ -195,7 +199,9 @@ pub fn trace(ctx: &Ctx, target: &str, script: Option<&Path>, json: bool) -> CliR
         println!("{}", serde_json::to_string_pretty(&traced)?);
     }
     match failure {
-        Some(e) => Err(failed!("{target}: {e}")),
+        // The failing step names the file or alias when it matters; saying the
+        // target again would repeat the path.
+        Some(e) => Err(failed!("{e}")),
         None => Ok(()),
     }
 }

@@ -1,0 +1,105 @@
+//! `doctor`: every registered driver, probed in a child process, and for each
+//! broken one a command that fixes it.
+
+use std::time::Duration;
+
+use drvproc_host::Registry;
+
+use crate::commands::check::{end_progress, progress};
+use crate::context::Ctx;
+use crate::error::CliResult;
+use crate::probe::{self, EntryReport};
+use crate::style;
+
+/// The sections holding drivers (Win32, Win16 and MCI).
+const DRIVER_SECTIONS: [&str; 4] = ["Drivers32", "drivers", "MCI32", "MCI"];
+
+/// Checks every driver entry; returns whether all are healthy. A registry with no
+/// driver entries is healthy (in text and JSON alike); one that does not exist is
+/// an error.
+pub fn doctor(ctx: &Ctx, json: bool, timeout: u64) -> CliResult<bool> {
+    let registry = probe::existing_registry(ctx)?;
+    let doc = registry.read()?;
+    let timeout = Duration::from_secs(timeout.max(1));
+    let mut entries = Vec::new();
+    for section in
+        doc.sections().into_iter().filter(|s| DRIVER_SECTIONS.iter().any(|d| d.eq_ignore_ascii_case(s)))
+    {
+        for (alias, value) in doc.entries(section) {
+            progress(&format!("checking [{section}] {}...", probe::shown(alias)));
+            entries.push(probe::check_entry(ctx, section, alias, value, true, timeout));
+        }
+    }
+    end_progress();
+    let broken = entries.iter().filter(|e| e.probe.problem.is_some()).count();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(broken == 0);
+    }
+    if entries.is_empty() {
+        println!("no driver entries in [{}] of {}", DRIVER_SECTIONS.join("], ["), registry.path().display());
+        return Ok(true);
+    }
+    for e in &entries {
+        let entry = format!("[{}] {} = {}", e.section, probe::shown(&e.alias), probe::shown(&e.value));
+        match &e.probe.problem {
+            None => println!(
+                "{} {entry}: loads and opens ({})",
+                style::pass("ok    "),
+                e.probe.path.as_deref().unwrap_or("system library path")
+            ),
+            Some(problem) => {
+                println!("{} {entry}: {problem}", style::fail("broken"));
+                println!("       fix: {}", fix_line(ctx, &registry, e));
+            }
+        }
+    }
+    println!("{}, {broken} broken", probe::entries(entries.len()));
+    Ok(broken == 0)
+}
+
+/// The advice for a broken entry and the one command that removes it. `remove`
+/// succeeds without `--force` for every entry doctor calls broken: a driver that
+/// cannot be opened is not asked (see `drivers::remove`). An alias no command line
+/// can carry gets the advice alone.
+fn fix_line(ctx: &Ctx, registry: &Registry, e: &EntryReport) -> String {
+    let advice = e.probe.fix.as_deref().unwrap_or("fix the entry");
+    if !e.alias_is_nameable() {
+        return advice.to_string();
+    }
+    let mut command = vec!["drvctl".to_string()];
+    // The printed command must reach the same registry from any shell: name it
+    // unless it is where drvctl looks by default.
+    if ctx.config.as_deref() != Registry::default_path().as_deref() {
+        let path = std::path::absolute(registry.path()).unwrap_or_else(|_| registry.path().to_path_buf());
+        command.extend(["--config".into(), quote(&path.to_string_lossy())]);
+    }
+    command.extend(["remove".into(), "--section".into(), quote(&e.section)]);
+    if e.alias.starts_with('-') {
+        // Not an option, whatever it looks like.
+        command.push("--".into());
+    }
+    command.push(quote(&e.alias));
+    format!("{advice}; or remove the entry: `{}`", command.join(" "))
+}
+
+/// `text` as one POSIX shell word.
+fn quote(text: &str) -> String {
+    let plain =
+        !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "._/+-=:,@%".contains(c));
+    if plain { text.to_string() } else { format!("'{}'", text.replace('\'', "'\\''")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote;
+
+    #[test]
+    fn shell_words() {
+        assert_eq!(quote("msacm.imaadpcm"), "msacm.imaadpcm");
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's"), "'it'\\''s'");
+        assert_eq!(quote(""), "''");
+        assert_eq!(quote("$HOME"), "'$HOME'");
+    }
+}
