@@ -1,22 +1,86 @@
-//! Running one step in a child drvctl, so a driver that crashes, aborts or hangs
-//! takes down only that child.
+//! Running one step in a child drvctl, so a driver that crashes, aborts, hangs or
+//! misbehaves with its process takes down only that child.
+//!
+//! The driver shares the child with the step, so nothing the driver can reach decides
+//! the result on its own:
+//!
+//! - The step's report travels on a pipe of its own, whose descriptor drvctl passes in
+//!   [`REPORT_FD_VAR`]; stdout and stderr belong to the driver as much as to the step
+//!   and are only evidence, of which the last [`TAIL`] bytes each are kept.
+//! - A child that did not exit with status 0 never counts as having reported.
+//! - The child leads a process group of its own. Once it exits, or at the deadline,
+//!   the whole group is killed and reading stops, so a helper process the driver
+//!   started cannot keep drvctl waiting on pipes it inherited.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::collections::VecDeque;
+use std::fmt;
+use std::io::{self, Write};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Duration;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::context::Ctx;
 
+/// The environment variable naming the report descriptor in the child.
+pub const REPORT_FD_VAR: &str = "DRVCTL_REPORT_FD";
+
+/// How much of the child's stdout and of its stderr is kept, each.
+pub const TAIL: usize = 64 * 1024;
+
+/// A report longer than this is not a report (the step's own are a few hundred bytes).
+const REPORT_LIMIT: usize = 1024 * 1024;
+
+/// After the child exited, how long output still buffered in the pipes is read.
+const DRAIN: Duration = Duration::from_millis(50);
+
 /// How a child step ended.
 pub enum Outcome<T> {
-    /// It reported a result.
+    /// It reported a result and exited cleanly.
     Reported(T),
-    /// It died or said nothing useful: why, in words.
-    Died(String),
-    /// It did not finish in time (it was killed).
+    /// It died, or exited without a report or with a non-zero status.
+    Died(Death),
+    /// It did not finish in time (its process group was killed).
     TimedOut(Duration),
+}
+
+/// How a child died, for messages like "the driver {death}".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Death {
+    pub end: End,
+    /// The last stage the step announced with [`Reporter::note`] (a message name).
+    pub during: Option<String>,
+    /// The last non-empty line of its stderr, shortened.
+    pub last_words: String,
+}
+
+/// The end of a child process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// It exited with this status (0 too, when it never reported).
+    Exited(i32),
+    /// A signal killed it.
+    Signal(i32),
+    /// The platform said neither.
+    Unknown,
+}
+
+impl fmt::Display for Death {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.end {
+            End::Exited(code) => write!(f, "exited (status {code})")?,
+            End::Signal(signal) => write!(f, "killed by signal {signal} ({})", signal_name(signal))?,
+            End::Unknown => write!(f, "ended abnormally")?,
+        }
+        if let Some(stage) = &self.during {
+            write!(f, " during {stage}")?;
+        }
+        if !self.last_words.is_empty() {
+            write!(f, ": {}", self.last_words)?;
+        }
+        Ok(())
+    }
 }
 
 fn signal_name(signal: i32) -> &'static str {
@@ -27,70 +91,403 @@ fn signal_name(signal: i32) -> &'static str {
         8 => "SIGFPE",
         9 => "SIGKILL",
         11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        15 => "SIGTERM",
         _ => "signal",
     }
 }
 
-/// Runs `drvctl __worker STEP TARGET` and decodes the JSON line it prints last.
+/// The last `cap` bytes written to a stream.
+pub struct Tail {
+    bytes: VecDeque<u8>,
+    cap: usize,
+}
+
+impl Tail {
+    pub fn new(cap: usize) -> Tail {
+        Tail { bytes: VecDeque::new(), cap }
+    }
+
+    pub fn push(&mut self, data: &[u8]) {
+        let data = &data[data.len().saturating_sub(self.cap)..];
+        let excess = (self.bytes.len() + data.len()).saturating_sub(self.cap);
+        self.bytes.drain(..excess);
+        self.bytes.extend(data);
+    }
+
+    /// The bytes kept, decoded lossily (a driver may print anything).
+    pub fn text(&self) -> String {
+        let (a, b) = self.bytes.as_slices();
+        String::from_utf8_lossy(&[a, b].concat()).into_owned()
+    }
+}
+
+/// What the child left behind.
+struct Finished {
+    /// `None`: the deadline passed first.
+    status: Option<ExitStatus>,
+    report: Vec<u8>,
+    stderr: Tail,
+}
+
+/// Runs `drvctl __worker STEP TARGET` and decodes its report.
 pub fn run<T: DeserializeOwned>(
     ctx: &Ctx,
     step: &str,
     target: &str,
     timeout: Duration,
-) -> std::io::Result<Outcome<T>> {
-    let exe = std::env::current_exe()?;
-    let mut child = Command::new(exe)
-        .args(ctx.child_args())
-        .args(["__worker", step, target])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    // Drain both pipes on threads so a chatty child can never block on a full pipe.
-    let mut out = child.stdout.take().expect("piped stdout");
-    let mut err = child.stderr.take().expect("piped stderr");
-    let out_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break Some(status);
+) -> io::Result<Outcome<T>> {
+    let mut cmd = Command::new(worker_exe()?);
+    cmd.args(ctx.child_args()).args(["__worker", step, target]).stdin(Stdio::null());
+    let finished = platform::run(cmd, timeout)?;
+    let Some(status) = finished.status else { return Ok(Outcome::TimedOut(timeout)) };
+    let mut during = None;
+    let mut report = None;
+    for line in finished.report.split(|&b| b == b'\n') {
+        let line = String::from_utf8_lossy(line);
+        if let Some(stage) = line.strip_prefix("note ") {
+            during = Some(stage.to_string());
+        } else if let Some(json) = line.strip_prefix("report ") {
+            report = serde_json::from_str(json).ok();
         }
-        if start.elapsed() >= timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let stdout = out_reader.join().unwrap_or_default();
-    let stderr = err_reader.join().unwrap_or_default();
-    let Some(status) = status else { return Ok(Outcome::TimedOut(timeout)) };
-    if let Some(line) = stdout.lines().rev().find(|l| l.starts_with('{'))
-        && let Ok(value) = serde_json::from_str(line)
+    }
+    if let Some(value) = report
+        && status.success()
     {
         return Ok(Outcome::Reported(value));
     }
-    let last_words = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
-    let how = {
-        #[cfg(unix)]
-        {
-            use std::os::unix::process::ExitStatusExt;
-            status.signal().map(|s| format!("killed by signal {s} ({})", signal_name(s)))
-        }
-        #[cfg(not(unix))]
-        {
-            None::<String>
+    let last_words = last_line(&finished.stderr.text());
+    Ok(Outcome::Died(Death { end: end_of(status), during, last_words }))
+}
+
+/// The last non-empty line of `text`, at most 300 characters of it.
+fn last_line(text: &str) -> String {
+    let line = text.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    match line.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}...", &line[..cut]),
+        None => line.to_string(),
+    }
+}
+
+fn end_of(status: ExitStatus) -> End {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return End::Signal(signal);
         }
     }
-    .unwrap_or_else(|| format!("exited with {status}"));
-    Ok(Outcome::Died(if last_words.is_empty() { how } else { format!("{how}: {last_words}") }))
+    status.code().map_or(End::Unknown, End::Exited)
+}
+
+/// The drvctl binary to run the step in: this one (in unit tests, the drvctl built
+/// beside the test binary).
+fn worker_exe() -> io::Result<std::path::PathBuf> {
+    let exe = std::env::current_exe()?;
+    if cfg!(test) {
+        let dir = exe.parent().and_then(|deps| deps.parent()).unwrap_or(std::path::Path::new("."));
+        return Ok(dir.join(format!("drvctl{}", std::env::consts::EXE_SUFFIX)));
+    }
+    Ok(exe)
+}
+
+/// The child's side: where its notes and report go.
+pub struct Reporter {
+    out: Box<dyn Write>,
+}
+
+impl Reporter {
+    /// The report channel drvctl passed, else stdout (a worker run by hand).
+    pub fn take() -> Reporter {
+        Reporter { out: platform::report_channel().unwrap_or_else(|| Box::new(io::stdout())) }
+    }
+
+    /// Announces the stage about to run, so that a death is reported "during" it.
+    pub fn note(&mut self, stage: &str) -> io::Result<()> {
+        writeln!(self.out, "note {stage}")?;
+        self.out.flush()
+    }
+
+    /// Sends the result; the parent takes it only if the child then exits cleanly.
+    pub fn report<T: Serialize>(&mut self, value: &T) -> io::Result<()> {
+        writeln!(self.out, "report {}", serde_json::to_string(value)?)?;
+        self.out.flush()
+    }
+}
+
+#[cfg(unix)]
+mod platform {
+    use std::fs::File;
+    use std::io::{self, Read, Write};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+    use std::os::unix::process::CommandExt;
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use super::{DRAIN, Finished, REPORT_FD_VAR, REPORT_LIMIT, TAIL, Tail};
+
+    pub(super) fn run(mut cmd: Command, timeout: Duration) -> io::Result<Finished> {
+        let (report_read, report_write) = io::pipe()?;
+        // A duplicate, numbered 3 or above, so that setting up the child's stdio cannot
+        // overwrite it; close-on-exec like every descriptor std opens.
+        let report_write = OwnedFd::from(report_write).try_clone()?;
+        let fd = report_write.as_raw_fd();
+        cmd.env(REPORT_FD_VAR, fd.to_string()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+        // SAFETY: the closure runs in the forked child before exec and only calls
+        // fcntl, which is async-signal-safe, on a descriptor number it owns a copy of.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn()?;
+        // Only the child may hold the write end, or the report would never see EOF.
+        drop(report_write);
+        let deadline = Instant::now() + timeout;
+        let mut streams: [(Option<File>, Sink); 3] = [
+            (child.stdout.take().map(|o| File::from(OwnedFd::from(o))), Sink::Tail(Tail::new(TAIL))),
+            (child.stderr.take().map(|e| File::from(OwnedFd::from(e))), Sink::Tail(Tail::new(TAIL))),
+            (Some(File::from(OwnedFd::from(report_read))), Sink::Report(Vec::new())),
+        ];
+        let mut status = None;
+        let mut drain_until = deadline;
+        loop {
+            let now = Instant::now();
+            if status.is_none() {
+                if has_exited(&child)? {
+                    kill_group(&child);
+                    status = Some(child.wait()?);
+                    drain_until = now + DRAIN;
+                } else if now >= deadline {
+                    kill_group(&child);
+                    child.wait()?;
+                    break;
+                }
+            }
+            if status.is_some() && (streams.iter().all(|(f, _)| f.is_none()) || now >= drain_until) {
+                break;
+            }
+            let wait = Duration::from_millis(10).min(drain_until.saturating_duration_since(now));
+            poll_and_read(&mut streams, wait)?;
+        }
+        let [_, (_, stderr), (_, report)] = streams;
+        let stderr = match stderr {
+            Sink::Tail(t) => t,
+            Sink::Report(_) => Tail::new(0),
+        };
+        let report = match report {
+            Sink::Report(r) => r,
+            Sink::Tail(_) => Vec::new(),
+        };
+        Ok(Finished { status, report, stderr })
+    }
+
+    enum Sink {
+        Tail(Tail),
+        Report(Vec<u8>),
+    }
+
+    /// Waits up to `wait` for output, then reads once from each stream that has some
+    /// (a single read of a readable pipe does not block); a stream at EOF is closed.
+    fn poll_and_read(streams: &mut [(Option<File>, Sink); 3], wait: Duration) -> io::Result<()> {
+        let mut fds: Vec<libc::pollfd> = streams
+            .iter()
+            .map(|(f, _)| libc::pollfd {
+                fd: f.as_ref().map_or(-1, AsRawFd::as_raw_fd),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        let millis = wait.as_millis().min(1000) as libc::c_int;
+        // SAFETY: `fds` is a live array of `fds.len()` pollfd structures; negative
+        // descriptors are ignored by poll.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, millis) };
+        if ready < 0 {
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::Interrupted { Ok(()) } else { Err(e) };
+        }
+        let mut buf = [0u8; 16 * 1024];
+        for ((file, sink), pfd) in streams.iter_mut().zip(&fds) {
+            if pfd.revents == 0 {
+                continue;
+            }
+            let Some(f) = file else { continue };
+            match f.read(&mut buf) {
+                Ok(0) | Err(_) => *file = None,
+                Ok(n) => match sink {
+                    Sink::Tail(t) => t.push(&buf[..n]),
+                    Sink::Report(r) if r.len() + n <= REPORT_LIMIT => r.extend_from_slice(&buf[..n]),
+                    Sink::Report(_) => *file = None,
+                },
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the child has exited, without reaping it: while it is a zombie its
+    /// process group id cannot be reused, so killing the group reaches only its own.
+    fn has_exited(child: &Child) -> io::Result<bool> {
+        // SAFETY: an all-zero siginfo_t is a valid value of this plain C struct.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid writes only into `info`; WNOWAIT leaves the child unreaped.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                child.id() as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        if r == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: after a successful waitid the pid field is set (0: no child changed state).
+        Ok(unsafe { info.si_pid() } != 0)
+    }
+
+    /// Kills every process in the child's group (it leads it: `process_group(0)`).
+    fn kill_group(child: &Child) {
+        // SAFETY: a plain kill(2) of the group our unreaped child leads.
+        unsafe {
+            libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL);
+        }
+    }
+
+    /// The report descriptor from [`REPORT_FD_VAR`], made close-on-exec so that no
+    /// process the driver starts inherits it.
+    pub(super) fn report_channel() -> Option<Box<dyn Write>> {
+        let fd: RawFd = std::env::var(REPORT_FD_VAR).ok()?.parse().ok()?;
+        if fd < 3 {
+            return None;
+        }
+        // SAFETY: fcntl on any integer is defined; it fails with EBADF when no such
+        // descriptor is open.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } == -1 {
+            return None;
+        }
+        // SAFETY: the descriptor is open (checked above) and is the report pipe drvctl
+        // passed for this purpose; nothing else in this process owns it, and this is
+        // called once per worker.
+        Some(Box::new(unsafe { File::from_raw_fd(fd) }))
+    }
+}
+
+/// Elsewhere the step reports on stdout (marked lines); stdout and stderr are read on
+/// threads that are abandoned at the deadline.
+#[cfg(not(unix))]
+mod platform {
+    use std::io::{self, Read, Write};
+    use std::process::{Command, Stdio};
+    use std::sync::{Arc, Mutex, PoisonError};
+    use std::time::{Duration, Instant};
+
+    use super::{Finished, TAIL, Tail};
+
+    const MARK: &str = "\u{1}drvctl ";
+
+    pub(super) fn run(mut cmd: Command, timeout: Duration) -> io::Result<Finished> {
+        cmd.env(super::REPORT_FD_VAR, "stdout").stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn()?;
+        let keep = |stream: Option<Box<dyn Read + Send>>| {
+            let tail = Arc::new(Mutex::new(Tail::new(TAIL)));
+            let report = Arc::new(Mutex::new(Vec::new()));
+            if let Some(mut s) = stream {
+                let (tail, report) = (tail.clone(), report.clone());
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16 * 1024];
+                    let mut line = Vec::new();
+                    while let Ok(n @ 1..) = s.read(&mut buf) {
+                        tail.lock().unwrap_or_else(PoisonError::into_inner).push(&buf[..n]);
+                        for &b in &buf[..n] {
+                            line.push(b);
+                            if b == b'\n' || line.len() > super::REPORT_LIMIT {
+                                if let Some(rest) = line.strip_prefix(MARK.as_bytes()) {
+                                    report
+                                        .lock()
+                                        .unwrap_or_else(PoisonError::into_inner)
+                                        .extend_from_slice(rest);
+                                }
+                                line.clear();
+                            }
+                        }
+                    }
+                });
+            }
+            (tail, report)
+        };
+        let (_, report) = keep(child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
+        let (stderr, _) = keep(child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break Some(status);
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        std::thread::sleep(super::DRAIN);
+        let report = std::mem::take(&mut *report.lock().unwrap_or_else(PoisonError::into_inner));
+        let stderr =
+            std::mem::replace(&mut *stderr.lock().unwrap_or_else(PoisonError::into_inner), Tail::new(0));
+        Ok(Finished { status, report, stderr })
+    }
+
+    struct Marked;
+
+    impl Write for Marked {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let mut out = io::stdout().lock();
+            for line in buf.split_inclusive(|&b| b == b'\n') {
+                out.write_all(MARK.as_bytes())?;
+                out.write_all(line)?;
+            }
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            io::stdout().flush()
+        }
+    }
+
+    pub(super) fn report_channel() -> Option<Box<dyn Write>> {
+        std::env::var_os(super::REPORT_FD_VAR).map(|_| Box::new(Marked) as Box<dyn Write>)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tail_keeps_the_last_bytes() {
+        let mut t = Tail::new(4);
+        t.push(b"ab");
+        t.push(b"cde");
+        assert_eq!(t.text(), "bcde");
+        t.push(b"0123456789");
+        assert_eq!(t.text(), "6789");
+        t.push(b"\xff");
+        assert_eq!(t.text(), "789\u{fffd}");
+    }
+
+    #[test]
+    fn deaths_read_as_sentences() {
+        let d = Death { end: End::Exited(0), during: Some("DRV_INSTALL".into()), last_words: String::new() };
+        assert_eq!(format!("the driver {d}"), "the driver exited (status 0) during DRV_INSTALL");
+        let d = Death { end: End::Signal(6), during: None, last_words: "oops".into() };
+        assert_eq!(d.to_string(), "killed by signal 6 (SIGABRT): oops");
+    }
+
+    #[test]
+    fn last_words_are_short() {
+        assert_eq!(last_line("a\nb  \n\n"), "b");
+        assert_eq!(last_line(&"é".repeat(400)).chars().count(), 303);
+    }
 }

@@ -6,6 +6,7 @@ mod child;
 mod cli;
 mod commands;
 mod context;
+mod conversation;
 mod diagnose;
 mod error;
 mod probe;
@@ -45,18 +46,21 @@ fn run(cli: Cli) -> CliResult<bool> {
     Ok(true)
 }
 
-/// The child side of [`child::run`]: one step, one JSON line.
+/// The child side of [`child::run`]: one step, one report on the report channel.
 fn worker(ctx: &Ctx, step: &str, target: &str) -> CliResult {
-    let line = if let Some(section) = step.strip_prefix("probe:") {
-        serde_json::to_string(&probe::probe(ctx, section, target, false))?
+    let mut reporter = child::Reporter::take();
+    if let Some(section) = step.strip_prefix("probe:") {
+        reporter.report(&probe::probe(ctx, section, target, false))?;
     } else if let Some(section) = step.strip_prefix("probe-load:") {
-        serde_json::to_string(&probe::probe(ctx, section, target, true))?
+        reporter.report(&probe::probe(ctx, section, target, true))?;
     } else if let Some(rule) = step.strip_prefix("check:") {
-        serde_json::to_string(&rules::run(ctx, rule, target))?
+        reporter.report(&rules::run(ctx, rule, target))?;
+    } else if step == "converse" {
+        let answer = conversation::serve(ctx, target, &mut reporter)?;
+        reporter.report(&answer)?;
     } else {
         return Err(CliError::Usage(format!("unknown worker step {step}")));
-    };
-    println!("{line}");
+    }
     Ok(())
 }
 

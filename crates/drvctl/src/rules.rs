@@ -1,7 +1,14 @@
 //! The conformance rules of `drvctl check`. Each runs in its own child process with
 //! a fresh manager, records what the driver received, and returns a verdict with the
 //! evidence.
+//!
+//! Once the manager has mapped the driver, the child maps it once more itself: the
+//! image then stays mapped when the manager unloads it, as it does whenever another
+//! component holds the same library, so the `reload` rule sees a driver that relies on
+//! fresh statics; and the SDK's count of caught panics can be read after the last
+//! instance closed.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 
 use drvproc::consts::*;
@@ -44,8 +51,44 @@ pub const RULES: &[(&str, &str)] = &[
 /// `DefDriverProc`.
 const UNDEFINED: [Msg; 6] = [0x000D, 0x000E, 0x0010, 0x0100, 0x0400, 0x07FF];
 
-fn open_n(m: &DriverManager, target: &str, n: usize) -> Result<Vec<Instance>, OpenError> {
-    (0..n).map(|_| m.open(target, None)).collect()
+/// The driver under test, opened through a manager; its image pinned from the first open.
+struct Subject<'a> {
+    manager: DriverManager,
+    target: &'a str,
+    /// `None` inside: the image could not be pinned (a function driver, or a
+    /// platform without `module_path`).
+    image: OnceCell<Option<libloading::Library>>,
+}
+
+impl Subject<'_> {
+    fn open(&self) -> Result<Instance, OpenError> {
+        let instance = self.manager.open(self.target, None)?;
+        self.image.get_or_init(|| {
+            let path = self.manager.module_path(instance.handle()).ok().flatten()?;
+            // SAFETY: the manager has just mapped this very file and holds it, so this
+            // only adds a reference to the mapped image: no initialiser runs again.
+            unsafe { libloading::Library::new(path) }.ok()
+        });
+        Ok(instance)
+    }
+
+    fn open_n(&self, n: usize) -> Result<Vec<Instance>, OpenError> {
+        (0..n).map(|_| self.open()).collect()
+    }
+
+    /// The SDK's count of caught panics and the last message, when the driver has one.
+    fn panics(&self) -> Option<(u64, String)> {
+        let image = self.image.get()?.as_ref()?;
+        let name = format!("{}\0", drvproc::sdk::PANICS_SYMBOL);
+        // SAFETY: a library exporting this name is built with the SDK's `export_driver!`,
+        // which gives the symbol exactly the type `PanicsFn`.
+        let read = unsafe { image.get::<drvproc::sdk::PanicsFn>(name.as_bytes()) }.ok()?;
+        let mut buf = [0u8; 1024];
+        // SAFETY: `buf` is `buf.len()` writable bytes, as `PanicsFn` requires.
+        let count = unsafe { read(buf.as_mut_ptr(), buf.len()) };
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        Some((count, String::from_utf8_lossy(&buf[..end]).into_owned()))
+    }
 }
 
 fn calls_of(calls: &[Call], code: Msg) -> Vec<&Call> {
@@ -58,13 +101,27 @@ fn send(i: &Instance, msg: Msg) -> LResult {
     unsafe { i.send(msg, 0, 0) }.unwrap_or(0)
 }
 
-/// Runs rule `name` against `target`.
+/// Runs rule `name` against `target`. A rule during which the SDK caught a panic
+/// fails, whatever the answers were.
 pub fn run(ctx: &Ctx, name: &str, target: &str) -> Verdict {
+    let subject = Subject { manager: ctx.manager(), target, image: OnceCell::new() };
+    let verdict = judge(&subject, name);
+    match subject.panics() {
+        Some((count @ 1.., last)) => {
+            let times = if count == 1 { "once".to_string() } else { format!("{count} times") };
+            let panicked =
+                format!("the driver panicked {times} (the SDK answered 0 for each); the last: {last}");
+            if verdict.pass { fail(panicked) } else { fail(format!("{}; {panicked}", verdict.evidence)) }
+        }
+        _ => verdict,
+    }
+}
+
+fn judge(m: &Subject, name: &str) -> Verdict {
     let capture = Capture::start();
-    let m = ctx.manager();
     let open_failed = |e: OpenError| fail(format!("cannot open: {e}"));
     match name {
-        "load" => match m.open(target, None) {
+        "load" => match m.open() {
             Ok(_) | Err(OpenError::OpenRefused { .. }) => {
                 let calls = capture.take();
                 match calls_of(&calls, DRV_LOAD).first() {
@@ -72,10 +129,10 @@ pub fn run(ctx: &Ctx, name: &str, target: &str) -> Verdict {
                     None => fail("no DRV_LOAD was sent"),
                 }
             }
-            Err(OpenError::LoadRefused { .. }) => fail("DRV_LOAD answered 0: the driver refuses to load"),
-            Err(e) => open_failed(e),
+            Err(e @ OpenError::LoadRefused { .. }) => fail(format!("{e} (DRV_LOAD answered 0)")),
+            Err(e) => fail(e.to_string()),
         },
-        "open" => match m.open(target, None) {
+        "open" => match m.open() {
             Ok(_) => {
                 let calls = capture.take();
                 let open = calls_of(&calls, DRV_OPEN);
@@ -87,7 +144,7 @@ pub fn run(ctx: &Ctx, name: &str, target: &str) -> Verdict {
             ),
             Err(e) => open_failed(e),
         },
-        "instances" => match open_n(&m, target, 3) {
+        "instances" => match m.open_n(3) {
             Ok(open) => {
                 let calls = capture.take();
                 let ids: Vec<String> =
@@ -101,7 +158,7 @@ pub fn run(ctx: &Ctx, name: &str, target: &str) -> Verdict {
             }
             Err(e) => fail(format!("opening 3 instances at once failed: {e}")),
         },
-        "routing" => match open_n(&m, target, 3) {
+        "routing" => match m.open_n(3) {
             Ok(open) => {
                 for i in &open {
                     send(i, DRV_QUERYCONFIGURE);
@@ -122,7 +179,7 @@ pub fn run(ctx: &Ctx, name: &str, target: &str) -> Verdict {
             }
             Err(e) => fail(format!("opening 3 instances failed: {e}")),
         },
-        "defaults" => match m.open(target, None) {
+        "defaults" => match m.open() {
             Ok(i) => {
                 let wrong: Vec<String> = UNDEFINED
                     .iter()
@@ -142,7 +199,7 @@ pub fn run(ctx: &Ctx, name: &str, target: &str) -> Verdict {
             }
             Err(e) => open_failed(e),
         },
-        "close-order" => match open_n(&m, target, 3) {
+        "close-order" => match m.open_n(3) {
             Ok(mut open) => {
                 let (c, b, a) = (open.pop(), open.pop(), open.pop());
                 let order = [b, c, a];
@@ -158,7 +215,7 @@ pub fn run(ctx: &Ctx, name: &str, target: &str) -> Verdict {
             }
             Err(e) => fail(format!("opening 3 instances failed: {e}")),
         },
-        "unload" => match m.open(target, None) {
+        "unload" => match m.open() {
             Ok(i) => {
                 let _ = i.close();
                 let calls = capture.take();
@@ -172,10 +229,10 @@ pub fn run(ctx: &Ctx, name: &str, target: &str) -> Verdict {
             }
             Err(e) => open_failed(e),
         },
-        "reload" => match m.open(target, None) {
+        "reload" => match m.open() {
             Ok(i) => {
                 drop(i);
-                match m.open(target, None) {
+                match m.open() {
                     Ok(_) => {
                         let calls = capture.take();
                         let loads: Vec<String> =
@@ -193,7 +250,7 @@ pub fn run(ctx: &Ctx, name: &str, target: &str) -> Verdict {
             }
             Err(e) => open_failed(e),
         },
-        "threads" => match open_n(&m, target, 2) {
+        "threads" => match m.open_n(2) {
             Ok(open) => {
                 let baseline = send(&open[0], DRV_QUERYCONFIGURE);
                 let rounds = 2000;

@@ -20,6 +20,14 @@
 //! | `HANG` | a message name: never return from it | none |
 //! | `PANIC` | a message name: panic in it (a raw `extern "system"` function cannot unwind, so the process aborts) | none |
 //! | `SLEEP` | `MSG:MICROSECONDS,...`: take that long to answer (widens race windows: a message still running when another arrives is recorded after it) | none |
+//! | `PRINT` | `MSG:TEXT`: write TEXT and a newline to stdout when MSG arrives; `\xNN` writes the byte NN | none |
+//! | `FLOOD` | a message name: write to stdout without end when it arrives | none |
+//! | `SPAWN` | a message name: start a helper process (`sleep 30`) that inherits stdout and stderr, then answer as usual | none |
+//! | `EXIT` | `MSG:CODE`: end the process with `exit(CODE)` when MSG arrives | none |
+//! | `STALE` | `1`: remember a `DRV_FREE` in a static and refuse every later `DRV_LOAD`, as a driver relying on fresh statics does when its image stays mapped | none |
+//!
+//! `PRINT`, `FLOOD`, `SPAWN` and `EXIT` stand for drivers that misbehave towards the
+//! process hosting them; `drvctl check` must survive each.
 //!
 //! Unconfigured answers: `DRV_OPEN` returns `0x1000 + n` for the n-th open since load,
 //! `DRV_CLOSE` returns 1, everything else what `DefDriverProc` answers.
@@ -34,7 +42,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 
 use drvproc::consts::*;
@@ -54,11 +62,18 @@ struct Settings {
     hang: Option<Msg>,
     panic: Option<Msg>,
     sleep: HashMap<Msg, u64>,
+    print: Option<(Msg, Vec<u8>)>,
+    flood: Option<Msg>,
+    spawn: Option<Msg>,
+    exit: Option<(Msg, i32)>,
+    stale: bool,
 }
 
 static SETTINGS: RwLock<Option<Settings>> = RwLock::new(None);
 static LOG: Mutex<Option<File>> = Mutex::new(None);
 static OPENS: AtomicUsize = AtomicUsize::new(0);
+/// Set by `DRV_FREE` and never cleared: survives an unload while the image stays mapped.
+static FREED: AtomicBool = AtomicBool::new(false);
 
 /// The exported entry point: answer, then record.
 ///
@@ -91,6 +106,7 @@ fn answer(id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
     let settings = SETTINGS.read().unwrap_or_else(PoisonError::into_inner);
     let settings = settings.as_ref();
     if let Some(s) = settings {
+        misbehave(s, msg);
         if s.abort == Some(msg) {
             eprintln!("drvtrace: aborting on {} as configured", message_name(msg));
             std::process::abort();
@@ -113,6 +129,11 @@ fn answer(id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
         return fixed;
     }
     match msg {
+        DRV_LOAD if settings.is_some_and(|s| s.stale) && FREED.load(Ordering::SeqCst) => 0,
+        DRV_FREE if settings.is_some_and(|s| s.stale) => {
+            FREED.store(true, Ordering::SeqCst);
+            1
+        }
         DRV_LOAD => settings.and_then(|s| s.load).unwrap_or(1),
         DRV_OPEN => {
             let n = open_number.unwrap_or(0);
@@ -121,6 +142,56 @@ fn answer(id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
         DRV_CLOSE => 1,
         _ => def_driver_proc(id, h, msg, l1, l2),
     }
+}
+
+/// The `PRINT`, `FLOOD`, `SPAWN` and `EXIT` behaviours, in that order.
+fn misbehave(s: &Settings, msg: Msg) {
+    if let Some((_, text)) = s.print.as_ref().filter(|(m, _)| *m == msg) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text).and_then(|()| out.write_all(b"\n")).and_then(|()| out.flush());
+    }
+    if s.flood == Some(msg) {
+        let chunk = [b'x'; 4096];
+        let mut out = std::io::stdout().lock();
+        while out.write_all(&chunk).is_ok() {}
+        // The reader went away: hang rather than answer.
+        loop {
+            std::thread::park();
+        }
+    }
+    if s.spawn == Some(msg)
+        && let Err(e) =
+            std::process::Command::new("sleep").arg("30").stdin(std::process::Stdio::null()).spawn()
+    {
+        eprintln!("drvtrace: cannot start the helper: {e}");
+    }
+    if let Some(&(_, code)) = s.exit.as_ref().filter(|(m, _)| *m == msg) {
+        std::process::exit(code);
+    }
+}
+
+/// `TEXT` with each `\xNN` replaced by the byte NN.
+fn unescape(text: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut rest = text.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        let byte = (b == b'\\')
+            .then(|| tail.strip_prefix(b"x"))
+            .flatten()
+            .and_then(|t| t.get(..2))
+            .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok());
+        match byte {
+            Some(v) => {
+                out.push(v);
+                rest = &tail[3..];
+            }
+            None => {
+                out.push(b);
+                rest = tail;
+            }
+        }
+    }
+    out
 }
 
 fn record(id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, args: Option<&WideString>, l2: LParam, ret: LResult) {
@@ -168,6 +239,17 @@ fn reload_settings() {
         hang: get("HANG").and_then(|m| parse_message(&m).ok()),
         panic: get("PANIC").and_then(|m| parse_message(&m).ok()),
         sleep: get("SLEEP").map(|v| message_values(&v, |t| t.trim().parse().ok())).unwrap_or_default(),
+        print: get("PRINT").and_then(|v| {
+            let (m, text) = v.split_once(':')?;
+            Some((parse_message(m).ok()?, unescape(text)))
+        }),
+        flood: get("FLOOD").and_then(|m| parse_message(&m).ok()),
+        spawn: get("SPAWN").and_then(|m| parse_message(&m).ok()),
+        exit: get("EXIT").and_then(|v| {
+            let (m, code) = v.rsplit_once(':')?;
+            Some((parse_message(m).ok()?, code.trim().parse().ok()?))
+        }),
+        stale: get("STALE").is_some_and(|v| v.trim() == "1"),
     };
     let file = settings.log.as_deref().and_then(open_log);
     OPENS.store(0, Ordering::SeqCst);
@@ -240,6 +322,12 @@ mod tests {
         assert_eq!(parse_value("-5"), Some(-5));
         assert_eq!(parse_value("0x10"), Some(16));
         assert_eq!(parse_value("x"), None);
+    }
+
+    #[test]
+    fn escapes_become_bytes() {
+        assert_eq!(unescape(r"a\xffb\x0"), b"a\xffb\\x0");
+        assert_eq!(unescape(r"{\x22pass\x22}"), b"{\"pass\"}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::child::{self, Outcome};
 use crate::context::Ctx;
-use crate::error::CliResult;
+use crate::error::{CliError, CliResult, failed};
 use crate::rules::{RULES, Verdict};
 use crate::style;
 
@@ -39,23 +39,49 @@ pub(crate) fn end_progress() {
     }
 }
 
-/// Runs every rule; returns whether all passed.
-pub fn check(ctx: &Ctx, target: &str, timeout: u64, json: bool) -> CliResult<bool> {
-    let timeout = Duration::from_secs(timeout.max(1));
-    let mut reports = Vec::new();
-    for (n, (rule, checks)) in RULES.iter().enumerate() {
-        progress(&format!("checking {target}: rule {}/{} ({rule})...", n + 1, RULES.len()));
-        let verdict = match child::run::<Verdict>(ctx, &format!("check:{rule}"), target, timeout)? {
-            Outcome::Reported(v) => v,
-            Outcome::Died(how) => {
-                Verdict { pass: false, evidence: format!("the driver crashed the process: {how}") }
-            }
-            Outcome::TimedOut(t) => Verdict {
+/// Runs one rule in a child; a crash or hang is the rule's failure. The flag says
+/// whether the verdict is the child's own (it did not crash or hang).
+fn run_rule(ctx: &Ctx, rule: &str, target: &str, timeout: Duration) -> CliResult<(Verdict, bool)> {
+    Ok(match child::run::<Verdict>(ctx, &format!("check:{rule}"), target, timeout)? {
+        Outcome::Reported(v) => (v, true),
+        Outcome::Died(how) => {
+            (Verdict { pass: false, evidence: format!("the driver crashed the process: {how}") }, false)
+        }
+        Outcome::TimedOut(t) => (
+            Verdict {
                 pass: false,
                 evidence: format!("no answer within {} s: the driver hangs", t.as_secs()),
             },
-        };
+            false,
+        ),
+    })
+}
+
+/// Runs every rule; returns whether all passed.
+///
+/// The `load` rule runs first: when it reports that the driver cannot be loaded at
+/// all (no such file, not a library, no `DriverProc`, `DRV_LOAD` refused), every
+/// other rule would fail the same way, so that is said once and nothing else runs.
+/// A `load` that crashes or hangs is a verdict like any other: the rules still run.
+pub fn check(ctx: &Ctx, target: &str, timeout: u64, json: bool) -> CliResult<bool> {
+    if timeout == 0 {
+        return Err(CliError::Usage("--timeout must be at least 1 (seconds per rule)".into()));
+    }
+    let timeout = Duration::from_secs(timeout);
+    let mut reports = Vec::new();
+    for (n, (rule, checks)) in RULES.iter().enumerate() {
+        progress(&format!("checking {target}: rule {}/{} ({rule})...", n + 1, RULES.len()));
+        let (verdict, reported) = run_rule(ctx, rule, target, timeout)?;
+        let cannot_load = n == 0 && reported && !verdict.pass;
         reports.push(RuleReport { rule, checks, pass: verdict.pass, evidence: verdict.evidence });
+        if cannot_load {
+            end_progress();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&reports)?);
+                return Ok(false);
+            }
+            return Err(failed!("cannot check: {}", reports[0].evidence));
+        }
     }
     end_progress();
     let passed = reports.iter().filter(|r| r.pass).count();

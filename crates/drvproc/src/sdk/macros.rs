@@ -3,7 +3,9 @@
 /// Exports `DriverProc` for driver type `$driver` (put it once in a `cdylib`).
 ///
 /// Emits `#[no_mangle] pub unsafe extern "system" fn DriverProc(...)`, the symbol every
-/// driver manager (Windows' winmm, Wine, drvproc) looks up. It is `unsafe` to call
+/// driver manager (Windows' winmm, Wine, drvproc) looks up, and
+/// `drvproc_sdk_panics` ([`PanicsFn`](crate::sdk::PanicsFn)), which tells a manager
+/// how many panics the SDK caught and answered with 0. `DriverProc` is `unsafe` to call
 /// because `DRV_OPEN`, `DRV_INSTALL` and `DRV_CONFIGURE` pass pointers in their
 /// `LPARAM`s; managers call it through the [`DriverProc`](crate::DriverProc) pointer type.
 ///
@@ -38,6 +40,16 @@ macro_rules! export_driver {
             #[unsafe(no_mangle)]
             pub fn DriverProc = $driver
         );
+
+        /// The panics the driver SDK caught in this library; see `drvproc::sdk::PanicsFn`.
+        ///
+        /// # Safety
+        /// `buf` must be valid for writes of `len` bytes (any pointer when `len` is 0).
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn drvproc_sdk_panics(buf: *mut u8, len: usize) -> u64 {
+            // SAFETY: this function's contract is `copy_caught_panics`'s.
+            unsafe { $crate::sdk::copy_caught_panics(buf, len) }
+        }
     };
 }
 

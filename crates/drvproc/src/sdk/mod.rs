@@ -19,6 +19,14 @@
 //! caught at the boundary (logged through `tracing`, answered with 0), and no lock is
 //! held while driver code runs, so a driver may call back into its manager.
 //!
+//! A caught panic is also counted, because its answer of 0 hides it: `export_driver!`
+//! exports, beside `DriverProc`,
+//! `uint64_t drvproc_sdk_panics(char *buf, size_t len)`, which returns the number of
+//! panics caught in the image and writes the last one's message into `buf` (UTF-8,
+//! NUL-terminated, cut to fit). A manager looks it up in the driver's library like
+//! `DriverProc` ([`PANICS_SYMBOL`], [`PanicsFn`]); `drvctl check` fails a rule during
+//! which the count grew, with the message as evidence.
+//!
 //! The safe surface never reads through an integer (the crate-level rule in
 //! [`crate`]'s docs): an instance forwards messages with [`Context::forward`], which
 //! decodes the `DRVCONFIGINFO*` of `DRV_INSTALL`/`DRV_CONFIGURE` only when it is the
@@ -100,10 +108,12 @@
 
 mod lparam;
 mod macros;
+mod panics;
 mod runtime;
 mod slab;
 
 pub use lparam::{lparam_from_mut, lparam_from_ref, lparam_mut, lparam_ref, lparam_wstr};
+pub use panics::{PANICS_SYMBOL, PanicsFn, caught_panics, copy_caught_panics};
 pub use runtime::Runtime;
 
 use crate::config_info::ConfigInfo;

@@ -121,7 +121,8 @@ impl<D: Driver> Runtime<D> {
 
     /// The body of the exported `DriverProc`: routes one message and never unwinds.
     ///
-    /// A panic in driver code is caught, logged and answered with 0. Logging it and
+    /// A panic in driver code is caught, counted (see [`caught_panics`](super::caught_panics)),
+    /// logged and answered with 0. Logging it and
     /// dropping its payload run more code that may panic (a `tracing` subscriber, the
     /// payload's `Drop`); those panics are caught too and their payloads leaked. Should
     /// anything still unwind, the process aborts instead.
@@ -360,6 +361,7 @@ fn report_panic(msg: Msg, id: DriverId, h: Hdrvr, payload: Box<dyn Any + Send>) 
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "non-string panic payload".into());
     contain(move || drop(payload));
+    contain(|| super::panics::record(&what));
     contain(|| tracing::error!(msg = %MessageName(msg), id, hdrvr = %h, "driver panicked: {what}"));
 }
 
