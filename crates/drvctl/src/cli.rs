@@ -11,22 +11,29 @@ use crate::completion;
 #[derive(Parser, Debug)]
 #[command(name = "drvctl", version, propagate_version = true)]
 pub struct Cli {
-    /// The driver registry (system.ini format). Default: $DRVPROC_CONFIG, else
-    /// $XDG_CONFIG_HOME/drvproc/system.ini. Wine's drive_c/windows/system.ini works as is.
+    /// The driver registry (system.ini format)
+    ///
+    /// Default: $DRVPROC_CONFIG, else $XDG_CONFIG_HOME/drvproc/system.ini. Wine's
+    /// drive_c/windows/system.ini works as is.
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
 
-    /// Print only results and errors: no progress, no notes.
+    /// Print only results and errors: no progress, no notes
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
-    /// Show the manager's call log on stderr (every message a driver gets, with its
-    /// answer); -vv adds the manager's own events.
+    /// Show the manager's call log on stderr (-vv: and its own events)
+    ///
+    /// -v: every message a driver gets, with its answer, and warnings; -vv: also the
+    /// DriverProc span around each call (with the driver's path), and everything
+    /// else drvproc logs.
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub verbose: u8,
 
-    /// When to colour the output. auto: on a terminal, unless NO_COLOR is set, or
-    /// anywhere with CLICOLOR_FORCE set.
+    /// When to colour the output
+    ///
+    /// auto: on a terminal, unless NO_COLOR is set; anywhere with CLICOLOR_FORCE set
+    /// (NO_COLOR wins). always and never override both variables.
     #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
     pub color: ColorWhen,
 
@@ -36,7 +43,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// List the registered drivers with the status of each.
+    /// List the registered drivers with the status of each
     List {
         /// The section to list.
         #[arg(long, default_value = drvproc_host::DRIVERS32)]
@@ -48,7 +55,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Install a driver: send it DRV_INSTALL, then register ALIAS if it agrees.
+    /// Send a driver DRV_INSTALL, then register ALIAS if it agrees
     ///
     /// Options may come anywhere. Driver arguments that start with `-` go after `--`:
     /// `drvctl install msacm.x ./x.so rate=8000 -- --fast`.
@@ -67,7 +74,7 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Remove a driver: send it DRV_REMOVE, then unregister ALIAS if it agrees.
+    /// Send a driver DRV_REMOVE, then unregister ALIAS if it agrees
     Remove {
         /// The alias to remove.
         #[arg(add = ArgValueCandidates::new(completion::aliases))]
@@ -79,7 +86,7 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Ask a driver whether it can be configured, and configure it if so.
+    /// Ask a driver whether it can be configured, and configure it if so
     Configure {
         /// The alias of the driver.
         #[arg(add = ArgValueCandidates::new(completion::aliases))]
@@ -88,7 +95,7 @@ pub enum Command {
         #[arg(long, default_value = drvproc_host::DRIVERS32)]
         section: String,
     },
-    /// Open a driver, send it one message, print the answer, close it.
+    /// Open a driver, send it one message, print the answer, close it
     Send {
         /// An alias or a driver file.
         #[arg(add = ArgValueCompleter::new(completion::targets))]
@@ -106,23 +113,29 @@ pub enum Command {
         #[arg(long)]
         section: Option<String>,
     },
-    /// Run a script of opens, sends and closes (or the default lifecycle) and print
-    /// every message the driver receives.
+    /// Print every message a driver receives in a script of opens, sends and closes
+    ///
+    /// Without --script, the default lifecycle: two opens, a configuration query, a
+    /// custom message, both closes.
     Trace {
         /// An alias or a driver file.
         #[arg(add = ArgValueCompleter::new(completion::targets))]
         target: String,
-        /// Script: lines `open [LPARAM2]`, `send N MSG [L1] [L2]`, `close N [L1] [L2]`
-        /// (N: the n-th open, also written #N as trace prints it). A `#` that is not
-        /// followed by a digit starts a comment, and so does one that starts a line.
+        /// Run this script instead of the default lifecycle
+        ///
+        /// Lines `open [LPARAM2]`, `send N MSG [L1] [L2]`, `close N [L1] [L2]` (N: the
+        /// n-th open, also written #N as trace prints it). A `#` that starts a line, or
+        /// that no digit follows, starts a comment.
         #[arg(long, value_name = "FILE")]
         script: Option<PathBuf>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
     },
-    /// Check a driver against the rules every manager relies on (in child processes,
-    /// so a crashing driver cannot take drvctl down). Exit 0 only if all pass.
+    /// Check a driver against the rules every manager relies on
+    ///
+    /// Each rule runs in a child process, so a crashing driver cannot take drvctl
+    /// down. Exit 0 only if all pass.
     Check {
         /// A driver file or an alias.
         #[arg(add = ArgValueCompleter::new(completion::targets))]
@@ -134,7 +147,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Check every registered driver and say how to fix the broken ones.
+    /// Check every registered driver and say how to fix the broken ones
     Doctor {
         /// Machine-readable output.
         #[arg(long)]
@@ -143,16 +156,20 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         timeout: u64,
     },
-    /// Demonstrate a driver's whole lifecycle with the bundled sample driver, in a
-    /// temporary registry.
+    /// Show a driver's whole lifecycle with the bundled sample, in a temporary registry
     Demo,
-    /// Print a shell completion script (it completes commands, options, and the
-    /// aliases of the registry), e.g. `source <(drvctl completions bash)`.
+    /// Print a shell completion script (with the registry's aliases)
+    ///
+    /// The script asks drvctl for completions as you type, so aliases come from the
+    /// registry named on the command line (or the default one). For bash:
+    /// `source <(drvctl completions bash)`.
     Completions {
         /// bash, zsh or fish (also elvish, powershell).
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff) of drvctl, or of one command.
+    /// Print the manual page (roff) of drvctl or of one command
+    ///
+    /// Read it with `drvctl manpage | man -l -`.
     Manpage {
         /// The command; drvctl itself when absent.
         command: Option<String>,

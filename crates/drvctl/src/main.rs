@@ -112,10 +112,11 @@ fn json_request(args: &[String]) -> Option<String> {
 }
 
 /// Prints a failure: the one line on stderr, and with `--json` the error document on
-/// stdout too, so a program reading stdout always gets JSON.
+/// stdout too (unless the command printed its own, with the error in it), so a
+/// program reading stdout always gets exactly one JSON document.
 fn fail(json_command: Option<&str>, message: &str, exit_code: u8) -> ExitCode {
     eprintln!("drvctl: {message}");
-    if let Some(command) = json_command {
+    if let Some(command) = json_command.filter(|_| !output::json_printed()) {
         println!("{}", output::json_error(command, message, exit_code));
     }
     ExitCode::from(exit_code)

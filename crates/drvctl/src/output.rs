@@ -13,6 +13,9 @@ use serde_json::{Map, Value};
 pub const JSON_VERSION: u32 = 1;
 
 static QUIET: AtomicBool = AtomicBool::new(false);
+/// Whether this run printed its `--json` document (so a failure after it is not a
+/// second document: the command put its error in the one it printed).
+static JSON_PRINTED: AtomicBool = AtomicBool::new(false);
 /// Whether a progress line is on the terminal now (so the next line clears it first).
 #[allow(dead_code)] // for the commands that report progress, notes and JSON
 static SHOWING: AtomicBool = AtomicBool::new(false);
@@ -107,11 +110,19 @@ pub fn envelope(command: &str, payload: &impl Serialize) -> serde_json::Result<V
     Ok(Value::Object(doc))
 }
 
-/// Prints a command's `--json` document on stdout.
+/// Prints a command's `--json` document on stdout. A command that fails after
+/// printing it puts its error in the payload (an `error` field, as
+/// [`json_error`] shapes it): only one document is ever printed.
 #[allow(dead_code)] // for the commands that report progress, notes and JSON
 pub fn print_json(command: &str, payload: &impl Serialize) -> serde_json::Result<()> {
     println!("{}", serde_json::to_string_pretty(&envelope(command, payload)?)?);
+    JSON_PRINTED.store(true, Ordering::Relaxed);
     Ok(())
+}
+
+/// Whether [`print_json`] ran.
+pub fn json_printed() -> bool {
+    JSON_PRINTED.load(Ordering::Relaxed)
 }
 
 #[derive(Serialize)]
