@@ -2,16 +2,40 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgAction, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::{ArgValueCandidates, ArgValueCompleter};
+
+use crate::completion;
 
 /// Install, configure, inspect and test installable drivers (the DriverProc model).
 #[derive(Parser, Debug)]
 #[command(name = "drvctl", version, propagate_version = true)]
 pub struct Cli {
-    /// The driver registry (system.ini format). Default: $DRVPROC_CONFIG, else
-    /// $XDG_CONFIG_HOME/drvproc/system.ini. Wine's drive_c/windows/system.ini works as is.
+    /// The driver registry (system.ini format)
+    ///
+    /// Default: $DRVPROC_CONFIG, else $XDG_CONFIG_HOME/drvproc/system.ini. Wine's
+    /// drive_c/windows/system.ini works as is.
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
+
+    /// Print only results and errors: no progress, no notes
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Show the manager's call log on stderr (-vv: and its own events)
+    ///
+    /// -v: every message a driver gets, with its answer, and warnings; -vv: also the
+    /// DriverProc span around each call (with the driver's path), and everything
+    /// else drvproc logs.
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// When to colour the output
+    ///
+    /// auto: on a terminal, unless NO_COLOR is set; anywhere with CLICOLOR_FORCE set
+    /// (NO_COLOR wins). always and never override both variables.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorWhen,
 
     #[command(subcommand)]
     pub command: Command,
@@ -19,7 +43,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// List the registered drivers with the status of each.
+    /// List the registered drivers with the status of each
     List {
         /// The section to list.
         #[arg(long, default_value = drvproc_host::DRIVERS32)]
@@ -31,14 +55,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Install a driver: send it DRV_INSTALL, then register ALIAS if it agrees.
+    /// Send a driver DRV_INSTALL, then register ALIAS if it agrees
+    ///
+    /// Options may come anywhere. Driver arguments that start with `-` go after `--`:
+    /// `drvctl install msacm.x ./x.so rate=8000 -- --fast`.
     Install {
         /// The alias to register, e.g. msacm.mycodec.
         alias: String,
         /// The driver file (a path, or a bare name found in DRVPROC_PATH).
         file: PathBuf,
-        /// Text the driver receives with every DRV_OPEN.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        /// Text the driver receives with every DRV_OPEN (words starting with `-`
+        /// after `--`).
         args: Vec<String>,
         /// The registry section.
         #[arg(long, default_value = drvproc_host::DRIVERS32)]
@@ -47,9 +74,10 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Remove a driver: send it DRV_REMOVE, then unregister ALIAS if it agrees.
+    /// Send a driver DRV_REMOVE, then unregister ALIAS if it agrees
     Remove {
         /// The alias to remove.
+        #[arg(add = ArgValueCandidates::new(completion::aliases))]
         alias: String,
         /// The registry section.
         #[arg(long, default_value = drvproc_host::DRIVERS32)]
@@ -58,47 +86,59 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Ask a driver whether it can be configured, and configure it if so.
+    /// Ask a driver whether it can be configured, and configure it if so
     Configure {
         /// The alias of the driver.
+        #[arg(add = ArgValueCandidates::new(completion::aliases))]
         alias: String,
         /// The registry section.
         #[arg(long, default_value = drvproc_host::DRIVERS32)]
         section: String,
     },
-    /// Open a driver, send it one message, print the answer, close it.
+    /// Open a driver, send it one message, print the answer, close it
     Send {
         /// An alias or a driver file.
+        #[arg(add = ArgValueCompleter::new(completion::targets))]
         target: String,
         /// The message: a name (DRV_QUERYCONFIGURE, DRV_USER+3) or a number (0x4003).
         msg: String,
-        /// lParam1, a number (decimal, 0x hex, negative).
-        #[arg(default_value = "0", allow_hyphen_values = true)]
+        /// lParam1, a number (decimal, 0x hex, negative; a negative hex number looks
+        /// like an option, so it goes after `--`: `send T MSG -- -0x10`).
+        #[arg(default_value = "0", allow_negative_numbers = true, value_parser = number_arg)]
         l1: String,
         /// lParam2, a number.
-        #[arg(default_value = "0", allow_hyphen_values = true)]
+        #[arg(default_value = "0", allow_negative_numbers = true, value_parser = number_arg)]
         l2: String,
         /// Look TARGET up as an alias in this section only.
         #[arg(long)]
         section: Option<String>,
     },
-    /// Run a script of opens, sends and closes (or the default lifecycle) and print
-    /// every message the driver receives.
+    /// Print every message a driver receives in a script of opens, sends and closes
+    ///
+    /// Without --script, the default lifecycle: two opens, a configuration query, a
+    /// custom message, both closes.
     Trace {
         /// An alias or a driver file.
+        #[arg(add = ArgValueCompleter::new(completion::targets))]
         target: String,
-        /// Script: lines `open [LPARAM2]`, `send N MSG [L1] [L2]`, `close N [L1] [L2]`
-        /// (N: the n-th open), `#` comments.
+        /// Run this script instead of the default lifecycle
+        ///
+        /// Lines `open [LPARAM2]`, `send N MSG [L1] [L2]`, `close N [L1] [L2]` (N: the
+        /// n-th open, also written #N as trace prints it). A `#` that starts a line, or
+        /// that no digit follows, starts a comment.
         #[arg(long, value_name = "FILE")]
         script: Option<PathBuf>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
     },
-    /// Check a driver against the rules every manager relies on (in child processes,
-    /// so a crashing driver cannot take drvctl down). Exit 0 only if all pass.
+    /// Check a driver against the rules every manager relies on
+    ///
+    /// Each rule runs in a child process, so a crashing driver cannot take drvctl
+    /// down. Exit 0 only if all pass.
     Check {
         /// A driver file or an alias.
+        #[arg(add = ArgValueCompleter::new(completion::targets))]
         target: String,
         /// Seconds each rule may take before the driver counts as hung.
         #[arg(long, default_value_t = 10)]
@@ -107,7 +147,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Check every registered driver and say how to fix the broken ones.
+    /// Check every registered driver and say how to fix the broken ones
     Doctor {
         /// Machine-readable output.
         #[arg(long)]
@@ -116,13 +156,23 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         timeout: u64,
     },
-    /// Demonstrate a driver's whole lifecycle with the bundled sample driver, in a
-    /// temporary registry.
+    /// Show a driver's whole lifecycle with the bundled sample, in a temporary registry
     Demo,
-    /// Print a shell completion script.
+    /// Print a shell completion script (with the registry's aliases)
+    ///
+    /// The script asks drvctl for completions as you type, so aliases come from the
+    /// registry named on the command line (or the default one). For bash:
+    /// `source <(drvctl completions bash)`.
     Completions {
         /// bash, zsh or fish (also elvish, powershell).
         shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) of drvctl or of one command
+    ///
+    /// Read it with `drvctl manpage | man -l -`.
+    Manpage {
+        /// The command; drvctl itself when absent.
+        command: Option<String>,
     },
     /// Internal: runs one probe or check step in a child process.
     #[command(hide = true, name = "__worker")]
@@ -132,4 +182,50 @@ pub enum Command {
         /// The driver.
         target: String,
     },
+}
+
+/// `--color`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Accepts what `parse_number` accepts, plus negative hex (`-0x10`), which clap's own
+/// negative-number test does not know; anything else starting with `-` is left to
+/// clap as an option, so `--json` is an unknown option rather than a bad number.
+fn number_arg(text: &str) -> Result<String, String> {
+    crate::commands::parse_number(text).map(|_| text.to_string()).map_err(|e| e.to_string())
+}
+
+impl Command {
+    /// The subcommand's name, as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::List { .. } => "list",
+            Command::Install { .. } => "install",
+            Command::Remove { .. } => "remove",
+            Command::Configure { .. } => "configure",
+            Command::Send { .. } => "send",
+            Command::Trace { .. } => "trace",
+            Command::Check { .. } => "check",
+            Command::Doctor { .. } => "doctor",
+            Command::Demo => "demo",
+            Command::Completions { .. } => "completions",
+            Command::Manpage { .. } => "manpage",
+            Command::Worker { .. } => "__worker",
+        }
+    }
+
+    /// Whether the command was asked for JSON output.
+    pub fn json(&self) -> bool {
+        match self {
+            Command::List { json, .. }
+            | Command::Trace { json, .. }
+            | Command::Check { json, .. }
+            | Command::Doctor { json, .. } => *json,
+            _ => false,
+        }
+    }
 }

@@ -5,17 +5,20 @@ mod capture;
 mod child;
 mod cli;
 mod commands;
+mod completion;
 mod context;
 mod conversation;
 mod diagnose;
 mod error;
+mod output;
 mod probe;
 mod rules;
 mod style;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::{Cli, Command};
 use crate::commands::{check, demo, doctor, drivers, messages};
@@ -38,12 +41,35 @@ fn run(cli: Cli) -> CliResult<bool> {
         Command::Check { target, timeout, json } => return check::check(&ctx, &target, timeout, json),
         Command::Doctor { json, timeout } => return doctor::doctor(&ctx, json, timeout),
         Command::Demo => demo::demo()?,
-        Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "drvctl", &mut std::io::stdout());
-        }
+        Command::Completions { shell } => completion::registration(
+            &shell.to_string(),
+            &completion::completer_path(),
+            &mut std::io::stdout(),
+        )?,
+        Command::Manpage { command } => manpage(command.as_deref())?,
         Command::Worker { step, target } => worker(&ctx, &step, &target)?,
     }
     Ok(true)
+}
+
+/// `drvctl manpage [COMMAND]`: roff for man(1), e.g. `drvctl manpage | man -l -`.
+fn manpage(name: Option<&str>) -> CliResult {
+    let mut cmd = Cli::command();
+    cmd.build();
+    let page = match name {
+        None => cmd,
+        Some(name) => {
+            cmd.get_subcommands().find(|s| !s.is_hide_set() && s.get_name() == name).cloned().ok_or_else(
+                || {
+                    let names: Vec<&str> =
+                        cmd.get_subcommands().filter(|s| !s.is_hide_set()).map(|s| s.get_name()).collect();
+                    CliError::Usage(format!("no command {name:?} (commands: {})", names.join(", ")))
+                },
+            )?
+        }
+    };
+    clap_mangen::Man::new(page).render(&mut std::io::stdout())?;
+    Ok(())
 }
 
 /// The child side of [`child::run`]: one step, one report on the report channel.
@@ -78,15 +104,70 @@ fn default_sigpipe() {
 #[cfg(not(unix))]
 fn default_sigpipe() {}
 
+/// Whether the raw command line asks for JSON (`--json` before any `--`), for errors
+/// found before clap could say so; and the subcommand it names, if any.
+fn json_request(args: &[String]) -> Option<String> {
+    let words = args.iter().skip(1).take_while(|a| *a != "--");
+    if !words.clone().any(|a| a == "--json") {
+        return None;
+    }
+    let names: Vec<String> = Cli::command().get_subcommands().map(|s| s.get_name().to_string()).collect();
+    Some(words.into_iter().find(|a| names.contains(a)).cloned().unwrap_or_else(|| "drvctl".into()))
+}
+
+/// Prints a failure: the one line on stderr, and with `--json` the error document on
+/// stdout too (unless the command printed its own, with the error in it), so a
+/// program reading stdout always gets exactly one JSON document.
+fn fail(json_command: Option<&str>, message: &str, exit_code: u8) -> ExitCode {
+    eprintln!("drvctl: {message}");
+    if let Some(command) = json_command.filter(|_| !output::json_printed()) {
+        println!("{}", output::json_error(command, message, exit_code));
+    }
+    ExitCode::from(exit_code)
+}
+
 fn main() -> ExitCode {
     default_sigpipe();
-    let cli = Cli::parse();
+    // A shell asking for completions (COMPLETE=bash drvctl -- ...) is answered here.
+    clap_complete::CompleteEnv::with_factory(Cli::command).complete();
+    let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let cli = match Cli::command().try_get_matches_from(&args).and_then(|m| Cli::from_arg_matches(&m)) {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let json = json_request(&args);
+            if json.is_none()
+                || matches!(
+                    e.kind(),
+                    ErrorKind::DisplayHelp
+                        | ErrorKind::DisplayVersion
+                        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                )
+            {
+                e.exit();
+            }
+            let _ = e.print();
+            // clap's first paragraph, on one line: "the following required arguments
+            // were not provided: <TARGET>".
+            let rendered = e.render().to_string();
+            let message = rendered
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" ");
+            let message = message.trim_start_matches("error: ");
+            println!("{}", output::json_error(json.as_deref().unwrap_or("drvctl"), message, 2));
+            return ExitCode::from(2);
+        }
+    };
+    style::init(cli.color);
+    let ansi = style::decide(cli.color, |n| std::env::var(n).ok(), std::io::stderr().is_terminal());
+    output::init(cli.quiet, cli.verbose, ansi);
+    let json_command = cli.command.json().then(|| cli.command.name());
     match run(cli) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
-        Err(e) => {
-            eprintln!("drvctl: {e}");
-            ExitCode::from(e.exit_code())
-        }
+        Err(e) => fail(json_command, &e.to_string(), e.exit_code()),
     }
 }

@@ -114,17 +114,24 @@ fn doctor_and_list_refuse_a_registry_that_does_not_exist() {
     let config = s.config();
     for args in [&["doctor"][..], &["doctor", "--json"], &["list"], &["list", "--json"]] {
         let (code, out, err) = run(s.drvctl(args));
+        let message = format!(
+            "the registry file {} does not exist (named by --config); install a driver to create it",
+            config.display()
+        );
+        // With --json the error is also the document on stdout.
+        let document = if args.contains(&"--json") {
+            let doc = serde_json::json!({
+                "version": 1,
+                "command": args[0],
+                "error": {"message": message, "exit_code": 1},
+            });
+            format!("{doc}\n")
+        } else {
+            String::new()
+        };
         assert_eq!(
             (code, out.as_str(), err.as_str()),
-            (
-                1,
-                "",
-                format!(
-                    "drvctl: the registry file {} does not exist (named by --config); install a driver to create it\n",
-                    config.display()
-                )
-                .as_str()
-            ),
+            (1, document.as_str(), format!("drvctl: {message}\n").as_str()),
             "{args:?}"
         );
     }

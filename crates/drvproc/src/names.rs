@@ -113,9 +113,14 @@ pub fn message_name_for(msg: Msg, class: DriverClass) -> Cow<'static, str> {
 
 /// Why [`parse_message`] rejected a string.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown message {text:?}: expected a DRV_* name, BASE+n (e.g. DRV_USER+3) or a number")]
-pub struct ParseMessageError {
-    text: String,
+pub enum ParseMessageError {
+    /// Neither a known name, `BASE+n`, nor a number.
+    #[error("unknown message {text:?}: expected a DRV_* name, BASE+n (e.g. DRV_USER+3) or a number")]
+    Unknown { text: String },
+    /// A well-formed number (or `BASE+n`) that does not fit a message, which is 32
+    /// bits wide (`UINT`).
+    #[error("message {text:?} is out of range: messages are 32-bit (0 to 0xFFFFFFFF)")]
+    OutOfRange { text: String },
 }
 
 /// Parses a message as people write it: a name (`DRV_QUERYCONFIGURE`, `MCI_PLAY`),
@@ -131,7 +136,8 @@ pub struct ParseMessageError {
 /// assert!(parse_message("DRV_BOGUS").is_err());
 /// ```
 pub fn parse_message(text: &str) -> Result<Msg, ParseMessageError> {
-    let err = || ParseMessageError { text: text.to_string() };
+    let err = || ParseMessageError::Unknown { text: text.to_string() };
+    let too_big = || ParseMessageError::OutOfRange { text: text.to_string() };
     let trimmed = text.trim();
     // Accept message_name's own "0x0801 (reserved)" / "(undefined)" forms.
     let trimmed = trimmed
@@ -139,7 +145,7 @@ pub fn parse_message(text: &str) -> Result<Msg, ParseMessageError> {
         .or_else(|| trimmed.strip_suffix("(undefined)"))
         .map_or(trimmed, str::trim_end);
     if let Some(n) = parse_number(trimmed) {
-        return Ok(n);
+        return Msg::try_from(n).map_err(|_| too_big());
     }
     let upper = trimmed.to_ascii_uppercase();
     let (name, offset) = match upper.split_once('+') {
@@ -154,12 +160,14 @@ pub fn parse_message(text: &str) -> Result<Msg, ParseMessageError> {
         .find(|(n, _)| *n == name)
         .map(|(_, m)| m)
         .ok_or_else(err)?;
-    base.checked_add(offset).ok_or_else(err)
+    Msg::try_from(u128::from(base) + offset).map_err(|_| too_big())
 }
 
-fn parse_number(text: &str) -> Option<Msg> {
+/// A decimal or `0x` hex number of any size, so that one too big for a message is
+/// told apart from one that is not a number at all.
+fn parse_number(text: &str) -> Option<u128> {
     match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        Some(hex) => Msg::from_str_radix(hex, 16).ok(),
+        Some(hex) => u128::from_str_radix(hex, 16).ok(),
         None => text.parse().ok(),
     }
 }
@@ -255,13 +263,25 @@ mod tests {
         assert_eq!(parse_message("16385"), Ok(0x4001));
         assert_eq!(parse_message("0x4001"), Ok(0x4001));
         assert_eq!(parse_message("mci_play"), Ok(0x0806));
-        for bad in ["", "DRV_", "DRV_USER+", "DRV_USER+x", "NOPE+1", "0xZZ", "-1", "DRV_USER+4294967295"] {
+        for bad in ["", "DRV_", "DRV_USER+", "DRV_USER+x", "NOPE+1", "0xZZ", "-1"] {
             let err = parse_message(bad).unwrap_err();
             assert_eq!(
                 err.to_string(),
                 format!(
                     "unknown message {bad:?}: expected a DRV_* name, BASE+n (e.g. DRV_USER+3) or a number"
                 )
+            );
+        }
+    }
+
+    #[test]
+    fn out_of_range_is_not_unknown() {
+        assert_eq!(parse_message("0xFFFFFFFF"), Ok(u32::MAX));
+        assert_eq!(parse_message("DRV_USER+0xFFFFBFFF"), Ok(u32::MAX));
+        for big in ["0x1FFFFFFFF", "4294967296", "DRV_USER+4294967295", "DRV_USER+0xFFFFC000"] {
+            assert_eq!(
+                parse_message(big).unwrap_err().to_string(),
+                format!("message {big:?} is out of range: messages are 32-bit (0 to 0xFFFFFFFF)")
             );
         }
     }

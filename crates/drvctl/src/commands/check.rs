@@ -1,7 +1,6 @@
 //! `check`: one driver against the conformance rules. Every rule runs in a child
 //! process with a time limit.
 
-use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -9,6 +8,7 @@ use serde::Serialize;
 use crate::child::{self, Outcome};
 use crate::context::Ctx;
 use crate::error::{CliError, CliResult, failed};
+use crate::output::{end_progress, progress};
 use crate::rules::{RULES, Verdict};
 use crate::style;
 
@@ -18,25 +18,6 @@ struct RuleReport {
     checks: &'static str,
     pass: bool,
     evidence: String,
-}
-
-/// Shows what is running: a rewritten line on a terminal, plain lines otherwise.
-pub(crate) fn progress(text: &str) {
-    let mut err = std::io::stderr();
-    if err.is_terminal() {
-        let _ = write!(err, "\r\x1b[2K{text}");
-    } else {
-        let _ = writeln!(err, "{text}");
-    }
-    let _ = err.flush();
-}
-
-pub(crate) fn end_progress() {
-    let mut err = std::io::stderr();
-    if err.is_terminal() {
-        let _ = write!(err, "\r\x1b[2K");
-        let _ = err.flush();
-    }
 }
 
 /// Runs one rule in a child; a crash or hang is the rule's failure. The flag says

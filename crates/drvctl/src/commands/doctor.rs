@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use drvproc_host::Registry;
 
-use crate::commands::check::{end_progress, progress};
 use crate::context::Ctx;
 use crate::error::CliResult;
+use crate::output::{end_progress, progress};
 use crate::probe::{self, EntryReport};
 use crate::style;
 

@@ -58,11 +58,26 @@ close 2
 close 1
 ";
 
+/// The text of a script line before its comment. A `#` starts a comment when it
+/// starts the line or is not followed by a digit; `#N` (a digit after it) is an
+/// instance reference, the form `trace` prints (`send #1 DRV_USER`).
+fn strip_comment(line: &str) -> &str {
+    if line.trim_start().starts_with('#') {
+        return "";
+    }
+    let bytes = line.as_bytes();
+    let end = (0..bytes.len())
+        .find(|&i| bytes[i] == b'#' && !bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
+        .unwrap_or(line.len());
+    &line[..end]
+}
+
 /// Parses a script; errors name the line.
 pub fn parse_script(text: &str) -> CliResult<Vec<Step>> {
     let mut steps = Vec::new();
+    let mut opens = 0;
     for (n, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or("").trim();
+        let line = strip_comment(line).trim();
         if line.is_empty() {
             continue;
         }
@@ -71,28 +86,40 @@ pub fn parse_script(text: &str) -> CliResult<Vec<Step>> {
         let number = |i: usize| -> CliResult<isize> {
             words.get(i).map_or(Ok(0), |w| parse_number(w).map_err(|e| err(e.to_string())))
         };
-        let instance = || -> CliResult<usize> {
-            let w = words.get(1).ok_or_else(|| err("expected an instance number".into()))?;
-            w.trim_start_matches('#')
+        let instance_at = |i: usize| -> CliResult<usize> {
+            let w = words.get(i).ok_or_else(|| err("expected an instance number".into()))?;
+            w.strip_prefix('#')
+                .unwrap_or(w)
                 .parse::<usize>()
                 .ok()
                 .filter(|&i| i >= 1)
-                .ok_or_else(|| err("bad instance number".into()))
+                .ok_or_else(|| err("bad instance number (N or #N, from 1)".into()))
         };
         let step = match words[0] {
+            // `open #N [LPARAM2]`: the label trace prints; N must be the next number.
+            "open" if words.get(1).is_some_and(|w| w.starts_with('#')) && words.len() <= 3 => {
+                let n = instance_at(1)?;
+                if n != opens + 1 {
+                    return Err(err(format!("this open is #{}, not #{n}", opens + 1)));
+                }
+                Step::Open { lparam2: number(2)? }
+            }
             "open" if words.len() <= 2 => Step::Open { lparam2: number(1)? },
             "send" if (3..=5).contains(&words.len()) => Step::Send {
-                instance: instance()?,
+                instance: instance_at(1)?,
                 msg: parse_message(words[2]).map_err(|e| err(e.to_string()))?,
                 l1: number(3)?,
                 l2: number(4)?,
             },
             "close" if (2..=4).contains(&words.len()) => {
-                Step::Close { instance: instance()?, l1: number(2)?, l2: number(3)? }
+                Step::Close { instance: instance_at(1)?, l1: number(2)?, l2: number(3)? }
             }
             "open" | "send" | "close" => return Err(err("wrong number of arguments".into())),
             other => return Err(err(format!("unknown step {other:?} (open, send, close)"))),
         };
+        if let Step::Open { .. } = step {
+            opens += 1;
+        }
         steps.push(step);
     }
     Ok(steps)
@@ -224,5 +251,32 @@ mod tests {
         assert!(parse_script("send 0 DRV_OPEN").is_err());
         assert!(parse_script("send 1 NOPE").is_err());
         assert!(parse_script("close").is_err());
+    }
+
+    /// `#N` is an instance (as trace prints it); other `#`s start comments.
+    #[test]
+    fn instance_references_and_comments() {
+        let text = "#1 a comment line\nopen #1 # first\nopen #2 0x10\nsend #2 DRV_USER#x\nclose #1 1 2#\n";
+        assert_eq!(
+            parse_script(text).unwrap(),
+            [
+                Step::Open { lparam2: 0 },
+                Step::Open { lparam2: 16 },
+                Step::Send { instance: 2, msg: 0x4000, l1: 0, l2: 0 },
+                Step::Close { instance: 1, l1: 1, l2: 2 },
+            ]
+        );
+        assert_eq!(
+            parse_script("open\nopen #3").unwrap_err().to_string(),
+            "script line 2: this open is #2, not #3: \"open #3\""
+        );
+        assert_eq!(
+            parse_script("send #0 DRV_USER").unwrap_err().to_string(),
+            "script line 1: bad instance number (N or #N, from 1): \"send #0 DRV_USER\""
+        );
+        assert_eq!(
+            parse_script("send 1 DRV_USER #2").unwrap_err().to_string(),
+            "script line 1: not a number: \"#2\" (decimal, 0x hex, or negative): \"send 1 DRV_USER #2\""
+        );
     }
 }
