@@ -41,8 +41,9 @@ pub enum Outcome<T> {
     Reported(T),
     /// It died, or exited without a report or with a non-zero status.
     Died(Death),
-    /// It did not finish in time (its process group was killed).
-    TimedOut(Duration),
+    /// It did not finish in time (its process group was killed): the time it had,
+    /// and the last stage it announced with [`Reporter::note`].
+    TimedOut(Duration, Option<String>),
 }
 
 /// How a child died, for messages like "the driver {death}".
@@ -140,7 +141,6 @@ pub fn run<T: DeserializeOwned>(
     let mut cmd = Command::new(worker_exe()?);
     cmd.args(ctx.child_args()).args(["__worker", step, target]).stdin(Stdio::null());
     let finished = platform::run(cmd, timeout)?;
-    let Some(status) = finished.status else { return Ok(Outcome::TimedOut(timeout)) };
     let mut during = None;
     let mut report = None;
     for line in finished.report.split(|&b| b == b'\n') {
@@ -151,6 +151,7 @@ pub fn run<T: DeserializeOwned>(
             report = serde_json::from_str(json).ok();
         }
     }
+    let Some(status) = finished.status else { return Ok(Outcome::TimedOut(timeout, during)) };
     if let Some(value) = report
         && status.success()
     {

@@ -82,7 +82,7 @@ pub enum Command {
         /// The registry section.
         #[arg(long, default_value = drvproc_host::DRIVERS32)]
         section: String,
-        /// Remove the entry even if the driver refuses or cannot be opened.
+        /// Remove the entry even if the driver refuses DRV_REMOVE or crashes or hangs in it.
         #[arg(long)]
         force: bool,
     },

@@ -5,14 +5,17 @@
 //! The child notes each message before sending it, so a death is reported with the
 //! message it happened in: "the driver exited (status 0) during DRV_INSTALL".
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use drvproc::config_info::ConfigInfoBuf;
 use drvproc_host::Instance;
 use serde::{Deserialize, Serialize};
 
+use crate::capture::{Call, Capture};
 use crate::child::{self, Outcome, Reporter};
 use crate::context::Ctx;
+use crate::diagnose;
 use crate::error::{CliError, CliResult};
 
 /// The conversation to hold with a driver.
@@ -21,8 +24,9 @@ pub enum Talk {
     /// Open the registry value `value` ("file args": the alias is not registered
     /// yet) and send `DRV_INSTALL` naming `section` and `alias`.
     Install { value: String, section: String, alias: String },
-    /// Open `alias` of `section` and send `DRV_REMOVE`.
-    Remove { alias: String, section: String },
+    /// Open `alias` of `section` (or, given `value`, that "file args" value: an
+    /// installation being undone was never registered) and send `DRV_REMOVE`.
+    Remove { alias: String, section: String, value: Option<String> },
     /// Open `alias` of `section`, send `DRV_QUERYCONFIGURE`, then `DRV_CONFIGURE` if it
     /// answered non-zero.
     Configure { alias: String, section: String },
@@ -43,7 +47,7 @@ pub enum Answer {
 }
 
 /// The stage names the child notes (and a death is reported "during").
-const OPENING: &str = "the open (DRV_LOAD, DRV_ENABLE, DRV_OPEN)";
+pub const OPENING: &str = "the open (DRV_LOAD, DRV_ENABLE, DRV_OPEN)";
 const CLOSING: &str = "the close (DRV_CLOSE, DRV_DISABLE, DRV_FREE)";
 
 /// Holds `talk` with the driver in a child drvctl, waiting at most `timeout`.
@@ -51,27 +55,60 @@ const CLOSING: &str = "the close (DRV_CLOSE, DRV_DISABLE, DRV_FREE)";
 /// `Outcome::Died(death)` reads as "the driver {death}", e.g. "the driver exited
 /// (status 0) during DRV_INSTALL"; a crash, an exit or a hang never looks like an
 /// answer.
-#[allow(dead_code)]
 pub fn converse(ctx: &Ctx, talk: &Talk, timeout: Duration) -> CliResult<Outcome<Answer>> {
     let request = serde_json::to_string(talk)?;
-    Ok(child::run(ctx, "converse", &request, timeout)?)
+    Ok(match child::run::<Reply>(ctx, "converse", &request, timeout)? {
+        Outcome::Reported(reply) => {
+            if let Some(prefix) = ECHO.get() {
+                for call in &reply.calls {
+                    println!("{prefix}{call}");
+                }
+            }
+            Outcome::Reported(reply.answer)
+        }
+        Outcome::Died(death) => Outcome::Died(death),
+        Outcome::TimedOut(after, during) => Outcome::TimedOut(after, during),
+    })
+}
+
+/// What the child sends back: the answer, and every message the driver received.
+#[derive(Serialize, Deserialize)]
+pub struct Reply {
+    answer: Answer,
+    calls: Vec<Call>,
+}
+
+static ECHO: OnceLock<&'static str> = OnceLock::new();
+
+/// Prints, from now on, every message a driver receives in a conversation, each
+/// line after `prefix` (as `drvctl demo` shows the calls it makes itself).
+pub fn echo_calls(prefix: &'static str) {
+    let _ = ECHO.set(prefix);
 }
 
 /// The child's side of [`converse`]: `request` is the [`Talk`] as JSON.
-pub fn serve(ctx: &Ctx, request: &str, reporter: &mut Reporter) -> CliResult<Answer> {
+pub fn serve(ctx: &Ctx, request: &str, reporter: &mut Reporter) -> CliResult<Reply> {
+    let capture = Capture::start();
+    let answer = hold(ctx, request, reporter)?;
+    Ok(Reply { answer, calls: capture.take() })
+}
+
+fn hold(ctx: &Ctx, request: &str, reporter: &mut Reporter) -> CliResult<Answer> {
     let talk: Talk =
         serde_json::from_str(request).map_err(|e| CliError::Usage(format!("not a conversation: {e}")))?;
     let manager = ctx.manager();
     reporter.note(OPENING)?;
-    let (opened, section, alias) = match &talk {
-        Talk::Install { value, section, alias } => (manager.open(value, None), section, alias),
-        Talk::Remove { alias, section } | Talk::Configure { alias, section } => {
-            (manager.open(alias, Some(section)), section, alias)
+    let (target, lookup, section, alias) = match &talk {
+        Talk::Install { value, section, alias } | Talk::Remove { value: Some(value), section, alias } => {
+            (value, None, section, alias)
+        }
+        Talk::Remove { alias, section, value: None } | Talk::Configure { alias, section } => {
+            (alias, Some(section.as_str()), section, alias)
         }
     };
-    let instance = match opened {
+    let instance = match manager.open(target, lookup) {
         Ok(i) => i,
-        Err(e) => return Ok(Answer::CannotOpen(e.to_string())),
+        Err(e) => return Ok(Answer::CannotOpen(diagnose::explain_open_error(ctx, target, lookup, &e))),
     };
     let config = ConfigInfoBuf::new(Some(section), Some(alias))?;
     let answer = match talk {
@@ -150,7 +187,7 @@ mod tests {
         std::fs::write(dir.path().join("system.ini"), format!("[Drivers32]\nx.y={lib}\n")).unwrap();
         let ctx = Ctx::new(Some(dir.path().join("system.ini")));
         let talk = Talk::Remove { alias: "x.y".into(), section: "Drivers32".into() };
-        assert!(matches!(converse(&ctx, &talk, Duration::from_secs(1)).unwrap(), Outcome::TimedOut(_)));
+        assert!(matches!(converse(&ctx, &talk, Duration::from_secs(1)).unwrap(), Outcome::TimedOut(..)));
         let talk = Talk::Configure { alias: "x.y".into(), section: "Drivers32".into() };
         assert!(matches!(
             converse(&ctx, &talk, Duration::from_secs(5)).unwrap(),

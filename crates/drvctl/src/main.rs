@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::{Cli, Command};
-use crate::commands::{check, demo, doctor, drivers, messages};
+use crate::commands::{check, demo, doctor, drivers, messages, registration};
 use crate::context::Ctx;
 use crate::error::{CliError, CliResult};
 
@@ -30,10 +30,10 @@ fn run(cli: Cli) -> CliResult<bool> {
     match cli.command {
         Command::List { section, all, json } => drivers::list(&ctx, &section, all, json)?,
         Command::Install { alias, file, args, section, force } => {
-            drivers::install(&ctx, &alias, &file, &args, &section, force)?
+            registration::install(&ctx, &alias, &file, &args, &section, force)?
         }
-        Command::Remove { alias, section, force } => drivers::remove(&ctx, &alias, &section, force)?,
-        Command::Configure { alias, section } => drivers::configure(&ctx, &alias, &section)?,
+        Command::Remove { alias, section, force } => registration::remove(&ctx, &alias, &section, force)?,
+        Command::Configure { alias, section } => registration::configure(&ctx, &alias, &section)?,
         Command::Send { target, msg, l1, l2, section } => {
             messages::send(&ctx, &target, &msg, &l1, &l2, section.as_deref())?
         }
@@ -90,19 +90,27 @@ fn worker(ctx: &Ctx, step: &str, target: &str) -> CliResult {
     Ok(())
 }
 
-/// Dies quietly on a closed pipe (`drvctl list | head`), as Unix tools do, instead of
+/// Signal dispositions drvctl wants, set at start-up.
+///
+/// It dies quietly on a closed pipe (`drvctl list | head`), as Unix tools do, instead of
 /// panicking on the failed write: Rust ignores SIGPIPE by default.
 #[cfg(unix)]
-fn default_sigpipe() {
+fn signal_dispositions() {
     // SAFETY: restoring the default disposition of SIGPIPE at start-up, before any
     // thread exists, is a plain libc call with no memory-safety implications.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // A write past the file-size limit (RLIMIT_FSIZE) then fails with EFBIG, which the
+    // registry reports and undoes, instead of killing drvctl halfway (SIGXFSZ).
+    // SAFETY: as above.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
 }
 
 #[cfg(not(unix))]
-fn default_sigpipe() {}
+fn signal_dispositions() {}
 
 /// Whether the raw command line asks for JSON (`--json` before any `--`), for errors
 /// found before clap could say so; and the subcommand it names, if any.
@@ -127,7 +135,7 @@ fn fail(json_command: Option<&str>, message: &str, exit_code: u8) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    default_sigpipe();
+    signal_dispositions();
     // A shell asking for completions (COMPLETE=bash drvctl -- ...) is answered here.
     clap_complete::CompleteEnv::with_factory(Cli::command).complete();
     let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();

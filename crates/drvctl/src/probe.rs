@@ -233,7 +233,7 @@ pub fn check_entry(
                 format!("the driver crashed when probed in a child process: {how}"),
                 "report the crash to the driver's author (drvctl check shows which messages crash it)".into(),
             ),
-            Ok(Outcome::TimedOut(t)) => failed(
+            Ok(Outcome::TimedOut(t, _)) => failed(
                 format!("the driver did not answer within {} s (hang)", t.as_secs()),
                 "report the hang to the driver's author (drvctl check shows which messages hang)".into(),
             ),
@@ -262,6 +262,12 @@ pub fn existing_registry(ctx: &Ctx) -> CliResult<Registry> {
         Err(e) => Err(failed!("the registry file {}: {e}", path.display())),
         Ok(_) => Ok(registry),
     }
+}
+
+/// Whether `path` is the default registry location (not named by `--config` or
+/// `DRVPROC_CONFIG`): only there may a first install create missing directories.
+pub fn is_default_location(path: &Path) -> bool {
+    origin_of(path) == "the default location"
 }
 
 /// Where the registry path came from, in words.

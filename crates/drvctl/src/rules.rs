@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::capture::{Call, Capture};
 use crate::context::Ctx;
+use crate::diagnose;
 
 /// A rule's verdict.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -105,7 +106,7 @@ fn send(i: &Instance, msg: Msg) -> LResult {
 /// fails, whatever the answers were.
 pub fn run(ctx: &Ctx, name: &str, target: &str) -> Verdict {
     let subject = Subject { manager: ctx.manager(), target, image: OnceCell::new() };
-    let verdict = judge(&subject, name);
+    let verdict = judge(ctx, &subject, name);
     match subject.panics() {
         Some((count @ 1.., last)) => {
             let times = if count == 1 { "once".to_string() } else { format!("{count} times") };
@@ -117,9 +118,11 @@ pub fn run(ctx: &Ctx, name: &str, target: &str) -> Verdict {
     }
 }
 
-fn judge(m: &Subject, name: &str) -> Verdict {
+fn judge(ctx: &Ctx, m: &Subject, name: &str) -> Verdict {
     let capture = Capture::start();
-    let open_failed = |e: OpenError| fail(format!("cannot open: {e}"));
+    // What the file is, in the words every command uses, rather than the loader's.
+    let explained = |e: &OpenError| diagnose::explain_open_error(ctx, m.target, None, e);
+    let open_failed = |e: OpenError| fail(format!("cannot open: {}", explained(&e)));
     match name {
         "load" => match m.open() {
             Ok(_) | Err(OpenError::OpenRefused { .. }) => {
@@ -130,7 +133,7 @@ fn judge(m: &Subject, name: &str) -> Verdict {
                 }
             }
             Err(e @ OpenError::LoadRefused { .. }) => fail(format!("{e} (DRV_LOAD answered 0)")),
-            Err(e) => fail(e.to_string()),
+            Err(e) => fail(explained(&e)),
         },
         "open" => match m.open() {
             Ok(_) => {

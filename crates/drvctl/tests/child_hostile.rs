@@ -146,9 +146,9 @@ fn a_file_that_cannot_load_is_said_once() {
     let missing = s.dir.path().join("missing.so");
     let trace = lib("drvtrace");
     for (target, env, said) in [
-        (path_str(&missing), None, format!("{}: not found", missing.display())),
-        (path_str(&text), None, format!("{}: cannot load", text.display())),
-        ("libm.so.6", None, "libm.so.6: not a driver: no DriverProc export".to_string()),
+        (path_str(&missing), None, format!("{} does not exist", missing.display())),
+        (path_str(&text), None, format!("{} is not a shared library", text.display())),
+        ("libm.so.6", None, "libm.so.6 exports no DriverProc".to_string()),
         (
             path_str(&trace),
             Some(("DRVTRACE_LOAD", "0")),

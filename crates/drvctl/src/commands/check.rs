@@ -28,7 +28,7 @@ fn run_rule(ctx: &Ctx, rule: &str, target: &str, timeout: Duration) -> CliResult
         Outcome::Died(how) => {
             (Verdict { pass: false, evidence: format!("the driver crashed the process: {how}") }, false)
         }
-        Outcome::TimedOut(t) => (
+        Outcome::TimedOut(t, _) => (
             Verdict {
                 pass: false,
                 evidence: format!("no answer within {} s: the driver hangs", t.as_secs()),

@@ -7,8 +7,9 @@ use drvproc::config_info::ConfigInfoBuf;
 use drvproc::consts::DRV_USER;
 
 use crate::capture::Capture;
-use crate::commands::drivers;
+use crate::commands::registration;
 use crate::context::Ctx;
+use crate::conversation;
 use crate::error::{CliResult, failed};
 
 /// The sample driver built with drvctl: beside the executable or in its `deps`.
@@ -35,9 +36,11 @@ pub fn demo() -> CliResult {
     println!("driver:   {}", sample.display());
     println!("registry: {} (temporary)\n", config.display());
     let _capture = Capture::live("    driver got ");
+    // install and remove talk to the driver in a child process; show those calls too.
+    conversation::echo_calls("    driver got ");
 
     println!("$ drvctl install sample.demo {} mode=demo", sample.display());
-    drivers::install(
+    registration::install(
         &ctx,
         "sample.demo",
         &sample,
@@ -75,7 +78,7 @@ pub fn demo() -> CliResult {
     println!("  {} instances, {} modules loaded", manager.instance_count(), manager.loaded_module_count());
 
     println!("\n$ drvctl remove sample.demo");
-    drivers::remove(&ctx, "sample.demo", drvproc_host::DRIVERS32, false)?;
+    registration::remove(&ctx, "sample.demo", drvproc_host::DRIVERS32, false)?;
     println!("\nregistry now: {:?}", std::fs::read_to_string(&config)?);
     Ok(())
 }

@@ -60,7 +60,7 @@ pub fn doctor(ctx: &Ctx, json: bool, timeout: u64) -> CliResult<bool> {
 
 /// The advice for a broken entry and the one command that removes it. `remove`
 /// succeeds without `--force` for every entry doctor calls broken: a driver that
-/// cannot be opened is not asked (see `drivers::remove`). An alias no command line
+/// cannot be opened is not asked (see `registration::remove`). An alias no command line
 /// can carry gets the advice alone.
 fn fix_line(ctx: &Ctx, registry: &Registry, e: &EntryReport) -> String {
     let advice = e.probe.fix.as_deref().unwrap_or("fix the entry");

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod doctor;
 pub mod drivers;
 pub mod messages;
+pub mod registration;
 
 use crate::error::{CliError, CliResult};
 

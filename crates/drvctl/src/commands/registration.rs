@@ -1,0 +1,270 @@
+//! `install`, `remove` and `configure`: a change to the registry and the driver's
+//! consent to it (spec §11), done so that neither happens without the other.
+//!
+//! The order is what makes that hold. Everything that can be checked without the
+//! driver is checked first: the alias, section and value are validated, the
+//! registry file is locked (so a concurrent `install` of the same alias waits, and
+//! the "already registered" check cannot go stale) and proven writable. Only then is
+//! the driver asked, in a child process (see [`conversation`]), so that a driver that
+//! crashes, exits or hangs in `DRV_INSTALL` is reported as such. Should the write
+//! still fail after the driver agreed, the driver is told the opposite
+//! (`DRV_REMOVE` after an install, `DRV_INSTALL` after a removal) and the output says
+//! so.
+//!
+//! The lock is held while the driver runs. A driver that edits this same registry
+//! file from `DRV_INSTALL` would wait for it until its time runs out; drivers keep
+//! their own settings elsewhere, so this costs nothing in practice.
+
+use std::path::Path;
+use std::time::Duration;
+
+use drvproc::consts::{DRVCNF_CANCEL, DRVCNF_OK, DRVCNF_RESTART};
+use drvproc_host::{EditOptions, Registry, RegistryEdit};
+
+use crate::child::{Death, End, Outcome};
+use crate::commands::drvcnf;
+use crate::context::Ctx;
+use crate::conversation::{self, Answer, Talk};
+use crate::diagnose;
+use crate::error::{CliResult, failed};
+use crate::output;
+use crate::probe;
+
+/// How long a driver may take to answer `DRV_INSTALL`, `DRV_REMOVE` or
+/// `DRV_CONFIGURE` (with its open and close) before it counts as hung.
+const DRIVER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The value to record for FILE: paths become absolute (the registry is read from
+/// other directories); a bare name found in the search path stays bare.
+fn entry_file(ctx: &Ctx, file: &Path) -> CliResult<String> {
+    let text = file.to_str().ok_or_else(|| failed!("{}: not valid UTF-8", file.display()))?;
+    let absolute = |p: &Path| -> CliResult<String> {
+        match p.canonicalize() {
+            Ok(canonical) => Ok(canonical.to_string_lossy().into_owned()),
+            Err(e) => Err(failed!(
+                "{}",
+                diagnose::file(p).problem.unwrap_or_else(|| format!("{}: {e}", p.display()))
+            )),
+        }
+    };
+    let value = if text.contains('/') {
+        absolute(file)?
+    } else if ctx.manager().locate_file(text).is_some() {
+        text.to_string()
+    } else if file.is_file() {
+        absolute(file)?
+    } else {
+        return Err(failed!("{text}: not found {}", ctx.manager().search_description()));
+    };
+    if value.contains(' ') {
+        return Err(failed!(
+            "{value}: the registry splits \"file args\" at the first space, so a driver path cannot contain spaces \
+             (link or copy it to a path without)"
+        ));
+    }
+    Ok(value)
+}
+
+/// Locks the registry for a change, creating it (and, at the default location, its
+/// directory) only when `create` asks.
+fn begin(ctx: &Ctx, create: bool) -> CliResult<(Registry, EditOptions)> {
+    let registry = if create { ctx.registry()? } else { probe::existing_registry(ctx)? };
+    let default_location = probe::is_default_location(registry.path());
+    Ok((registry, EditOptions { create, create_dirs: create && default_location }))
+}
+
+/// Says once that the registry file was created.
+fn committed(edit: RegistryEdit<'_>) -> CliResult<()> {
+    let done = edit.commit()?;
+    if done.created {
+        output::note(&format!("created the registry file {}", done.path.display()));
+    }
+    Ok(())
+}
+
+/// What a conversation came to, as the driver's answer or the sentence saying why
+/// there is none.
+fn answer_of(outcome: Outcome<Answer>, message: &str) -> Result<isize, String> {
+    match outcome {
+        Outcome::Reported(Answer::Answered(answer)) => Ok(answer),
+        Outcome::Reported(Answer::AnsweredThenFailed(answer, e)) => {
+            output::note(&format!("the driver answered {message}, then closing it failed: {e}"));
+            Ok(answer)
+        }
+        Outcome::Reported(Answer::CannotOpen(why)) => Err(why),
+        Outcome::Reported(Answer::NotConfigurable) => Err(format!("the driver did not take {message}")),
+        Outcome::Died(death) => Err(died(&death)),
+        Outcome::TimedOut(after, during) => Err(format!(
+            "the driver did not answer within {} s{} (hang); it was stopped",
+            after.as_secs(),
+            during.map_or(String::new(), |d| format!(" during {d}"))
+        )),
+    }
+}
+
+/// "the driver exited (status 0) during DRV_INSTALL", "the driver crashed: killed by
+/// signal 6 (SIGABRT) during DRV_REMOVE".
+fn died(death: &Death) -> String {
+    match death.end {
+        End::Signal(_) => format!("the driver crashed: {death}"),
+        _ => format!("the driver {death}"),
+    }
+}
+
+pub fn install(
+    ctx: &Ctx,
+    alias: &str,
+    file: &Path,
+    args: &[String],
+    section: &str,
+    force: bool,
+) -> CliResult {
+    let mut value = entry_file(ctx, file)?;
+    if !args.is_empty() {
+        value = format!("{value} {}", args.join(" "));
+    }
+    Registry::validate_entry(section, alias, &value)?;
+    let (registry, options) = begin(ctx, true)?;
+    let mut edit = registry.edit(options)?;
+    if let Some(existing) = edit.document().get(section, alias)
+        && !force
+    {
+        return Err(failed!(
+            "{alias} is already registered in [{section}] as {existing:?}; use --force to replace it"
+        ));
+    }
+    let talk = Talk::Install { value: value.clone(), section: section.into(), alias: alias.into() };
+    let answer = answer_of(conversation::converse(ctx, &talk, DRIVER_TIMEOUT)?, "DRV_INSTALL")
+        .map_err(|why| failed!("{alias}: {why}; nothing was registered"))?;
+    match answer {
+        DRVCNF_OK | DRVCNF_RESTART => {}
+        DRVCNF_CANCEL => {
+            return Err(failed!(
+                "{alias}: the driver refused the installation (DRV_INSTALL answered 0, DRVCNF_CANCEL); \
+                 nothing was registered"
+            ));
+        }
+        other => {
+            return Err(failed!(
+                "{alias}: DRV_INSTALL answered {other}, which is {}; nothing was registered",
+                drvcnf(other)
+            ));
+        }
+    }
+    edit.insert(section, alias, &value, true)?;
+    if let Err(e) = committed(edit) {
+        // The driver agreed to an installation that did not happen: take it back.
+        let undo = Talk::Remove { alias: alias.into(), section: section.into(), value: Some(value) };
+        let undone = match answer_of(conversation::converse(ctx, &undo, DRIVER_TIMEOUT)?, "DRV_REMOVE") {
+            Ok(answer) => format!("DRV_REMOVE was sent to undo DRV_INSTALL (it answered {answer})"),
+            Err(why) => format!("DRV_REMOVE could not undo DRV_INSTALL: {why}"),
+        };
+        return Err(failed!("{alias}: the driver agreed, but the registry was not written: {e}; {undone}"));
+    }
+    println!("installed [{section}] {alias} = {value}");
+    if answer == DRVCNF_RESTART {
+        println!("restart required: the driver says the installation takes effect after a restart (DRVCNF_RESTART)");
+    }
+    Ok(())
+}
+
+/// Removes an entry, telling the driver first (`DRV_REMOVE`) when it can be told.
+///
+/// A driver that cannot be opened (no file, not a library, no `DriverProc`,
+/// `DRV_LOAD` or `DRV_OPEN` refused, a crash or hang while opening it) has no one to
+/// tell: its entry is removed, and the output says why `DRV_REMOVE` was not sent.
+/// `--force` is for a driver that opens and then refuses `DRV_REMOVE`, or crashes or
+/// hangs in it: its entry is removed anyway.
+pub fn remove(ctx: &Ctx, alias: &str, section: &str, force: bool) -> CliResult {
+    let (registry, options) = begin(ctx, false)?;
+    let mut edit = registry.edit(options)?;
+    let Some(value) = edit.document().get(section, alias).map(str::to_string) else {
+        return Err(failed!("{alias}: no such alias in [{section}] of {}", registry.path().display()));
+    };
+    let answer = match probe::value_problem(&value) {
+        Some(why) => Err(Untold::Unreachable(why)),
+        None => {
+            let talk = Talk::Remove { alias: alias.into(), section: section.into(), value: None };
+            match conversation::converse(ctx, &talk, DRIVER_TIMEOUT)? {
+                Outcome::Reported(Answer::CannotOpen(why)) => Err(Untold::Unreachable(why)),
+                Outcome::Died(death) if death.during.as_deref() == Some(conversation::OPENING) => {
+                    Err(Untold::Unreachable(died(&death)))
+                }
+                Outcome::TimedOut(after, during) if during.as_deref() == Some(conversation::OPENING) => {
+                    Err(Untold::Unreachable(format!(
+                        "the driver did not finish opening within {} s (hang)",
+                        after.as_secs()
+                    )))
+                }
+                other => answer_of(other, "DRV_REMOVE").map_err(Untold::Failed),
+            }
+        }
+    };
+    let mut said = String::new();
+    match answer {
+        Err(Untold::Unreachable(why)) => said = format!(" (DRV_REMOVE was not sent: {why})"),
+        Err(Untold::Failed(why)) if !force => {
+            return Err(failed!("{alias}: {why}; the entry was kept (use --force to remove it anyway)"));
+        }
+        Err(Untold::Failed(why)) => said = format!(" ({why}; removed anyway, --force)"),
+        Ok(DRVCNF_CANCEL) if !force => {
+            return Err(failed!(
+                "{alias}: the driver refused removal (DRV_REMOVE answered 0, DRVCNF_CANCEL); the entry was kept \
+                 (use --force to remove it anyway)"
+            ));
+        }
+        Ok(DRVCNF_CANCEL) => {
+            println!("the driver refused removal (DRVCNF_CANCEL); removing the entry anyway (--force)")
+        }
+        Ok(DRVCNF_RESTART) => {
+            println!("restart required: the driver says the removal takes effect after a restart")
+        }
+        Ok(_) => {}
+    }
+    let told = matches!(answer, Ok(a) if a != DRVCNF_CANCEL);
+    edit.remove(section, alias);
+    if let Err(e) = committed(edit) {
+        let mut undone = String::new();
+        if told {
+            // The driver agreed to a removal that did not happen: take it back.
+            let undo = Talk::Install { value, section: section.into(), alias: alias.into() };
+            undone = match answer_of(conversation::converse(ctx, &undo, DRIVER_TIMEOUT)?, "DRV_INSTALL") {
+                Ok(answer) => format!("; DRV_INSTALL was sent to undo DRV_REMOVE (it answered {answer})"),
+                Err(why) => format!("; DRV_INSTALL could not undo DRV_REMOVE: {why}"),
+            };
+        }
+        return Err(failed!("{alias}: the entry was not removed: {e}{undone}"));
+    }
+    println!("removed [{section}] {alias} = {}{said}", probe::shown(&value));
+    Ok(())
+}
+
+/// Why `DRV_REMOVE` got no answer.
+enum Untold {
+    /// The driver could not be opened: there is no one to tell.
+    Unreachable(String),
+    /// It was opened and then crashed, exited or hung.
+    Failed(String),
+}
+
+pub fn configure(ctx: &Ctx, alias: &str, section: &str) -> CliResult {
+    let talk = Talk::Configure { alias: alias.into(), section: section.into() };
+    let answer = match conversation::converse(ctx, &talk, DRIVER_TIMEOUT)? {
+        Outcome::Reported(Answer::NotConfigurable) => {
+            println!("{alias} has no configuration (DRV_QUERYCONFIGURE answered 0)");
+            return Ok(());
+        }
+        other => answer_of(other, "DRV_CONFIGURE").map_err(|why| failed!("{alias}: {why}"))?,
+    };
+    match answer {
+        DRVCNF_OK => println!("{alias}: configured (DRV_CONFIGURE answered 1, DRVCNF_OK)"),
+        DRVCNF_RESTART => {
+            println!("{alias}: configured; restart required (DRV_CONFIGURE answered 2, DRVCNF_RESTART)")
+        }
+        DRVCNF_CANCEL => {
+            println!("{alias}: configuration cancelled (DRV_CONFIGURE answered 0, DRVCNF_CANCEL)")
+        }
+        other => println!("{alias}: DRV_CONFIGURE answered {other} ({})", drvcnf(other)),
+    }
+    Ok(())
+}
