@@ -112,6 +112,9 @@ pub enum Command {
         /// Look TARGET up as an alias in this section only.
         #[arg(long)]
         section: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
     },
     /// Print every message a driver receives in a script of opens, sends and closes
     ///
@@ -222,6 +225,7 @@ impl Command {
     pub fn json(&self) -> bool {
         match self {
             Command::List { json, .. }
+            | Command::Send { json, .. }
             | Command::Trace { json, .. }
             | Command::Check { json, .. }
             | Command::Doctor { json, .. } => *json,

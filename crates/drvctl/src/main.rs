@@ -34,8 +34,8 @@ fn run(cli: Cli) -> CliResult<bool> {
         }
         Command::Remove { alias, section, force } => registration::remove(&ctx, &alias, &section, force)?,
         Command::Configure { alias, section } => registration::configure(&ctx, &alias, &section)?,
-        Command::Send { target, msg, l1, l2, section } => {
-            messages::send(&ctx, &target, &msg, &l1, &l2, section.as_deref())?
+        Command::Send { target, msg, l1, l2, section, json } => {
+            messages::send(&ctx, &target, &msg, &l1, &l2, section.as_deref(), json)?
         }
         Command::Trace { target, script, json } => messages::trace(&ctx, &target, script.as_deref(), json)?,
         Command::Check { target, timeout, json } => return check::check(&ctx, &target, timeout, json),

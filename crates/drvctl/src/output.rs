@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::error::CliError;
+
 /// The schema version in every `--json` document. It changes only when a field
 /// changes meaning or goes away; new fields may appear without a change.
 pub const JSON_VERSION: u32 = 1;
@@ -81,7 +83,6 @@ pub fn end_progress() {
 
 /// A line that informs but is not the result (a file created, a default taken): on
 /// stderr, and not with `-q`.
-#[allow(dead_code)] // until every command prints its notes through it
 pub fn note(text: &str) {
     if !quiet() {
         end_progress();
@@ -109,7 +110,6 @@ pub fn envelope(command: &str, payload: &impl Serialize) -> serde_json::Result<V
 /// Prints a command's `--json` document on stdout. A command that fails after
 /// printing it puts its error in the payload (an `error` field, as
 /// [`json_error`] shapes it): only one document is ever printed.
-#[allow(dead_code)] // until every command prints its document through it
 pub fn print_json(command: &str, payload: &impl Serialize) -> serde_json::Result<()> {
     println!("{}", serde_json::to_string_pretty(&envelope(command, payload)?)?);
     JSON_PRINTED.store(true, Ordering::Relaxed);
@@ -121,21 +121,29 @@ pub fn json_printed() -> bool {
     JSON_PRINTED.load(Ordering::Relaxed)
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    message: &'a str,
-    exit_code: u8,
+/// The `error` object of a `--json` document: the line drvctl prints on stderr
+/// (without `drvctl: `) and the exit code.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct JsonError {
+    pub message: String,
+    pub exit_code: u8,
+}
+
+impl From<&CliError> for JsonError {
+    fn from(e: &CliError) -> Self {
+        JsonError { message: e.to_string(), exit_code: e.exit_code() }
+    }
 }
 
 #[derive(Serialize)]
-struct ErrorPayload<'a> {
-    error: ErrorBody<'a>,
+struct ErrorPayload {
+    error: JsonError,
 }
 
 /// The `--json` document of a failed command:
 /// `{"version":1,"command":"send","error":{"message":"...","exit_code":1}}`.
 pub fn json_error(command: &str, message: &str, exit_code: u8) -> Value {
-    let payload = ErrorPayload { error: ErrorBody { message, exit_code } };
+    let payload = ErrorPayload { error: JsonError { message: message.into(), exit_code } };
     envelope(command, &payload).unwrap_or_else(|_| Value::Null)
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use drvproc_host::{LoadError, OpenError, Registry};
+use drvproc_host::{IniDocument, LoadError, OpenError, Registry};
 
 use crate::child::{self, Outcome};
 use crate::context::Ctx;
@@ -65,6 +65,56 @@ impl EntryReport {
     pub fn alias_is_nameable(&self) -> bool {
         alias_problem(&self.alias).is_none()
     }
+
+    /// The entry as `list --json` shows it: `list` never opens a driver, so it has
+    /// no `load` (docs/json.md).
+    pub fn listed(&self) -> ListedEntry<'_> {
+        let p = &self.probe;
+        ListedEntry {
+            section: &self.section,
+            alias: &self.alias,
+            value: &self.value,
+            file: &p.file,
+            path: p.path.as_deref(),
+            format: p.format.as_deref(),
+            loadable: p.loadable,
+            driver_proc: p.driver_proc,
+            problem: p.problem.as_deref(),
+            fix: p.fix.as_deref(),
+        }
+    }
+}
+
+/// An entry of `list --json`: an [`EntryReport`] without `load`.
+#[derive(Serialize)]
+pub struct ListedEntry<'a> {
+    section: &'a str,
+    alias: &'a str,
+    value: &'a str,
+    file: &'a str,
+    path: Option<&'a str>,
+    format: Option<&'a str>,
+    loadable: bool,
+    driver_proc: bool,
+    problem: Option<&'a str>,
+    fix: Option<&'a str>,
+}
+
+/// A line of the registry file that reading skipped.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Warning {
+    /// The line, from 1.
+    pub line: usize,
+    /// Why it was skipped.
+    pub message: String,
+}
+
+/// The lines of `doc` that reading skipped (`doctor` reports them, `list` notes
+/// them). The reader refuses a file with a malformed line for now, so a document
+/// that was read has none; once it skips such lines as Windows does, they come
+/// from the document here, and every command reports them alike.
+pub fn registry_warnings(_doc: &IniDocument) -> Vec<Warning> {
+    Vec::new()
 }
 
 /// Probes the entry `alias` of `section`; with `load`, also opens and closes it.

@@ -167,12 +167,12 @@ fn judge(ctx: &Ctx, m: &Subject, name: &str) -> Verdict {
                     send(i, DRV_QUERYCONFIGURE);
                 }
                 let calls = capture.take();
-                let id_of: HashMap<&str, u64> =
-                    calls_of(&calls, DRV_OPEN).iter().map(|c| (c.hdrvr.as_str(), c.ret as u64)).collect();
+                let id_of: HashMap<u64, u64> =
+                    calls_of(&calls, DRV_OPEN).iter().map(|c| (c.hdrvr, c.ret as u64)).collect();
                 let wrong: Vec<String> = calls_of(&calls, DRV_QUERYCONFIGURE)
                     .iter()
-                    .filter(|c| id_of.get(c.hdrvr.as_str()) != Some(&c.id))
-                    .map(|c| format!("handle {} got id {:#x}", c.hdrvr, c.id))
+                    .filter(|c| id_of.get(&c.hdrvr) != Some(&c.id))
+                    .map(|c| format!("handle {:#x} got id {:#x}", c.hdrvr, c.id))
                     .collect();
                 if wrong.is_empty() {
                     pass("each of 3 instances received DRV_QUERYCONFIGURE with the id its DRV_OPEN answered")

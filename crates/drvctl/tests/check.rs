@@ -7,7 +7,8 @@ use common::*;
 
 fn rule_results(json: &str) -> Vec<(String, bool)> {
     let v: serde_json::Value = serde_json::from_str(json).unwrap();
-    v.as_array()
+    v["rules"]
+        .as_array()
         .unwrap()
         .iter()
         .map(|r| (r["rule"].as_str().unwrap().to_string(), r["pass"].as_bool().unwrap()))
@@ -43,12 +44,13 @@ fn the_broken_driver_fails_exactly_the_rules_it_breaks() {
     assert_eq!(failed, ["defaults", "reload"]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert!(
-        v[4]["evidence"]
+        v["rules"][4]["evidence"]
             .as_str()
             .unwrap()
             .starts_with("0x000D (undefined) answered 1, DefDriverProc answers 0")
     );
-    assert_eq!(v[7]["evidence"], "the second DRV_LOAD, after DRV_FREE, answered 0");
+    assert_eq!((v["passed"].as_u64(), v["total"].as_u64()), (Some(7), Some(9)));
+    assert_eq!(v["rules"][7]["evidence"], "the second DRV_LOAD, after DRV_FREE, answered 0");
 }
 
 #[test]
@@ -63,11 +65,11 @@ fn crashing_drivers_cannot_take_drvctl_down() {
         let (code, json, _) = run(cmd);
         assert_eq!(code, 1, "{var}");
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-        for r in v.as_array().unwrap() {
+        for r in v["rules"].as_array().unwrap() {
             assert_eq!(r["pass"], false, "{var}: {r}");
             assert!(r["evidence"].as_str().unwrap().starts_with(evidence), "{var}: {r}");
         }
-        assert_eq!(v.as_array().unwrap().len(), RULES.len());
+        assert_eq!(v["rules"].as_array().unwrap().len(), RULES.len());
     }
 }
 
@@ -79,7 +81,7 @@ fn hanging_drivers_time_out() {
     let (code, json, _) = run(cmd);
     assert_eq!(code, 1);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    let hung: Vec<&str> = v
+    let hung: Vec<&str> = v["rules"]
         .as_array()
         .unwrap()
         .iter()

@@ -59,9 +59,11 @@ fn install_list_configure_send_remove() {
     assert!(out.contains(&format!("msacm.sample  {p}  ok: {p} (ELF", p = sample.display())), "{out}");
     let (_, json, _) = run(s.drvctl(&["list", "--json"]));
     let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(parsed[0]["alias"], "msacm.sample");
-    assert_eq!(parsed[0]["driver_proc"], true);
-    assert_eq!(parsed[0]["problem"], serde_json::Value::Null);
+    assert_eq!(parsed["entries"].as_array().unwrap().len(), 1, "{json}");
+    let entry = &parsed["entries"][0];
+    assert_eq!(entry["alias"], "msacm.sample");
+    assert_eq!(entry["driver_proc"], true);
+    assert_eq!(entry["problem"], serde_json::Value::Null);
 
     let (code, out, _) = run(s.drvctl(&["configure", "msacm.sample"]));
     assert_eq!(
@@ -205,7 +207,9 @@ fn trace_prints_every_message_in_order() {
     let (code, json, _) =
         run(s.drvctl(&["trace", path_str(&sample), "--script", path_str(&script), "--json"]));
     assert_eq!(code, 0);
-    let steps: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let document: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let steps = &document["steps"];
+    assert_eq!(steps.as_array().unwrap().len(), 3, "{json}");
     assert_eq!(steps[1]["step"], "send #1 DRV_USER+7");
     assert_eq!(steps[1]["calls"][0]["msg"], "DRV_USER+7");
     assert_eq!(steps[1]["calls"][0]["l1"], 3);

@@ -75,7 +75,7 @@ fn every_command_says_the_same_about_a_file() {
         let (code, json, _) = run(s.drvctl(&["list", "--json"]));
         assert_eq!(code, 0);
         let listed: serde_json::Value = serde_json::from_str(&json).unwrap();
-        assert_eq!(listed[0]["problem"], words.as_str(), "{json}");
+        assert_eq!(listed["entries"][0]["problem"], words.as_str(), "{json}");
 
         let (code, out, _) = run(s.drvctl(&["doctor", "--timeout", "2"]));
         assert_eq!(code, 1);

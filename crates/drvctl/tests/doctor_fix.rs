@@ -158,5 +158,18 @@ fn doctor_and_doctor_json_agree_on_an_empty_registry() {
         )
     );
     let (code, out, _) = run(s.drvctl(&["doctor", "--json"]));
-    assert_eq!((code, out.as_str()), (0, "[]\n"));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "version": 1,
+            "command": "doctor",
+            "config": path_str(&s.config()),
+            "entries": [],
+            "warnings": [],
+            "total": 0,
+            "broken": 0,
+        })
+    );
 }

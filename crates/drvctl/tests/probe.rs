@@ -48,7 +48,8 @@ fn list_and_doctor_refuse_what_open_refuses() {
     assert_eq!(message, "undefined symbol: drvproc_test_no_such_symbol", "the loader's words, once");
 
     let (_, json, _) = run(s.drvctl(&["list", "--json"]));
-    let listed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let document: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let listed = &document["entries"];
     assert_eq!(listed[0]["path"], path_str(&driver));
     assert_eq!(listed[0]["loadable"], false, "{json}");
     assert_eq!(listed[0]["driver_proc"], true, "it does export DriverProc: {json}");
@@ -76,7 +77,8 @@ fn list_reports_special_files_without_blocking() {
     let started = std::time::Instant::now();
     let (_, json, _) = run(s.drvctl(&["list", "--json"]));
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "list took {:?}", started.elapsed());
-    let listed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let document: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let listed = &document["entries"];
     assert_eq!(
         listed[0]["problem"],
         format!("{} is a named pipe (FIFO), not a driver library", fifo.display())
@@ -107,7 +109,8 @@ fn relative_entries_are_relative_to_the_registry_file() {
     };
 
     let (_, json, _) = in_elsewhere(&["list", "--json"]);
-    let listed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let document: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let listed = &document["entries"];
     assert_eq!(listed[0]["path"], path_str(&sample), "{json}");
     assert_eq!(listed[0]["problem"], serde_json::Value::Null, "{json}");
     let (code, out, _) = in_elsewhere(&["doctor"]);
@@ -139,7 +142,8 @@ fn a_hostile_entry_is_reported_and_the_rest_checked() {
     ));
     let (code, json, err) = run(s.drvctl(&["list", "--json"]));
     assert_eq!(code, 0, "{err}");
-    let listed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let document: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let listed = &document["entries"];
     let problems: Vec<serde_json::Value> =
         listed.as_array().unwrap().iter().map(|e| e["problem"].clone()).collect();
     assert_eq!(

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::child::{self, Outcome};
 use crate::context::Ctx;
 use crate::error::{CliError, CliResult, failed};
-use crate::output::{end_progress, progress};
+use crate::output::{self, end_progress, progress};
 use crate::rules::{RULES, Verdict};
 use crate::style;
 
@@ -18,6 +18,15 @@ struct RuleReport {
     checks: &'static str,
     pass: bool,
     evidence: String,
+}
+
+/// `check --json` (docs/json.md).
+#[derive(Serialize)]
+struct CheckDocument<'a> {
+    target: &'a str,
+    rules: &'a [RuleReport],
+    passed: usize,
+    total: usize,
 }
 
 /// Runs one rule in a child; a crash or hang is the rule's failure. The flag says
@@ -57,24 +66,22 @@ pub fn check(ctx: &Ctx, target: &str, timeout: u64, json: bool) -> CliResult<boo
         reports.push(RuleReport { rule, checks, pass: verdict.pass, evidence: verdict.evidence });
         if cannot_load {
             end_progress();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&reports)?);
-                return Ok(false);
-            }
+            // With --json too: the error document says it, once.
             return Err(failed!("cannot check: {}", reports[0].evidence));
         }
     }
     end_progress();
     let passed = reports.iter().filter(|r| r.pass).count();
+    let total = reports.len();
     if json {
-        println!("{}", serde_json::to_string_pretty(&reports)?);
+        output::print_json("check", &CheckDocument { target, rules: &reports, passed, total })?;
     } else {
         println!("{target}");
         for r in &reports {
             println!("  {} {:<12} {}", style::verdict(r.pass), r.rule, r.checks);
             println!("       {:<12} {}", "", style::dim(&r.evidence));
         }
-        println!("{passed} of {} rules pass", reports.len());
+        println!("{passed} of {total} rules pass");
     }
-    Ok(passed == reports.len())
+    Ok(passed == total)
 }

@@ -4,15 +4,26 @@
 use std::time::Duration;
 
 use drvproc_host::Registry;
+use serde::Serialize;
 
 use crate::context::Ctx;
 use crate::error::CliResult;
-use crate::output::{end_progress, progress};
-use crate::probe::{self, EntryReport};
+use crate::output::{self, end_progress, progress};
+use crate::probe::{self, EntryReport, Warning};
 use crate::style;
 
 /// The sections holding drivers (Win32, Win16 and MCI).
 const DRIVER_SECTIONS: [&str; 4] = ["Drivers32", "drivers", "MCI32", "MCI"];
+
+/// `doctor --json` (docs/json.md).
+#[derive(Serialize)]
+struct DoctorDocument {
+    config: String,
+    entries: Vec<EntryReport>,
+    warnings: Vec<Warning>,
+    total: usize,
+    broken: usize,
+}
 
 /// Checks every driver entry; returns whether all are healthy. A registry with no
 /// driver entries is healthy (in text and JSON alike); one that does not exist is
@@ -32,9 +43,21 @@ pub fn doctor(ctx: &Ctx, json: bool, timeout: u64) -> CliResult<bool> {
     }
     end_progress();
     let broken = entries.iter().filter(|e| e.probe.problem.is_some()).count();
+    let warnings = probe::registry_warnings(&doc);
     if json {
-        println!("{}", serde_json::to_string_pretty(&entries)?);
+        let document = DoctorDocument {
+            config: registry.path().display().to_string(),
+            total: entries.len(),
+            entries,
+            warnings,
+            broken,
+        };
+        output::print_json("doctor", &document)?;
         return Ok(broken == 0);
+    }
+    // Skipped lines are part of the diagnosis: on stdout with the entries.
+    for w in &warnings {
+        println!("{} {} line {}: {}", style::fail("warn  "), registry.path().display(), w.line, w.message);
     }
     if entries.is_empty() {
         println!("no driver entries in [{}] of {}", DRIVER_SECTIONS.join("], ["), registry.path().display());

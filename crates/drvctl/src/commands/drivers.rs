@@ -5,20 +5,34 @@ use std::time::Duration;
 
 use drvproc::config_info::ConfigInfoBuf;
 use drvproc::consts::{DRVCNF_CANCEL, DRVCNF_OK, DRVCNF_RESTART};
+use serde::Serialize;
 
 use crate::commands::drvcnf;
 use crate::context::Ctx;
 use crate::diagnose;
 use crate::error::{CliResult, failed};
+use crate::output;
 use crate::probe;
 use crate::style;
 
 /// How long a probe of one entry may take (`list`, `remove`).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// `list --json` (docs/json.md).
+#[derive(Serialize)]
+struct ListDocument<'a> {
+    config: String,
+    sections: &'a [String],
+    entries: Vec<probe::ListedEntry<'a>>,
+}
+
 pub fn list(ctx: &Ctx, section: &str, all: bool, json: bool) -> CliResult {
     let registry = probe::existing_registry(ctx)?;
     let doc = registry.read()?;
+    // Skipped lines are not what `list` reports, but the reader should know.
+    for w in probe::registry_warnings(&doc) {
+        output::note(&format!("{} line {}: {}", registry.path().display(), w.line, w.message));
+    }
     let sections: Vec<String> =
         if all { doc.sections().iter().map(|s| s.to_string()).collect() } else { vec![section.to_string()] };
     let mut entries = Vec::new();
@@ -28,7 +42,12 @@ pub fn list(ctx: &Ctx, section: &str, all: bool, json: bool) -> CliResult {
         }
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&entries)?);
+        let document = ListDocument {
+            config: registry.path().display().to_string(),
+            sections: &sections,
+            entries: entries.iter().map(probe::EntryReport::listed).collect(),
+        };
+        output::print_json("list", &document)?;
         return Ok(());
     }
     if entries.is_empty() {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use drvproc::{LParam, parse_message};
+use drvproc::{LParam, LResult, parse_message};
 use drvproc_host::Instance;
 use serde::Serialize;
 
@@ -11,8 +11,28 @@ use crate::commands::parse_number;
 use crate::context::Ctx;
 use crate::diagnose;
 use crate::error::{CliError, CliResult, failed};
+use crate::output::{self, JsonError};
 
-pub fn send(ctx: &Ctx, target: &str, msg: &str, l1: &str, l2: &str, section: Option<&str>) -> CliResult {
+/// `send --json` (docs/json.md).
+#[derive(Serialize)]
+struct SendDocument<'a> {
+    target: &'a str,
+    msg: &'a str,
+    code: u32,
+    l1: LParam,
+    l2: LParam,
+    answer: LResult,
+}
+
+pub fn send(
+    ctx: &Ctx,
+    target: &str,
+    msg: &str,
+    l1: &str,
+    l2: &str,
+    section: Option<&str>,
+    json: bool,
+) -> CliResult {
     let code = parse_message(msg).map_err(|e| CliError::Usage(e.to_string()))?;
     let (l1, l2) = (parse_number(l1)?, parse_number(l2)?);
     let manager = ctx.manager();
@@ -23,7 +43,12 @@ pub fn send(ctx: &Ctx, target: &str, msg: &str, l1: &str, l2: &str, section: Opt
     // SendDriverMessage does (messages that expect pointers must be given 0).
     let answer = unsafe { instance.send(code, l1, l2) }?;
     instance.close()?;
-    println!("{} answered {answer} ({answer:#x})", drvproc::message_name(code));
+    let msg = drvproc::message_name(code);
+    if json {
+        output::print_json("send", &SendDocument { target, msg: &msg, code, l1, l2, answer })?;
+    } else {
+        println!("{msg} answered {answer} ({answer:#x})");
+    }
     Ok(())
 }
 
@@ -128,8 +153,19 @@ pub fn parse_script(text: &str) -> CliResult<Vec<Step>> {
 #[derive(Serialize)]
 struct TracedStep {
     step: String,
+    ok: bool,
     result: String,
     calls: Vec<Call>,
+}
+
+/// `trace --json` (docs/json.md): the steps run, and the error of the one that
+/// failed, in one document.
+#[derive(Serialize)]
+struct TraceDocument<'a> {
+    target: &'a str,
+    steps: &'a [TracedStep],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<JsonError>,
 }
 
 pub fn trace(ctx: &Ctx, target: &str, script: Option<&Path>, json: bool) -> CliResult {
@@ -203,10 +239,12 @@ pub fn trace(ctx: &Ctx, target: &str, script: Option<&Path>, json: bool) -> CliR
                 println!("    {c}");
             }
         }
-        traced.push(TracedStep { step: label, result: result_text, calls });
+        traced.push(TracedStep { step: label, ok: result.is_ok(), result: result_text, calls });
         if let Err(e) = result {
+            // The failing step names the file or alias when it matters; saying the
+            // target again would repeat the path.
             failure =
-                Some(format!("{} failed: {e}", traced.last().map_or("", |t: &TracedStep| t.step.as_str())));
+                Some(failed!("{} failed: {e}", traced.last().map_or("", |t: &TracedStep| t.step.as_str())));
             break;
         }
     }
@@ -220,15 +258,14 @@ pub fn trace(ctx: &Ctx, target: &str, script: Option<&Path>, json: bool) -> CliR
                 println!("    {c}");
             }
         }
-        traced.push(TracedStep { step: "close leftovers".into(), result: "closed".into(), calls });
+        traced.push(TracedStep { step: "close leftovers".into(), ok: true, result: "closed".into(), calls });
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&traced)?);
+        let error = failure.as_ref().map(JsonError::from);
+        output::print_json("trace", &TraceDocument { target, steps: &traced, error })?;
     }
     match failure {
-        // The failing step names the file or alias when it matters; saying the
-        // target again would repeat the path.
-        Some(e) => Err(failed!("{e}")),
+        Some(e) => Err(e),
         None => Ok(()),
     }
 }
