@@ -131,6 +131,10 @@ pub struct Committed {
 ///
 /// Dropping it without [`commit`](RegistryEdit::commit) changes nothing and leaves
 /// nothing behind (no temporary file, no created file or directory).
+///
+/// Other writers of the file wait while an edit is open, in this process too: the
+/// thread holding one must not write the same file through another edit (or
+/// [`Registry::set_entry`]), which would wait for itself. Reads do not wait.
 #[derive(Debug)]
 pub struct RegistryEdit {
     file: LockedFile,

@@ -16,6 +16,8 @@
 //! UTF-16 files (what `WritePrivateProfileString` writes once a file holds Unicode)
 //! are written back in UTF-16 with their mark, in their own byte order. A UTF-16 line
 //! that does not decode (an unpaired surrogate) keeps its original code units too.
+//! UTF-16 without a mark, which Windows recognises by a statistical guess, is not
+//! recognised: it reads as lines without entries (and is written back unchanged).
 
 /// The encoding a document was read in, and is written back in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
