@@ -12,8 +12,11 @@
 //! waits for it or will fail the check: writers are serialised. Readers take no lock:
 //! they see the old file or the new one, never a partial one.
 //!
-//! A missing file is created empty (exclusively, so that two creators agree on one
-//! file) to have something to lock; if the edit is abandoned, it is removed again
+//! A missing file is created empty, to have something to lock, and locked before
+//! anyone else can open it: it is made and locked under a temporary name, then
+//! hard-linked to its name, which fails if another writer created it first (then
+//! this one locks theirs). So the creator is the one writer that finds the file
+//! missing, and it can say so. If the edit is abandoned the file is removed again
 //! under the lock, and a waiting writer then fails its check and starts over.
 //!
 //! Symbolic links are followed to the file they name: the temporary file is created
@@ -117,8 +120,8 @@ impl LockedFile {
         let mut created_dirs = Vec::new();
         for _ in 0..MAX_ATTEMPTS {
             let target = resolve_links(path).map_err(io(path))?;
-            let (file, created) = match OpenOptions::new().read(true).write(true).open(&target) {
-                Ok(file) => (file, false),
+            let (file, created, locked) = match OpenOptions::new().read(true).write(true).open(&target) {
+                Ok(file) => (file, false, false),
                 Err(e) if e.kind() == ErrorKind::NotFound => {
                     if !creation.file {
                         return Err(RegistryError::missing(path));
@@ -133,9 +136,9 @@ impl LockedFile {
                         }
                         create_dirs(dir, &mut created_dirs)?;
                     }
-                    match OpenOptions::new().read(true).write(true).create_new(true).open(&target) {
-                        Ok(file) => (file, true),
-                        Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+                    match create_locked(&target, dir) {
+                        Ok(Some((file, locked))) => (file, true, locked),
+                        Ok(None) => continue,
                         Err(source) => {
                             remove_dirs(&created_dirs);
                             return Err(RegistryError::CannotCreate {
@@ -155,6 +158,7 @@ impl LockedFile {
                     return Err(io(&target)(e));
                 }
             };
+            let already_locked = locked;
             let mut locked = LockedFile {
                 target,
                 file,
@@ -169,7 +173,9 @@ impl LockedFile {
             if meta.permissions().readonly() {
                 return Err(RegistryError::ReadOnly { path: locked.target.clone() });
             }
-            locked.file.lock().map_err(io(&locked.target))?;
+            if !already_locked {
+                locked.file.lock().map_err(io(&locked.target))?;
+            }
             if locked.still_named_by(path) {
                 locked.create_temp()?;
                 return Ok(locked);
@@ -189,30 +195,14 @@ impl LockedFile {
     }
 
     fn create_temp(&mut self) -> Result<(), RegistryError> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
         let dir = directory_of(&self.target);
-        let mut name = self.target.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-        loop {
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let mut candidate = name.clone();
-            candidate.push(format!(".tmp.{}.{n}", std::process::id()));
-            let temp = dir.join(&candidate);
-            match OpenOptions::new().write(true).create_new(true).open(&temp) {
-                Ok(file) => {
-                    self.temp = Some((temp, file));
-                    return Ok(());
-                }
-                // Left by a process that died with our pid: take the next name.
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => name = candidate,
-                Err(source) => {
-                    return Err(RegistryError::CannotCreate {
-                        dir: dir.to_path_buf(),
-                        what: "a temporary file",
-                        source,
-                    });
-                }
-            }
-        }
+        let temp = new_temp(dir, &self.target).map_err(|source| RegistryError::CannotCreate {
+            dir: dir.to_path_buf(),
+            what: "a temporary file",
+            source,
+        })?;
+        self.temp = Some(temp);
+        Ok(())
     }
 
     /// The file being edited (links followed).
@@ -284,6 +274,48 @@ impl Drop for LockedFile {
         }
         remove_dirs(&self.created_dirs);
         // `self.file` is closed after this, releasing the lock.
+    }
+}
+
+/// A new file in `dir` named after `target` (`system.ini.tmp.<pid>.<n>`).
+fn new_temp(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, File)> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut name = target.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    loop {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let mut candidate = name.clone();
+        candidate.push(format!(".tmp.{}.{n}", std::process::id()));
+        let temp = dir.join(&candidate);
+        match OpenOptions::new().read(true).write(true).create_new(true).open(&temp) {
+            Ok(file) => return Ok((temp, file)),
+            // Left by a process that died with our pid: take the next name.
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => name = candidate,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Creates the missing file `target`, locked before anyone can open it: a new file
+/// is locked under a temporary name, then linked as `target` (which fails if
+/// `target` appeared meanwhile). Returns the file and whether it is locked (`false`
+/// where the file system has no hard links: then it is created directly, and a
+/// writer may lock it first, which the caller's check after locking sorts out);
+/// `None` when someone else created it first.
+fn create_locked(target: &Path, dir: &Path) -> std::io::Result<Option<(File, bool)>> {
+    let (temp, file) = new_temp(dir, target)?;
+    let linked = file.lock().and_then(|()| fs::hard_link(&temp, target));
+    let _ = fs::remove_file(&temp);
+    match linked {
+        Ok(()) => Ok(Some((file, true))),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(None),
+        Err(_) => {
+            drop(file);
+            match OpenOptions::new().read(true).write(true).create_new(true).open(target) {
+                Ok(file) => Ok(Some((file, false))),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(None),
+                Err(e) => Err(e),
+            }
+        }
     }
 }
 
