@@ -2,144 +2,344 @@
 //! comments, kept line for line so that an edit rewrites only the lines it changes.
 //!
 //! Written by hand because the INI crates (rust-ini among them) drop comments and
-//! formatting when they write a file back, and `drvctl install` must not destroy a
-//! user's or Wine's hand-kept configuration.
+//! formatting when they write a file back, refuse lines Windows accepts, and read
+//! only UTF-8; `drvctl install` must not destroy a user's or Wine's hand-kept
+//! configuration, whatever its encoding (see [`TextEncoding`]).
 //!
-//! Lookups follow `GetPrivateProfileString`: section and key names are
-//! case-insensitive, surrounding blanks are trimmed, and when a key appears more than
-//! once the first occurrence (in file order, across repeated sections) wins.
+//! # Reading like `GetPrivateProfileString`
+//!
+//! Lookups follow the Windows profile functions: section and key names are
+//! case-insensitive (ASCII), surrounding blanks are trimmed, and when a key appears
+//! more than once the first occurrence (in file order, across repeated sections)
+//! wins. Reading never fails. Lines Windows cannot use are skipped for lookups, kept
+//! verbatim when the document is written back, and reported by
+//! [`IniDocument::warnings`]:
+//!
+//! * a line without `=` (in any section, `[boot.description]` included) is not an
+//!   entry;
+//! * an entry with an empty key;
+//! * an entry before the first section header, or after a header with an empty name
+//!   (`[]`): Windows files these under a nameless section no lookup can name;
+//! * a `[` line without any `]`: Windows does not take it for a header, so it does not
+//!   open a section and the entries after it stay in the section before it;
+//! * a header with text after its last `]`: the name is what lies between `[` and
+//!   that `]` (as on Windows), and the rest is ignored (a `;` or `#` comment there is
+//!   not reported).
+//!
+//! Blank lines and lines starting with `;` or `#` are comments.
+//!
+//! # Cost
+//!
+//! Parsing builds an index (section, then key, both case-folded, to the line of the
+//! first occurrence), so [`get`](IniDocument::get) is a hash lookup and
+//! [`entries`](IniDocument::entries) is linear in the section's size, however large
+//! the section. An edit rebuilds the index: linear in the document.
 
+use std::collections::HashMap;
 use std::fmt;
 
-/// One line of the document, with its original text for faithful rewriting.
+pub use crate::text_encoding::TextEncoding;
+use crate::text_encoding::{self as enc, Ending, RawLine};
+
+/// What a line is, once read.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Line {
-    /// Blank or comment (`;` or `#`): kept verbatim, never interpreted.
-    Other(String),
-    /// `[name]`, with the name trimmed.
-    Section { raw: String, name: String },
+enum Kind {
+    /// Blank, comment, or a line lookups skip: kept verbatim, never interpreted.
+    Other,
+    /// `[name]`, with the name trimmed; an empty name starts a section no lookup
+    /// can name.
+    Section(String),
     /// `key=value`, both trimmed.
-    Entry { raw: String, key: String, value: String },
+    Entry { key: String, value: String },
 }
 
-/// A line the parser cannot make sense of.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {reason}: {text:?}")]
-pub struct IniSyntaxError {
-    /// 1-based line number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Line {
+    raw: RawLine,
+    kind: Kind,
+}
+
+/// Why a line was skipped or read only in part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IniWarningKind {
+    /// Not blank, not a comment, not a header, and no `=`.
+    NotAnEntry,
+    /// `=value` with nothing before the `=`.
+    EmptyKey,
+    /// An entry before the first header, or under a header with an empty name.
+    OutsideSection,
+    /// A `[` line with no `]`: not a header; the section before it goes on.
+    UnclosedHeader,
+    /// `[]`: the entries after it, up to the next header, are in no section.
+    EmptySectionName,
+    /// Text after a header's `]` (other than a comment), ignored.
+    TextAfterHeader,
+    /// A header or entry whose bytes are not valid in the file's encoding; it is
+    /// read with U+FFFD for them, and written back unchanged.
+    Undecodable,
+}
+
+impl fmt::Display for IniWarningKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IniWarningKind::NotAnEntry => "not a key=value entry, skipped",
+            IniWarningKind::EmptyKey => "entry without a key, skipped",
+            IniWarningKind::OutsideSection => "entry outside any [section], skipped",
+            IniWarningKind::UnclosedHeader => "section header without ']', skipped",
+            IniWarningKind::EmptySectionName => "empty section name, its entries are skipped",
+            IniWarningKind::TextAfterHeader => "text after the section header's ']', ignored",
+            IniWarningKind::Undecodable => "not valid text in the file's encoding, read with U+FFFD",
+        })
+    }
+}
+
+/// A line the reader skipped or read only in part, as
+/// `line 3: not a key=value entry, skipped: "foo"`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IniWarning {
+    /// 1-based line number in the file as read.
     pub line: usize,
-    /// The offending line as written.
+    /// The line as read (undecodable bytes as U+FFFD).
     pub text: String,
-    /// What is wrong with it.
-    pub reason: &'static str,
+    /// What was done with it, and why.
+    pub reason: IniWarningKind,
+}
+
+impl fmt::Display for IniWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}: {:?}", self.line, self.reason, self.text)
+    }
+}
+
+/// Where each section's entries are: built from the lines after every change.
+#[derive(Clone, Debug, Default)]
+struct Index {
+    /// Sections in order of first appearance.
+    sections: Vec<SectionIndex>,
+    /// Case-folded name → position in `sections`.
+    by_name: HashMap<String, usize>,
+    /// For each line, the position of its section plus one (0: none).
+    owner: Vec<usize>,
+}
+
+#[derive(Clone, Debug)]
+struct SectionIndex {
+    /// The line of the first header, whose spelling names the section.
+    header: usize,
+    /// Lines of the first occurrence of each key, in file order.
+    entries: Vec<usize>,
+    /// Case-folded key → line of its first occurrence.
+    by_key: HashMap<String, usize>,
 }
 
 /// A parsed document.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct IniDocument {
     lines: Vec<Line>,
-    /// Line ending of the source (`\r\n` for files Windows or Wine wrote).
-    newline: &'static str,
-    bom: bool,
-    /// Whether the source ended with a line ending.
-    trailing_newline: bool,
+    encoding: TextEncoding,
+    /// Line ending for new lines: CRLF when the source used it anywhere.
+    newline: Ending,
+    warnings: Vec<IniWarning>,
+    index: Index,
 }
 
-impl Default for IniDocument {
-    fn default() -> Self {
-        IniDocument { lines: Vec::new(), newline: "\n", bom: false, trailing_newline: true }
+impl PartialEq for IniDocument {
+    /// Documents are equal when they would be written the same way.
+    fn eq(&self, other: &Self) -> bool {
+        self.lines == other.lines && self.encoding == other.encoding && self.newline == other.newline
     }
 }
 
-fn eq_ci(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b)
+impl Eq for IniDocument {}
+
+fn fold(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+fn classify(text: &str) -> (Kind, Option<IniWarningKind>) {
+    let t = text.trim();
+    if t.is_empty() || t.starts_with([';', '#']) {
+        return (Kind::Other, None);
+    }
+    if let Some(rest) = t.strip_prefix('[') {
+        let Some(close) = rest.rfind(']') else {
+            return (Kind::Other, Some(IniWarningKind::UnclosedHeader));
+        };
+        let name = rest[..close].trim();
+        let after = rest[close + 1..].trim();
+        let warning = if name.is_empty() {
+            Some(IniWarningKind::EmptySectionName)
+        } else if !after.is_empty() && !after.starts_with([';', '#']) {
+            Some(IniWarningKind::TextAfterHeader)
+        } else {
+            None
+        };
+        return (Kind::Section(name.to_string()), warning);
+    }
+    match t.split_once('=') {
+        None => (Kind::Other, Some(IniWarningKind::NotAnEntry)),
+        Some((key, _)) if key.trim().is_empty() => (Kind::Other, Some(IniWarningKind::EmptyKey)),
+        Some((key, value)) => {
+            (Kind::Entry { key: key.trim().to_string(), value: value.trim().to_string() }, None)
+        }
+    }
 }
 
 impl IniDocument {
-    /// Parses `text`. Blank lines and comments may appear anywhere; every other line
-    /// must be a `[section]` header or a `key=value` entry inside a section.
-    pub fn parse(text: &str) -> Result<Self, IniSyntaxError> {
-        let (bom, text) = match text.strip_prefix('\u{FEFF}') {
-            Some(rest) => (true, rest),
-            None => (false, text),
-        };
-        let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
-        let trailing_newline = text.is_empty() || text.ends_with('\n');
-        let mut lines = Vec::new();
-        let mut in_section = false;
-        for (i, raw) in text.lines().enumerate() {
-            let raw = raw.strip_suffix('\r').unwrap_or(raw);
-            let t = raw.trim();
-            let err = |reason| IniSyntaxError { line: i + 1, text: raw.to_string(), reason };
-            let line = if t.is_empty() || t.starts_with(';') || t.starts_with('#') {
-                Line::Other(raw.to_string())
-            } else if let Some(rest) = t.strip_prefix('[') {
-                let name = rest.strip_suffix(']').ok_or_else(|| err("section header without ']'"))?.trim();
-                if name.is_empty() {
-                    return Err(err("empty section name"));
-                }
-                in_section = true;
-                Line::Section { raw: raw.to_string(), name: name.to_string() }
-            } else {
-                let (key, value) = t.split_once('=').ok_or_else(|| err("expected key=value"))?;
-                if key.trim().is_empty() {
-                    return Err(err("entry without a key"));
-                }
-                if !in_section {
-                    return Err(err("entry outside any [section]"));
-                }
-                Line::Entry {
-                    raw: raw.to_string(),
-                    key: key.trim().to_string(),
-                    value: value.trim().to_string(),
-                }
-            };
-            lines.push(line);
-        }
-        Ok(IniDocument { lines, newline, bom, trailing_newline })
+    /// Parses `text` (a leading U+FEFF is kept as a UTF-8 byte-order mark). Never
+    /// fails: see the module documentation for the lines it skips.
+    pub fn parse(text: &str) -> Self {
+        Self::from_bytes(text.as_bytes())
     }
 
-    /// Names of the sections, in file order, each once (first spelling kept).
-    pub fn sections(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = Vec::new();
-        for line in &self.lines {
-            if let Line::Section { name, .. } = line
-                && !out.iter().any(|s| eq_ci(s, name))
-            {
-                out.push(name);
+    /// Parses a file's bytes, in the encoding its byte-order mark names (UTF-8
+    /// without one; see [`TextEncoding`]). Never fails.
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        let (encoding, raw_lines) = enc::decode(bytes);
+        let newline =
+            if raw_lines.iter().any(|l| l.ending == Ending::CrLf) { Ending::CrLf } else { Ending::Lf };
+        let mut warnings = Vec::new();
+        let mut in_section = false;
+        let mut lines = Vec::with_capacity(raw_lines.len());
+        for (i, raw) in raw_lines.into_iter().enumerate() {
+            let (kind, mut warning) = classify(&raw.text);
+            match &kind {
+                Kind::Section(name) => in_section = !name.is_empty(),
+                Kind::Entry { .. } if !in_section => warning = Some(IniWarningKind::OutsideSection),
+                _ => {}
             }
+            if warning.is_none() && raw.original.is_some() && kind != Kind::Other {
+                warning = Some(IniWarningKind::Undecodable);
+            }
+            if let Some(reason) = warning {
+                warnings.push(IniWarning { line: i + 1, text: raw.text.clone(), reason });
+            }
+            lines.push(Line { raw, kind });
+        }
+        let mut doc = IniDocument { lines, encoding, newline, warnings, index: Index::default() };
+        doc.reindex();
+        doc
+    }
+
+    /// The document as it would be written to its file: in its own encoding, with its
+    /// byte-order mark, line endings and final newline (or lack of one); every line
+    /// not changed since it was read is byte for byte as it was.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if !self.lines.is_empty() {
+            enc::encode_mark(self.encoding, &mut out);
+        }
+        for line in &self.lines {
+            enc::encode_line(self.encoding, &line.raw, &mut out);
         }
         out
     }
 
+    /// The encoding the document was read in and is written in.
+    pub fn encoding(&self) -> TextEncoding {
+        self.encoding
+    }
+
+    /// The lines the reader skipped or read only in part, in file order, with their
+    /// line numbers in the source (edits since do not renumber them).
+    pub fn warnings(&self) -> &[IniWarning] {
+        &self.warnings
+    }
+
+    fn reindex(&mut self) {
+        let mut index = Index { owner: Vec::with_capacity(self.lines.len()), ..Index::default() };
+        let mut current = 0;
+        for (i, line) in self.lines.iter().enumerate() {
+            match &line.kind {
+                Kind::Section(name) if name.is_empty() => current = 0,
+                Kind::Section(name) => {
+                    let next = index.sections.len();
+                    let at = *index.by_name.entry(fold(name)).or_insert(next);
+                    if at == next {
+                        index.sections.push(SectionIndex {
+                            header: i,
+                            entries: Vec::new(),
+                            by_key: HashMap::new(),
+                        });
+                    }
+                    current = at + 1;
+                }
+                Kind::Entry { key, .. } if current > 0 => {
+                    let section = &mut index.sections[current - 1];
+                    if let std::collections::hash_map::Entry::Vacant(v) = section.by_key.entry(fold(key)) {
+                        v.insert(i);
+                        section.entries.push(i);
+                    }
+                }
+                _ => {}
+            }
+            index.owner.push(current);
+        }
+        self.index = index;
+    }
+
+    fn section_index(&self, section: &str) -> Option<usize> {
+        self.index.by_name.get(&fold(section)).copied()
+    }
+
+    fn entry_at(&self, line: usize) -> (&str, &str) {
+        match &self.lines[line].kind {
+            Kind::Entry { key, value } => (key, value),
+            // The index points at entries only.
+            _ => ("", ""),
+        }
+    }
+
+    /// Names of the sections, in file order, each once (first spelling kept).
+    pub fn sections(&self) -> Vec<&str> {
+        self.index
+            .sections
+            .iter()
+            .map(|s| match &self.lines[s.header].kind {
+                Kind::Section(name) => name.as_str(),
+                _ => "",
+            })
+            .collect()
+    }
+
     /// Whether a section of that name exists.
     pub fn has_section(&self, section: &str) -> bool {
-        self.sections().iter().any(|s| eq_ci(s, section))
+        self.section_index(section).is_some()
     }
 
     /// Entries of `section` in file order, as `(key, value)`; a repeated key is listed
     /// once, with its first value.
     pub fn entries(&self, section: &str) -> Vec<(&str, &str)> {
-        let mut out: Vec<(&str, &str)> = Vec::new();
-        let mut current: Option<&str> = None;
-        for line in &self.lines {
-            match line {
-                Line::Section { name, .. } => current = Some(name),
-                Line::Entry { key, value, .. }
-                    if current.is_some_and(|c| eq_ci(c, section))
-                        && !out.iter().any(|(k, _)| eq_ci(k, key)) =>
-                {
-                    out.push((key, value));
-                }
-                _ => {}
-            }
-        }
-        out
+        self.section_index(section)
+            .map(|s| self.index.sections[s].entries.iter().map(|&l| self.entry_at(l)).collect())
+            .unwrap_or_default()
+    }
+
+    fn first_line_of(&self, section: &str, key: &str) -> Option<usize> {
+        let s = self.section_index(section)?;
+        self.index.sections[s].by_key.get(&fold(key)).copied()
     }
 
     /// The value of `key` in `section` (first occurrence wins).
     pub fn get(&self, section: &str, key: &str) -> Option<&str> {
-        self.entries(section).into_iter().find(|(k, _)| eq_ci(k, key)).map(|(_, v)| v)
+        self.first_line_of(section, key).map(|l| self.entry_at(l).1)
+    }
+
+    fn new_line(&self, text: String, kind: Kind) -> Line {
+        Line { raw: RawLine { text, original: None, ending: self.newline }, kind }
+    }
+
+    /// Inserts `line` before `at`; at the end of a document without a final line
+    /// break, the new last line goes without one too.
+    fn insert_line(&mut self, at: usize, mut line: Line) {
+        if at == self.lines.len()
+            && let Some(last) = self.lines.last_mut()
+            && last.raw.ending == Ending::None
+        {
+            last.raw.ending = self.newline;
+            line.raw.ending = Ending::None;
+        }
+        self.lines.insert(at, line);
     }
 
     /// Sets `key` in `section`: rewrites the first existing entry in place (dropping
@@ -147,96 +347,87 @@ impl IniDocument {
     /// section's first block, else appends a new section at the end of the document.
     /// Returns the previous value.
     pub fn set(&mut self, section: &str, key: &str, value: &str) -> Option<String> {
-        let previous = self.get(section, key).map(str::to_string);
-        let raw = format!("{key}={value}");
-        let entry = Line::Entry { raw, key: key.to_string(), value: value.to_string() };
-        if previous.is_some() {
-            let mut first = true;
-            self.retain_entries(section, key, |line| {
-                if std::mem::take(&mut first) {
-                    *line = entry.clone();
-                    true
-                } else {
-                    false
-                }
-            });
-            return previous;
+        let entry = Kind::Entry { key: key.to_string(), value: value.to_string() };
+        let text = format!("{key}={value}");
+        if let Some(first) = self.first_line_of(section, key) {
+            let previous = self.entry_at(first).1.to_string();
+            let line = &mut self.lines[first];
+            line.raw.text = text;
+            line.raw.original = None;
+            line.kind = entry;
+            self.drop_entries(first, key, Some(first));
+            return Some(previous);
         }
-        match self.section_block_end(section) {
-            Some(at) => self.lines.insert(at, entry),
+        match self.section_index(section) {
+            Some(s) => {
+                let header = self.index.sections[s].header;
+                let mut end = header + 1;
+                for (i, line) in self.lines.iter().enumerate().skip(header + 1) {
+                    match line.kind {
+                        Kind::Section(_) => break,
+                        Kind::Entry { .. } => end = i + 1,
+                        Kind::Other => {}
+                    }
+                }
+                let line = self.new_line(text, entry);
+                self.insert_line(end, line);
+            }
             None => {
-                self.lines.push(Line::Section { raw: format!("[{section}]"), name: section.to_string() });
-                self.lines.push(entry);
+                let header = self.new_line(format!("[{section}]"), Kind::Section(section.to_string()));
+                self.insert_line(self.lines.len(), header);
+                let line = self.new_line(text, entry);
+                self.insert_line(self.lines.len(), line);
             }
         }
+        self.reindex();
         None
     }
 
     /// Removes every entry of `key` in `section`; returns the value lookups saw.
     pub fn remove(&mut self, section: &str, key: &str) -> Option<String> {
-        let previous = self.get(section, key).map(str::to_string);
-        self.retain_entries(section, key, |_| false);
-        previous
+        let first = self.first_line_of(section, key)?;
+        let previous = self.entry_at(first).1.to_string();
+        self.drop_entries(first, key, None);
+        Some(previous)
     }
 
-    /// Keeps or rewrites each entry of `key` within `section`, in file order.
-    fn retain_entries(&mut self, section: &str, key: &str, mut keep: impl FnMut(&mut Line) -> bool) {
-        let mut current_matches = false;
-        let mut out = Vec::with_capacity(self.lines.len());
-        for mut line in self.lines.drain(..) {
-            let is_target = match &line {
-                Line::Section { name, .. } => {
-                    current_matches = eq_ci(name, section);
-                    false
-                }
-                Line::Entry { key: k, .. } => current_matches && eq_ci(k, key),
-                Line::Other(_) => false,
-            };
-            if is_target && !keep(&mut line) {
-                continue;
-            }
-            out.push(line);
+    /// Drops the entries of `key` in the section of line `like`, except line `keep`,
+    /// and rebuilds the index.
+    fn drop_entries(&mut self, like: usize, key: &str, keep: Option<usize>) {
+        let owner = self.index.owner[like];
+        let last_unterminated = self.lines.last().is_some_and(|l| l.raw.ending == Ending::None);
+        let mut i = 0;
+        let index = &self.index;
+        self.lines.retain(|line| {
+            let at = i;
+            i += 1;
+            let doomed = Some(at) != keep
+                && index.owner[at] == owner
+                && matches!(&line.kind, Kind::Entry { key: k, .. } if k.eq_ignore_ascii_case(key));
+            !doomed
+        });
+        // A file without a final line break keeps lacking one.
+        if last_unterminated && let Some(last) = self.lines.last_mut() {
+            last.raw.ending = Ending::None;
         }
-        self.lines = out;
-    }
-
-    /// Index just after the last entry of the first block of `section` (so trailing
-    /// comments and blank lines stay between sections), if the section exists.
-    fn section_block_end(&self, section: &str) -> Option<usize> {
-        let start = self
-            .lines
-            .iter()
-            .position(|l| matches!(l, Line::Section { name, .. } if eq_ci(name, section)))?;
-        let mut end = start + 1;
-        for (i, line) in self.lines.iter().enumerate().skip(start + 1) {
-            match line {
-                Line::Section { .. } => break,
-                Line::Entry { .. } => end = i + 1,
-                Line::Other(_) => {}
-            }
-        }
-        Some(end)
+        self.reindex();
     }
 }
 
 impl fmt::Display for IniDocument {
-    /// Renders the document: untouched lines exactly as read, with the source's line
-    /// endings, byte-order mark and final newline.
+    /// Renders the document as text: untouched lines as read (undecodable bytes as
+    /// U+FFFD), with the source's line endings, byte-order mark and final newline.
+    /// [`IniDocument::to_bytes`] is what is written to the file.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.bom {
+        if self.encoding != TextEncoding::Utf8
+            && self.encoding != TextEncoding::Legacy8Bit
+            && !self.lines.is_empty()
+        {
             f.write_str("\u{FEFF}")?;
         }
-        for (i, line) in self.lines.iter().enumerate() {
-            if i > 0 {
-                f.write_str(self.newline)?;
-            }
-            let raw = match line {
-                Line::Other(raw) | Line::Section { raw, .. } | Line::Entry { raw, .. } => raw,
-            };
-            f.write_str(raw)?;
-        }
-        if !self.lines.is_empty() && self.trailing_newline {
-            f.write_str(self.newline)?;
+        for line in &self.lines {
+            f.write_str(&line.raw.text)?;
+            f.write_str(line.raw.ending.as_str())?;
         }
         Ok(())
     }
@@ -250,17 +441,19 @@ mod tests {
 
     #[test]
     fn parses_and_renders_losslessly() {
-        let doc = IniDocument::parse(SAMPLE).unwrap();
+        let doc = IniDocument::parse(SAMPLE);
         assert_eq!(doc.to_string(), SAMPLE);
+        assert_eq!(doc.to_bytes(), SAMPLE.as_bytes());
         assert_eq!(doc.sections(), ["Drivers32", "mci"]);
         assert_eq!(doc.get("drivers32", "MSACM.A"), Some("a.acm  args here"));
         assert_eq!(doc.get("MCI", "cdaudio"), Some("mcicda.drv"));
         assert_eq!(doc.get("mci", "missing"), None);
+        assert!(doc.warnings().is_empty());
     }
 
     #[test]
     fn first_duplicate_wins_across_repeated_sections() {
-        let doc = IniDocument::parse("[s]\nk=1\nk=2\n[t]\nk=9\n[S]\nk=3\nj=4\n").unwrap();
+        let doc = IniDocument::parse("[s]\nk=1\nk=2\n[t]\nk=9\n[S]\nk=3\nj=4\n");
         assert_eq!(doc.get("s", "k"), Some("1"));
         assert_eq!(doc.entries("s"), [("k", "1"), ("j", "4")]);
         assert_eq!(doc.sections(), ["s", "t"]);
@@ -268,7 +461,7 @@ mod tests {
 
     #[test]
     fn set_rewrites_in_place_and_appends_in_section() {
-        let mut doc = IniDocument::parse(SAMPLE).unwrap();
+        let mut doc = IniDocument::parse(SAMPLE);
         assert_eq!(doc.set("DRIVERS32", "msacm.a", "b.acm"), Some("a.acm  args here".into()));
         assert_eq!(doc.set("drivers32", "new", "n.dll x"), None);
         assert_eq!(doc.set("extra", "k", "v"), None);
@@ -276,40 +469,62 @@ mod tests {
             doc.to_string(),
             "; drivers\r\n[Drivers32]\r\nmsacm.a=b.acm\r\nnew=n.dll x\r\n\r\n; mci\r\n[mci]\r\ncdaudio=mcicda.drv\r\n[extra]\r\nk=v\r\n"
         );
+        assert_eq!(doc.get("extra", "K"), Some("v"));
     }
 
     #[test]
     fn remove_drops_every_duplicate() {
-        let mut doc = IniDocument::parse("[s]\nk=1\n;c\nk=2\nj=3\n").unwrap();
+        let mut doc = IniDocument::parse("[s]\nk=1\n;c\nk=2\nj=3\n");
         assert_eq!(doc.remove("S", "K"), Some("1".into()));
         assert_eq!(doc.to_string(), "[s]\n;c\nj=3\n");
         assert_eq!(doc.remove("s", "k"), None);
     }
 
     #[test]
-    fn broken_lines_are_named() {
-        let cases = [
-            ("[s]\nok=1\nnot an entry\n", 3, "expected key=value"),
-            ("[s\n", 1, "section header without ']'"),
-            ("[ ]\n", 1, "empty section name"),
-            ("[s]\n=v\n", 2, "entry without a key"),
-            ("k=v\n[s]\n", 1, "entry outside any [section]"),
-        ];
-        for (text, line, reason) in cases {
-            let err = IniDocument::parse(text).unwrap_err();
-            assert_eq!((err.line, err.reason), (line, reason), "{text:?}");
-        }
-        let err = IniDocument::parse("[s]\nbad line\n").unwrap_err();
-        assert_eq!(err.to_string(), "line 2: expected key=value: \"bad line\"");
+    fn duplicates_in_other_sections_survive_set_and_remove() {
+        let mut doc = IniDocument::parse("[s]\nk=1\n[t]\nk=9\n[s]\nk=2");
+        doc.set("s", "k", "3");
+        assert_eq!(doc.to_string(), "[s]\nk=3\n[t]\nk=9\n[s]");
+        doc.remove("t", "k");
+        assert_eq!(doc.to_string(), "[s]\nk=3\n[t]\n[s]");
+    }
+
+    #[test]
+    fn unusable_lines_are_reported_and_kept() {
+        let text = "x=1\n[s]\nno equals\n=v\n[t\nk=1\n[]\nh=2\n[u] junk\n[v] ; fine\n";
+        let doc = IniDocument::parse(text);
+        assert_eq!(doc.to_string(), text);
+        let got: Vec<(usize, IniWarningKind)> = doc.warnings().iter().map(|w| (w.line, w.reason)).collect();
+        assert_eq!(
+            got,
+            [
+                (1, IniWarningKind::OutsideSection),
+                (3, IniWarningKind::NotAnEntry),
+                (4, IniWarningKind::EmptyKey),
+                (5, IniWarningKind::UnclosedHeader),
+                (7, IniWarningKind::EmptySectionName),
+                (8, IniWarningKind::OutsideSection),
+                (9, IniWarningKind::TextAfterHeader),
+            ]
+        );
+        assert_eq!(doc.warnings()[1].to_string(), "line 3: not a key=value entry, skipped: \"no equals\"");
+        assert_eq!(doc.entries("s"), [("k", "1")]);
+        assert_eq!(doc.sections(), ["s", "u", "v"]);
     }
 
     #[test]
     fn bom_and_missing_final_newline_are_kept() {
         let text = "\u{FEFF}[s]\nk=v";
-        let mut doc = IniDocument::parse(text).unwrap();
+        let mut doc = IniDocument::parse(text);
+        assert_eq!(doc.encoding(), TextEncoding::Utf8Bom);
         assert_eq!(doc.to_string(), text);
         doc.set("s", "j", "w");
         assert_eq!(doc.to_string(), "\u{FEFF}[s]\nk=v\nj=w");
-        assert_eq!(IniDocument::parse("").unwrap().to_string(), "");
+        doc.remove("s", "j");
+        assert_eq!(doc.to_string(), text);
+        assert_eq!(IniDocument::parse("").to_string(), "");
+        let mut empty = IniDocument::parse("");
+        empty.set("s", "k", "v");
+        assert_eq!(empty.to_bytes(), b"[s]\nk=v\n");
     }
 }

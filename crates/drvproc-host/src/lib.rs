@@ -55,6 +55,7 @@ mod ini;
 mod instance;
 mod lifecycle;
 mod loader;
+mod locked_file;
 mod manager;
 mod module;
 mod modules;
@@ -62,6 +63,7 @@ mod options;
 mod records;
 mod registry;
 mod resolve;
+mod text_encoding;
 
 /// Whether sends use the light barrier (Linux `membarrier` available) rather than a
 /// full fence each; see the handle table's design notes.
@@ -69,10 +71,10 @@ pub use barrier::expedited as sends_are_fence_free;
 pub use callback::{DEFAULT_QUEUE_CAPACITY, Event, MessageQueue, PostedMessage, driver_callback};
 pub use drvproc::def_driver_proc;
 pub use error::{BadHandle, CloseError, OpenError, TooManyManagers};
-pub use ini::{IniDocument, IniSyntaxError};
+pub use ini::{IniDocument, IniWarning, IniWarningKind, TextEncoding};
 pub use instance::Instance;
 pub use loader::{LoadError, probe_library};
 pub use manager::{DRIVER_FLAGS_VALID, DriverManager};
 pub use options::ManagerOptions;
-pub use registry::{DRIVERS32, Registry, RegistryError};
+pub use registry::{Committed, DRIVERS32, EditOptions, Registry, RegistryEdit, RegistryError};
 pub use resolve::split_entry;

@@ -54,13 +54,13 @@ fn document() -> impl Strategy<Value = String> {
 proptest! {
     #[test]
     fn render_of_parse_is_identity(text in document()) {
-        let doc = IniDocument::parse(&text).unwrap();
+        let doc = IniDocument::parse(&text);
         prop_assert_eq!(doc.to_string(), text);
     }
 
     #[test]
     fn set_then_get_and_nothing_else_changes(text in document(), section in name(), key in name(), v in value()) {
-        let mut doc = IniDocument::parse(&text).unwrap();
+        let mut doc = IniDocument::parse(&text);
         let before: Vec<(String, Vec<(String, String)>)> = doc
             .sections()
             .iter()
@@ -68,7 +68,7 @@ proptest! {
             .collect();
         doc.set(&section, &key, &v);
         prop_assert_eq!(doc.get(&section, &key), Some(v.as_str()));
-        let reparsed = IniDocument::parse(&doc.to_string()).unwrap();
+        let reparsed = IniDocument::parse(&doc.to_string());
         prop_assert_eq!(reparsed.get(&section, &key), Some(v.as_str()));
         for (s, entries) in before {
             for (k, old) in entries {
@@ -79,7 +79,7 @@ proptest! {
             }
         }
         doc.remove(&section, &key);
-        let removed = IniDocument::parse(&doc.to_string()).unwrap();
+        let removed = IniDocument::parse(&doc.to_string());
         prop_assert_eq!(removed.get(&section, &key), None);
     }
 }

@@ -147,15 +147,14 @@ fn wine_system_ini_is_read_unchanged() {
 }
 
 #[test]
-fn broken_config_is_reported_with_its_line() {
+fn a_broken_line_does_not_stop_lookups() {
+    // Windows skips a line it cannot read; so does the manager (`doctor` reports it).
     let t = Trace::new();
     t.write_config("[drivers32]\nok=x.so\nthis line is broken\n");
     let err = t.manager().open("ok", None).unwrap_err();
-    assert!(matches!(err, OpenError::Registry(_)));
-    assert_eq!(
-        err.to_string(),
-        format!("{}: line 3: expected key=value: \"this line is broken\"", t.config_path().display())
-    );
+    assert!(matches!(err, OpenError::NotFound { .. }), "{err}");
+    assert!(err.to_string().starts_with("ok: not found in "), "{err}");
+    assert!(err.to_string().contains("x.so"), "{err}");
 }
 
 #[test]
