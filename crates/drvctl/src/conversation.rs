@@ -186,7 +186,7 @@ mod tests {
         let (dir, lib) = trace_with("HANG=DRV_REMOVE\n");
         std::fs::write(dir.path().join("system.ini"), format!("[Drivers32]\nx.y={lib}\n")).unwrap();
         let ctx = Ctx::new(Some(dir.path().join("system.ini")));
-        let talk = Talk::Remove { alias: "x.y".into(), section: "Drivers32".into() };
+        let talk = Talk::Remove { alias: "x.y".into(), section: "Drivers32".into(), value: None };
         assert!(matches!(converse(&ctx, &talk, Duration::from_secs(1)).unwrap(), Outcome::TimedOut(..)));
         let talk = Talk::Configure { alias: "x.y".into(), section: "Drivers32".into() };
         assert!(matches!(

@@ -109,12 +109,13 @@ pub struct Warning {
     pub message: String,
 }
 
-/// The lines of `doc` that reading skipped (`doctor` reports them, `list` notes
-/// them). The reader refuses a file with a malformed line for now, so a document
-/// that was read has none; once it skips such lines as Windows does, they come
-/// from the document here, and every command reports them alike.
-pub fn registry_warnings(_doc: &IniDocument) -> Vec<Warning> {
-    Vec::new()
+/// The lines of `doc` that reading skipped, as Windows skips them (`doctor`
+/// reports them, `list` notes them), so every command reports them alike.
+pub fn registry_warnings(doc: &IniDocument) -> Vec<Warning> {
+    doc.warnings()
+        .iter()
+        .map(|w| Warning { line: w.line, message: format!("{}: {:?}", w.reason, w.text) })
+        .collect()
 }
 
 /// Probes the entry `alias` of `section`; with `load`, also opens and closes it.

@@ -119,7 +119,8 @@ fn install_creates_the_registry_and_says_so_once() {
 
     // A --config in a directory that does not exist is not created silently.
     let missing = s.dir.path().join("typo").join("system.ini");
-    let (code, _, err) = run(common::drvctl(&["--config", path_str(&missing), "install", "a.b", path_str(&lib)]));
+    let (code, _, err) =
+        run(common::drvctl(&["--config", path_str(&missing), "install", "a.b", path_str(&lib)]));
     assert_eq!(code, 1);
     assert!(err.contains(&s.dir.path().join("typo").display().to_string()), "{err}");
     assert!(!missing.parent().unwrap().exists());

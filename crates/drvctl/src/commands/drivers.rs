@@ -1,16 +1,11 @@
 //! `list`: the registered drivers and the state of each.
 
-use std::path::Path;
 use std::time::Duration;
 
-use drvproc::config_info::ConfigInfoBuf;
-use drvproc::consts::{DRVCNF_CANCEL, DRVCNF_OK, DRVCNF_RESTART};
 use serde::Serialize;
 
-use crate::commands::drvcnf;
 use crate::context::Ctx;
-use crate::diagnose;
-use crate::error::{CliResult, failed};
+use crate::error::CliResult;
 use crate::output;
 use crate::probe;
 use crate::style;

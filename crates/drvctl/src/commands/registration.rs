@@ -74,7 +74,7 @@ fn begin(ctx: &Ctx, create: bool) -> CliResult<(Registry, EditOptions)> {
 }
 
 /// Says once that the registry file was created.
-fn committed(edit: RegistryEdit<'_>) -> CliResult<()> {
+fn committed(edit: RegistryEdit) -> CliResult<()> {
     let done = edit.commit()?;
     if done.created {
         output::note(&format!("created the registry file {}", done.path.display()));
@@ -163,7 +163,9 @@ pub fn install(
     }
     println!("installed [{section}] {alias} = {value}");
     if answer == DRVCNF_RESTART {
-        println!("restart required: the driver says the installation takes effect after a restart (DRVCNF_RESTART)");
+        println!(
+            "restart required: the driver says the installation takes effect after a restart (DRVCNF_RESTART)"
+        );
     }
     Ok(())
 }
@@ -200,6 +202,7 @@ pub fn remove(ctx: &Ctx, alias: &str, section: &str, force: bool) -> CliResult {
             }
         }
     };
+    let told = matches!(answer, Ok(a) if a != DRVCNF_CANCEL);
     let mut said = String::new();
     match answer {
         Err(Untold::Unreachable(why)) => said = format!(" (DRV_REMOVE was not sent: {why})"),
@@ -221,7 +224,6 @@ pub fn remove(ctx: &Ctx, alias: &str, section: &str, force: bool) -> CliResult {
         }
         Ok(_) => {}
     }
-    let told = matches!(answer, Ok(a) if a != DRVCNF_CANCEL);
     edit.remove(section, alias);
     if let Err(e) = committed(edit) {
         let mut undone = String::new();
