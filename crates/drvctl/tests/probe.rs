@@ -2,27 +2,10 @@
 //! the same refusals, the same search locations.
 
 mod common;
-
-use std::path::{Path, PathBuf};
+mod diagnose_samples;
 
 use common::{Scratch, path_str, run};
-
-/// Builds `lib<name>.so` in `dir` from C `source` (undefined symbols allowed, as
-/// for any shared library).
-fn build_c_driver(dir: &Path, name: &str, source: &str) -> PathBuf {
-    let c = dir.join(format!("{name}.c"));
-    let so = dir.join(format!("lib{name}.so"));
-    std::fs::write(&c, source).unwrap();
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let status = std::process::Command::new(&cc)
-        .args(["-shared", "-fPIC", "-o"])
-        .arg(&so)
-        .arg(&c)
-        .status()
-        .unwrap_or_else(|e| panic!("this test needs a C compiler ({cc}): {e}"));
-    assert!(status.success(), "{cc} failed on {}", c.display());
-    so
-}
+use diagnose_samples::c_library;
 
 /// A driver whose `DriverProc` is fine but whose other function calls a symbol no
 /// library defines: lazy binding maps it, binding everything at load does not.
@@ -38,7 +21,7 @@ long DriverProc(unsigned long id, void *h, unsigned int msg, long l1, long l2) {
 #[test]
 fn list_and_doctor_refuse_what_open_refuses() {
     let s = Scratch::new();
-    let driver = build_c_driver(s.dir.path(), "unresolved", UNRESOLVED);
+    let driver = c_library(s.dir.path(), "unresolved", UNRESOLVED);
     s.write_config(&format!("[drivers32]\nunresolved={}\n", driver.display()));
 
     let (code, _, err) = run(s.drvctl(&["send", "unresolved", "DRV_QUERYCONFIGURE"]));
