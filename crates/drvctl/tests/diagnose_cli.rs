@@ -1,5 +1,5 @@
 //! One diagnosis of a driver file, worded the same by every command that meets it:
-//! `send`, `trace`, `list`, `doctor` and `remove`. The headers are parsed, never
+//! `send`, `trace`, `list`, `doctor`, `check`, `install` and `remove`. The headers are parsed, never
 //! guessed from the first bytes, and no loader text stands in for them.
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
@@ -84,6 +84,18 @@ fn every_command_says_the_same_about_a_file() {
             Some(format!("broken [drivers32] k = {p}: {words}").as_str()),
             "{out}"
         );
+
+        let (code, out, err) = run(s.drvctl(&["check", p, "--timeout", "2"]));
+        assert_eq!(
+            (code, out.as_str(), err.as_str()),
+            (1, "", format!("drvctl: cannot check: {words}\n").as_str())
+        );
+
+        let before = s.read_config();
+        let (code, out, err) = run(s.drvctl(&["install", "new.alias", p]));
+        assert_eq!((code, out.as_str()), (1, ""), "{err}");
+        assert!(err.starts_with("drvctl: ") && err.contains(&words) && err.lines().count() == 1, "{err}");
+        assert_eq!(s.read_config(), before, "nothing was registered");
 
         let (code, out, err) = run(s.drvctl(&["remove", "k", "--section", "drivers32"]));
         assert_eq!(
