@@ -192,4 +192,10 @@ fn a_zero_timeout_is_a_usage_error() {
     assert_eq!(code, 2, "{out}{err}");
     assert_eq!(out, "");
     assert!(err.contains("--timeout"), "{err}");
+
+    let s = Scratch::new();
+    s.write_config("[Drivers32]\n");
+    let (code, out, err) = run(s.drvctl(&["doctor", "--timeout", "0"]));
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert_eq!(err, "drvctl: --timeout must be at least 1 (seconds per driver)\n");
 }
