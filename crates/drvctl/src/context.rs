@@ -14,8 +14,12 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// A relative path is made absolute here, once: the manager ignores search
+    /// locations relative to the current directory (the registry file's directory is
+    /// one), and a child drvctl must read the same file wherever it runs.
     pub fn new(config: Option<PathBuf>) -> Self {
-        Ctx { config: config.or_else(Registry::default_path) }
+        let config = config.or_else(Registry::default_path);
+        Ctx { config: config.map(|c| std::path::absolute(&c).unwrap_or(c)) }
     }
 
     /// The registry file; an error when no location is known.
