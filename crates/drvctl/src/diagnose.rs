@@ -427,7 +427,13 @@ pub fn explain_open_error(ctx: &Ctx, target: &str, section: Option<&str>, error:
     let diagnosed = |path: &Path| file(path).problem;
     match error {
         OpenError::NotFound { .. } => {
-            resolve(ctx, target, section).and_then(|p| diagnosed(&p)).unwrap_or_else(|| error.to_string())
+            resolve(ctx, target, section).and_then(|p| diagnosed(&p)).unwrap_or_else(|| {
+                // "no alias in [Drivers32] of X" reads as if X were there: say when it is not.
+                match ctx.config.as_deref().filter(|c| !c.exists()) {
+                    Some(config) => format!("{error}; the registry file {} does not exist", config.display()),
+                    None => error.to_string(),
+                }
+            })
         }
         OpenError::NotLoadable { path, message } => diagnosed(Path::new(path))
             .filter(|_| path.contains('/'))

@@ -155,3 +155,25 @@ fn configure_runs_the_driver_in_a_child() {
     assert_eq!(code, 1);
     assert_eq!(err, "drvctl: a.b: the driver exited (status 3) during DRV_QUERYCONFIGURE\n");
 }
+
+#[test]
+fn an_unknown_alias_is_named_once_and_a_missing_registry_said() {
+    let s = Scratch::new();
+    s.write_config("[Drivers32]\n");
+    let (code, _, err) = run(s.drvctl(&["configure", "nosuch"]));
+    assert_eq!(code, 1);
+    assert!(err.starts_with("drvctl: nosuch: not found ("), "{err}");
+    assert_eq!(err.matches("nosuch").count(), 1, "{err}");
+
+    let missing = s.dir.path().join("nowhere.ini");
+    for args in [&["configure", "nosuch"][..], &["send", "nosuch", "DRV_USER"], &["check", "nosuch"]] {
+        let mut cmd = common::drvctl(&["--config", path_str(&missing)]);
+        cmd.args(args);
+        let (code, _, err) = run(cmd);
+        assert_eq!(code, 1, "{args:?}");
+        assert!(
+            err.trim_end().ends_with(&format!("; the registry file {} does not exist", missing.display())),
+            "{args:?}: {err}"
+        );
+    }
+}

@@ -256,6 +256,8 @@ pub fn configure(ctx: &Ctx, alias: &str, section: &str) -> CliResult {
             println!("{alias} has no configuration (DRV_QUERYCONFIGURE answered 0)");
             return Ok(());
         }
+        // The manager's words already name the alias.
+        Outcome::Reported(Answer::CannotOpen(why)) => return Err(failed!("{why}")),
         other => answer_of(other, "DRV_CONFIGURE").map_err(|why| failed!("{alias}: {why}"))?,
     };
     match answer {
