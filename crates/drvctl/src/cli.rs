@@ -73,6 +73,9 @@ pub enum Command {
         /// Replace an existing alias.
         #[arg(long)]
         force: bool,
+        /// Seconds the driver may take to answer before it counts as hung.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
     },
     /// Send a driver DRV_REMOVE, then unregister ALIAS if it agrees
     Remove {
@@ -85,6 +88,9 @@ pub enum Command {
         /// Remove the entry even if the driver refuses DRV_REMOVE or crashes or hangs in it.
         #[arg(long)]
         force: bool,
+        /// Seconds the driver may take to answer before it counts as hung.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
     },
     /// Ask a driver whether it can be configured, and configure it if so
     Configure {
@@ -94,6 +100,9 @@ pub enum Command {
         /// The registry section.
         #[arg(long, default_value = drvproc_host::DRIVERS32)]
         section: String,
+        /// Seconds the driver may take to answer before it counts as hung.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
     },
     /// Open a driver, send it one message, print the answer, close it
     Send {

@@ -29,11 +29,15 @@ fn run(cli: Cli) -> CliResult<bool> {
     let ctx = Ctx::new(cli.config);
     match cli.command {
         Command::List { section, all, json } => drivers::list(&ctx, &section, all, json)?,
-        Command::Install { alias, file, args, section, force } => {
-            registration::install(&ctx, &alias, &file, &args, &section, force)?
+        Command::Install { alias, file, args, section, force, timeout } => {
+            registration::install(&ctx, &alias, &file, &args, &section, force, timeout)?
         }
-        Command::Remove { alias, section, force } => registration::remove(&ctx, &alias, &section, force)?,
-        Command::Configure { alias, section } => registration::configure(&ctx, &alias, &section)?,
+        Command::Remove { alias, section, force, timeout } => {
+            registration::remove(&ctx, &alias, &section, force, timeout)?
+        }
+        Command::Configure { alias, section, timeout } => {
+            registration::configure(&ctx, &alias, &section, timeout)?
+        }
         Command::Send { target, msg, l1, l2, section, json } => {
             messages::send(&ctx, &target, &msg, &l1, &l2, section.as_deref(), json)?
         }

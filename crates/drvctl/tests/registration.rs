@@ -177,3 +177,17 @@ fn an_unknown_alias_is_named_once_and_a_missing_registry_said() {
         );
     }
 }
+
+#[test]
+fn a_zero_timeout_is_a_usage_error() {
+    let s = Scratch::new();
+    for args in [
+        &["install", "a.b", "x.so", "--timeout", "0"][..],
+        &["remove", "a.b", "--timeout", "0"],
+        &["configure", "a.b", "--timeout", "0"],
+    ] {
+        let (code, out, err) = run(s.drvctl(args));
+        assert_eq!((code, out.as_str()), (2, ""), "{args:?}");
+        assert_eq!(err, "drvctl: --timeout must be at least 1 (seconds the driver may take)\n", "{args:?}");
+    }
+}

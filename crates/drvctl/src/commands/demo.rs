@@ -27,6 +27,9 @@ fn sample_driver() -> CliResult<PathBuf> {
         })
 }
 
+/// Seconds the sample may take per conversation (it answers at once).
+const DEMO_TIMEOUT: u64 = 60;
+
 pub fn demo() -> CliResult {
     let sample = sample_driver()?;
     let dir = tempfile::tempdir()?;
@@ -47,6 +50,7 @@ pub fn demo() -> CliResult {
         &["mode=demo".to_string()],
         drvproc_host::DRIVERS32,
         false,
+        DEMO_TIMEOUT,
     )?;
 
     let manager = ctx.manager();
@@ -78,7 +82,7 @@ pub fn demo() -> CliResult {
     println!("  {} instances, {} modules loaded", manager.instance_count(), manager.loaded_module_count());
 
     println!("\n$ drvctl remove sample.demo");
-    registration::remove(&ctx, "sample.demo", drvproc_host::DRIVERS32, false)?;
+    registration::remove(&ctx, "sample.demo", drvproc_host::DRIVERS32, false, DEMO_TIMEOUT)?;
     println!("\nregistry now: {:?}", std::fs::read_to_string(&config)?);
     Ok(())
 }

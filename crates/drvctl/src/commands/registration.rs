@@ -26,13 +26,19 @@ use crate::commands::drvcnf;
 use crate::context::Ctx;
 use crate::conversation::{self, Answer, Talk};
 use crate::diagnose;
-use crate::error::{CliResult, failed};
+use crate::error::{CliError, CliResult, failed};
 use crate::output;
 use crate::probe;
 
 /// How long a driver may take to answer `DRV_INSTALL`, `DRV_REMOVE` or
-/// `DRV_CONFIGURE` (with its open and close) before it counts as hung.
-const DRIVER_TIMEOUT: Duration = Duration::from_secs(60);
+/// `DRV_CONFIGURE` (with its open and close) before it counts as hung, from
+/// `--timeout` seconds (default 60); 0 is a usage error.
+fn driver_timeout(seconds: u64) -> CliResult<Duration> {
+    if seconds == 0 {
+        return Err(CliError::Usage("--timeout must be at least 1 (seconds the driver may take)".into()));
+    }
+    Ok(Duration::from_secs(seconds))
+}
 
 /// The value to record for FILE: paths become absolute (the registry is read from
 /// other directories); a bare name found in the search path stays bare.
@@ -118,7 +124,9 @@ pub fn install(
     args: &[String],
     section: &str,
     force: bool,
+    timeout: u64,
 ) -> CliResult {
+    let timeout = driver_timeout(timeout)?;
     let mut value = entry_file(ctx, file)?;
     if !args.is_empty() {
         value = format!("{value} {}", args.join(" "));
@@ -134,7 +142,7 @@ pub fn install(
         ));
     }
     let talk = Talk::Install { value: value.clone(), section: section.into(), alias: alias.into() };
-    let answer = answer_of(conversation::converse(ctx, &talk, DRIVER_TIMEOUT)?, "DRV_INSTALL")
+    let answer = answer_of(conversation::converse(ctx, &talk, timeout)?, "DRV_INSTALL")
         .map_err(|why| failed!("{alias}: {why}; nothing was registered"))?;
     match answer {
         DRVCNF_OK | DRVCNF_RESTART => {}
@@ -155,7 +163,7 @@ pub fn install(
     if let Err(e) = committed(edit) {
         // The driver agreed to an installation that did not happen: take it back.
         let undo = Talk::Remove { alias: alias.into(), section: section.into(), value: Some(value) };
-        let undone = match answer_of(conversation::converse(ctx, &undo, DRIVER_TIMEOUT)?, "DRV_REMOVE") {
+        let undone = match answer_of(conversation::converse(ctx, &undo, timeout)?, "DRV_REMOVE") {
             Ok(answer) => format!("DRV_REMOVE was sent to undo DRV_INSTALL (it answered {answer})"),
             Err(why) => format!("DRV_REMOVE could not undo DRV_INSTALL: {why}"),
         };
@@ -177,7 +185,8 @@ pub fn install(
 /// tell: its entry is removed, and the output says why `DRV_REMOVE` was not sent.
 /// `--force` is for a driver that opens and then refuses `DRV_REMOVE`, or crashes or
 /// hangs in it: its entry is removed anyway.
-pub fn remove(ctx: &Ctx, alias: &str, section: &str, force: bool) -> CliResult {
+pub fn remove(ctx: &Ctx, alias: &str, section: &str, force: bool, timeout: u64) -> CliResult {
+    let timeout = driver_timeout(timeout)?;
     let (registry, options) = begin(ctx, false)?;
     let mut edit = registry.edit(options)?;
     let Some(value) = edit.document().get(section, alias).map(str::to_string) else {
@@ -187,7 +196,7 @@ pub fn remove(ctx: &Ctx, alias: &str, section: &str, force: bool) -> CliResult {
         Some(why) => Err(Untold::Unreachable(why)),
         None => {
             let talk = Talk::Remove { alias: alias.into(), section: section.into(), value: None };
-            match conversation::converse(ctx, &talk, DRIVER_TIMEOUT)? {
+            match conversation::converse(ctx, &talk, timeout)? {
                 Outcome::Reported(Answer::CannotOpen(why)) => Err(Untold::Unreachable(why)),
                 Outcome::Died(death) if death.during.as_deref() == Some(conversation::OPENING) => {
                     Err(Untold::Unreachable(died(&death)))
@@ -230,7 +239,7 @@ pub fn remove(ctx: &Ctx, alias: &str, section: &str, force: bool) -> CliResult {
         if told {
             // The driver agreed to a removal that did not happen: take it back.
             let undo = Talk::Install { value, section: section.into(), alias: alias.into() };
-            undone = match answer_of(conversation::converse(ctx, &undo, DRIVER_TIMEOUT)?, "DRV_INSTALL") {
+            undone = match answer_of(conversation::converse(ctx, &undo, timeout)?, "DRV_INSTALL") {
                 Ok(answer) => format!("; DRV_INSTALL was sent to undo DRV_REMOVE (it answered {answer})"),
                 Err(why) => format!("; DRV_INSTALL could not undo DRV_REMOVE: {why}"),
             };
@@ -249,9 +258,10 @@ enum Untold {
     Failed(String),
 }
 
-pub fn configure(ctx: &Ctx, alias: &str, section: &str) -> CliResult {
+pub fn configure(ctx: &Ctx, alias: &str, section: &str, timeout: u64) -> CliResult {
+    let timeout = driver_timeout(timeout)?;
     let talk = Talk::Configure { alias: alias.into(), section: section.into() };
-    let answer = match conversation::converse(ctx, &talk, DRIVER_TIMEOUT)? {
+    let answer = match conversation::converse(ctx, &talk, timeout)? {
         Outcome::Reported(Answer::NotConfigurable) => {
             println!("{alias} has no configuration (DRV_QUERYCONFIGURE answered 0)");
             return Ok(());
