@@ -125,7 +125,9 @@ impl Capture {
 
     fn with(live: Option<&'static str>) -> Capture {
         let calls = Arc::new(Mutex::new(Vec::new()));
-        let subscriber = tracing_subscriber::registry().with(CaptureLayer { calls: calls.clone(), live });
+        let subscriber = tracing_subscriber::registry()
+            .with(CaptureLayer { calls: calls.clone(), live })
+            .with(crate::output::call_log());
         let guard = tracing::subscriber::set_default(subscriber);
         Capture { calls, _guard: guard }
     }

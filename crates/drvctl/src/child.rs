@@ -6,12 +6,23 @@
 //!
 //! - The step's report travels on a pipe of its own, whose descriptor drvctl passes in
 //!   [`REPORT_FD_VAR`]; stdout and stderr belong to the driver as much as to the step
-//!   and are only evidence, of which the last [`TAIL`] bytes each are kept.
+//!   and are only evidence, of which the last [`TAIL`] bytes each are kept (with `-v`
+//!   stderr is also relayed to drvctl's stderr as it arrives: the child's call log).
+//! - Before any driver is loaded the child takes the variable out of its environment
+//!   and moves the descriptor to an unpredictable number. That raises the bar; it is
+//!   no wall, as a driver in the same process can always find its descriptors (in
+//!   `/proc/self/fd`, say). Hence:
 //! - A child that did not exit with status 0 never counts as having reported.
 //! - The child leads a process group of its own. Once it exits, or at the deadline,
 //!   the whole group is killed and reading stops, so a helper process the driver
 //!   started cannot keep drvctl waiting on pipes it inherited.
+//! - As it leads its own group, a Ctrl-C at the terminal does not reach it. drvctl
+//!   catches SIGINT, SIGTERM and SIGHUP ([`catch_signals`]) to kill the groups of the
+//!   children running, and [`run`] then fails with [`Interrupted`], so the command
+//!   unwinds (undoing a registry edit in progress) before drvctl dies of the signal.
+//!   On Linux the child is also killed if drvctl dies first (`PR_SET_PDEATHSIG`).
 
+pub use platform::{catch_signals, die_of, interrupted};
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Write};
@@ -84,8 +95,18 @@ impl fmt::Display for Death {
     }
 }
 
+/// "SIGINT (signal 2)".
+pub fn signal_text(signal: i32) -> String {
+    match signal_name(signal) {
+        "signal" => format!("signal {signal}"),
+        name => format!("{name} (signal {signal})"),
+    }
+}
+
 fn signal_name(signal: i32) -> &'static str {
     match signal {
+        1 => "SIGHUP",
+        2 => "SIGINT",
         4 => "SIGILL",
         6 => "SIGABRT",
         7 => "SIGBUS",
@@ -123,6 +144,18 @@ impl Tail {
     }
 }
 
+/// The error [`run`] fails with (inside an `io::Error`) when a signal asked drvctl to
+/// stop: the child's process group was killed. The signal's number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("interrupted by signal {0}")]
+pub struct Interrupted(pub i32);
+
+impl Interrupted {
+    fn error(signal: i32) -> io::Error {
+        io::Error::new(io::ErrorKind::Interrupted, Interrupted(signal))
+    }
+}
+
 /// What the child left behind.
 struct Finished {
     /// `None`: the deadline passed first.
@@ -132,6 +165,10 @@ struct Finished {
 }
 
 /// Runs `drvctl __worker STEP TARGET` and decodes its report.
+///
+/// Fails with [`Interrupted`] when drvctl got SIGINT, SIGTERM or SIGHUP before or
+/// while the child ran. Called from the main thread only: on Linux the child dies
+/// with the thread that started it (`PR_SET_PDEATHSIG`).
 pub fn run<T: DeserializeOwned>(
     ctx: &Ctx,
     step: &str,
@@ -140,7 +177,7 @@ pub fn run<T: DeserializeOwned>(
 ) -> io::Result<Outcome<T>> {
     let mut cmd = Command::new(worker_exe()?);
     cmd.args(ctx.child_args()).args(["__worker", step, target]).stdin(Stdio::null());
-    let finished = platform::run(cmd, timeout)?;
+    let finished = platform::run(cmd, timeout, crate::output::verbosity() > 0)?;
     let mut during = None;
     let mut report = None;
     for line in finished.report.split(|&b| b == b'\n') {
@@ -198,9 +235,19 @@ pub struct Reporter {
 }
 
 impl Reporter {
-    /// The report channel drvctl passed, else stdout (a worker run by hand).
-    pub fn take() -> Reporter {
-        Reporter { out: platform::report_channel().unwrap_or_else(|| Box::new(io::stdout())) }
+    /// The report channel drvctl passed, else stdout (a worker run by hand). Takes
+    /// [`REPORT_FD_VAR`] out of the environment, so the driver the step loads does
+    /// not find it there.
+    ///
+    /// # Safety
+    ///
+    /// No other thread may exist: the environment is modified.
+    pub unsafe fn take() -> Reporter {
+        let named = std::env::var(REPORT_FD_VAR).ok();
+        // SAFETY: the caller guarantees this process has a single thread, so nothing
+        // reads or writes the environment concurrently.
+        unsafe { std::env::remove_var(REPORT_FD_VAR) };
+        Reporter { out: platform::report_channel(named).unwrap_or_else(|| Box::new(io::stdout())) }
     }
 
     /// Announces the stage about to run, so that a death is reported "during" it.
@@ -222,35 +269,210 @@ mod platform {
     use std::io::{self, Read, Write};
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
     use std::os::unix::process::CommandExt;
-    use std::process::{Child, Command, Stdio};
+    use std::process::{Child, Command, ExitCode, Stdio};
+    use std::sync::atomic::{AtomicI32, Ordering};
     use std::time::{Duration, Instant};
 
-    use super::{DRAIN, Finished, REPORT_FD_VAR, REPORT_LIMIT, TAIL, Tail};
+    use super::{DRAIN, Finished, Interrupted, REPORT_FD_VAR, REPORT_LIMIT, TAIL, Tail};
 
-    pub(super) fn run(mut cmd: Command, timeout: Duration) -> io::Result<Finished> {
+    /// The signals that stop drvctl and, through it, its children.
+    const STOPPING: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+    /// The process groups of the children running, for the signal handler: 0 a free
+    /// slot, -1 a child being started, else its group. More children at once than
+    /// slots are not killed on a signal (only by `PR_SET_PDEATHSIG`, on Linux).
+    static GROUPS: [AtomicI32; 8] = [const { AtomicI32::new(0) }; 8];
+
+    /// The signal that asked drvctl to stop, or 0.
+    static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
+
+    /// The signal that asked drvctl to stop, if one did.
+    pub fn interrupted() -> Option<i32> {
+        Some(INTERRUPTED.load(Ordering::SeqCst)).filter(|&s| s != 0)
+    }
+
+    /// Installs the handler of SIGINT, SIGTERM and SIGHUP, except for those the
+    /// parent ignores (`nohup`, a background job): they stay ignored.
+    pub fn catch_signals() {
+        for signal in STOPPING {
+            // SAFETY: sigaction reads and writes only the structures passed, which
+            // are valid, zero-initialised plain C structs; the handler only does
+            // async-signal-safe things (see `on_signal`).
+            unsafe {
+                let mut old: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(signal, std::ptr::null(), &mut old) != 0
+                    || old.sa_sigaction == libc::SIG_IGN
+                {
+                    continue;
+                }
+                let mut act: libc::sigaction = std::mem::zeroed();
+                act.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+                act.sa_flags = libc::SA_RESTART;
+                libc::sigemptyset(&mut act.sa_mask);
+                for other in STOPPING {
+                    libc::sigaddset(&mut act.sa_mask, other);
+                }
+                libc::sigaction(signal, &act, std::ptr::null_mut());
+            }
+        }
+    }
+
+    /// Kills the children's groups and notes the signal, for [`run`] to fail with
+    /// and `main` to die of after the command unwound. With no child running there
+    /// is nothing to undo: drvctl dies of the signal at once. Only atomics, kill,
+    /// signal and raise, which are async-signal-safe.
+    extern "C" fn on_signal(signal: libc::c_int) {
+        let errno = Errno::save();
+        INTERRUPTED.store(signal, Ordering::SeqCst);
+        let mut running = false;
+        for slot in &GROUPS {
+            let group = slot.load(Ordering::SeqCst);
+            running |= group != 0;
+            if group > 0 {
+                // SAFETY: kill(2) of a process group our unreaped child leads.
+                unsafe { libc::kill(-group, libc::SIGKILL) };
+            }
+        }
+        if !running {
+            // SAFETY: signal and raise are async-signal-safe; the signal is blocked
+            // in its handler, so it is delivered, with the default action, on return.
+            unsafe {
+                libc::signal(signal, libc::SIG_DFL);
+                libc::raise(signal);
+            }
+        }
+        errno.restore();
+    }
+
+    /// `errno`, which a signal handler must leave as it found it.
+    struct Errno(libc::c_int);
+
+    impl Errno {
+        fn save() -> Errno {
+            Errno(io::Error::last_os_error().raw_os_error().unwrap_or(0))
+        }
+
+        fn restore(self) {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            // SAFETY: __errno_location returns this thread's errno, always valid.
+            unsafe {
+                *libc::__errno_location() = self.0;
+            }
+            #[cfg(target_vendor = "apple")]
+            // SAFETY: __error returns this thread's errno, always valid.
+            unsafe {
+                *libc::__error() = self.0;
+            }
+        }
+    }
+
+    /// Ends drvctl as killed by `signal`: the default disposition, then the signal
+    /// again. Returns (128 + signal, as a shell reports it) only if that did not end it.
+    pub fn die_of(signal: i32) -> ExitCode {
+        let _ = io::stdout().flush();
+        let _ = io::stderr().flush();
+        // SAFETY: plain libc calls on this process's own signal state; `set` is a
+        // valid, initialised sigset_t.
+        unsafe {
+            libc::signal(signal, libc::SIG_DFL);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, signal);
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            libc::raise(signal);
+        }
+        ExitCode::from((128 + signal).clamp(0, 255) as u8)
+    }
+
+    /// A slot of [`GROUPS`] held while one child runs.
+    struct Registration {
+        slot: Option<&'static AtomicI32>,
+    }
+
+    impl Registration {
+        /// Takes a slot before the child is started, so a signal in between is
+        /// noted rather than ending drvctl with the child left running.
+        fn reserve() -> Registration {
+            let slot =
+                GROUPS.iter().find(|s| s.compare_exchange(0, -1, Ordering::SeqCst, Ordering::SeqCst).is_ok());
+            Registration { slot }
+        }
+
+        fn set(&self, group: u32) {
+            if let Some(slot) = self.slot {
+                slot.store(group as i32, Ordering::SeqCst);
+            }
+        }
+
+        /// Frees the slot; before the child is reaped, after which its group id
+        /// may be reused.
+        fn release(&mut self) {
+            if let Some(slot) = self.slot.take() {
+                slot.store(0, Ordering::SeqCst);
+            }
+        }
+    }
+
+    impl Drop for Registration {
+        /// On an early return (an error reading the child) the child still runs:
+        /// kill its group.
+        fn drop(&mut self) {
+            if let Some(slot) = self.slot {
+                let group = slot.load(Ordering::SeqCst);
+                if group > 0 {
+                    // SAFETY: kill(2) of the group of our child, not yet reaped.
+                    unsafe { libc::kill(-group, libc::SIGKILL) };
+                }
+            }
+            self.release();
+        }
+    }
+
+    pub(super) fn run(mut cmd: Command, timeout: Duration, relay: bool) -> io::Result<Finished> {
+        if let Some(signal) = interrupted() {
+            return Err(Interrupted::error(signal));
+        }
         let (report_read, report_write) = io::pipe()?;
         // A duplicate, numbered 3 or above, so that setting up the child's stdio cannot
         // overwrite it; close-on-exec like every descriptor std opens.
         let report_write = OwnedFd::from(report_write).try_clone()?;
         let fd = report_write.as_raw_fd();
         cmd.env(REPORT_FD_VAR, fd.to_string()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        // SAFETY: getpid has no preconditions.
+        let parent = unsafe { libc::getpid() };
         // SAFETY: the closure runs in the forked child before exec and only calls
-        // fcntl, which is async-signal-safe, on a descriptor number it owns a copy of.
+        // fcntl, prctl and getppid, which are async-signal-safe, on a descriptor
+        // number it owns a copy of; it allocates nothing.
         unsafe {
             cmd.pre_exec(move || {
                 if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
                     return Err(io::Error::last_os_error());
                 }
+                // Dies with drvctl's thread that started it, should drvctl die
+                // without killing it (SIGKILL). Checked against a parent that was
+                // already gone before the request took effect.
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    if libc::getppid() != parent {
+                        return Err(io::Error::from_raw_os_error(libc::ESRCH));
+                    }
+                }
                 Ok(())
             });
         }
+        let mut registration = Registration::reserve();
         let mut child = cmd.spawn()?;
+        registration.set(child.id());
         // Only the child may hold the write end, or the report would never see EOF.
         drop(report_write);
         let deadline = Instant::now() + timeout;
         let mut streams: [(Option<File>, Sink); 3] = [
-            (child.stdout.take().map(|o| File::from(OwnedFd::from(o))), Sink::Tail(Tail::new(TAIL))),
-            (child.stderr.take().map(|e| File::from(OwnedFd::from(e))), Sink::Tail(Tail::new(TAIL))),
+            (child.stdout.take().map(|o| File::from(OwnedFd::from(o))), Sink::Tail(Tail::new(TAIL), false)),
+            (child.stderr.take().map(|e| File::from(OwnedFd::from(e))), Sink::Tail(Tail::new(TAIL), relay)),
             (Some(File::from(OwnedFd::from(report_read))), Sink::Report(Vec::new())),
         ];
         let mut status = None;
@@ -258,12 +480,20 @@ mod platform {
         loop {
             let now = Instant::now();
             if status.is_none() {
+                if let Some(signal) = interrupted() {
+                    kill_group(&child);
+                    registration.release();
+                    child.wait()?;
+                    return Err(Interrupted::error(signal));
+                }
                 if has_exited(&child)? {
                     kill_group(&child);
+                    registration.release();
                     status = Some(child.wait()?);
                     drain_until = now + DRAIN;
                 } else if now >= deadline {
                     kill_group(&child);
+                    registration.release();
                     child.wait()?;
                     break;
                 }
@@ -276,18 +506,19 @@ mod platform {
         }
         let [_, (_, stderr), (_, report)] = streams;
         let stderr = match stderr {
-            Sink::Tail(t) => t,
+            Sink::Tail(t, _) => t,
             Sink::Report(_) => Tail::new(0),
         };
         let report = match report {
             Sink::Report(r) => r,
-            Sink::Tail(_) => Vec::new(),
+            Sink::Tail(..) => Vec::new(),
         };
         Ok(Finished { status, report, stderr })
     }
 
     enum Sink {
-        Tail(Tail),
+        /// The last bytes; and whether to copy each to drvctl's stderr as it comes.
+        Tail(Tail, bool),
         Report(Vec<u8>),
     }
 
@@ -319,7 +550,12 @@ mod platform {
             match f.read(&mut buf) {
                 Ok(0) | Err(_) => *file = None,
                 Ok(n) => match sink {
-                    Sink::Tail(t) => t.push(&buf[..n]),
+                    Sink::Tail(t, relay) => {
+                        t.push(&buf[..n]);
+                        if *relay {
+                            relay_to_stderr(&buf[..n]);
+                        }
+                    }
                     Sink::Report(r) if r.len() + n <= REPORT_LIMIT => r.extend_from_slice(&buf[..n]),
                     Sink::Report(_) => *file = None,
                 },
@@ -357,22 +593,55 @@ mod platform {
         }
     }
 
-    /// The report descriptor from [`REPORT_FD_VAR`], made close-on-exec so that no
-    /// process the driver starts inherits it.
-    pub(super) fn report_channel() -> Option<Box<dyn Write>> {
-        let fd: RawFd = std::env::var(REPORT_FD_VAR).ok()?.parse().ok()?;
+    /// The report descriptor `named` (the value of [`REPORT_FD_VAR`]), moved to a
+    /// number chosen at random (100 or above) and close-on-exec, so that no process
+    /// the driver starts inherits it and a driver guessing "3" misses it.
+    pub(super) fn report_channel(named: Option<String>) -> Option<Box<dyn Write>> {
+        let fd: RawFd = named?.parse().ok()?;
         if fd < 3 {
             return None;
         }
         // SAFETY: fcntl on any integer is defined; it fails with EBADF when no such
         // descriptor is open.
-        if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } == -1 {
+        let moved = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, unpredictable_floor()) };
+        let fd = if moved >= 0 {
+            // SAFETY: `fd` is the report pipe drvctl passed, now duplicated; nothing
+            // else in this process uses its number.
+            unsafe { libc::close(fd) };
+            moved
+        // SAFETY: as for F_DUPFD_CLOEXEC above.
+        } else if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } == -1 {
             return None;
-        }
+        } else {
+            fd
+        };
         // SAFETY: the descriptor is open (checked above) and is the report pipe drvctl
         // passed for this purpose; nothing else in this process owns it, and this is
         // called once per worker.
         Some(Box::new(unsafe { File::from_raw_fd(fd) }))
+    }
+
+    /// A random descriptor number from 100 up to the open-file limit (at most 1024).
+    fn unpredictable_floor() -> libc::c_int {
+        use std::hash::BuildHasher;
+        // SAFETY: an all-zero rlimit is a valid value of this plain C struct.
+        let mut limit: libc::rlimit = unsafe { std::mem::zeroed() };
+        // SAFETY: getrlimit writes only into `limit`.
+        let max = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+            limit.rlim_cur.min(1024) as libc::c_int
+        } else {
+            256
+        };
+        let span = (max - 100).max(1) as u64;
+        // RandomState is seeded from the system's random source.
+        let random = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
+        100 + (random % span) as libc::c_int
+    }
+
+    /// Copies a relayed chunk of the child's stderr (`-v`: its call log) to ours.
+    fn relay_to_stderr(bytes: &[u8]) {
+        crate::output::end_progress();
+        let _ = io::stderr().write_all(bytes);
     }
 }
 
@@ -389,10 +658,21 @@ mod platform {
 
     const MARK: &str = "\u{1}drvctl ";
 
-    pub(super) fn run(mut cmd: Command, timeout: Duration) -> io::Result<Finished> {
+    /// No signal is caught here: the child is not in a group of its own.
+    pub fn catch_signals() {}
+
+    pub fn interrupted() -> Option<i32> {
+        None
+    }
+
+    pub fn die_of(signal: i32) -> std::process::ExitCode {
+        std::process::ExitCode::from((128 + signal).clamp(0, 255) as u8)
+    }
+
+    pub(super) fn run(mut cmd: Command, timeout: Duration, relay: bool) -> io::Result<Finished> {
         cmd.env(super::REPORT_FD_VAR, "stdout").stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn()?;
-        let keep = |stream: Option<Box<dyn Read + Send>>| {
+        let keep = |stream: Option<Box<dyn Read + Send>>, relay: bool| {
             let tail = Arc::new(Mutex::new(Tail::new(TAIL)));
             let report = Arc::new(Mutex::new(Vec::new()));
             if let Some(mut s) = stream {
@@ -402,6 +682,9 @@ mod platform {
                     let mut line = Vec::new();
                     while let Ok(n @ 1..) = s.read(&mut buf) {
                         tail.lock().unwrap_or_else(PoisonError::into_inner).push(&buf[..n]);
+                        if relay {
+                            let _ = io::stderr().write_all(&buf[..n]);
+                        }
                         for &b in &buf[..n] {
                             line.push(b);
                             if b == b'\n' || line.len() > super::REPORT_LIMIT {
@@ -419,8 +702,8 @@ mod platform {
             }
             (tail, report)
         };
-        let (_, report) = keep(child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
-        let (stderr, _) = keep(child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
+        let (_, report) = keep(child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>), false);
+        let (stderr, _) = keep(child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>), relay);
         let deadline = Instant::now() + timeout;
         let status = loop {
             if let Some(status) = child.try_wait()? {
@@ -457,8 +740,8 @@ mod platform {
         }
     }
 
-    pub(super) fn report_channel() -> Option<Box<dyn Write>> {
-        std::env::var_os(super::REPORT_FD_VAR).map(|_| Box::new(Marked) as Box<dyn Write>)
+    pub(super) fn report_channel(named: Option<String>) -> Option<Box<dyn Write>> {
+        named.map(|_| Box::new(Marked) as Box<dyn Write>)
     }
 }
 
@@ -484,6 +767,8 @@ mod tests {
         assert_eq!(format!("the driver {d}"), "the driver exited (status 0) during DRV_INSTALL");
         let d = Death { end: End::Signal(6), during: None, last_words: "oops".into() };
         assert_eq!(d.to_string(), "killed by signal 6 (SIGABRT): oops");
+        assert_eq!(signal_text(2), "SIGINT (signal 2)");
+        assert_eq!(signal_text(40), "signal 40");
     }
 
     #[test]

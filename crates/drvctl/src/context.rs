@@ -42,11 +42,19 @@ impl Ctx {
         DriverManager::new(options)
     }
 
-    /// The arguments that give a child drvctl the same registry.
+    /// The arguments that give a child drvctl the same registry, and with `-v` the
+    /// same call log (in colour if drvctl's is), which drvctl relays from its stderr.
     pub fn child_args(&self) -> Vec<std::ffi::OsString> {
-        match &self.config {
+        let mut args: Vec<std::ffi::OsString> = match &self.config {
             Some(c) => vec!["--config".into(), c.clone().into_os_string()],
             None => Vec::new(),
+        };
+        let verbose = crate::output::verbosity();
+        if verbose > 0 {
+            args.push(format!("-{}", "v".repeat(verbose.into())).into());
+            args.push("--color".into());
+            args.push(if crate::output::ansi() { "always" } else { "never" }.into());
         }
+        args
     }
 }

@@ -9,6 +9,11 @@ pub enum CliError {
     /// The command line was wrong (exit code 2).
     #[error("{0}")]
     Usage(String),
+    /// SIGINT, SIGTERM or SIGHUP stopped the command while a driver ran in a child,
+    /// whose process group was killed. drvctl then dies of the signal; should it not,
+    /// it exits with 128 + the signal's number, as a shell reports such a death.
+    #[error("interrupted by {}: the driver's process was killed", crate::child::signal_text(*.0))]
+    Interrupted(i32),
 }
 
 impl CliError {
@@ -16,6 +21,7 @@ impl CliError {
         match self {
             CliError::Failed(_) => 1,
             CliError::Usage(_) => 2,
+            CliError::Interrupted(signal) => (128 + signal).clamp(0, 255) as u8,
         }
     }
 }
@@ -40,9 +46,18 @@ from_display!(
     drvproc_host::RegistryError,
     drvproc_host::BadHandle,
     drvproc_host::CloseError,
-    std::io::Error,
     serde_json::Error,
     drvproc::wide::InteriorNul
 );
+
+/// An I/O error; [`child::run`](crate::child::run)'s interruption keeps its meaning.
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        match e.get_ref().and_then(|inner| inner.downcast_ref::<crate::child::Interrupted>()) {
+            Some(&crate::child::Interrupted(signal)) => CliError::Interrupted(signal),
+            None => CliError::Failed(e.to_string()),
+        }
+    }
+}
 
 pub type CliResult<T = ()> = Result<T, CliError>;

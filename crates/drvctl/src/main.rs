@@ -78,7 +78,10 @@ fn manpage(name: Option<&str>) -> CliResult {
 
 /// The child side of [`child::run`]: one step, one report on the report channel.
 fn worker(ctx: &Ctx, step: &str, target: &str) -> CliResult {
-    let mut reporter = child::Reporter::take();
+    // First, before any driver is loaded: the report channel leaves the environment.
+    // SAFETY: drvctl is single-threaded up to here (parsing arguments and setting up
+    // the call log start no thread), so nothing reads the environment meanwhile.
+    let mut reporter = unsafe { child::Reporter::take() };
     if let Some(section) = step.strip_prefix("probe:") {
         reporter.report(&probe::probe(ctx, section, target, false))?;
     } else if let Some(section) = step.strip_prefix("probe-load:") {
@@ -97,9 +100,12 @@ fn worker(ctx: &Ctx, step: &str, target: &str) -> CliResult {
 /// Signal dispositions drvctl wants, set at start-up.
 ///
 /// It dies quietly on a closed pipe (`drvctl list | head`), as Unix tools do, instead of
-/// panicking on the failed write: Rust ignores SIGPIPE by default.
+/// panicking on the failed write: Rust ignores SIGPIPE by default. SIGINT, SIGTERM and
+/// SIGHUP also stop the driver running in a child, and the command unwinds before
+/// drvctl dies of them ([`child::catch_signals`]).
 #[cfg(unix)]
 fn signal_dispositions() {
+    child::catch_signals();
     // SAFETY: restoring the default disposition of SIGPIPE at start-up, before any
     // thread exists, is a plain libc call with no memory-safety implications.
     unsafe {
@@ -177,9 +183,21 @@ fn main() -> ExitCode {
     let ansi = style::decide(cli.color, |n| std::env::var(n).ok(), std::io::stderr().is_terminal());
     output::init(cli.quiet, cli.verbose, ansi);
     let json_command = cli.command.json().then(|| cli.command.name());
-    match run(cli) {
+    let mut result = run(cli);
+    // A command that handles a child's failure itself (doctor, list) still stops.
+    if let Some(signal) = child::interrupted()
+        && !matches!(result, Err(CliError::Interrupted(_)))
+    {
+        result = Err(CliError::Interrupted(signal));
+    }
+    let code = match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => fail(json_command, &e.to_string(), e.exit_code()),
+    };
+    // Everything the command held (a registry edit and its lock) is released by now.
+    match child::interrupted() {
+        Some(signal) => child::die_of(signal),
+        None => code,
     }
 }

@@ -3,7 +3,7 @@
 //! (`-v`), and the envelope every `--json` document shares (docs/json.md).
 
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -15,6 +15,9 @@ use crate::error::CliError;
 pub const JSON_VERSION: u32 = 1;
 
 static QUIET: AtomicBool = AtomicBool::new(false);
+/// `-v` counted, and whether the call log is in colour: a child drvctl is given both.
+static VERBOSE: AtomicU8 = AtomicU8::new(0);
+static ANSI: AtomicBool = AtomicBool::new(false);
 /// Whether this run printed its `--json` document (so a failure after it is not a
 /// second document: the command put its error in the one it printed).
 static JSON_PRINTED: AtomicBool = AtomicBool::new(false);
@@ -24,9 +27,22 @@ static SHOWING: AtomicBool = AtomicBool::new(false);
 /// Sets up output for this run: `-q`, and `-v` (the call log on stderr).
 pub fn init(quiet: bool, verbose: u8, ansi: bool) {
     QUIET.store(quiet, Ordering::Relaxed);
-    if verbose > 0 {
-        call_log(verbose, ansi);
+    VERBOSE.store(verbose, Ordering::Relaxed);
+    ANSI.store(ansi, Ordering::Relaxed);
+    if let Some(layer) = call_log() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer));
     }
+}
+
+/// How many `-v` were given.
+pub fn verbosity() -> u8 {
+    VERBOSE.load(Ordering::Relaxed)
+}
+
+/// Whether the call log is in colour.
+pub fn ansi() -> bool {
+    ANSI.load(Ordering::Relaxed)
 }
 
 pub fn quiet() -> bool {
@@ -39,24 +55,32 @@ fn filter(verbose: u8) -> &'static str {
     if verbose == 1 { "warn,drvproc::call=trace" } else { "trace" }
 }
 
-/// Installs a `tracing` subscriber printing to stderr. `-v` prints events only, one
-/// line per driver call; `-vv` adds the `DriverProc` span around each call (with the
-/// driver's path) and a line where each call ends. `trace` and `demo` record calls with their own
-/// per-thread subscriber, which takes precedence there: they print the calls anyway.
-fn call_log(verbose: u8, ansi: bool) {
+/// The call log for `-v`, printing to stderr, or `None` without `-v`. `-v` prints
+/// events only, one line per driver call; `-vv` adds the `DriverProc` span around each
+/// call (with the driver's path) and a line where each call ends. It is drvctl's global
+/// subscriber, and a part of each per-thread subscriber that records calls
+/// ([`Capture`](crate::capture::Capture): `trace`, `demo`, the steps run in a child),
+/// so that those calls are logged as well.
+pub fn call_log<S>() -> Option<Box<dyn tracing_subscriber::Layer<S> + Send + Sync>>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
     use tracing_subscriber::fmt::format::FmtSpan;
-    use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::{EnvFilter, Layer, filter};
 
-    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(ansi).without_time();
+    let verbose = verbosity();
+    if verbose == 0 {
+        return None;
+    }
+    let layer =
+        tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(ansi()).without_time();
     let env = EnvFilter::new(filter(verbose));
-    let subscriber = if verbose == 1 {
+    Some(if verbose == 1 {
         let events_only = filter::filter_fn(|m| !m.is_span());
-        tracing_subscriber::registry().with(layer.with_filter(env).with_filter(events_only).boxed())
+        layer.with_filter(env).with_filter(events_only).boxed()
     } else {
-        tracing_subscriber::registry().with(layer.with_span_events(FmtSpan::CLOSE).with_filter(env).boxed())
-    };
-    let _ = tracing::subscriber::set_global_default(subscriber);
+        layer.with_span_events(FmtSpan::CLOSE).with_filter(env).boxed()
+    })
 }
 
 /// Shows what is running, for a person watching: one line rewritten in place, only
