@@ -39,10 +39,11 @@ pub fn doctor(ctx: &Ctx, json: bool, timeout: u64) -> CliResult<bool> {
     for section in
         doc.sections().into_iter().filter(|s| DRIVER_SECTIONS.iter().any(|d| d.eq_ignore_ascii_case(s)))
     {
-        for (alias, value) in doc.entries(section) {
-            progress(&format!("checking [{section}] {}...", probe::shown(alias)));
-            entries.push(probe::check_entry(ctx, section, alias, value, true, timeout));
-        }
+        let listed = doc.entries(section);
+        let total = listed.len();
+        entries.extend(probe::check_entries(ctx, section, &listed, true, timeout, &mut |done| {
+            progress(&format!("checking [{section}]: {done} of {total} entries done..."))
+        }));
     }
     end_progress();
     let broken = entries.iter().filter(|e| e.probe.problem.is_some()).count();
