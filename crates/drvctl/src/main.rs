@@ -86,6 +86,10 @@ fn worker(ctx: &Ctx, step: &str, target: &str) -> CliResult {
         reporter.report(&probe::probe(ctx, section, target, false))?;
     } else if let Some(section) = step.strip_prefix("probe-load:") {
         reporter.report(&probe::probe(ctx, section, target, true))?;
+    } else if let Some(section) = step.strip_prefix("probe-batch:") {
+        probe::serve_batch(ctx, section, target, false, &mut reporter)?;
+    } else if let Some(section) = step.strip_prefix("probe-load-batch:") {
+        probe::serve_batch(ctx, section, target, true, &mut reporter)?;
     } else if let Some(rule) = step.strip_prefix("check:") {
         reporter.report(&rules::run(ctx, rule, target))?;
     } else if step == "converse" {

@@ -1,16 +1,21 @@
 //! Probing a registry entry: is the file there, is it a loadable library of this
 //! machine, does it export `DriverProc`, does it accept `DRV_LOAD`. Mapping a
-//! library runs its code, so [`check_entry`] runs the probe in a child (see
-//! [`crate::child`]); `list`, `doctor` and `remove` share it and its report.
+//! library runs its code, so [`check_entries`] decides what it can from the files
+//! and probes the rest in child processes (see [`crate::child`]), in batches;
+//! `list` and `doctor` share it and its report.
+
+mod batch;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use drvproc_host::{IniDocument, LoadError, OpenError, Registry};
+use drvproc_host::{DriverManager, IniDocument, LoadError, OpenError, Registry};
 
-use crate::child::{self, Outcome};
+pub use batch::serve_batch;
+
 use crate::context::Ctx;
 use crate::diagnose;
 use crate::error::{CliResult, failed};
@@ -127,36 +132,89 @@ pub fn registry_warnings(doc: &IniDocument) -> Vec<Warning> {
 /// map it.
 pub fn probe(ctx: &Ctx, section: &str, alias: &str, load: bool) -> ProbeReport {
     let manager = ctx.manager();
+    match read_registry(&manager) {
+        Ok(doc) => probe_entry(ctx, &manager, &doc, section, alias, load),
+        Err(report) => *report,
+    }
+}
+
+/// The document of the manager's registry, or the report every entry gets when
+/// there is none.
+fn read_registry(manager: &DriverManager) -> Result<Arc<IniDocument>, Box<ProbeReport>> {
     let Some(registry) = manager.registry() else {
-        return ProbeReport::default()
-            .fail("no registry file".into(), "pass --config PATH or set DRVPROC_CONFIG");
+        return Err(Box::new(
+            ProbeReport::default()
+                .fail("no registry file".into(), "pass --config PATH or set DRVPROC_CONFIG"),
+        ));
     };
-    let value = match registry.lookup(section, alias) {
-        Ok(Some(value)) => value,
-        Ok(None) => {
-            return ProbeReport::default().fail(
-                format!("no alias {alias} in [{section}] of {}", registry.path().display()),
-                "list the entries with drvctl list --all",
-            );
-        }
-        Err(e) => return ProbeReport::default().fail(e.to_string(), "fix the registry file"),
+    registry.read().map_err(|e| Box::new(ProbeReport::default().fail(e.to_string(), "fix the registry file")))
+}
+
+/// [`probe`] of one entry of `doc` (the manager's registry, read once for a batch).
+fn probe_entry(
+    ctx: &Ctx,
+    manager: &DriverManager,
+    doc: &IniDocument,
+    section: &str,
+    alias: &str,
+    load: bool,
+) -> ProbeReport {
+    let Some(value) = doc.get(section, alias) else {
+        let path = manager.registry().map_or(String::new(), |r| r.path().display().to_string());
+        return ProbeReport::default().fail(
+            format!("no alias {alias} in [{section}] of {path}"),
+            "list the entries with drvctl list --all",
+        );
     };
-    if let Some(problem) = value_problem(&value) {
+    if let Some(problem) = value_problem(value) {
         return ProbeReport::default().fail(problem, "fix the entry");
     }
-    let (file, _args) = drvproc_host::split_entry(&value);
+    let (report, target) = match inspect(manager, value) {
+        Inspection::Known(report) => return report,
+        Inspection::Unknown { report, target } => (report, target),
+    };
+    map_and_open(ctx, manager, report, &target, section, alias, load)
+}
+
+/// What is known about an entry before any of its code runs.
+enum Inspection {
+    /// The entry's report is complete: the file is missing, not a library, for
+    /// another machine, or without a `DriverProc` export.
+    Known(ProbeReport),
+    /// Only mapping `target` (in a child) can tell the rest.
+    Unknown { report: ProbeReport, target: PathBuf },
+}
+
+/// Locates and diagnoses the file of `value` (which [`value_problem`] accepted)
+/// from the file system and its headers, without loading it.
+fn inspect(manager: &DriverManager, value: &str) -> Inspection {
+    let (file, _args) = drvproc_host::split_entry(value);
     let mut report = ProbeReport { file: file.to_string(), ..Default::default() };
-    let path = registry.entry_path(file).or_else(|| manager.locate_file(file));
+    let path = manager.registry().and_then(|r| r.entry_path(file)).or_else(|| manager.locate_file(file));
     if let Some(p) = &path {
         report.path = Some(p.display().to_string());
         let diagnosis = diagnose::file(p);
         report.format = diagnosis.format;
         report.driver_proc = diagnosis.driver_proc == Some(true);
         if let Some(problem) = diagnosis.problem {
-            return report.fail(problem, diagnosis.fix.unwrap_or("fix the entry"));
+            return Inspection::Known(report.fail(problem, diagnosis.fix.unwrap_or("fix the entry")));
         }
     }
-    let target = path.as_deref().unwrap_or(Path::new(file));
+    Inspection::Unknown { report, target: path.unwrap_or_else(|| PathBuf::from(file)) }
+}
+
+/// The part of a probe that runs the driver's code: maps `target` and, with `load`,
+/// opens and closes the alias.
+fn map_and_open(
+    ctx: &Ctx,
+    manager: &DriverManager,
+    mut report: ProbeReport,
+    target: &Path,
+    section: &str,
+    alias: &str,
+    load: bool,
+) -> ProbeReport {
+    let file = report.file.clone();
     let shown = target.display().to_string();
     match drvproc_host::probe_library(target) {
         Ok(()) => {
@@ -251,47 +309,72 @@ fn line_of(path: &Path, section: &str, alias: &str) -> Option<usize> {
     None
 }
 
-/// Probes the entry `alias` of `section` (whose value is `value`) in a child
-/// process; a crash or hang becomes its problem. An entry no command line can name
-/// is reported without a child, and a child that cannot be started is this entry's
-/// problem, not the end of the listing.
-pub fn check_entry(
+/// Probes `entries` (alias, value) of `section`, in file order; with `load`, each
+/// is also opened and closed.
+///
+/// What the file system and the headers tell (an unnameable alias, an impossible
+/// value, a missing file, a directory, not a library, another machine's library, no
+/// `DriverProc`) is decided here, without a child. Only the rest runs code, in
+/// batches, each in one child process ([`batch`]); a crash or hang becomes the
+/// problem of the entry the child was probing, and a child that cannot be started
+/// is the problem of its entries, not the end of the listing. `timeout` is per
+/// entry. `progress` hears how many entries are decided, before each child.
+pub fn check_entries(
     ctx: &Ctx,
     section: &str,
-    alias: &str,
-    value: &str,
+    entries: &[(&str, &str)],
     load: bool,
     timeout: Duration,
-) -> EntryReport {
-    let file = drvproc_host::split_entry(value).0.to_string();
-    let failed = |problem: String, fix: String| ProbeReport {
-        file: file.clone(),
+    progress: &mut dyn FnMut(usize),
+) -> Vec<EntryReport> {
+    let manager = ctx.manager();
+    let mut reports: Vec<Option<ProbeReport>> = Vec::with_capacity(entries.len());
+    let mut unknown = Vec::new();
+    for (i, &(alias, value)) in entries.iter().enumerate() {
+        let report = if let Some(problem) = alias_problem(alias) {
+            let config = ctx.config.clone().unwrap_or_default();
+            let place = line_of(&config, section, alias).map_or("the entry".into(), |n| format!("line {n}"));
+            Some(failed_entry(
+                value,
+                problem,
+                format!("delete {place} of {} with a text editor", config.display()),
+            ))
+        } else if let Some(problem) = value_problem(value) {
+            Some(failed_entry(value, problem, "fix the entry".into()))
+        } else {
+            match inspect(&manager, value) {
+                Inspection::Known(report) => Some(report),
+                Inspection::Unknown { .. } => {
+                    unknown.push(i);
+                    None
+                }
+            }
+        };
+        reports.push(report);
+    }
+    batch::probe_in_children(ctx, section, entries, &unknown, load, timeout, &mut reports, progress);
+    entries
+        .iter()
+        .zip(reports)
+        .map(|(&(alias, value), probe)| EntryReport {
+            section: section.into(),
+            alias: alias.into(),
+            value: value.into(),
+            // Every unknown entry gets a report from its batch.
+            probe: probe.unwrap_or_else(|| failed_entry(value, "not probed".into(), "try again".into())),
+        })
+        .collect()
+}
+
+/// The report of an entry whose probe failed before anything about its file was
+/// known.
+fn failed_entry(value: &str, problem: String, fix: String) -> ProbeReport {
+    ProbeReport {
+        file: drvproc_host::split_entry(value).0.to_string(),
         problem: Some(problem),
         fix: Some(fix),
         ..Default::default()
-    };
-    let probe = if let Some(problem) = alias_problem(alias) {
-        let config = ctx.config.clone().unwrap_or_default();
-        let place = line_of(&config, section, alias).map_or("the entry".into(), |n| format!("line {n}"));
-        failed(problem, format!("delete {place} of {} with a text editor", config.display()))
-    } else if let Some(problem) = value_problem(value) {
-        failed(problem, "fix the entry".into())
-    } else {
-        let step = format!("{}:{section}", if load { "probe-load" } else { "probe" });
-        match child::run::<ProbeReport>(ctx, &step, alias, timeout) {
-            Ok(Outcome::Reported(r)) => r,
-            Ok(Outcome::Died(how)) => failed(
-                format!("the driver crashed when probed in a child process: {how}"),
-                "report the crash to the driver's author (drvctl check shows which messages crash it)".into(),
-            ),
-            Ok(Outcome::TimedOut(t, _)) => failed(
-                format!("the driver did not answer within {} s (hang)", t.as_secs()),
-                "report the hang to the driver's author (drvctl check shows which messages hang)".into(),
-            ),
-            Err(e) => failed(format!("cannot start a process to probe it: {e}"), "try again".into()),
-        }
-    };
-    EntryReport { section: section.into(), alias: alias.into(), value: value.into(), probe }
+    }
 }
 
 /// The registry file, which must exist: reading a missing file as empty would

@@ -77,6 +77,7 @@ fn schema(command: &str) -> Value {
         "doctor" => {
             let mut entry = list_entry();
             entry.as_object_mut().unwrap().insert("load".into(), json!("string|null"));
+            entry.as_object_mut().unwrap().insert("fix_command".into(), json!("string|null"));
             envelope(json!({
                 "config": "string",
                 "entries": [entry],
@@ -173,6 +174,16 @@ fn doctor_follows_the_schema() {
     assert_eq!((v["total"].as_u64(), v["broken"].as_u64()), (Some(3), Some(1)));
     assert_eq!(v["entries"][0]["load"], "ok");
     assert_eq!(v["warnings"], json!([]));
+    // The command the text output prints for a broken entry; none for a healthy one.
+    let (_, text, _) = run(s.drvctl(&["doctor", "--timeout", "5"]));
+    let printed = text.lines().find(|l| l.contains("remove the entry: `")).unwrap();
+    let printed = printed.split('`').nth(1).unwrap();
+    assert!(printed.ends_with(" remove --section Drivers32 gone"), "{printed}");
+    assert_eq!(v["entries"][2]["fix_command"], printed, "{text}");
+    assert_eq!(
+        (&v["entries"][0]["fix_command"], &v["entries"][1]["fix_command"]),
+        (&Value::Null, &Value::Null)
+    );
 
     // No driver entries: exit 0, with and without --json.
     s.write_config("[386Enh]\nwoafont=dosapp.fon\n");

@@ -17,12 +17,21 @@ const DRIVER_SECTIONS: [&str; 4] = ["Drivers32", "drivers", "MCI32", "MCI"];
 
 /// `doctor --json` (docs/json.md).
 #[derive(Serialize)]
-struct DoctorDocument {
+struct DoctorDocument<'a> {
     config: String,
-    entries: Vec<EntryReport>,
+    entries: Vec<DoctorEntry<'a>>,
     warnings: Vec<Warning>,
     total: usize,
     broken: usize,
+}
+
+/// An entry of `doctor --json`: the probe's report, and the command the text
+/// output prints to remove a broken entry.
+#[derive(Serialize)]
+struct DoctorEntry<'a> {
+    #[serde(flatten)]
+    entry: &'a EntryReport,
+    fix_command: Option<String>,
 }
 
 /// Checks every driver entry; returns whether all are healthy. A registry with no
@@ -39,10 +48,11 @@ pub fn doctor(ctx: &Ctx, json: bool, timeout: u64) -> CliResult<bool> {
     for section in
         doc.sections().into_iter().filter(|s| DRIVER_SECTIONS.iter().any(|d| d.eq_ignore_ascii_case(s)))
     {
-        for (alias, value) in doc.entries(section) {
-            progress(&format!("checking [{section}] {}...", probe::shown(alias)));
-            entries.push(probe::check_entry(ctx, section, alias, value, true, timeout));
-        }
+        let listed = doc.entries(section);
+        let total = listed.len();
+        entries.extend(probe::check_entries(ctx, section, &listed, true, timeout, &mut |done| {
+            progress(&format!("checking [{section}]: {done} of {total} entries done..."))
+        }));
     }
     end_progress();
     let broken = entries.iter().filter(|e| e.probe.problem.is_some()).count();
@@ -51,7 +61,10 @@ pub fn doctor(ctx: &Ctx, json: bool, timeout: u64) -> CliResult<bool> {
         let document = DoctorDocument {
             config: registry.path().display().to_string(),
             total: entries.len(),
-            entries,
+            entries: entries
+                .iter()
+                .map(|e| DoctorEntry { entry: e, fix_command: remove_command(ctx, &registry, e) })
+                .collect(),
             warnings,
             broken,
         };
@@ -84,14 +97,22 @@ pub fn doctor(ctx: &Ctx, json: bool, timeout: u64) -> CliResult<bool> {
     Ok(broken == 0)
 }
 
-/// The advice for a broken entry and the one command that removes it. `remove`
-/// succeeds without `--force` for every entry doctor calls broken: a driver that
-/// cannot be opened is not asked (see `registration::remove`). An alias no command line
-/// can carry gets the advice alone.
+/// The advice for a broken entry and the one command that removes it.
 fn fix_line(ctx: &Ctx, registry: &Registry, e: &EntryReport) -> String {
     let advice = e.probe.fix.as_deref().unwrap_or("fix the entry");
-    if !e.alias_is_nameable() {
-        return advice.to_string();
+    match remove_command(ctx, registry, e) {
+        Some(command) => format!("{advice}; or remove the entry: `{command}`"),
+        None => advice.to_string(),
+    }
+}
+
+/// The command that removes a broken entry, as a shell line. `remove` succeeds
+/// without `--force` for every entry doctor calls broken: a driver that cannot be
+/// opened is not asked (see `registration::remove`). `None` for a healthy entry and
+/// for an alias no command line can carry.
+fn remove_command(ctx: &Ctx, registry: &Registry, e: &EntryReport) -> Option<String> {
+    if e.probe.problem.is_none() || !e.alias_is_nameable() {
+        return None;
     }
     let mut command = vec!["drvctl".to_string()];
     // The printed command must reach the same registry from any shell: name it
@@ -106,7 +127,7 @@ fn fix_line(ctx: &Ctx, registry: &Registry, e: &EntryReport) -> String {
         command.push("--".into());
     }
     command.push(quote(&e.alias));
-    format!("{advice}; or remove the entry: `{}`", command.join(" "))
+    Some(command.join(" "))
 }
 
 /// `text` as one POSIX shell word.

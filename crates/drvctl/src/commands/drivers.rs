@@ -10,7 +10,7 @@ use crate::output;
 use crate::probe;
 use crate::style;
 
-/// How long a probe of one entry may take (`list`, `remove`).
+/// How long a probe of one entry may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `list --json` (docs/json.md).
@@ -32,9 +32,7 @@ pub fn list(ctx: &Ctx, section: &str, all: bool, json: bool) -> CliResult {
         if all { doc.sections().iter().map(|s| s.to_string()).collect() } else { vec![section.to_string()] };
     let mut entries = Vec::new();
     for s in &sections {
-        for (alias, value) in doc.entries(s) {
-            entries.push(probe::check_entry(ctx, s, alias, value, false, PROBE_TIMEOUT));
-        }
+        entries.extend(probe::check_entries(ctx, s, &doc.entries(s), false, PROBE_TIMEOUT, &mut |_| {}));
     }
     if json {
         let document = ListDocument {
