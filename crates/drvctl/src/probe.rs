@@ -388,10 +388,18 @@ pub fn existing_registry(ctx: &Ctx) -> CliResult<Registry> {
                 Ok(abs) if abs != path => format!("{} ({})", path.display(), abs.display()),
                 _ => path.display().to_string(),
             };
-            Err(failed!(
-                "the registry file {shown} does not exist ({}); install a driver to create it",
-                origin_of(path)
-            ))
+            let origin = origin_of(path);
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists());
+            match dir {
+                // install would refuse to create a directory it was not told to: say so.
+                Some(dir) if origin != DEFAULT_LOCATION => Err(failed!(
+                    "the registry file {shown} does not exist, nor does its directory {} ({origin}); check the path",
+                    dir.display()
+                )),
+                _ => Err(failed!(
+                    "the registry file {shown} does not exist ({origin}); install a driver to create it"
+                )),
+            }
         }
         Err(e) => Err(failed!("the registry file {}: {e}", path.display())),
         Ok(_) => Ok(registry),
@@ -401,20 +409,25 @@ pub fn existing_registry(ctx: &Ctx) -> CliResult<Registry> {
 /// Whether `path` is the default registry location (not named by `--config` or
 /// `DRVPROC_CONFIG`): only there may a first install create missing directories.
 pub fn is_default_location(path: &Path) -> bool {
-    origin_of(path) == "the default location"
+    origin_of(path) == DEFAULT_LOCATION
 }
 
 /// Where the registry path came from, in words.
 fn origin_of(path: &Path) -> &'static str {
+    // drvctl makes the registry path absolute; the variables may hold relative ones.
+    let absolute = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+    let path = absolute(path.to_path_buf());
     let env = std::env::var_os("DRVPROC_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from);
-    if env.as_deref() == Some(path) {
+    if env.map(absolute).as_deref() == Some(&path) {
         "named by DRVPROC_CONFIG"
-    } else if Registry::default_path().as_deref() == Some(path) {
-        "the default location"
+    } else if Registry::default_path().map(absolute).as_deref() == Some(&path) {
+        DEFAULT_LOCATION
     } else {
         "named by --config"
     }
 }
+
+const DEFAULT_LOCATION: &str = "the default location";
 
 /// An alias or value as shown in a line of text: quoted with escapes when it holds
 /// control characters, and cut short when it is long.

@@ -46,6 +46,7 @@ fn every_printed_fix_succeeds() {
     let helper = c_library(d, "helper", "int helper(void) { return 1; }\n");
     let refuses = trace_copy(d, "refuses", "LOAD=0\n");
     let crashes = trace_copy(d, "crashes", "ABORT=DRV_LOAD\n");
+    let hangs = trace_copy(d, "hangs", "HANG=DRV_LOAD\n");
     let good = lib("drvsample");
     let huge = "x".repeat(140 * 1024);
     let kinds: Vec<(&str, String)> = vec![
@@ -57,6 +58,7 @@ fn every_printed_fix_succeeds() {
         ("bare", "msg711.acm".into()),
         ("refuses", refuses.display().to_string()),
         ("crashes", crashes.display().to_string()),
+        ("hangs", hangs.display().to_string()),
         ("nul", format!("{}\0x.so", d.display())),
         ("huge", huge),
     ];
@@ -67,9 +69,11 @@ fn every_printed_fix_succeeds() {
     text.push_str(&format!("good={}\n", good.display()));
     s.write_config(&text);
 
-    let (code, out, _) = run(s.drvctl(&["doctor", "--timeout", "5"]));
+    let (code, out, _) = run(s.drvctl(&["doctor", "--timeout", "2"]));
     assert_eq!(code, 1, "{out}");
-    assert!(out.ends_with("11 entries, 10 broken\n"), "{out}");
+    assert!(out.ends_with("12 entries, 11 broken\n"), "{out}");
+    // A hang's fix waits no longer than doctor did.
+    assert!(fix_command(&out, "hangs").contains(" --timeout 2 "), "{out}");
     for (alias, _) in &kinds {
         let command = fix_command(&out, alias);
         let (code, fixed, err) = shell(&command);
@@ -172,4 +176,26 @@ fn doctor_and_doctor_json_agree_on_an_empty_registry() {
             "broken": 0,
         })
     );
+}
+
+#[test]
+fn a_missing_registry_directory_is_not_something_install_creates() {
+    let s = Scratch::new();
+    let config = s.dir.path().join("typo").join("system.ini");
+    let (code, _, err) = run(common::drvctl(&["--config", path_str(&config), "list"]));
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        format!(
+            "drvctl: the registry file {} does not exist, nor does its directory {} (named by --config); check the path\n",
+            config.display(),
+            config.parent().unwrap().display()
+        )
+    );
+    // A relative DRVPROC_CONFIG is still recognised as where the path came from.
+    let mut cmd = common::drvctl(&["list"]);
+    cmd.env("DRVPROC_CONFIG", "system.ini").current_dir(s.dir.path());
+    let (code, _, err) = run(cmd);
+    assert_eq!(code, 1);
+    assert!(err.contains("(named by DRVPROC_CONFIG); install a driver to create it"), "{err}");
 }

@@ -63,7 +63,7 @@ pub fn doctor(ctx: &Ctx, json: bool, timeout: u64) -> CliResult<bool> {
             total: entries.len(),
             entries: entries
                 .iter()
-                .map(|e| DoctorEntry { entry: e, fix_command: remove_command(ctx, &registry, e) })
+                .map(|e| DoctorEntry { entry: e, fix_command: remove_command(&registry, e, timeout) })
                 .collect(),
             warnings,
             broken,
@@ -89,7 +89,7 @@ pub fn doctor(ctx: &Ctx, json: bool, timeout: u64) -> CliResult<bool> {
             ),
             Some(problem) => {
                 println!("{} {entry}: {problem}", style::fail("broken"));
-                println!("       fix: {}", fix_line(ctx, &registry, e));
+                println!("       fix: {}", fix_line(&registry, e, timeout));
             }
         }
     }
@@ -98,9 +98,9 @@ pub fn doctor(ctx: &Ctx, json: bool, timeout: u64) -> CliResult<bool> {
 }
 
 /// The advice for a broken entry and the one command that removes it.
-fn fix_line(ctx: &Ctx, registry: &Registry, e: &EntryReport) -> String {
+fn fix_line(registry: &Registry, e: &EntryReport, timeout: Duration) -> String {
     let advice = e.probe.fix.as_deref().unwrap_or("fix the entry");
-    match remove_command(ctx, registry, e) {
+    match remove_command(registry, e, timeout) {
         Some(command) => format!("{advice}; or remove the entry: `{command}`"),
         None => advice.to_string(),
     }
@@ -110,18 +110,23 @@ fn fix_line(ctx: &Ctx, registry: &Registry, e: &EntryReport) -> String {
 /// without `--force` for every entry doctor calls broken: a driver that cannot be
 /// opened is not asked (see `registration::remove`). `None` for a healthy entry and
 /// for an alias no command line can carry.
-fn remove_command(ctx: &Ctx, registry: &Registry, e: &EntryReport) -> Option<String> {
+fn remove_command(registry: &Registry, e: &EntryReport, timeout: Duration) -> Option<String> {
     if e.probe.problem.is_none() || !e.alias_is_nameable() {
         return None;
     }
     let mut command = vec!["drvctl".to_string()];
     // The printed command must reach the same registry from any shell: name it
     // unless it is where drvctl looks by default.
-    if ctx.config.as_deref() != Registry::default_path().as_deref() {
+    if !probe::is_default_location(registry.path()) {
         let path = std::path::absolute(registry.path()).unwrap_or_else(|_| registry.path().to_path_buf());
         command.extend(["--config".into(), quote(&path.to_string_lossy())]);
     }
     command.extend(["remove".into(), "--section".into(), quote(&e.section)]);
+    if e.probe.problem.as_deref().is_some_and(|p| p.ends_with("(hang)")) {
+        // remove waits as long as it is told for the driver to open; doctor has
+        // already waited this long and seen it hang.
+        command.extend(["--timeout".into(), timeout.as_secs().to_string()]);
+    }
     if e.alias.starts_with('-') {
         // Not an option, whatever it looks like.
         command.push("--".into());
