@@ -289,26 +289,6 @@ pub fn value_problem(value: &str) -> Option<String> {
     }
 }
 
-/// The line (from 1) of `alias` in `section` of the file at `path`, for a fix that
-/// must be made by hand.
-fn line_of(path: &Path, section: &str, alias: &str) -> Option<usize> {
-    let bytes = std::fs::read(path).ok()?;
-    let text = String::from_utf8_lossy(&bytes);
-    let mut in_section = false;
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            in_section = name.trim().eq_ignore_ascii_case(section);
-        } else if in_section
-            && let Some((key, _)) = line.split_once('=')
-            && key.trim().eq_ignore_ascii_case(alias)
-        {
-            return Some(n + 1);
-        }
-    }
-    None
-}
-
 /// Probes `entries` (alias, value) of `section`, in file order; with `load`, each
 /// is also opened and closed.
 ///
@@ -333,7 +313,9 @@ pub fn check_entries(
     for (i, &(alias, value)) in entries.iter().enumerate() {
         let report = if let Some(problem) = alias_problem(alias) {
             let config = ctx.config.clone().unwrap_or_default();
-            let place = line_of(&config, section, alias).map_or("the entry".into(), |n| format!("line {n}"));
+            let line =
+                ctx.registry().ok().and_then(|r| r.read().ok()).and_then(|d| d.line_of(section, alias));
+            let place = line.map_or("the entry".into(), |n| format!("line {n}"));
             Some(failed_entry(
                 value,
                 problem,
@@ -382,12 +364,11 @@ fn failed_entry(value: &str, problem: String, fix: String) -> ProbeReport {
 pub fn existing_registry(ctx: &Ctx) -> CliResult<Registry> {
     let registry = ctx.registry()?;
     let path = registry.path();
-    match std::fs::metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let shown = match std::path::absolute(path) {
-                Ok(abs) if abs != path => format!("{} ({})", path.display(), abs.display()),
-                _ => path.display().to_string(),
-            };
+    match registry.exists() {
+        Ok(true) => Ok(registry),
+        Ok(false) => {
+            // The path is absolute already (see `Ctx::new`).
+            let shown = path.display();
             let origin = origin_of(path);
             let dir = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists());
             match dir {
@@ -401,8 +382,8 @@ pub fn existing_registry(ctx: &Ctx) -> CliResult<Registry> {
                 )),
             }
         }
-        Err(e) => Err(failed!("the registry file {}: {e}", path.display())),
-        Ok(_) => Ok(registry),
+        // "<path>: <what the system said>".
+        Err(e) => Err(failed!("the registry file {e}")),
     }
 }
 
@@ -466,14 +447,5 @@ mod tests {
             (entries(1), entries(0), entries(2)),
             ("1 entry".into(), "0 entries".into(), "2 entries".into())
         );
-    }
-
-    #[test]
-    fn lines_are_found_by_section_and_alias() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("s.ini");
-        std::fs::write(&p, "; c\n[a]\nx=1\n[Drivers32]\r\n X = 2\n").unwrap();
-        assert_eq!(line_of(&p, "drivers32", "x"), Some(5));
-        assert_eq!(line_of(&p, "b", "x"), None);
     }
 }

@@ -320,6 +320,12 @@ impl IniDocument {
         self.index.sections[s].by_key.get(&fold(key)).copied()
     }
 
+    /// The line (from 1, as in [`IniWarning::line`]) that gives `key` in `section`
+    /// its value: the first occurrence, the one [`get`](Self::get) reads.
+    pub fn line_of(&self, section: &str, key: &str) -> Option<usize> {
+        self.first_line_of(section, key).map(|l| l + 1)
+    }
+
     /// The value of `key` in `section` (first occurrence wins).
     pub fn get(&self, section: &str, key: &str) -> Option<&str> {
         self.first_line_of(section, key).map(|l| self.entry_at(l).1)
@@ -457,6 +463,16 @@ mod tests {
         assert_eq!(doc.get("s", "k"), Some("1"));
         assert_eq!(doc.entries("s"), [("k", "1"), ("j", "4")]);
         assert_eq!(doc.sections(), ["s", "t"]);
+    }
+
+    #[test]
+    fn lines_are_found_by_section_and_key() {
+        let doc = IniDocument::parse("; c\n[a]\nx=1\n[Drivers32]\r\n X = 2\nx=3\n");
+        assert_eq!(doc.line_of("drivers32", "x"), Some(5));
+        assert_eq!(doc.line_of("b", "x"), None);
+        let utf16: Vec<u8> =
+            "\u{FEFF}[s]\r\nbad\r\nk=v\r\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        assert_eq!(IniDocument::from_bytes(&utf16).line_of("s", "k"), Some(3));
     }
 
     #[test]
