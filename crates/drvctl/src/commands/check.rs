@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::child::{self, Outcome};
 use crate::context::Ctx;
-use crate::error::{CliError, CliResult, failed};
+use crate::error::{CliResult, failed};
 use crate::output::{self, end_progress, progress};
 use crate::rules::{RULES, Verdict};
 use crate::style;
@@ -54,10 +54,7 @@ fn run_rule(ctx: &Ctx, rule: &str, target: &str, timeout: Duration) -> CliResult
 /// other rule would fail the same way, so that is said once and nothing else runs.
 /// A `load` that crashes or hangs is a verdict like any other: the rules still run.
 pub fn check(ctx: &Ctx, target: &str, timeout: u64, json: bool) -> CliResult<bool> {
-    if timeout == 0 {
-        return Err(CliError::Usage("--timeout must be at least 1 (seconds per rule)".into()));
-    }
-    let timeout = Duration::from_secs(timeout);
+    let timeout = crate::commands::timeout(timeout, "per rule")?;
     let mut reports = Vec::new();
     for (n, (rule, checks)) in RULES.iter().enumerate() {
         progress(&format!("checking {target}: rule {}/{} ({rule})...", n + 1, RULES.len()));

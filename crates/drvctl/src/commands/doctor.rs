@@ -7,7 +7,7 @@ use drvproc_host::Registry;
 use serde::Serialize;
 
 use crate::context::Ctx;
-use crate::error::{CliError, CliResult};
+use crate::error::CliResult;
 use crate::output::{self, end_progress, progress};
 use crate::probe::{self, EntryReport, Warning};
 use crate::style;
@@ -38,12 +38,9 @@ struct DoctorEntry<'a> {
 /// driver entries is healthy (in text and JSON alike); one that does not exist is
 /// an error.
 pub fn doctor(ctx: &Ctx, json: bool, timeout: u64) -> CliResult<bool> {
-    if timeout == 0 {
-        return Err(CliError::Usage("--timeout must be at least 1 (seconds per driver)".into()));
-    }
+    let timeout = crate::commands::timeout(timeout, "per driver")?;
     let registry = probe::existing_registry(ctx)?;
     let doc = registry.read()?;
-    let timeout = Duration::from_secs(timeout);
     let mut entries = Vec::new();
     for section in
         doc.sections().into_iter().filter(|s| DRIVER_SECTIONS.iter().any(|d| d.eq_ignore_ascii_case(s)))

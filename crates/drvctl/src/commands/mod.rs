@@ -24,6 +24,15 @@ pub fn parse_number(text: &str) -> CliResult<isize> {
     Ok(if negative { value.wrapping_neg() } else { value })
 }
 
+/// `--timeout SECONDS` as a duration; 0 is a usage error (it would fail every driver
+/// at once), with `per` saying what the seconds are for ("per rule").
+pub fn timeout(seconds: u64, per: &str) -> CliResult<std::time::Duration> {
+    if seconds == 0 {
+        return Err(CliError::Usage(format!("--timeout must be at least 1 (seconds {per})")));
+    }
+    Ok(std::time::Duration::from_secs(seconds))
+}
+
 /// `DRVCNF_*` answers in words.
 pub fn drvcnf(answer: isize) -> &'static str {
     match answer {

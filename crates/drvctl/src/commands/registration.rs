@@ -16,7 +16,6 @@
 //! their own settings elsewhere, so this costs nothing in practice.
 
 use std::path::Path;
-use std::time::Duration;
 
 use drvproc::consts::{DRVCNF_CANCEL, DRVCNF_OK, DRVCNF_RESTART};
 use drvproc_host::{EditOptions, Registry, RegistryEdit};
@@ -26,19 +25,9 @@ use crate::commands::drvcnf;
 use crate::context::Ctx;
 use crate::conversation::{self, Answer, Talk};
 use crate::diagnose;
-use crate::error::{CliError, CliResult, failed};
+use crate::error::{CliResult, failed};
 use crate::output;
 use crate::probe;
-
-/// How long a driver may take to answer `DRV_INSTALL`, `DRV_REMOVE` or
-/// `DRV_CONFIGURE` (with its open and close) before it counts as hung, from
-/// `--timeout` seconds (default 60); 0 is a usage error.
-fn driver_timeout(seconds: u64) -> CliResult<Duration> {
-    if seconds == 0 {
-        return Err(CliError::Usage("--timeout must be at least 1 (seconds the driver may take)".into()));
-    }
-    Ok(Duration::from_secs(seconds))
-}
 
 /// The value to record for FILE: paths become absolute (the registry is read from
 /// other directories); a bare name found in the search path stays bare.
@@ -55,12 +44,15 @@ fn entry_file(ctx: &Ctx, file: &Path) -> CliResult<String> {
     };
     let value = if text.contains('/') {
         absolute(file)?
-    } else if ctx.manager().locate_file(text).is_some() {
-        text.to_string()
-    } else if file.is_file() {
-        absolute(file)?
     } else {
-        return Err(failed!("{text}: not found {}", ctx.manager().search_description()));
+        let manager = ctx.manager();
+        if manager.locate_file(text).is_some() {
+            text.to_string()
+        } else if file.is_file() {
+            absolute(file)?
+        } else {
+            return Err(failed!("{text}: not found {}", manager.search_description()));
+        }
     };
     if value.contains(' ') {
         return Err(failed!(
@@ -73,10 +65,10 @@ fn entry_file(ctx: &Ctx, file: &Path) -> CliResult<String> {
 
 /// Locks the registry for a change, creating it (and, at the default location, its
 /// directory) only when `create` asks.
-fn begin(ctx: &Ctx, create: bool) -> CliResult<(Registry, EditOptions)> {
+fn begin(ctx: &Ctx, create: bool) -> CliResult<RegistryEdit> {
     let registry = if create { ctx.registry()? } else { probe::existing_registry(ctx)? };
-    let default_location = probe::is_default_location(registry.path());
-    Ok((registry, EditOptions { create, create_dirs: create && default_location }))
+    let create_dirs = create && probe::is_default_location(registry.path());
+    Ok(registry.edit(EditOptions { create, create_dirs })?)
 }
 
 /// Says once that the registry file was created.
@@ -126,14 +118,13 @@ pub fn install(
     force: bool,
     timeout: u64,
 ) -> CliResult {
-    let timeout = driver_timeout(timeout)?;
+    let timeout = crate::commands::timeout(timeout, "the driver may take")?;
     let mut value = entry_file(ctx, file)?;
     if !args.is_empty() {
         value = format!("{value} {}", args.join(" "));
     }
     Registry::validate_entry(section, alias, &value)?;
-    let (registry, options) = begin(ctx, true)?;
-    let mut edit = registry.edit(options)?;
+    let mut edit = begin(ctx, true)?;
     if let Some(existing) = edit.document().get(section, alias)
         && !force
     {
@@ -186,11 +177,10 @@ pub fn install(
 /// `--force` is for a driver that opens and then refuses `DRV_REMOVE`, or crashes or
 /// hangs in it: its entry is removed anyway.
 pub fn remove(ctx: &Ctx, alias: &str, section: &str, force: bool, timeout: u64) -> CliResult {
-    let timeout = driver_timeout(timeout)?;
-    let (registry, options) = begin(ctx, false)?;
-    let mut edit = registry.edit(options)?;
+    let timeout = crate::commands::timeout(timeout, "the driver may take")?;
+    let mut edit = begin(ctx, false)?;
     let Some(value) = edit.document().get(section, alias).map(str::to_string) else {
-        return Err(failed!("{alias}: no such alias in [{section}] of {}", registry.path().display()));
+        return Err(failed!("{alias}: no such alias in [{section}] of {}", ctx.config_path()?.display()));
     };
     let answer = match probe::value_problem(&value) {
         Some(why) => Err(Untold::Unreachable(why)),
@@ -259,7 +249,7 @@ enum Untold {
 }
 
 pub fn configure(ctx: &Ctx, alias: &str, section: &str, timeout: u64) -> CliResult {
-    let timeout = driver_timeout(timeout)?;
+    let timeout = crate::commands::timeout(timeout, "the driver may take")?;
     let talk = Talk::Configure { alias: alias.into(), section: section.into() };
     let answer = match conversation::converse(ctx, &talk, timeout)? {
         Outcome::Reported(Answer::NotConfigurable) => {
