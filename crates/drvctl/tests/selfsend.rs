@@ -6,19 +6,14 @@
 mod common;
 
 use common::*;
-use drvproc_capi_tests::{TraceCopy, build_c_driver, repo_root, run_with_timeout};
+use drvproc_capi_tests::{OTHER_OPENED_AND_CLOSED, run_with_timeout, selfsend_beside_trace};
 
 #[test]
 fn drvctl_send_to_a_c_driver_that_sends_to_itself_through_the_c_abi() {
     let dir = tempfile::tempdir().unwrap();
     // The other driver, which selfsend opens through libdrvproc in its DRV_OPEN
     // (its args name it) and keeps open while its instance lives.
-    let other = TraceCopy::new(dir.path(), &[]);
-    let selfsend = build_c_driver(
-        &repo_root().join("drivers/selfsend-c/selfsend.c"),
-        &dir.path().join("libselfsend.so"),
-    );
-    let target = format!("{} {}", selfsend.display(), other.path());
+    let (other, target) = selfsend_beside_trace(dir.path());
     let run = run_with_timeout(
         drvctl(&["--config", "/nonexistent-drvproc-test/system.ini", "send", &target, "DRV_USER"]),
         std::time::Duration::from_secs(10),
@@ -35,15 +30,5 @@ fn drvctl_send_to_a_c_driver_that_sends_to_itself_through_the_c_abi() {
         (Some(0), "DRV_USER+0 answered 24095 (0x5e1f)\n"),
         "SendDriverMessage(hdrvr, DRV_USER+1) from inside the driver must reach its own instance; stderr: {err}"
     );
-    assert_eq!(
-        messages,
-        [
-            "DRV_LOAD(0x0, H1) -> 0x1",
-            "DRV_ENABLE(0x0, H1) -> 0x1",
-            "DRV_OPEN(0x0, H1) -> 0x1001",
-            "DRV_CLOSE(0x1001, H1) -> 0x1",
-            "DRV_DISABLE(0x0, H1) -> 0x1",
-            "DRV_FREE(0x0, H1) -> 0x1",
-        ]
-    );
+    assert_eq!(messages, OTHER_OPENED_AND_CLOSED);
 }

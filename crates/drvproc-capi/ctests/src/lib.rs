@@ -195,6 +195,29 @@ impl TraceCopy {
     }
 }
 
+/// `drivers/selfsend-c` built into `dir`, beside a private trace driver that it opens
+/// through libdrvproc in its `DRV_OPEN` and keeps open while its instance lives:
+/// the trace copy, and the target to open (`"<selfsend> <trace driver>"`, DRV_OPEN's
+/// args naming the other driver).
+pub fn selfsend_beside_trace(dir: &Path) -> (TraceCopy, String) {
+    let other = TraceCopy::new(dir, &[]);
+    let selfsend =
+        build_c_driver(&repo_root().join("drivers/selfsend-c/selfsend.c"), &dir.join("libselfsend.so"));
+    let target = format!("{} {}", selfsend.display(), other.path());
+    (other, target)
+}
+
+/// What the other driver of [`selfsend_beside_trace`] records when one selfsend
+/// instance opens and closes: its whole lifecycle, and no message meant for selfsend.
+pub const OTHER_OPENED_AND_CLOSED: [&str; 6] = [
+    "DRV_LOAD(0x0, H1) -> 0x1",
+    "DRV_ENABLE(0x0, H1) -> 0x1",
+    "DRV_OPEN(0x0, H1) -> 0x1001",
+    "DRV_CLOSE(0x1001, H1) -> 0x1",
+    "DRV_DISABLE(0x0, H1) -> 0x1",
+    "DRV_FREE(0x0, H1) -> 0x1",
+];
+
 /// One trace record (`msg=0x0003 id=0 h=0x1 l1=0 args=- l2=0 ret=4097 # DRV_OPEN`)
 /// as (name, id, handle text, answer).
 fn parse_record(line: &str) -> (String, u64, String, i64) {

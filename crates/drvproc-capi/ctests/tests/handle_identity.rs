@@ -43,16 +43,12 @@ fn the_first_handles_of_a_process_are_not_small_integers() {
 #[test]
 fn a_c_driver_sending_to_its_own_handle_through_the_c_abi_reaches_its_own_instance() {
     let dir = tempfile::tempdir().unwrap();
-    let other = TraceCopy::new(dir.path(), &[]);
-    let selfsend = build_c_driver(
-        &repo_root().join("drivers/selfsend-c/selfsend.c"),
-        &dir.path().join("libselfsend.so"),
-    );
+    let (other, target) = selfsend_beside_trace(dir.path());
     // A manager of this program's own (not libdrvproc's), as a host application has.
     let m = DriverManager::new(ManagerOptions::new().config_path("/nonexistent-drvproc-test/system.ini"));
     // DRV_OPEN's args name the other driver, which the instance opens through
     // libdrvproc and keeps open while it lives.
-    let instance = m.open(&format!("{} {}", selfsend.display(), other.path()), None).expect("open selfsend");
+    let instance = m.open(&target, None).expect("open selfsend");
     let (opened, handles) = other.messages();
     assert_eq!(opened.len(), 3, "the other driver is open: {opened:?}");
     // SAFETY: selfsend treats DRV_USER's parameters as numbers.
@@ -73,15 +69,5 @@ fn a_c_driver_sending_to_its_own_handle_through_the_c_abi_reaches_its_own_instan
     );
     instance.close().unwrap();
     let (messages, _) = other.messages();
-    assert_eq!(
-        messages,
-        [
-            "DRV_LOAD(0x0, H1) -> 0x1",
-            "DRV_ENABLE(0x0, H1) -> 0x1",
-            "DRV_OPEN(0x0, H1) -> 0x1001",
-            "DRV_CLOSE(0x1001, H1) -> 0x1",
-            "DRV_DISABLE(0x0, H1) -> 0x1",
-            "DRV_FREE(0x0, H1) -> 0x1",
-        ]
-    );
+    assert_eq!(messages, OTHER_OPENED_AND_CLOSED);
 }

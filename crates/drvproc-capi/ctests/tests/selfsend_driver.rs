@@ -16,11 +16,7 @@ type Close = unsafe extern "system" fn(Hdrvr, isize, isize) -> isize;
 #[test]
 fn selfsend_reaches_itself_when_libdrvproc_hosts_it() {
     let dir = tempfile::tempdir().unwrap();
-    let other = TraceCopy::new(dir.path(), &[]);
-    let selfsend = build_c_driver(
-        &repo_root().join("drivers/selfsend-c/selfsend.c"),
-        &dir.path().join("libselfsend.so"),
-    );
+    let (other, target) = selfsend_beside_trace(dir.path());
     // SAFETY: libdrvproc's initialisers are Rust's std only.
     let lib = unsafe { libloading::Library::new(built("libdrvproc.so")) }.unwrap();
     // SAFETY: each symbol has the type its header prototype declares.
@@ -31,7 +27,7 @@ fn selfsend_reaches_itself_when_libdrvproc_hosts_it() {
             *lib.get::<Close>(b"CloseDriver\0").unwrap(),
         )
     };
-    let name = CString::new(format!("{} {}", selfsend.display(), other.path())).unwrap();
+    let name = CString::new(target).unwrap();
     // SAFETY: a NUL-terminated name, no section, lParam2 0.
     let h = unsafe { open(name.as_ptr(), std::ptr::null(), 0) };
     assert!(!h.is_null(), "selfsend opens");
@@ -40,15 +36,5 @@ fn selfsend_reaches_itself_when_libdrvproc_hosts_it() {
     // SAFETY: numbers only.
     assert_eq!(unsafe { close(h, 0, 0) }, 1);
     let (messages, _) = other.messages();
-    assert_eq!(
-        messages,
-        [
-            "DRV_LOAD(0x0, H1) -> 0x1",
-            "DRV_ENABLE(0x0, H1) -> 0x1",
-            "DRV_OPEN(0x0, H1) -> 0x1001",
-            "DRV_CLOSE(0x1001, H1) -> 0x1",
-            "DRV_DISABLE(0x0, H1) -> 0x1",
-            "DRV_FREE(0x0, H1) -> 0x1",
-        ]
-    );
+    assert_eq!(messages, OTHER_OPENED_AND_CLOSED);
 }
