@@ -22,7 +22,6 @@
 //!   unwinds (undoing a registry edit in progress) before drvctl dies of the signal.
 //!   On Linux the child is also killed if drvctl dies first (`PR_SET_PDEATHSIG`).
 
-pub use platform::{catch_signals, die_of, interrupted};
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Write};
@@ -33,6 +32,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::context::Ctx;
+
+mod signals;
+
+pub use signals::{catch_signals, die_of, interrupted};
 
 /// The environment variable naming the report descriptor in the child.
 pub const REPORT_FD_VAR: &str = "DRVCTL_REPORT_FD";
@@ -269,164 +272,11 @@ mod platform {
     use std::io::{self, Read, Write};
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
     use std::os::unix::process::CommandExt;
-    use std::process::{Child, Command, ExitCode, Stdio};
-    use std::sync::atomic::{AtomicI32, Ordering};
+    use std::process::{Child, Command, Stdio};
     use std::time::{Duration, Instant};
 
+    use super::signals::{Registration, interrupted};
     use super::{DRAIN, Finished, Interrupted, REPORT_FD_VAR, REPORT_LIMIT, TAIL, Tail};
-
-    /// The signals that stop drvctl and, through it, its children.
-    const STOPPING: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
-
-    /// The process groups of the children running, for the signal handler: 0 a free
-    /// slot, -1 a child being started, else its group. More children at once than
-    /// slots are not killed on a signal (only by `PR_SET_PDEATHSIG`, on Linux).
-    static GROUPS: [AtomicI32; 8] = [const { AtomicI32::new(0) }; 8];
-
-    /// The signal that asked drvctl to stop, or 0.
-    static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
-
-    /// The signal that asked drvctl to stop, if one did.
-    pub fn interrupted() -> Option<i32> {
-        Some(INTERRUPTED.load(Ordering::SeqCst)).filter(|&s| s != 0)
-    }
-
-    /// Installs the handler of SIGINT, SIGTERM and SIGHUP, except for those the
-    /// parent ignores (`nohup`, a background job): they stay ignored.
-    pub fn catch_signals() {
-        for signal in STOPPING {
-            // SAFETY: sigaction reads and writes only the structures passed, which
-            // are valid, zero-initialised plain C structs; the handler only does
-            // async-signal-safe things (see `on_signal`).
-            unsafe {
-                let mut old: libc::sigaction = std::mem::zeroed();
-                if libc::sigaction(signal, std::ptr::null(), &mut old) != 0
-                    || old.sa_sigaction == libc::SIG_IGN
-                {
-                    continue;
-                }
-                let mut act: libc::sigaction = std::mem::zeroed();
-                act.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-                act.sa_flags = libc::SA_RESTART;
-                libc::sigemptyset(&mut act.sa_mask);
-                for other in STOPPING {
-                    libc::sigaddset(&mut act.sa_mask, other);
-                }
-                libc::sigaction(signal, &act, std::ptr::null_mut());
-            }
-        }
-    }
-
-    /// Kills the children's groups and notes the signal, for [`run`] to fail with
-    /// and `main` to die of after the command unwound. With no child running there
-    /// is nothing to undo: drvctl dies of the signal at once. Only atomics, kill,
-    /// signal and raise, which are async-signal-safe.
-    extern "C" fn on_signal(signal: libc::c_int) {
-        let errno = Errno::save();
-        INTERRUPTED.store(signal, Ordering::SeqCst);
-        let mut running = false;
-        for slot in &GROUPS {
-            let group = slot.load(Ordering::SeqCst);
-            running |= group != 0;
-            if group > 0 {
-                // SAFETY: kill(2) of a process group our unreaped child leads.
-                unsafe { libc::kill(-group, libc::SIGKILL) };
-            }
-        }
-        if !running {
-            // SAFETY: signal and raise are async-signal-safe; the signal is blocked
-            // in its handler, so it is delivered, with the default action, on return.
-            unsafe {
-                libc::signal(signal, libc::SIG_DFL);
-                libc::raise(signal);
-            }
-        }
-        errno.restore();
-    }
-
-    /// `errno`, which a signal handler must leave as it found it.
-    struct Errno(libc::c_int);
-
-    impl Errno {
-        fn save() -> Errno {
-            Errno(io::Error::last_os_error().raw_os_error().unwrap_or(0))
-        }
-
-        fn restore(self) {
-            #[cfg(any(target_os = "linux", target_os = "android"))]
-            // SAFETY: __errno_location returns this thread's errno, always valid.
-            unsafe {
-                *libc::__errno_location() = self.0;
-            }
-            #[cfg(target_vendor = "apple")]
-            // SAFETY: __error returns this thread's errno, always valid.
-            unsafe {
-                *libc::__error() = self.0;
-            }
-        }
-    }
-
-    /// Ends drvctl as killed by `signal`: the default disposition, then the signal
-    /// again. Returns (128 + signal, as a shell reports it) only if that did not end it.
-    pub fn die_of(signal: i32) -> ExitCode {
-        let _ = io::stdout().flush();
-        let _ = io::stderr().flush();
-        // SAFETY: plain libc calls on this process's own signal state; `set` is a
-        // valid, initialised sigset_t.
-        unsafe {
-            libc::signal(signal, libc::SIG_DFL);
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, signal);
-            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-            libc::raise(signal);
-        }
-        ExitCode::from((128 + signal).clamp(0, 255) as u8)
-    }
-
-    /// A slot of [`GROUPS`] held while one child runs.
-    struct Registration {
-        slot: Option<&'static AtomicI32>,
-    }
-
-    impl Registration {
-        /// Takes a slot before the child is started, so a signal in between is
-        /// noted rather than ending drvctl with the child left running.
-        fn reserve() -> Registration {
-            let slot =
-                GROUPS.iter().find(|s| s.compare_exchange(0, -1, Ordering::SeqCst, Ordering::SeqCst).is_ok());
-            Registration { slot }
-        }
-
-        fn set(&self, group: u32) {
-            if let Some(slot) = self.slot {
-                slot.store(group as i32, Ordering::SeqCst);
-            }
-        }
-
-        /// Frees the slot; before the child is reaped, after which its group id
-        /// may be reused.
-        fn release(&mut self) {
-            if let Some(slot) = self.slot.take() {
-                slot.store(0, Ordering::SeqCst);
-            }
-        }
-    }
-
-    impl Drop for Registration {
-        /// On an early return (an error reading the child) the child still runs:
-        /// kill its group.
-        fn drop(&mut self) {
-            if let Some(slot) = self.slot {
-                let group = slot.load(Ordering::SeqCst);
-                if group > 0 {
-                    // SAFETY: kill(2) of the group of our child, not yet reaped.
-                    unsafe { libc::kill(-group, libc::SIGKILL) };
-                }
-            }
-            self.release();
-        }
-    }
 
     pub(super) fn run(mut cmd: Command, timeout: Duration, relay: bool) -> io::Result<Finished> {
         if let Some(signal) = interrupted() {
@@ -657,17 +507,6 @@ mod platform {
     use super::{Finished, TAIL, Tail};
 
     const MARK: &str = "\u{1}drvctl ";
-
-    /// No signal is caught here: the child is not in a group of its own.
-    pub fn catch_signals() {}
-
-    pub fn interrupted() -> Option<i32> {
-        None
-    }
-
-    pub fn die_of(signal: i32) -> std::process::ExitCode {
-        std::process::ExitCode::from((128 + signal).clamp(0, 255) as u8)
-    }
 
     pub(super) fn run(mut cmd: Command, timeout: Duration, relay: bool) -> io::Result<Finished> {
         cmd.env(super::REPORT_FD_VAR, "stdout").stdout(Stdio::piped()).stderr(Stdio::piped());
