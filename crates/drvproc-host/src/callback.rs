@@ -1,11 +1,21 @@
 //! `DriverCallback` (spec §12) and the portable targets it notifies.
 //!
 //! On Windows a driver notifies its client through a window, a thread's message
-//! queue, a function or an event. Here windows and threads are both served by a
-//! [`MessageQueue`] and events by an [`Event`]; each has a non-zero `id()`, the value
-//! a client passes where Windows code passes an `HWND`, thread id or `HANDLE`, and
-//! `DriverCallback` finds the target by that value. A value naming no live target
-//! (never created, or dropped) is reported as a failed notification, never a crash.
+//! queue, a function or an event. drvproc serves windows and threads on every
+//! platform with a [`MessageQueue`] and events with an [`Event`]; each has a non-zero
+//! `id()`, the value a client passes where Windows code passes an `HWND`, thread id
+//! or `HANDLE`, and `DriverCallback` finds the target by that value. A value naming
+//! no live target (never created, or dropped) is reported as a failed notification,
+//! never a crash.
+//!
+//! On Windows the value may also be a real `HWND`, thread id or event `HANDLE`, as
+//! winmm's clients pass them: a value that names no live portable target goes to
+//! `PostMessageW`, `PostThreadMessageW` or `SetEvent`.
+//! Portable targets are looked up first, so they must not take values a Win32
+//! object may have: on 64-bit Windows their ids lie above `u32::MAX`, where no
+//! thread id, window handle (32 significant bits) or kernel handle (below 2^26) can
+//! be. On 32-bit Windows the ranges overlap in principle; a portable target then
+//! wins over a Win32 object with the same value.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,9 +38,16 @@ fn targets() -> MutexGuard<'static, HashMap<usize, Target>> {
     TARGETS.get_or_init(Default::default).lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The first portable id: away from small integers, so that stray small values
+/// rarely name a target, and on 64-bit Windows above every Win32 thread id, window
+/// and handle (see the module documentation).
+#[cfg(all(windows, target_pointer_width = "64"))]
+const FIRST_ID: usize = (1 << 32) + 0x1_0000;
+#[cfg(not(all(windows, target_pointer_width = "64")))]
+const FIRST_ID: usize = 0x1_0000;
+
 fn next_id() -> usize {
-    // Start away from small integers so that stray small values rarely name a target.
-    static NEXT: AtomicUsize = AtomicUsize::new(0x1_0000);
+    static NEXT: AtomicUsize = AtomicUsize::new(FIRST_ID);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
@@ -213,6 +230,51 @@ impl MessageQueue {
     }
 }
 
+/// The Win32 targets of a value that names no portable one.
+#[cfg(windows)]
+mod win32 {
+    use drvproc::{Hdrvr, Msg};
+    use windows_sys::Win32::System::Threading::SetEvent;
+    use windows_sys::Win32::UI::WindowsAndMessaging::{PostMessageW, PostThreadMessageW};
+
+    pub(super) fn set_event(handle: usize) -> bool {
+        // SAFETY: SetEvent validates the handle in the kernel; an invalid value fails
+        // with ERROR_INVALID_HANDLE. No memory of this process is touched.
+        unsafe { SetEvent(handle as _) != 0 }
+    }
+
+    pub(super) fn post_to_window(hwnd: usize, hdrvr: Hdrvr, msg: Msg, p1: usize) -> bool {
+        // SAFETY: PostMessageW validates the window handle (ERROR_INVALID_WINDOW_HANDLE
+        // for a stale one); the parameters are copied into the message, not read.
+        unsafe { PostMessageW(hwnd as _, msg, hdrvr.raw(), p1 as isize) != 0 }
+    }
+
+    pub(super) fn post_to_thread(thread: usize, hdrvr: Hdrvr, msg: Msg, p1: usize) -> bool {
+        let Ok(thread) = u32::try_from(thread) else { return false };
+        // SAFETY: PostThreadMessageW validates the thread id (ERROR_INVALID_THREAD_ID
+        // for a thread without a queue); the parameters are copied, not read.
+        unsafe { PostThreadMessageW(thread, msg, hdrvr.raw(), p1 as isize) != 0 }
+    }
+}
+
+/// Elsewhere a value naming no portable target names nothing.
+#[cfg(not(windows))]
+mod win32 {
+    use drvproc::{Hdrvr, Msg};
+
+    pub(super) fn set_event(_: usize) -> bool {
+        false
+    }
+
+    pub(super) fn post_to_window(_: usize, _: Hdrvr, _: Msg, _: usize) -> bool {
+        false
+    }
+
+    pub(super) fn post_to_thread(_: usize, _: Hdrvr, _: Msg, _: usize) -> bool {
+        false
+    }
+}
+
 /// Notifies a client the way `DriverCallback` does (spec §12, D13, D16).
 ///
 /// `flags & DCB_TYPEMASK` picks the target type (`DCB_NOSWITCH` is ignored):
@@ -223,11 +285,19 @@ impl MessageQueue {
 /// - `DCB_WINDOW`, `DCB_TASK`: posts `(hdrvr, msg, p1)` to the [`MessageQueue`] whose id
 ///   is `callback`; `false` if it is full.
 ///
-/// An event or queue id that names no live target gives `false`.
+/// An event or queue id that names no live target gives `false`, except on
+/// Windows, where such a value is taken for what winmm takes it for: `DCB_EVENT`
+/// calls `SetEvent(callback)`, `DCB_WINDOW` `PostMessageW(callback, msg, hdrvr, p1)`,
+/// `DCB_TASK` `PostThreadMessageW(callback, msg, hdrvr, p1)` (a value above
+/// `u32::MAX` is no thread id: `false`), with their result. The system validates
+/// the value; nothing in this process is dereferenced.
 ///
 /// # Safety
 /// With `DCB_FUNCTION`, `callback` must be the address of a function with the
-/// `LPDRVCALLBACK` signature that is sound to call with these arguments.
+/// `LPDRVCALLBACK` signature that is sound to call with these arguments. On
+/// Windows, with the other types, a value that is not a portable id must be the
+/// event, window or thread the client chose: the system acts on whatever object
+/// of this process the value names.
 pub unsafe fn driver_callback(
     callback: usize,
     flags: u32,
@@ -254,17 +324,24 @@ pub unsafe fn driver_callback(
                 Some(Target::Event(weak)) => weak.upgrade(),
                 _ => None,
             };
-            event.is_some_and(|inner| {
-                Event { inner }.set();
-                true
-            })
+            match event {
+                Some(inner) => {
+                    Event { inner }.set();
+                    true
+                }
+                None => win32::set_event(callback),
+            }
         }
         DCB_WINDOW | DCB_TASK => {
             let queue = match targets().get(&callback) {
                 Some(Target::Queue(weak)) => weak.upgrade(),
                 _ => None,
             };
-            queue.is_some_and(|inner| MessageQueue { inner }.post(PostedMessage { hdrvr, msg, param1: p1 }))
+            match queue {
+                Some(inner) => MessageQueue { inner }.post(PostedMessage { hdrvr, msg, param1: p1 }),
+                None if flags & DCB_TYPEMASK == DCB_WINDOW => win32::post_to_window(callback, hdrvr, msg, p1),
+                None => win32::post_to_thread(callback, hdrvr, msg, p1),
+            }
         }
         DCB_NULL => false,
         _ => false,
