@@ -389,6 +389,37 @@ impl IniDocument {
         None
     }
 
+    /// Lays `entries` of `section` over the document, for a view of several sources
+    /// that is never written back (the Windows registry key over `system.ini`): a
+    /// key the section has takes the new value on the line of its first
+    /// occurrence; the others follow in a `[section]` block appended at the end. No
+    /// line moves, so line numbers and warnings stay the source's.
+    pub(crate) fn overlay(&mut self, section: &str, entries: &[(String, String)]) {
+        let mut appended = Vec::new();
+        for (key, value) in entries {
+            match self.first_line_of(section, key) {
+                Some(first) => {
+                    let line = &mut self.lines[first];
+                    line.raw.text = format!("{key}={value}");
+                    line.raw.original = None;
+                    line.kind = Kind::Entry { key: key.clone(), value: value.clone() };
+                }
+                None => appended.push((key, value)),
+            }
+        }
+        if appended.is_empty() {
+            return;
+        }
+        let header = self.new_line(format!("[{section}]"), Kind::Section(section.to_string()));
+        self.insert_line(self.lines.len(), header);
+        for (key, value) in appended {
+            let entry = Kind::Entry { key: key.clone(), value: value.clone() };
+            let line = self.new_line(format!("{key}={value}"), entry);
+            self.insert_line(self.lines.len(), line);
+        }
+        self.reindex();
+    }
+
     /// Removes every entry of `key` in `section`; returns the value lookups saw.
     pub fn remove(&mut self, section: &str, key: &str) -> Option<String> {
         let first = self.first_line_of(section, key)?;
@@ -444,6 +475,19 @@ mod tests {
     use super::*;
 
     const SAMPLE: &str = "; drivers\r\n[Drivers32]\r\nmsacm.a = a.acm  args here\r\n\r\n; mci\r\n[mci]\r\ncdaudio=mcicda.drv\r\n";
+
+    #[test]
+    fn an_overlay_moves_no_line() {
+        let mut doc = IniDocument::parse("[Drivers32]\na=a.so\nbad line\n[mci]\nx=x.so\n");
+        let entries = [("A".to_string(), "key.so 1".to_string()), ("b".to_string(), "b.so".to_string())];
+        doc.overlay("drivers32", &entries);
+        doc.overlay("MCI32", &[("m".to_string(), "m.so".to_string())]);
+        assert_eq!(doc.entries("Drivers32"), [("A", "key.so 1"), ("b", "b.so")]);
+        assert_eq!(doc.get("mci32", "m"), Some("m.so"));
+        assert_eq!((doc.line_of("Drivers32", "a"), doc.line_of("mci", "x")), (Some(2), Some(5)));
+        assert_eq!(doc.warnings()[0].line, 3);
+        assert_eq!(doc.sections(), ["Drivers32", "mci", "MCI32"]);
+    }
 
     #[test]
     fn parses_and_renders_losslessly() {

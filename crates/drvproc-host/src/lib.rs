@@ -7,7 +7,8 @@
 //! * [`DriverManager`]: `open` / `send` / `close` / `module_handle` / `flags`, and
 //!   drivers that are functions in this process ([`DriverManager::register_function`]);
 //! * [`Instance`]: an owned open instance, closed on drop, with typed wrappers;
-//! * [`Registry`]: the `system.ini`-format configuration (aliases per section);
+//! * [`Registry`]: the `system.ini`-format configuration (aliases per section), on
+//!   Windows with the registry key read before it ([`SystemKey`]);
 //! * [`probe_library`]: whether a file maps as a driver, judged exactly as `open`
 //!   judges it (for tools that report on drivers);
 //! * [`driver_callback`] with the portable [`Event`] and [`MessageQueue`] targets.
@@ -63,6 +64,7 @@ mod options;
 mod records;
 mod registry;
 mod resolve;
+mod system_registry;
 mod text_encoding;
 
 /// Whether sends use the light barrier (Linux `membarrier` available) rather than a
@@ -76,5 +78,6 @@ pub use instance::Instance;
 pub use loader::{LoadError, probe_library};
 pub use manager::{DRIVER_FLAGS_VALID, DriverManager};
 pub use options::ManagerOptions;
-pub use registry::{Committed, DRIVERS32, EditOptions, Registry, RegistryEdit, RegistryError};
+pub use registry::{Committed, DRIVERS32, EditOptions, EntrySource, Registry, RegistryEdit, RegistryError};
 pub use resolve::split_entry;
+pub use system_registry::{MAX_VALUE_UNITS, SYSTEM_KEY, SystemKey};

@@ -97,14 +97,17 @@ impl DriverManager {
     /// A manager with these options, or an error when too many managers are alive
     /// at once for their handles to stay distinct.
     pub fn try_new(options: ManagerOptions) -> Result<Self, TooManyManagers> {
-        let config_path = options.config_path.or_else(Registry::default_path);
-        let search = SearchPath::new(options.search_path, config_path.as_deref());
+        let registry = options.config_path.map(Registry::new).or_else(Registry::default_registry);
+        // Bare names of Windows' own registry are left to the system's search order,
+        // as winmm leaves them, rather than looked for beside system.ini first.
+        let config_dir_searched = registry.as_ref().filter(|r| r.system_key().is_none()).map(Registry::path);
+        let search = SearchPath::new(options.search_path, config_dir_searched);
         let state = ManagerState {
             table: HandleTable::new(options.max_instances.unwrap_or(usize::MAX))?,
             modules: Mutex::new(ModuleMaps::default()),
             functions: RwLock::new(Vec::new()),
             function_count: AtomicUsize::new(0),
-            registry: config_path.map(Registry::new),
+            registry,
             search,
             session_instance: options.session_instance,
         };
@@ -133,7 +136,9 @@ impl DriverManager {
         GLOBAL.get_or_init(|| DriverManager::new(ManagerOptions::default()))
     }
 
-    /// The registry file this manager reads aliases from, if any location is known.
+    /// The registry this manager reads aliases from, if any location is known: the
+    /// configured file, or the default one (on Windows: the registry key, then
+    /// `%WINDIR%\system.ini`; see [`Registry::default_registry`]).
     pub fn registry(&self) -> Option<&Registry> {
         self.state.registry.as_ref()
     }

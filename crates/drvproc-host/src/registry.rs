@@ -8,6 +8,10 @@
 //! and inode (of the file a symbolic link names), so opening by alias costs one
 //! `stat` when nothing changed.
 //!
+//! On Windows the default registry ([`Registry::default_registry`]) is Windows' own:
+//! the key `HKLM\Software\Microsoft\Windows NT\CurrentVersion\<section>` (see
+//! [`SystemKey`]), read first, then `%WINDIR%\system.ini`, as winmm reads them.
+//!
 //! Writes are transactions ([`Registry::edit`]): lock the file itself, re-read it,
 //! create the temporary file that will replace it, let the caller look and change,
 //! then write the temporary file and rename it over the original. A caller can so
@@ -24,6 +28,7 @@ use std::time::SystemTime;
 
 use crate::ini::IniDocument;
 use crate::locked_file::{Creation, LockedFile};
+use crate::system_registry::SystemKey;
 
 /// The section drivers live in when none is named (Microsoft's `DRIVERS_SECTION`).
 pub const DRIVERS32: &str = "Drivers32";
@@ -81,6 +86,40 @@ pub enum RegistryError {
         text: String,
         /// Why.
         reason: &'static str,
+    },
+    /// The Windows registry refused to open, read or write a key.
+    #[error("{key}: {source}{hint}")]
+    Key {
+        /// The key, as Windows tools spell it.
+        key: String,
+        /// What the system said.
+        source: std::io::Error,
+        /// What to do about it, when something can be done; else empty.
+        hint: &'static str,
+    },
+    /// A registry value that is not text (`REG_SZ` or `REG_EXPAND_SZ`).
+    #[error("{key}\\{name}: a {kind} value, where a driver entry is text (REG_SZ or REG_EXPAND_SZ)")]
+    NotText {
+        /// The key holding the value.
+        key: String,
+        /// The value's name (the alias).
+        name: String,
+        /// Its type, e.g. `REG_DWORD`.
+        kind: String,
+    },
+    /// A registry value longer than any file name with arguments.
+    #[error(
+        "{key}\\{name}: the value is {units} characters long, more than the {max} a driver entry may have"
+    )]
+    TooLong {
+        /// The key holding the value.
+        key: String,
+        /// The value's name (the alias).
+        name: String,
+        /// Its length in UTF-16 units.
+        units: usize,
+        /// The most read.
+        max: usize,
     },
     /// [`RegistryEdit::insert`] without `replace` found the alias taken.
     #[error("{alias} is already registered in [{section}] as {value:?}")]
@@ -209,20 +248,66 @@ type Stamp = (SystemTime, u64, u64, u64);
 /// How long after a modification a file's stamp is not trusted to identify it.
 const RACY_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// One registry file.
+/// Where an entry of a [`Registry`] is recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntrySource {
+    /// The Windows registry key of its section ([`Registry::system_key`]).
+    SystemKey,
+    /// The registry file.
+    File,
+}
+
+/// The driver registry: one `system.ini`-format file, and on Windows by default
+/// also the registry key read before it.
 #[derive(Debug)]
 pub struct Registry {
     path: PathBuf,
     cache: Mutex<Option<(Stamp, Arc<IniDocument>)>>,
+    system: Option<SystemKey>,
 }
 
 impl Registry {
     /// A registry backed by `path` (which need not exist yet: it reads as empty).
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Registry { path: path.into(), cache: Mutex::new(None) }
+        Registry { path: path.into(), cache: Mutex::new(None), system: None }
     }
 
-    /// Where the configuration lives when no path is given: `$DRVPROC_CONFIG`, else
+    /// Windows' own registry: the key of [`SystemKey`] first, then the file `ini`
+    /// (`%WINDIR%\system.ini`), as winmm resolves aliases (spec §8).
+    #[cfg(windows)]
+    pub fn windows(ini: impl Into<PathBuf>) -> Self {
+        Registry { system: Some(SystemKey::local_machine()), ..Registry::new(ini) }
+    }
+
+    /// The registry used when no path is given: `$DRVPROC_CONFIG` (a file only),
+    /// else on Windows `Registry::windows` with `%WINDIR%\system.ini`, else the
+    /// file at [`default_path`](Self::default_path). `None` when no location is known.
+    pub fn default_registry() -> Option<Registry> {
+        #[cfg(windows)]
+        if !has_config_variable() {
+            return windows_ini().map(Registry::windows);
+        }
+        Self::default_path().map(Registry::new)
+    }
+
+    /// The Windows registry key read before the file, if this registry has one
+    /// (only `Registry::windows`, on Windows, has).
+    pub fn system_key(&self) -> Option<&SystemKey> {
+        self.system.as_ref()
+    }
+
+    /// Where aliases of `section` are looked up, in words: the file, or on Windows
+    /// "HKEY_LOCAL_MACHINE\...\Drivers32 and C:\windows\system.ini".
+    pub fn describe(&self, section: &str) -> String {
+        match &self.system {
+            Some(key) => format!("{} and {}", key.key_path(section), self.path.display()),
+            None => self.path.display().to_string(),
+        }
+    }
+
+    /// Where the configuration file lives when no path is given: `$DRVPROC_CONFIG`,
+    /// else on Windows `%WINDIR%\system.ini` (see [`default_registry`](Self::default_registry)
+    /// for the registry key read before it), else
     /// `$XDG_CONFIG_HOME/drvproc/system.ini`, else `$HOME/.config/drvproc/system.ini`.
     ///
     /// `$DRVPROC_CONFIG` is used as given, like a `--config` argument. A relative
@@ -235,17 +320,11 @@ impl Registry {
         if let Some(p) = non_empty("DRVPROC_CONFIG") {
             return Some(p);
         }
-        let absolute = |var: &str| {
-            non_empty(var).filter(|p| {
-                let ok = p.is_absolute();
-                if !ok {
-                    tracing::warn!("ignoring {var}={}: not an absolute path", p.display());
-                }
-                ok
-            })
-        };
-        let config_home = absolute("XDG_CONFIG_HOME").or_else(|| absolute("HOME").map(|h| h.join(".config")));
-        config_home.map(|c| c.join("drvproc").join("system.ini"))
+        #[cfg(windows)]
+        let found = windows_ini();
+        #[cfg(not(windows))]
+        let found = xdg_path(non_empty);
+        found
     }
 
     /// The file's path.
@@ -279,7 +358,12 @@ impl Registry {
     }
 
     /// Whether the file exists (a symbolic link counts when the file it names does).
+    /// A registry with a [`system_key`](Self::system_key) always exists: the key is
+    /// Windows' own.
     pub fn exists(&self) -> Result<bool, RegistryError> {
+        if self.system.is_some() {
+            return Ok(true);
+        }
         match fs::metadata(&self.path) {
             Ok(_) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
@@ -289,14 +373,51 @@ impl Registry {
 
     /// The current document; empty if the file does not exist (the driver manager
     /// treats a missing registry as one without aliases).
+    ///
+    /// With a [`system_key`](Self::system_key), the document is a view of what
+    /// lookups find: the file with the key's values of its sections (and of
+    /// `Drivers32`, `MCI32` and `MCI`) laid over it, see [`IniDocument`]'s
+    /// `overlay`. Line numbers and warnings stay the file's. Values that cannot be
+    /// read as text are left out of the view (a lookup reports them), with a
+    /// warning. [`source_of`](Self::source_of) tells where an entry comes from.
     pub fn read(&self) -> Result<Arc<IniDocument>, RegistryError> {
-        Ok(self.read_if_present()?.unwrap_or_default())
+        let doc = self.read_if_present()?.unwrap_or_default();
+        match &self.system {
+            Some(key) => Ok(Arc::new(self.overlaid(key, &doc)?)),
+            None => Ok(doc),
+        }
     }
 
     /// The current document; [`RegistryError::Missing`] if the file does not exist,
-    /// for commands that must tell a mistyped path from an empty registry.
+    /// for commands that must tell a mistyped path from an empty registry. (With a
+    /// [`system_key`](Self::system_key): [`read`](Self::read).)
     pub fn read_existing(&self) -> Result<Arc<IniDocument>, RegistryError> {
+        if self.system.is_some() {
+            return self.read();
+        }
         self.read_if_present()?.ok_or_else(|| RegistryError::missing(&self.path))
+    }
+
+    /// `doc` with the values of `key` laid over it, section by section.
+    fn overlaid(&self, key: &SystemKey, doc: &IniDocument) -> Result<IniDocument, RegistryError> {
+        let mut view = doc.clone();
+        let mut sections: Vec<String> = doc.sections().into_iter().map(str::to_string).collect();
+        for known in [DRIVERS32, "MCI32", "MCI"] {
+            if !sections.iter().any(|s| s.eq_ignore_ascii_case(known)) {
+                sections.push(known.to_string());
+            }
+        }
+        for section in &sections {
+            let mut entries = Vec::new();
+            for (alias, value) in key.entries(section)? {
+                match value {
+                    Ok(value) => entries.push((alias, value)),
+                    Err(e) => tracing::warn!("{e}; left out"),
+                }
+            }
+            view.overlay(section, &entries);
+        }
+        Ok(view)
     }
 
     fn read_if_present(&self) -> Result<Option<Arc<IniDocument>>, RegistryError> {
@@ -326,9 +447,31 @@ impl Registry {
         Ok(Some(doc))
     }
 
-    /// The value of `alias` in `section`, e.g. `imaadp32.acm` for `msacm.imaadpcm`.
+    /// The value of `alias` in `section`, e.g. `imaadp32.acm` for `msacm.imaadpcm`:
+    /// from the [`system_key`](Self::system_key) if there is one and it has the
+    /// value, else from the file. Section and alias match case-insensitively.
     pub fn lookup(&self, section: &str, alias: &str) -> Result<Option<String>, RegistryError> {
-        Ok(self.read()?.get(section, alias).map(str::to_string))
+        if let Some(key) = &self.system
+            && let Some(value) = key.get(section, alias)?
+        {
+            return Ok(Some(value));
+        }
+        Ok(self.read_if_present()?.and_then(|doc| doc.get(section, alias).map(str::to_string)))
+    }
+
+    /// Where the value [`lookup`](Self::lookup) finds for `alias` comes from.
+    pub fn source_of(&self, section: &str, alias: &str) -> Result<Option<EntrySource>, RegistryError> {
+        if let Some(key) = &self.system {
+            match key.get(section, alias) {
+                Ok(Some(_)) | Err(RegistryError::NotText { .. } | RegistryError::TooLong { .. }) => {
+                    return Ok(Some(EntrySource::SystemKey));
+                }
+                Ok(None) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let in_file = self.read_if_present()?.is_some_and(|doc| doc.get(section, alias).is_some());
+        Ok(in_file.then_some(EntrySource::File))
     }
 
     /// Checks that `alias=value` can be written into `[section]` as one entry that
@@ -388,6 +531,38 @@ impl Registry {
         tx.commit()?;
         Ok(result)
     }
+}
+
+/// `$XDG_CONFIG_HOME/drvproc/system.ini`, else `$HOME/.config/drvproc/system.ini`
+/// (see [`Registry::default_path`]).
+#[cfg(not(windows))]
+fn xdg_path(non_empty: impl Fn(&str) -> Option<PathBuf>) -> Option<PathBuf> {
+    let absolute = |var: &str| {
+        non_empty(var).filter(|p| {
+            let ok = p.is_absolute();
+            if !ok {
+                tracing::warn!("ignoring {var}={}: not an absolute path", p.display());
+            }
+            ok
+        })
+    };
+    let config_home = absolute("XDG_CONFIG_HOME").or_else(|| absolute("HOME").map(|h| h.join(".config")));
+    config_home.map(|c| c.join("drvproc").join("system.ini"))
+}
+
+/// Whether `$DRVPROC_CONFIG` names a file (which then is the whole registry).
+#[cfg(windows)]
+fn has_config_variable() -> bool {
+    std::env::var_os("DRVPROC_CONFIG").is_some_and(|v| !v.is_empty())
+}
+
+/// `%WINDIR%\system.ini` (or `%SystemRoot%`'s), where Windows keeps it.
+#[cfg(windows)]
+fn windows_ini() -> Option<PathBuf> {
+    ["WINDIR", "SystemRoot"]
+        .into_iter()
+        .find_map(|var| std::env::var_os(var).filter(|v| !v.is_empty()))
+        .map(|dir| PathBuf::from(dir).join("system.ini"))
 }
 
 fn stamp_of(meta: &fs::Metadata) -> Stamp {

@@ -193,10 +193,9 @@ impl ManagerState {
         let section = section.unwrap_or(DRIVERS32);
         let sections = sections_for(section);
         if let Some(registry) = &self.registry {
-            let doc = registry.read()?;
             for s in &sections {
-                if let Some(value) = doc.get(s, name) {
-                    let (file, args) = split_entry(value);
+                if let Some(value) = registry.lookup(s, name)? {
+                    let (file, args) = split_entry(&value);
                     let target =
                         registry.entry_path(file).map_or_else(|| self.search.locate(file), Target::Path);
                     return self.try_target(name, file, target, args, l2);
@@ -216,7 +215,7 @@ impl ManagerState {
         let file_part = file_looked.map_or(String::new(), |looked| format!("as a file {looked}; "));
         let section_list = sections.iter().map(|s| format!("[{s}]")).collect::<Vec<_>>().join(" or ");
         let alias_part = match &self.registry {
-            Some(r) => format!("no alias in {section_list} of {}", r.path().display()),
+            Some(r) => format!("no alias in {section_list} of {}", r.describe(sections[0])),
             None => "no configuration file to look aliases up in".to_string(),
         };
         OpenError::NotFound { name: name.to_string(), looked: format!("({file_part}{alias_part})") }
