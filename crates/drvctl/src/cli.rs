@@ -14,7 +14,9 @@ pub struct Cli {
     /// The driver registry (system.ini format)
     ///
     /// Default: $DRVPROC_CONFIG, else $XDG_CONFIG_HOME/drvproc/system.ini. Wine's
-    /// drive_c/windows/system.ini works as is.
+    /// drive_c/windows/system.ini works as is. On Windows the default is Windows' own
+    /// registry: the key HKLM\Software\Microsoft\Windows NT\CurrentVersion\<section>,
+    /// then %WINDIR%\system.ini; install and remove write the key.
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
 

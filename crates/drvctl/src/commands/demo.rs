@@ -34,7 +34,7 @@ pub fn demo() -> CliResult {
     let sample = sample_driver()?;
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("system.ini");
-    let ctx = Ctx { config: Some(config.clone()) };
+    let ctx = Ctx { config: Some(config.clone()), system_key: false };
     println!("drvctl demo: the sample driver's whole lifecycle");
     println!("driver:   {}", sample.display());
     println!("registry: {} (temporary)\n", config.display());

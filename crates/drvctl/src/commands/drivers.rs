@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use drvproc_host::{EntrySource, Registry};
 use serde::Serialize;
 
 use crate::context::Ctx;
@@ -17,8 +18,33 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Serialize)]
 struct ListDocument<'a> {
     config: String,
+    /// On Windows by default: the registry key read before `config`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system_key: Option<&'static str>,
     sections: &'a [String],
-    entries: Vec<probe::ListedEntry<'a>>,
+    entries: Vec<Listed<'a>>,
+}
+
+/// An entry of `list --json`, with where it is recorded when the registry has two
+/// sources: `"key"` or `"file"`.
+#[derive(Serialize)]
+struct Listed<'a> {
+    #[serde(flatten)]
+    entry: probe::ListedEntry<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'static str>,
+}
+
+/// Where each entry comes from; `None` for each when the registry is one file.
+fn sources(registry: &Registry, entries: &[probe::EntryReport]) -> CliResult<Vec<Option<EntrySource>>> {
+    if registry.system_key().is_none() {
+        return Ok(vec![None; entries.len()]);
+    }
+    let mut sources = Vec::with_capacity(entries.len());
+    for e in entries {
+        sources.push(registry.source_of(&e.section, &e.alias)?);
+    }
+    Ok(sources)
 }
 
 pub fn list(ctx: &Ctx, section: &str, all: bool, json: bool) -> CliResult {
@@ -34,30 +60,56 @@ pub fn list(ctx: &Ctx, section: &str, all: bool, json: bool) -> CliResult {
     for s in &sections {
         entries.extend(probe::check_entries(ctx, s, &doc.entries(s), false, PROBE_TIMEOUT, &mut |_| {}));
     }
+    let key = registry.system_key().copied();
+    let sources = sources(&registry, &entries)?;
+    let mut sourced: Vec<_> = entries.into_iter().zip(sources).collect();
     if json {
         let document = ListDocument {
             config: registry.path().display().to_string(),
+            system_key: key.map(|_| drvproc_host::SYSTEM_KEY),
             sections: &sections,
-            entries: entries.iter().map(probe::EntryReport::listed).collect(),
+            entries: sourced
+                .iter()
+                .map(|(e, source)| Listed {
+                    entry: e.listed(),
+                    source: source.map(|s| match s {
+                        EntrySource::SystemKey => "key",
+                        EntrySource::File => "file",
+                    }),
+                })
+                .collect(),
         };
         output::print_json("list", &document)?;
         return Ok(());
     }
-    if entries.is_empty() {
+    if sourced.is_empty() {
+        let place = match key {
+            Some(_) => format!("{} and {}", drvproc_host::SYSTEM_KEY, registry.path().display()),
+            None => registry.path().display().to_string(),
+        };
         println!(
-            "no entries in {} of {}",
+            "no entries in {} of {place}",
             sections.iter().map(|s| format!("[{s}]")).collect::<Vec<_>>().join(", "),
-            registry.path().display()
         );
         return Ok(());
     }
-    let aliases: Vec<String> = entries.iter().map(|e| probe::shown(&e.alias)).collect();
+    // With two sources, each section lists the key's entries, then the file's.
+    sourced.sort_by_key(|(e, source)| {
+        (sections.iter().position(|s| *s == e.section), *source != Some(EntrySource::SystemKey))
+    });
+    let aliases: Vec<String> = sourced.iter().map(|(e, _)| probe::shown(&e.alias)).collect();
     let width = aliases.iter().map(String::len).max().unwrap_or(0);
-    let mut current = "";
-    for (e, alias) in entries.iter().zip(&aliases) {
-        if e.section != current {
-            println!("[{}]", e.section);
-            current = &e.section;
+    let mut current = None;
+    for ((e, source), alias) in sourced.iter().zip(&aliases) {
+        if current != Some((&e.section, *source)) {
+            match (source, &key) {
+                (Some(EntrySource::SystemKey), Some(key)) => {
+                    println!("[{}] in {}", e.section, key.key_path(&e.section))
+                }
+                (Some(EntrySource::File), _) => println!("[{}] in {}", e.section, registry.path().display()),
+                _ => println!("[{}]", e.section),
+            }
+            current = Some((&e.section, *source));
         }
         let status = match &e.probe.problem {
             None => style::pass(&format!(

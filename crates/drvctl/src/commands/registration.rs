@@ -14,11 +14,18 @@
 //! The lock is held while the driver runs. A driver that edits this same registry
 //! file from `DRV_INSTALL` would wait for it until its time runs out; drivers keep
 //! their own settings elsewhere, so this costs nothing in practice.
+//!
+//! On Windows with no `--config` (nor `$DRVPROC_CONFIG`) the entry is a value of the
+//! registry key `HKLM\...\CurrentVersion\<section>`, as Windows installers record
+//! drivers. The registry has no lock to hold: the checks are made before the driver
+//! is asked and the value is written after, so of two installs of one alias at
+//! once the later write wins. An entry found only in `system.ini` is removed from
+//! the file.
 
 use std::path::Path;
 
 use drvproc::consts::{DRVCNF_CANCEL, DRVCNF_OK, DRVCNF_RESTART};
-use drvproc_host::{EditOptions, Registry, RegistryEdit};
+use drvproc_host::{EditOptions, Registry, RegistryEdit, SystemKey};
 
 use crate::child::{Death, End, Outcome};
 use crate::commands::drvcnf;
@@ -63,21 +70,87 @@ fn entry_file(ctx: &Ctx, file: &Path) -> CliResult<String> {
     Ok(value)
 }
 
-/// Locks the registry for a change, creating it (and, at the default location, its
-/// directory) only when `create` asks.
-fn begin(ctx: &Ctx, create: bool) -> CliResult<RegistryEdit> {
-    let registry = if create { ctx.registry()? } else { probe::existing_registry(ctx)? };
-    let create_dirs = create && probe::is_default_location(registry.path());
-    Ok(registry.edit(EditOptions { create, create_dirs })?)
+/// A change of the registry being prepared: an edit of the registry file (locked),
+/// or of one value of Windows' registry key.
+enum Change {
+    File(RegistryEdit),
+    Key { key: SystemKey, pending: Option<(String, String, Option<String>)> },
 }
 
-/// Says once that the registry file was created.
-fn committed(edit: RegistryEdit) -> CliResult<()> {
-    let done = edit.commit()?;
-    if done.created {
-        output::note(&format!("created the registry file {}", done.path.display()));
+impl Change {
+    /// Prepares an install (`create`: the file may be created) or a removal of
+    /// `alias` in `section`.
+    fn begin(ctx: &Ctx, create: bool, section: &str, alias: &str) -> CliResult<Change> {
+        let registry = if create { ctx.registry()? } else { probe::existing_registry(ctx)? };
+        if let Some(key) = registry.system_key() {
+            // A removal takes the entry from where lookups find it: the key, else
+            // the file.
+            if create || key.get(section, alias)?.is_some() {
+                return Ok(Change::Key { key: *key, pending: None });
+            }
+        }
+        let create_dirs = create && probe::is_default_location(registry.path());
+        Ok(Change::File(registry.edit(EditOptions { create, create_dirs })?))
     }
-    Ok(())
+
+    /// The value `alias` has now: for the key, as lookups find it (the key, else
+    /// `system.ini`, which the new value would hide).
+    fn current(&self, ctx: &Ctx, section: &str, alias: &str) -> CliResult<Option<String>> {
+        match self {
+            Change::File(edit) => Ok(edit.document().get(section, alias).map(str::to_string)),
+            Change::Key { .. } => Ok(ctx.registry()?.lookup(section, alias)?),
+        }
+    }
+
+    fn insert(&mut self, section: &str, alias: &str, value: &str) -> CliResult<()> {
+        match self {
+            Change::File(edit) => {
+                edit.insert(section, alias, value, true)?;
+            }
+            Change::Key { pending, .. } => {
+                *pending = Some((section.into(), alias.into(), Some(value.into())))
+            }
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, section: &str, alias: &str) {
+        match self {
+            Change::File(edit) => {
+                edit.remove(section, alias);
+            }
+            Change::Key { pending, .. } => *pending = Some((section.into(), alias.into(), None)),
+        }
+    }
+
+    /// Where the entry is written, for the last line of output: empty for the
+    /// file (named by the user), the key's path otherwise.
+    fn place(&self, section: &str, preposition: &str) -> String {
+        match self {
+            Change::File(_) => String::new(),
+            Change::Key { key, .. } => format!(" {preposition} {}", key.key_path(section)),
+        }
+    }
+
+    /// Writes the change; says once that the registry file was created.
+    fn commit(self) -> CliResult<()> {
+        match self {
+            Change::File(edit) => {
+                let done = edit.commit()?;
+                if done.created {
+                    output::note(&format!("created the registry file {}", done.path.display()));
+                }
+            }
+            Change::Key { key, pending: Some((section, alias, Some(value))) } => {
+                key.set(&section, &alias, &value)?;
+            }
+            Change::Key { key, pending: Some((section, alias, None)) } => {
+                key.remove(&section, &alias)?;
+            }
+            Change::Key { pending: None, .. } => {}
+        }
+        Ok(())
+    }
 }
 
 /// What a conversation came to, as the driver's answer or the sentence saying why
@@ -124,10 +197,8 @@ pub fn install(
         value = format!("{value} {}", args.join(" "));
     }
     Registry::validate_entry(section, alias, &value)?;
-    let mut edit = begin(ctx, true)?;
-    if let Some(existing) = edit.document().get(section, alias)
-        && !force
-    {
+    let mut edit = Change::begin(ctx, true, section, alias)?;
+    if !force && let Some(existing) = edit.current(ctx, section, alias)? {
         return Err(failed!(
             "{alias} is already registered in [{section}] as {existing:?}; use --force to replace it"
         ));
@@ -150,8 +221,9 @@ pub fn install(
             ));
         }
     }
-    edit.insert(section, alias, &value, true)?;
-    if let Err(e) = committed(edit) {
+    edit.insert(section, alias, &value)?;
+    let place = edit.place(section, "in");
+    if let Err(e) = edit.commit() {
         // The driver agreed to an installation that did not happen: take it back.
         let undo = Talk::Remove { alias: alias.into(), section: section.into(), value: Some(value) };
         let undone = match answer_of(conversation::converse(ctx, &undo, timeout)?, "DRV_REMOVE") {
@@ -160,7 +232,7 @@ pub fn install(
         };
         return Err(failed!("{alias}: the driver agreed, but the registry was not written: {e}; {undone}"));
     }
-    println!("installed [{section}] {alias} = {value}");
+    println!("installed [{section}] {alias} = {value}{place}");
     if answer == DRVCNF_RESTART {
         println!(
             "restart required: the driver says the installation takes effect after a restart (DRVCNF_RESTART)"
@@ -178,9 +250,9 @@ pub fn install(
 /// hangs in it: its entry is removed anyway.
 pub fn remove(ctx: &Ctx, alias: &str, section: &str, force: bool, timeout: u64) -> CliResult {
     let timeout = crate::commands::timeout(timeout, "the driver may take")?;
-    let mut edit = begin(ctx, false)?;
-    let Some(value) = edit.document().get(section, alias).map(str::to_string) else {
-        return Err(failed!("{alias}: no such alias in [{section}] of {}", ctx.config_path()?.display()));
+    let mut edit = Change::begin(ctx, false, section, alias)?;
+    let Some(value) = edit.current(ctx, section, alias)? else {
+        return Err(failed!("{alias}: no such alias in [{section}] of {}", ctx.describe(section)?));
     };
     let answer = match probe::value_problem(&value) {
         Some(why) => Err(Untold::Unreachable(why)),
@@ -224,7 +296,8 @@ pub fn remove(ctx: &Ctx, alias: &str, section: &str, force: bool, timeout: u64) 
         Ok(_) => {}
     }
     edit.remove(section, alias);
-    if let Err(e) = committed(edit) {
+    let place = edit.place(section, "from");
+    if let Err(e) = edit.commit() {
         let mut undone = String::new();
         if told {
             // The driver agreed to a removal that did not happen: take it back.
@@ -236,7 +309,7 @@ pub fn remove(ctx: &Ctx, alias: &str, section: &str, force: bool, timeout: u64) 
         }
         return Err(failed!("{alias}: the entry was not removed: {e}{undone}"));
     }
-    println!("removed [{section}] {alias} = {}{said}", probe::shown(&value));
+    println!("removed [{section}] {alias} = {}{place}{said}", probe::shown(&value));
     Ok(())
 }
 
