@@ -484,7 +484,10 @@ impl Registry {
 
     /// Starts an edit: takes the file's lock (waiting for other writers), reads the
     /// file, checks it may be written and creates the temporary file beside it. See
-    /// [`RegistryEdit`].
+    /// [`RegistryEdit`]. Edits, like [`set_entry`](Self::set_entry),
+    /// [`remove_entry`](Self::remove_entry) and [`update`](Self::update), change the
+    /// file only; the Windows registry key is written through
+    /// [`system_key`](Self::system_key).
     pub fn edit(&self, options: EditOptions) -> Result<RegistryEdit, RegistryError> {
         let creation = Creation { file: options.create, dirs: options.create && options.create_dirs };
         let mut file = LockedFile::acquire(&self.path, creation)?;

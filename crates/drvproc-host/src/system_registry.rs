@@ -10,6 +10,10 @@
 //! or one too long to be a file name with arguments, is reported here rather than
 //! opened as garbage. Names and sections are matched case-insensitively, by the
 //! registry itself.
+//!
+//! The key is opened without `KEY_WOW64_64KEY`: a 32-bit build on 64-bit Windows
+//! sees the 32-bit view (`WOW6432Node`), where Windows records the 32-bit drivers
+//! that 32-bit winmm loads, which are the only ones such a process can load.
 
 use crate::registry::RegistryError;
 
