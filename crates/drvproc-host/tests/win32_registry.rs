@@ -155,13 +155,27 @@ fn the_default_registry_is_the_key_and_windows_system_ini() {
 
 #[test]
 fn the_key_wins_over_system_ini() {
-    let _value = RawValue::text("Drivers32", "msacm.msg711", REG_SZ, "fromkey.acm x");
-    let manager = default_manager();
-    let registry = manager.registry().unwrap();
-    assert_eq!(registry.lookup("Drivers32", "msacm.msg711").unwrap().as_deref(), Some("fromkey.acm x"));
-    assert_eq!(registry.source_of("Drivers32", "msacm.msg711").unwrap(), Some(EntrySource::SystemKey));
+    // A system.ini of its own, beside Wine's key, so that Wine's codecs stay as they are.
+    let dir = std::env::temp_dir().join(format!("drvproc-win32-registry-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ini = dir.join("system.ini");
+    std::fs::write(&ini, "[drivers32]\ndrvproc.test.both=fromfile.acm\ndrvproc.test.fileonly=only.acm\n")
+        .unwrap();
+    let _value = RawValue::text("Drivers32", "drvproc.test.both", REG_SZ, "fromkey.acm x");
+    let registry = Registry::windows(&ini);
+    assert_eq!(registry.lookup("Drivers32", "drvproc.test.both").unwrap().as_deref(), Some("fromkey.acm x"));
+    assert_eq!(registry.lookup("Drivers32", "drvproc.test.fileonly").unwrap().as_deref(), Some("only.acm"));
+    assert_eq!(registry.source_of("Drivers32", "drvproc.test.both").unwrap(), Some(EntrySource::SystemKey));
     let doc = registry.read().unwrap();
-    assert_eq!(doc.get("drivers32", "msacm.msg711"), Some("fromkey.acm x"));
+    assert_eq!(doc.get("drivers32", "drvproc.test.both"), Some("fromkey.acm x"));
+    // The view keeps the file's lines where they are.
+    assert_eq!(doc.line_of("Drivers32", "drvproc.test.fileonly"), Some(3));
+    // A file named by itself is the whole registry.
+    assert_eq!(
+        Registry::new(&ini).lookup("Drivers32", "drvproc.test.both").unwrap().as_deref(),
+        Some("fromfile.acm")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
