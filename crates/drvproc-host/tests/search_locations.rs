@@ -116,7 +116,11 @@ fn child_relative_search_locations() {
     ] {
         assert_eq!(m.locate_file(f), None);
         let err = m.open(f, None).map(drop).unwrap_err();
-        assert_eq!(err.to_string(), expected);
+        assert!(matches!(err, OpenError::NotFound { .. }), "{err}");
+        // Word for word where the locations above are absolute and dlopen speaks.
+        if cfg!(unix) {
+            assert_eq!(err.to_string(), expected);
+        }
     }
     // The relative registry file itself is read, as the caller named it.
     let m = DriverManager::new(ManagerOptions::new().config_path("conf/system.ini"));
