@@ -46,6 +46,8 @@ fn run_child(name: &str, cwd: &Path, env: &[(&str, &OsStr)]) -> String {
 
 /// In a child: the default configuration and its directory, and whether a bare name
 /// finds the driver planted below the current directory.
+/// XDG_CONFIG_HOME and HOME place the default configuration on Unix only.
+#[cfg(unix)]
 #[test]
 #[ignore = "run in a child by the tests below"]
 fn child_bare_name_from_the_default_locations() {
@@ -59,6 +61,7 @@ fn child_bare_name_from_the_default_locations() {
     assert!(matches!(err, OpenError::NotFound { .. }), "{err}");
 }
 
+#[cfg(unix)]
 #[test]
 fn relative_config_homes_are_ignored() {
     let cwd = tempfile::tempdir().unwrap();
@@ -113,7 +116,11 @@ fn child_relative_search_locations() {
     ] {
         assert_eq!(m.locate_file(f), None);
         let err = m.open(f, None).map(drop).unwrap_err();
-        assert_eq!(err.to_string(), expected);
+        assert!(matches!(err, OpenError::NotFound { .. }), "{err}");
+        // Word for word where the locations above are absolute and dlopen speaks.
+        if cfg!(unix) {
+            assert_eq!(err.to_string(), expected);
+        }
     }
     // The relative registry file itself is read, as the caller named it.
     let m = DriverManager::new(ManagerOptions::new().config_path("conf/system.ini"));
@@ -165,6 +172,8 @@ fn relative_registry_paths_are_relative_to_the_registry_file() {
     // The rule, as the registry states it for tools that report on entries.
     let registry = m.registry().unwrap();
     assert_eq!(registry.entry_path("sub/x.so"), Some(t.dir.path().join("sub/x.so")));
-    assert_eq!(registry.entry_path("/abs/x.so"), Some(PathBuf::from("/abs/x.so")));
+    // Absolute as the platform has it (on Windows, "/abs" is relative to a drive).
+    let absolute = if cfg!(windows) { r"C:\abs\x.so" } else { "/abs/x.so" };
+    assert_eq!(registry.entry_path(absolute), Some(PathBuf::from(absolute)));
     assert_eq!(registry.entry_path("x.so"), None, "bare names are searched for");
 }

@@ -6,7 +6,7 @@
 //!
 //! # Settings
 //! Read at every `DRV_LOAD`, from a file named `drvtrace.env` in the directory of the
-//! library itself (`KEY=VALUE` lines, `#` comments), falling back to the environment
+//! library itself (Unix and Windows) (`KEY=VALUE` lines, `#` comments), falling back to the environment
 //! variable `DRVTRACE_<KEY>`. The file lets parallel tests each use their own copy of
 //! the library without touching the process environment.
 //!
@@ -306,8 +306,51 @@ fn own_dir() -> Option<PathBuf> {
     path.parent().map(Path::to_path_buf)
 }
 
-/// The settings file is a Unix convenience; elsewhere only the environment is read.
-#[cfg(not(unix))]
+/// The directory of this DLL's file, to find the settings file beside it: the module
+/// that holds `DriverProc`, asked for without taking a reference (the DLL is running,
+/// so it stays loaded while its name is read).
+#[cfg(windows)]
+fn own_dir() -> Option<PathBuf> {
+    use std::os::windows::ffi::OsStringExt;
+    use windows_sys::Win32::System::LibraryLoader::{
+        GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS, GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+        GetModuleFileNameW, GetModuleHandleExW,
+    };
+    let mut module = std::ptr::null_mut();
+    // SAFETY: with FROM_ADDRESS the name argument is read as an address, here one of a
+    // function of this DLL; UNCHANGED_REFCOUNT adds no reference to release; `module`
+    // is a valid place for the handle.
+    let found = unsafe {
+        GetModuleHandleExW(
+            GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+            DriverProc as *const u16,
+            &mut module,
+        )
+    };
+    if found == 0 {
+        return None;
+    }
+    // Long paths can exceed MAX_PATH: grow the buffer while the name fills it.
+    let mut buf = vec![0u16; 260];
+    loop {
+        let size = u32::try_from(buf.len()).ok()?;
+        // SAFETY: `buf` holds `size` writable UTF-16 units; `module` is this DLL's handle.
+        let len = unsafe { GetModuleFileNameW(module, buf.as_mut_ptr(), size) } as usize;
+        if len == 0 {
+            return None;
+        }
+        if len < buf.len() {
+            buf.truncate(len);
+            break;
+        }
+        buf.resize(buf.len() * 2, 0);
+    }
+    let path = PathBuf::from(std::ffi::OsString::from_wide(&buf));
+    path.parent().map(Path::to_path_buf)
+}
+
+/// No way to find this library's file elsewhere: only the environment is read.
+#[cfg(not(any(unix, windows)))]
 fn own_dir() -> Option<PathBuf> {
     None
 }

@@ -11,7 +11,12 @@ pub fn deps_dir() -> PathBuf {
     exe.parent().expect("test binary directory").to_path_buf()
 }
 
-/// A library cargo built, e.g. `built("libdrvproc.so")`.
+/// The file name of library `name` on this platform: `libNAME.so`, `NAME.dll`, ...
+pub fn dylib(name: &str) -> String {
+    format!("{}{name}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX)
+}
+
+/// A library cargo built, e.g. `built(&dylib("drvproc"))`.
 pub fn built(file: &str) -> PathBuf {
     let path = deps_dir().join(file);
     assert!(path.is_file(), "{} was not built", path.display());
@@ -55,12 +60,14 @@ pub fn compile_clean(cmd: Command) {
 
 /// Builds the C sample driver (`drivers/sample-c/sample.c`) into `dir`, warning-free,
 /// linked against libdrvproc; returns its path.
+#[cfg(unix)]
 pub fn build_c_sample(dir: &Path) -> PathBuf {
     build_c_driver(&repo_root().join("drivers/sample-c/sample.c"), &dir.join("libdrvsamplec.so"))
 }
 
 /// Builds a C driver from `source` into `out`, warning-free, linked against
 /// libdrvproc with `-ldrvproc` (as the README shows); returns `out`.
+#[cfg(unix)]
 pub fn build_c_driver(source: &Path, out: &Path) -> PathBuf {
     let mut cmd = cc();
     cmd.args(["-shared", "-fPIC", "-std=c11", "-Wall", "-Wextra", "-Werror"])
@@ -79,6 +86,7 @@ pub fn build_c_driver(source: &Path, out: &Path) -> PathBuf {
 
 /// Builds the C program `c/NAME.c` of this package into `dir/NAME`, warning-free,
 /// linked against libdrvproc and pthreads; returns its path.
+#[cfg(unix)]
 pub fn build_c_program(name: &str, dir: &Path) -> PathBuf {
     let out = dir.join(name);
     let mut cmd = cc();
@@ -160,8 +168,8 @@ impl TraceCopy {
     /// Copies the built trace driver into `dir` (one copy per directory) with these
     /// `KEY=VALUE` settings and a log in the same directory.
     pub fn new(dir: &Path, settings: &[(&str, &str)]) -> TraceCopy {
-        let lib = dir.join("libdrvtrace.so");
-        std::fs::copy(built("libdrvtrace.so"), &lib).unwrap();
+        let lib = dir.join(dylib("drvtrace"));
+        std::fs::copy(built(&dylib("drvtrace")), &lib).unwrap();
         let mut env = String::from("LOG=trace.log\n");
         for (k, v) in settings {
             env += &format!("{k}={v}\n");
@@ -199,6 +207,7 @@ impl TraceCopy {
 /// through libdrvproc in its `DRV_OPEN` and keeps open while its instance lives:
 /// the trace copy, and the target to open (`"<selfsend> <trace driver>"`, DRV_OPEN's
 /// args naming the other driver).
+#[cfg(unix)]
 pub fn selfsend_beside_trace(dir: &Path) -> (TraceCopy, String) {
     let other = TraceCopy::new(dir, &[]);
     let selfsend =
@@ -236,6 +245,7 @@ fn parse_record(line: &str) -> (String, u64, String, i64) {
 /// Installs the built library and header under `prefix` the way
 /// `scripts/install-capi.sh` lays them out (symlinks), with `drvproc.pc` generated
 /// from the same template; returns the pkgconfig directory.
+#[cfg(unix)]
 pub fn fake_install(prefix: &Path) -> PathBuf {
     let lib = prefix.join("lib");
     let pc_dir = lib.join("pkgconfig");
@@ -255,6 +265,7 @@ pub fn fake_install(prefix: &Path) -> PathBuf {
 }
 
 /// `pkg-config ARGS drvproc` with `PKG_CONFIG_PATH=pc_dir`, split into arguments.
+#[cfg(unix)]
 pub fn pkg_config(pc_dir: &Path, args: &[&str]) -> Vec<String> {
     let mut cmd = Command::new("pkg-config");
     cmd.env("PKG_CONFIG_PATH", pc_dir).args(args).arg("drvproc");

@@ -5,7 +5,7 @@
 use std::ffi::c_void;
 
 use drvproc::Hdrvr;
-use drvproc_capi_tests::{TraceCopy, built};
+use drvproc_capi_tests::{TraceCopy, built, dylib};
 
 type Send = unsafe extern "system" fn(Hdrvr, u32, isize, isize) -> isize;
 type Close = unsafe extern "system" fn(Hdrvr, isize, isize) -> isize;
@@ -27,7 +27,7 @@ fn a_million_random_handles_and_every_bit_flip_of_live_ones_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let trace = TraceCopy::new(dir.path(), &[("ANSWER", "DRV_USER:0x7777,DRV_USER+1:0x1234")]);
     // SAFETY: libdrvproc's initialisers are Rust's std only.
-    let lib = unsafe { libloading::Library::new(built("libdrvproc.so")) }.unwrap();
+    let lib = unsafe { libloading::Library::new(built(&dylib("drvproc"))) }.unwrap();
     // SAFETY: each symbol has the type its header prototype declares.
     let (open, send, close, module, flags) = unsafe {
         (
@@ -126,7 +126,7 @@ fn a_million_random_handles_and_every_bit_flip_of_live_ones_are_rejected() {
 #[test]
 fn null_and_invalid_names_return_null() {
     // SAFETY: as above.
-    let lib = unsafe { libloading::Library::new(built("libdrvproc.so")) }.unwrap();
+    let lib = unsafe { libloading::Library::new(built(&dylib("drvproc"))) }.unwrap();
     // SAFETY: prototypes from the header.
     let (open_w, open_a, alias_w, alias_a) = unsafe {
         (

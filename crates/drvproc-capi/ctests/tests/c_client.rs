@@ -1,6 +1,10 @@
 //! A C client and a C driver written against the Windows documentation build with
 //! only `drvproc.h` and libdrvproc (through pkg-config), and run: the client opens the
 //! C and Rust sample drivers by file and by alias, sends messages and closes.
+//!
+//! Built with the Unix C compiler, pkg-config and `-rpath`: Unix only
+//! (scripts/windows-test.sh drives C clients on Windows).
+#![cfg(unix)]
 
 use std::path::Path;
 use std::process::Command;

@@ -2,7 +2,10 @@
 //! they are not small integers that another manager in the process (a host program's
 //! own `DriverManager`, or drvctl's) also hands out, so a driver linked with
 //! `-ldrvproc` that sends to its own handle through the C ABI reaches its own
+//!
 //! instance, never another driver's.
+//! Compiles its C client with the Unix C compiler: Unix only.
+#![cfg(unix)]
 
 use std::process::Command;
 use std::time::Duration;

@@ -1,6 +1,9 @@
 //! `drvproc.h` and the Rust crate agree: every constant, the DRVCONFIGINFO layout and
 //! the type widths, checked by compiling a C program against the header. The header
+//!
 //! also compiles warning-free as C99 and as C++.
+//! Runs the platform C and C++ compilers: Unix only.
+#![cfg(unix)]
 
 use std::collections::BTreeMap;
 use std::process::Command;

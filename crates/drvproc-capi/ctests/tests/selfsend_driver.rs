@@ -2,7 +2,10 @@
 //! `SendDriverMessage` to its own handle goes to the manager that issued the handle,
 //! so it answers its magic value. This is the reference the hosted-elsewhere tests
 //! (handle_identity.rs, drvctl's selfsend.rs) compare against; a test binary of its
+//!
 //! own, so that its opens through libdrvproc do not shift their handles.
+//! Compiles the C driver with the Unix C compiler: Unix only.
+#![cfg(unix)]
 
 use std::ffi::CString;
 

@@ -1,7 +1,10 @@
 //! A C client that closes its driver handle from a `pthread_key_create` destructor,
 //! when the thread that opened the handle exits: the process survives, the driver
 //! gets `DRV_CLOSE`, `DRV_DISABLE`, `DRV_FREE` in that order, and the next open
+//!
 //! loads the module again.
+//! pthread destructors, compiled with the Unix C compiler: Unix only.
+#![cfg(unix)]
 
 use std::process::Command;
 use std::time::Duration;
