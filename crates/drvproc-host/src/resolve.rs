@@ -121,7 +121,8 @@ impl SearchPath {
     }
 
     /// "in /a:/b (searched DRVPROC_PATH, config dir, system library path)" for
-    /// error messages.
+    /// error messages; the directories are joined with the platform's separator
+    /// (`;` on Windows), as `DRVPROC_PATH` is written there.
     pub(crate) fn describe(&self) -> String {
         self.describe_failure(None)
     }
