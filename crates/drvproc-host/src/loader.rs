@@ -129,6 +129,12 @@ pub(crate) fn absent(path: &Path) -> bool {
     }
 }
 
+/// Whether a regular file is at `path` (links followed): [`Path::is_file`], at the
+/// cost of one attribute lookup on Windows (see [`kind_at`]).
+pub(crate) fn is_regular_file(path: &Path) -> bool {
+    matches!(kind_at(path), Ok(Kind::File))
+}
+
 fn is_absence(error: &std::io::Error) -> bool {
     matches!(error.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory)
 }

@@ -116,7 +116,7 @@ impl SearchPath {
             .0
             .into_iter()
             .map(|d| d.join(file))
-            .find(|p| p.is_file())
+            .find(|p| crate::loader::is_regular_file(p))
             .map_or_else(|| Target::System(file.to_string()), Target::Path)
     }
 
