@@ -307,6 +307,9 @@ mod tests {
         assert_eq!(sections_for("Drivers32"), ["Drivers32"]);
     }
 
+    /// An absolute directory on this platform (a Windows path needs a drive).
+    const ABS: &str = if cfg!(windows) { "C:\\abs" } else { "/abs" };
+
     #[test]
     fn relative_search_locations_are_dropped_with_a_warning() {
         use std::io::Write;
@@ -332,10 +335,10 @@ mod tests {
             .with_writer(move || writer.clone())
             .finish();
         let sp = tracing::subscriber::with_default(subscriber, || {
-            let dirs = ["rel", "", "/abs", "./here"].map(PathBuf::from).to_vec();
+            let dirs = ["rel", "", ABS, "./here"].map(PathBuf::from).to_vec();
             SearchPath::new(Some(dirs), Some(Path::new("system.ini")))
         });
-        assert_eq!(sp.dirs, [PathBuf::from("/abs")]);
+        assert_eq!(sp.dirs, [PathBuf::from(ABS)]);
         assert_eq!(sp.config_dir, None);
         let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
         let warnings: Vec<&str> = text.lines().map(|l| l.trim_start_matches(" WARN ")).collect();
@@ -349,8 +352,8 @@ mod tests {
                 format!("ignoring . from the configuration file's directory: {tail}"),
             ]
         );
-        let sp = SearchPath::new(Some(vec![]), Some(Path::new("/etc/drvproc/system.ini")));
-        assert_eq!(sp.config_dir, Some(PathBuf::from("/etc/drvproc")));
+        let sp = SearchPath::new(Some(vec![]), Some(&Path::new(ABS).join("system.ini")));
+        assert_eq!(sp.config_dir, Some(PathBuf::from(ABS)));
         // Built by hand with relative entries, it still searches only absolute ones.
         let by_hand = SearchPath { dirs: vec!["rel".into()], config_dir: Some("conf".into()) };
         assert_eq!(by_hand.locate("x.so"), Target::System("x.so".into()));
