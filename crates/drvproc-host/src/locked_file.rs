@@ -28,9 +28,10 @@
 //! After the rename the directory is flushed so that the rename itself is durable.
 //!
 //! Programs that do not take the lock (an editor, Wine) are not serialised with
-//! writers; they only ever see a complete file. (Wine's `ReplaceFileW` moves the old
-//! file aside before moving the new one in, so a reader there can briefly find no
-//! file; Windows' own keeps the name.)
+//! writers; they only ever see a complete file. (Under Wine, which refuses to rename
+//! over an open file, the replacement goes through `ReplaceFileW`, which moves the
+//! old file aside before moving the new one in: a reader there can briefly find no
+//! file.)
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, Write};
@@ -142,11 +143,18 @@ fn replace_with(temp: &Path, target: &Path) -> std::io::Result<()> {
 }
 
 /// Puts `temp` in the place of `target`, which this writer holds open (and others
-/// may): a plain rename refuses to replace an open file (Wine's, and Windows'
-/// without POSIX semantics), `ReplaceFileW` does not.
+/// may). A rename is tried first: it is atomic, and `std` asks for POSIX semantics,
+/// with which Windows 10 and later replace a file that is open (with delete
+/// sharing, as `std` opens files). Where that is refused (Wine, older Windows)
+/// `ReplaceFileW` replaces it; Wine's moves the old file aside first, so readers
+/// there can briefly find no file.
 #[cfg(windows)]
 fn replace_with(temp: &Path, target: &Path) -> std::io::Result<()> {
-    windows::replace(temp, target)
+    match fs::rename(temp, target) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => windows::replace(temp, target),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(windows)]

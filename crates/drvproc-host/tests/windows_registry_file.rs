@@ -68,3 +68,29 @@ fn writers_wait_for_each_other() {
     let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(text.lines().count(), 1 + 4 * 5, "{text}");
 }
+
+#[test]
+fn writers_racing_to_create_the_file_each_keep_their_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub").join("system.ini");
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                Registry::new(&path)
+                    .set_entry("drivers32", &format!("t{t}"), "x.dll")
+                    .unwrap_or_else(|e| panic!("{e}"))
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), None);
+    }
+    let r = Registry::new(&path);
+    for t in 0..4 {
+        assert_eq!(r.lookup("drivers32", &format!("t{t}")).unwrap(), Some("x.dll".into()), "t{t}");
+    }
+    let names: Vec<_> =
+        std::fs::read_dir(dir.path().join("sub")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["system.ini"]);
+}
