@@ -16,7 +16,7 @@
  * Manager configuration (read when the first function is called):
  *   DRVPROC_CONFIG  the system.ini-format registry file
  *                   (default: $XDG_CONFIG_HOME/drvproc/system.ini)
- *   DRVPROC_PATH    ':'-separated directories searched for bare driver file names
+ *   DRVPROC_PATH    directories searched for bare driver file names, ':'-separated (';' on Windows)
  *
  * Threads: every function may be called from any thread, concurrently, and from
  * inside a driver's DriverProc. No function holds a lock while a driver runs.

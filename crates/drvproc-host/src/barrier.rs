@@ -8,9 +8,12 @@
 //! reordering ([`light`]), and the close side makes every other running thread of the
 //! process execute a full barrier ([`heavy`], Linux `membarrier`): whichever order the
 //! two sides ran in, the closer then sees the announcement or the sender sees the mark.
-//! Where `membarrier` is unavailable both sides use a full fence, which is correct and
-//! merely slower on the send side. Setting `DRVPROC_NO_MEMBARRIER` (to anything but
-//! `0` or empty) in the environment forces that fallback, so it can be tested.
+//! On Windows the same process-wide barrier is `FlushProcessWriteBuffers`, which
+//! interrupts every processor running a thread of the process (Vista and later, so
+//! every target Rust supports; no registration). Elsewhere, or where `membarrier` is
+//! unavailable, both sides use a full fence, which is correct and merely slower on
+//! the send side. Setting `DRVPROC_NO_MEMBARRIER` (to anything but `0` or empty) in
+//! the environment forces that fallback on every platform, so it can be tested.
 
 use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering, compiler_fence, fence};
@@ -45,7 +48,23 @@ mod sys {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(windows)]
+mod sys {
+    /// Nothing to register: the call is always available.
+    pub(super) fn register() -> bool {
+        true
+    }
+
+    /// A full barrier on every processor running a thread of the process. It
+    /// cannot fail.
+    pub(super) fn expedited() -> bool {
+        // SAFETY: takes no arguments and touches no memory of ours.
+        unsafe { windows_sys::Win32::System::Threading::FlushProcessWriteBuffers() };
+        true
+    }
+}
+
+#[cfg(not(any(target_os = "linux", windows)))]
 mod sys {
     pub(super) fn register() -> bool {
         false
@@ -91,12 +110,14 @@ pub(crate) fn heavy() {
 
 #[cold]
 fn expedited_barrier_failed() -> ! {
-    eprintln!("drvproc: membarrier failed after registration; sends can no longer be ordered, aborting");
+    eprintln!(
+        "drvproc: the process-wide barrier failed after registration; sends can no longer be ordered, aborting"
+    );
     std::process::abort()
 }
 
-/// Whether sends run with the light barrier (`membarrier` is available), for
-/// diagnostics and benchmarks.
+/// Whether sends run with the light barrier (`membarrier` on Linux,
+/// `FlushProcessWriteBuffers` on Windows), for diagnostics and benchmarks.
 pub fn expedited() -> bool {
     EXPEDITED.load(Ordering::Relaxed)
 }

@@ -12,16 +12,16 @@
 //! generation the last one issued, so a dead table's handles are refused too.
 //!
 //! Where address space cannot be reserved this way (32-bit targets, platforms other
-//! than Linux) identities come from a counter of this copy alone, starting at a
-//! random point, and the guarantee across copies is only probabilistic.
+//! than Linux and Windows) identities come from a counter of this copy alone,
+//! starting at a random point, and the guarantee across copies is only probabilistic.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// Bits of a handle that hold the identity.
-#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+#[cfg(all(any(target_os = "linux", windows), target_pointer_width = "64"))]
 pub(crate) const BITS: u32 = 23;
-#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+#[cfg(not(all(any(target_os = "linux", windows), target_pointer_width = "64")))]
 pub(crate) const BITS: u32 = if usize::BITS == 64 { 16 } else { 6 };
 pub(crate) const MASK: usize = (1 << BITS) - 1;
 
@@ -132,7 +132,63 @@ mod fresh {
     }
 }
 
-#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+#[cfg(all(windows, target_pointer_width = "64"))]
+mod fresh {
+    use windows_sys::Win32::System::Memory::{
+        MEM_RELEASE, MEM_RESERVE, PAGE_NOACCESS, VirtualAlloc, VirtualFree,
+    };
+
+    use super::BITS;
+
+    /// User-mode addresses on 64-bit Windows (and Wine) are below 2^47.
+    const ADDRESS_BITS: u32 = 47;
+    /// Size of the block one identity stands for.
+    const BLOCK_LOG2: u32 = ADDRESS_BITS - BITS;
+    const BLOCK: usize = 1 << BLOCK_LOG2;
+    /// Reservations start at multiples of this and cover at least this much.
+    const GRANULARITY: usize = 64 << 10;
+    /// Another thread can take the block between the two reservations below.
+    const TRIES: usize = 8;
+
+    /// Reserves the start of a block no reservation starts yet (address space only,
+    /// no memory); its index is the identity. Windows cannot give back part of a
+    /// reservation, so a region twice the block is reserved to find an aligned
+    /// address, released, and the block's first granule reserved on its own.
+    pub(super) fn reserve(_made: usize) -> Option<usize> {
+        for _ in 0..TRIES {
+            // SAFETY: a new inaccessible reservation chosen by the system; it touches
+            // no existing memory.
+            let raw = unsafe { VirtualAlloc(std::ptr::null(), 2 * BLOCK, MEM_RESERVE, PAGE_NOACCESS) };
+            if raw.is_null() {
+                return None;
+            }
+            let aligned = (raw as usize + BLOCK - 1) & !(BLOCK - 1);
+            // SAFETY: releases exactly the reservation made above, which nothing uses.
+            unsafe { VirtualFree(raw, 0, MEM_RELEASE) };
+            // SAFETY: asks for a reservation at a fixed address; the system refuses
+            // (returns null) if anything is there, so nothing existing is touched.
+            let kept = unsafe { VirtualAlloc(aligned as *const _, GRANULARITY, MEM_RESERVE, PAGE_NOACCESS) };
+            if kept.is_null() {
+                continue;
+            }
+            if kept as usize != aligned {
+                // SAFETY: the reservation just made, used by no one.
+                unsafe { VirtualFree(kept, 0, MEM_RELEASE) };
+                continue;
+            }
+            let id = aligned >> BLOCK_LOG2;
+            if id == 0 || id > super::MASK {
+                // SAFETY: the reservation kept above, used by no one.
+                unsafe { VirtualFree(kept, 0, MEM_RELEASE) };
+                return None;
+            }
+            return Some(id);
+        }
+        None
+    }
+}
+
+#[cfg(not(all(any(target_os = "linux", windows), target_pointer_width = "64")))]
 mod fresh {
     use super::MASK;
     use std::hash::{BuildHasher, RandomState};
@@ -162,6 +218,24 @@ mod tests {
         sorted.dedup();
         assert_eq!(sorted.len(), ids.len());
         assert!(ids.iter().all(|&id| id != 0 && id <= MASK));
+    }
+
+    /// On Windows, as on Linux, an identity is the index of a block whose start this
+    /// copy holds reserved, so no other copy of the library can get it.
+    #[cfg(all(windows, target_pointer_width = "64"))]
+    #[test]
+    fn a_windows_identity_is_a_block_whose_start_is_reserved() {
+        use windows_sys::Win32::System::Memory::{MEM_RESERVE, MEMORY_BASIC_INFORMATION, VirtualQuery};
+        for made in 0..3 {
+            let id = fresh::reserve(made).unwrap();
+            let start = id << (47 - BITS);
+            // SAFETY: an all-zero MEMORY_BASIC_INFORMATION is valid; VirtualQuery fills it.
+            let mut info: MEMORY_BASIC_INFORMATION = unsafe { std::mem::zeroed() };
+            // SAFETY: VirtualQuery only describes the address space; `info` is writable.
+            let size = unsafe { VirtualQuery(start as *const _, &mut info, std::mem::size_of_val(&info)) };
+            assert_ne!(size, 0);
+            assert_eq!((info.State, info.AllocationBase as usize), (MEM_RESERVE, start), "identity {id}");
+        }
     }
 
     #[test]

@@ -20,8 +20,9 @@ pub(crate) struct LoadedLibrary {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LoadError {
     /// There is no file to load: nothing at the path, or a bare name that is in
-    /// none of the directories the platform loader searches. Decided from the file
-    /// system, never from the loader's message, which it keeps when it was asked.
+    /// none of the directories the platform loader searches. Decided from the
+    /// loader's error code (Windows) and the file system, never from the loader's
+    /// message, which it keeps when it was asked.
     #[error("not found{}", loader_said.as_ref().map_or(String::new(), |m| format!(": {m}")))]
     NotFound {
         /// What the platform loader said, when the name went to it.
@@ -68,14 +69,15 @@ pub fn probe_library(file: &Path) -> Result<(), LoadError> {
 /// about mistakes, and whoever can swap files in a driver directory can plant a
 /// driver anyway.)
 pub(crate) fn load(target: &Target) -> Result<LoadedLibrary, LoadError> {
-    let file = match target {
+    let (file, lookup) = match target {
         Target::Path(p) => {
             regular_file(p)?;
-            p.as_os_str()
+            (p.as_os_str(), Lookup::Path)
         }
-        Target::System(name) => std::ffi::OsStr::new(name),
+        Target::System(name) => (std::ffi::OsStr::new(name), Lookup::Search),
     };
-    let (library, raw_handle) = open(file).map_err(|message| failure_in(target, message, &loader_dirs()))?;
+    let (library, raw_handle) =
+        open(file, lookup).map_err(|refusal| failure_in(target, refusal, &loader_dirs()))?;
     // SAFETY: `DriverProc` is declared by the driver ABI with exactly this signature;
     // a library exporting that name with another type breaks the ABI contract.
     let proc_ = unsafe { library.get::<DriverProc>(b"DriverProc\0") }.map(|s| *s);
@@ -85,26 +87,109 @@ pub(crate) fn load(target: &Target) -> Result<LoadedLibrary, LoadError> {
     }
 }
 
+/// How the platform loader is to find a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lookup {
+    /// The name is a path: load that file (its dependencies may come from its directory).
+    Path,
+    /// A bare name: the loader's own search.
+    Search,
+}
+
+/// Why the platform loader refused a file: its words, and on Windows its error
+/// code (`dlopen` has none, only text).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Refusal {
+    message: String,
+    code: Option<u32>,
+}
+
+impl Refusal {
+    /// Whether the loader's code allows "nothing there". On Windows a missing
+    /// module and a missing *dependency* of a module that is there give the same
+    /// code (`ERROR_MOD_NOT_FOUND`), so the code alone can only rule absence out;
+    /// the file system decides the rest ([`failure_in`]).
+    fn allows_absence(&self) -> bool {
+        match self.code {
+            None => true,
+            // ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND, ERROR_INVALID_DRIVE,
+            // ERROR_BAD_NETPATH, ERROR_BAD_NET_NAME, ERROR_MOD_NOT_FOUND,
+            // ERROR_BAD_PATHNAME.
+            Some(code) => matches!(code, 2 | 3 | 15 | 53 | 67 | 126 | 161),
+        }
+    }
+}
+
 /// Whether the file system has nothing at `path`: it, or a directory on the way to
 /// it, does not exist. Other errors (no permission, say) mean something is there.
 pub(crate) fn absent(path: &Path) -> bool {
-    match std::fs::metadata(path) {
+    match kind_at(path) {
         Ok(_) => false,
         Err(e) => is_absence(&e),
     }
+}
+
+/// Whether a regular file is at `path` (links followed): [`Path::is_file`], at the
+/// cost of one attribute lookup on Windows (see [`kind_at`]).
+pub(crate) fn is_regular_file(path: &Path) -> bool {
+    matches!(kind_at(path), Ok(Kind::File))
 }
 
 fn is_absence(error: &std::io::Error) -> bool {
     matches!(error.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory)
 }
 
+/// What is at a path, links followed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    File,
+    /// Anything else, in words.
+    Other(&'static str),
+}
+
+#[cfg(not(windows))]
+fn kind_at(path: &Path) -> std::io::Result<Kind> {
+    let meta = std::fs::metadata(path)?;
+    Ok(if meta.is_file() { Kind::File } else { Kind::Other(kind_of(&meta.file_type())) })
+}
+
+/// On Windows, from the attributes alone: `std::fs::metadata` opens the file and
+/// asks for its volume too, which under Wine is a round trip to its device service
+/// and was most of the cost of mapping a driver; the attributes are one lookup.
+/// A reparse point (a symbolic link) is followed by `metadata`, as the loader would.
+#[cfg(windows)]
+fn kind_at(path: &Path) -> std::io::Result<Kind> {
+    use std::os::windows::ffi::OsStrExt;
+    use windows_sys::Win32::Storage::FileSystem::{
+        FILE_ATTRIBUTE_DEVICE, FILE_ATTRIBUTE_DIRECTORY, FILE_ATTRIBUTE_REPARSE_POINT, GetFileAttributesW,
+        INVALID_FILE_ATTRIBUTES,
+    };
+    let wide: Vec<u16> = path.as_os_str().encode_wide().chain(Some(0)).collect();
+    // SAFETY: `wide` is a NUL-terminated UTF-16 string that lives across the call.
+    let attributes = unsafe { GetFileAttributesW(wide.as_ptr()) };
+    if attributes == INVALID_FILE_ATTRIBUTES {
+        return Err(std::io::Error::last_os_error());
+    }
+    if attributes & FILE_ATTRIBUTE_REPARSE_POINT != 0 {
+        let meta = std::fs::metadata(path)?;
+        return Ok(if meta.is_file() { Kind::File } else { Kind::Other(kind_of(&meta.file_type())) });
+    }
+    Ok(if attributes & FILE_ATTRIBUTE_DIRECTORY != 0 {
+        Kind::Other("directory")
+    } else if attributes & FILE_ATTRIBUTE_DEVICE != 0 {
+        Kind::Other("device")
+    } else {
+        Kind::File
+    })
+}
+
 /// Refuses what the loader must not be given: nothing, or anything but a regular file.
 fn regular_file(path: &Path) -> Result<(), LoadError> {
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.is_file() => Ok(()),
-        Ok(meta) => Err(LoadError::NotLoadable {
-            message: format!("not a regular file ({})", kind_of(&meta.file_type())),
-        }),
+    match kind_at(path) {
+        Ok(Kind::File) => Ok(()),
+        Ok(Kind::Other(kind)) => {
+            Err(LoadError::NotLoadable { message: format!("not a regular file ({kind})") })
+        }
         Err(e) if is_absence(&e) => Err(LoadError::NotFound { loader_said: None }),
         Err(e) => Err(LoadError::NotLoadable { message: e.to_string() }),
     }
@@ -131,27 +216,30 @@ fn kind_of(kind: &std::fs::FileType) -> &'static str {
     if kind.is_dir() { "directory" } else { "special file" }
 }
 
-/// Classifies a failed load of `target` as "not found" or "not loadable" by asking
-/// the file system, never by reading the loader's message: that text is translated
-/// under `setlocale` (glibc's `dlerror`), and "No such file" in it may be about a
-/// missing *dependency* of a file that is there.
+/// Classifies a failed load of `target` as "not found" or "not loadable" from the
+/// loader's error code where it has one (Windows) and the file system, never from
+/// the loader's message: that text is translated (glibc's `dlerror` under
+/// `setlocale`, Windows' system messages), and "No such file" or "module could not
+/// be found" in it may be about a missing *dependency* of a file that is there.
 ///
-/// A path is not found when nothing is at it (it can vanish after [`regular_file`]).
-/// A bare name went to the platform loader's own search: it is not found when no
-/// file of that name is in `dirs`, the directories that search is known to cover
-/// ([`loader_dirs`]). Anything else the loader's search consults (`ld.so.cache` on
-/// glibc, for one) cannot be listed cheaply, so a broken library found only there
-/// is reported as not found; either way the error keeps the loader's message, which
-/// says what really happened.
-fn failure_in(target: &Target, message: String, dirs: &[PathBuf]) -> LoadError {
-    let there = match target {
-        Target::Path(p) => !absent(p),
-        Target::System(name) => dirs.iter().any(|d| !absent(&d.join(name))),
-    };
+/// A code other than one of the "not found" codes means something was found
+/// ([`Refusal::allows_absence`]). Otherwise a path is not found when nothing is at
+/// it (it can vanish after [`regular_file`]). A bare name went to the platform
+/// loader's own search: it is not found when no file of that name is in `dirs`, the
+/// directories that search is known to cover ([`loader_dirs`]). Anything else the
+/// loader's search consults (`ld.so.cache` on glibc, for one) cannot be listed
+/// cheaply, so a broken library found only there is reported as not found; either
+/// way the error keeps the loader's message, which says what really happened.
+fn failure_in(target: &Target, refusal: Refusal, dirs: &[PathBuf]) -> LoadError {
+    let there = !refusal.allows_absence()
+        || match target {
+            Target::Path(p) => !absent(p),
+            Target::System(name) => dirs.iter().any(|d| !absent(&d.join(name))),
+        };
     if there {
-        LoadError::NotLoadable { message }
+        LoadError::NotLoadable { message: refusal.message }
     } else {
-        LoadError::NotFound { loader_said: Some(message) }
+        LoadError::NotFound { loader_said: Some(refusal.message) }
     }
 }
 
@@ -216,8 +304,29 @@ fn loader_dirs() -> Vec<PathBuf> {
     dirs
 }
 
+/// On Windows: what `LOAD_LIBRARY_SEARCH_DEFAULT_DIRS` searches, the program's
+/// directory and the system directory (plus directories added with `AddDllDirectory`,
+/// which cannot be listed).
+#[cfg(windows)]
+fn loader_dirs() -> Vec<PathBuf> {
+    use std::os::windows::ffi::OsStringExt;
+    use windows_sys::Win32::System::SystemInformation::GetSystemDirectoryW;
+    let mut dirs = Vec::new();
+    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        dirs.push(exe_dir);
+    }
+    let mut buffer = [0u16; 1024];
+    // SAFETY: the buffer holds `buffer.len()` UTF-16 units; the call writes at most
+    // that many and returns the length written (or the size needed, if larger).
+    let len = unsafe { GetSystemDirectoryW(buffer.as_mut_ptr(), buffer.len() as u32) } as usize;
+    if len > 0 && len < buffer.len() {
+        dirs.push(PathBuf::from(std::ffi::OsString::from_wide(&buffer[..len])));
+    }
+    dirs
+}
+
 /// Elsewhere: the variable the loader reads and its documented default directories.
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+#[cfg(not(any(windows, all(target_os = "linux", target_env = "gnu"))))]
 fn loader_dirs() -> Vec<PathBuf> {
     let from_env = |var: &str| -> Vec<PathBuf> {
         std::env::var_os(var).map(|v| std::env::split_paths(&v).collect()).unwrap_or_default()
@@ -231,13 +340,6 @@ fn loader_dirs() -> Vec<PathBuf> {
         } else {
             dirs.extend(fallback);
         }
-    } else if cfg!(windows) {
-        if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
-            dirs.push(exe_dir);
-        }
-        if let Some(root) = std::env::var_os("SystemRoot") {
-            dirs.push(PathBuf::from(root).join("System32"));
-        }
     } else {
         dirs.extend(from_env("LD_LIBRARY_PATH"));
         dirs.extend(["/lib", "/usr/local/lib", "/usr/lib"].map(PathBuf::from));
@@ -245,6 +347,7 @@ fn loader_dirs() -> Vec<PathBuf> {
     dirs
 }
 
+#[cfg(unix)]
 /// The loader's message with its causes (libloading puts `dlerror()`'s text in the
 /// error's source, not in its own message).
 fn describe(error: &libloading::Error) -> String {
@@ -259,32 +362,62 @@ fn describe(error: &libloading::Error) -> String {
 }
 
 #[cfg(unix)]
-fn open(file: &std::ffi::OsStr) -> Result<(libloading::Library, usize), String> {
+fn open(file: &std::ffi::OsStr, _lookup: Lookup) -> Result<(libloading::Library, usize), Refusal> {
     use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
     // SAFETY: mapping a driver runs its initialisers; loading the drivers named by
     // the configuration is what a driver manager is for (see the crate docs on trust).
     // RTLD_NOW reports missing symbols here instead of at some later call.
-    let lib = unsafe { Library::open(Some(file), RTLD_NOW | RTLD_LOCAL) }.map_err(|e| describe(&e))?;
+    let lib = unsafe { Library::open(Some(file), RTLD_NOW | RTLD_LOCAL) }
+        .map_err(|e| Refusal { message: describe(&e), code: None })?;
     let raw = lib.into_raw();
     // SAFETY: `raw` came from `into_raw` just above and is converted back once.
     let lib = unsafe { Library::from_raw(raw) };
     Ok((lib.into(), raw as usize))
 }
 
+/// Maps `file` with `LoadLibraryExW`, keeping the current directory (and `PATH`)
+/// out of the search: a bare name is looked for where `LOAD_LIBRARY_SEARCH_DEFAULT_DIRS`
+/// looks (the program's directory, the system directory where Windows and Wine keep
+/// their codecs, and directories added with `AddDllDirectory`); a path is made
+/// absolute (`LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR` requires a fully qualified name) and
+/// its dependencies are also looked for beside it.
 #[cfg(windows)]
-fn open(file: &std::ffi::OsStr) -> Result<(libloading::Library, usize), String> {
-    use libloading::os::windows::{
-        LOAD_LIBRARY_SEARCH_DEFAULT_DIRS, LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR, Library,
+fn open(file: &std::ffi::OsStr, lookup: Lookup) -> Result<(libloading::Library, usize), Refusal> {
+    use std::os::windows::ffi::OsStrExt;
+    use windows_sys::Win32::Foundation::GetLastError;
+    use windows_sys::Win32::System::Diagnostics::Debug::{SEM_FAILCRITICALERRORS, SetThreadErrorMode};
+    use windows_sys::Win32::System::LibraryLoader::{
+        LOAD_LIBRARY_SEARCH_DEFAULT_DIRS, LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR, LoadLibraryExW,
     };
-    // SAFETY: as on Unix. The flags keep the current directory out of the search.
-    let lib = unsafe {
-        Library::load_with_flags(file, LOAD_LIBRARY_SEARCH_DEFAULT_DIRS | LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR)
+    let (name, flags) = match lookup {
+        Lookup::Path => {
+            let full = std::path::absolute(file).map_or_else(|_| file.to_os_string(), |p| p.into_os_string());
+            (full, LOAD_LIBRARY_SEARCH_DEFAULT_DIRS | LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR)
+        }
+        Lookup::Search => (file.to_os_string(), LOAD_LIBRARY_SEARCH_DEFAULT_DIRS),
+    };
+    let wide: Vec<u16> = name.encode_wide().chain(Some(0)).collect();
+    let mut previous_mode = 0;
+    // SAFETY: SetThreadErrorMode writes the previous mode to the u32 passed. No
+    // "insert a disk" dialog may stop a load that is not found.
+    let mode_set = unsafe { SetThreadErrorMode(SEM_FAILCRITICALERRORS, &mut previous_mode) } != 0;
+    // SAFETY: `wide` is NUL-terminated UTF-16 that lives across the call; mapping a
+    // driver runs its initialisers, as on Unix.
+    let module = unsafe { LoadLibraryExW(wide.as_ptr(), std::ptr::null_mut(), flags) };
+    // SAFETY: reads this thread's last error, set by the failed call just above.
+    let code = if module.is_null() { unsafe { GetLastError() } } else { 0 };
+    if mode_set {
+        // SAFETY: restores the mode read above; a null pointer asks for no old mode.
+        unsafe { SetThreadErrorMode(previous_mode, std::ptr::null_mut()) };
     }
-    .map_err(|e| describe(&e))?;
-    let raw = lib.into_raw();
-    // SAFETY: `raw` came from `into_raw` just above and is converted back once.
-    let lib = unsafe { Library::from_raw(raw) };
-    Ok((lib.into(), raw as usize))
+    if module.is_null() {
+        let message = std::io::Error::from_raw_os_error(code as i32).to_string();
+        return Err(Refusal { message, code: Some(code) });
+    }
+    // SAFETY: `module` is a module handle just returned by LoadLibraryExW, whose one
+    // reference the `Library` now owns and releases with FreeLibrary when dropped.
+    let lib = unsafe { libloading::os::windows::Library::from_raw(module as isize) };
+    Ok((lib.into(), module as usize))
 }
 
 #[cfg(test)]
@@ -300,7 +433,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dirs = [dir.path().to_path_buf()];
         let absent = Target::System("libabsent.so".into());
-        match failure_in(&absent, FRENCH.into(), &dirs) {
+        match failure_in(&absent, said(FRENCH), &dirs) {
             LoadError::NotFound { loader_said: Some(said) } => assert_eq!(said, FRENCH),
             other => panic!("{other:?}"),
         }
@@ -310,14 +443,50 @@ mod tests {
         for present in
             [Target::System("libpresent.so".into()), Target::Path(dir.path().join("libpresent.so"))]
         {
-            match failure_in(&present, dependency.into(), &dirs) {
+            match failure_in(&present, said(dependency), &dirs) {
                 LoadError::NotLoadable { message } => assert_eq!(message, dependency),
                 other => panic!("{present:?}: {other:?}"),
             }
         }
         // A path that vanished between the check and the load is not found.
         let gone = Target::Path(dir.path().join("gone.so"));
-        assert!(matches!(failure_in(&gone, FRENCH.into(), &dirs), LoadError::NotFound { .. }));
+        assert!(matches!(failure_in(&gone, said(FRENCH), &dirs), LoadError::NotFound { .. }));
+    }
+
+    /// A refusal with no code, as `dlopen` gives.
+    fn said(message: &str) -> Refusal {
+        Refusal { message: message.into(), code: None }
+    }
+
+    #[test]
+    fn a_code_that_is_not_about_absence_means_something_was_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let dirs = [dir.path().to_path_buf()];
+        let refused = |code| Refusal { message: format!("code {code}"), code: Some(code) };
+        for target in [Target::System("absent.dll".into()), Target::Path(dir.path().join("absent.dll"))] {
+            // ERROR_BAD_EXE_FORMAT, ERROR_DLL_INIT_FAILED: found somewhere, refused.
+            for code in [193, 1114] {
+                assert_eq!(
+                    failure_in(&target, refused(code), &dirs),
+                    LoadError::NotLoadable { message: format!("code {code}") },
+                    "{target:?}"
+                );
+            }
+            // ERROR_MOD_NOT_FOUND, ERROR_FILE_NOT_FOUND with nothing there.
+            for code in [126, 2] {
+                assert_eq!(
+                    failure_in(&target, refused(code), &dirs),
+                    LoadError::NotFound { loader_said: Some(format!("code {code}")) },
+                    "{target:?}"
+                );
+            }
+        }
+        // ERROR_MOD_NOT_FOUND for a file that is there: a dependency is missing.
+        std::fs::write(dir.path().join("present.dll"), b"").unwrap();
+        assert_eq!(
+            failure_in(&Target::System("present.dll".into()), refused(126), &dirs),
+            LoadError::NotLoadable { message: "code 126".into() }
+        );
     }
 
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -326,6 +495,6 @@ mod tests {
         let dirs = loader_dirs();
         assert!(dirs.iter().any(|d| d.join("libc.so.6").is_file()), "{dirs:?}");
         let libc = Target::System("libc.so.6".into());
-        assert!(matches!(failure_in(&libc, FRENCH.into(), &dirs), LoadError::NotLoadable { .. }));
+        assert!(matches!(failure_in(&libc, said(FRENCH), &dirs), LoadError::NotLoadable { .. }));
     }
 }

@@ -2,12 +2,15 @@
 //!
 //! # The locking argument
 //!
-//! Writers lock the file they are about to replace (`flock` on Unix, `LockFileEx` on
-//! Windows, through [`File::lock`]), so no lock file is ever left beside it. Replacing
-//! a file by `rename` gives the path a new inode, and a writer that was waiting for
-//! the lock of the old one now holds a lock on a file no longer in use. So after
-//! acquiring the lock a writer checks that the path still resolves to the file it
-//! locked (same device and inode), and otherwise lets go and starts over. A lock that
+//! Writers lock the file they are about to replace (`flock` on Unix; on Windows
+//! `LockFileEx` on one byte beyond any content, since Windows locks are mandatory and
+//! a lock on the contents would stop readers), so no lock file is ever left beside
+//! it. Replacing a file by `rename` (`ReplaceFileW` on Windows, which unlike a rename
+//! replaces a file that is open) gives the path a new inode, and a writer that was
+//! waiting for the lock of the old one now holds a lock on a file no longer in use.
+//! So after acquiring the lock a writer checks that the path still resolves to the
+//! file it locked (same device and inode; same volume and file index on Windows), and
+//! otherwise lets go and starts over. A lock that
 //! passes the check is on the file the path names, and every other writer either
 //! waits for it or will fail the check: writers are serialised. Readers take no lock:
 //! they see the old file or the new one, never a partial one.
@@ -25,7 +28,10 @@
 //! After the rename the directory is flushed so that the rename itself is durable.
 //!
 //! Programs that do not take the lock (an editor, Wine) are not serialised with
-//! writers; they only ever see a complete file.
+//! writers; they only ever see a complete file. (Under Wine, which refuses to rename
+//! over an open file, the replacement goes through `ReplaceFileW`, which moves the
+//! old file aside before moving the new one in: a reader there can briefly find no
+//! file.)
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, Write};
@@ -91,17 +97,160 @@ pub(crate) fn directory_of(path: &Path) -> &Path {
     }
 }
 
+/// Whether `path` names the file `held` is open on.
 #[cfg(unix)]
-fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+fn names_file(path: &Path, held: &File) -> bool {
     use std::os::unix::fs::MetadataExt;
-    (a.dev(), a.ino()) == (b.dev(), b.ino())
+    match (fs::metadata(path), held.metadata()) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
 }
 
-#[cfg(not(unix))]
-fn same_file(_: &fs::Metadata, _: &fs::Metadata) -> bool {
-    // Windows does not let a file that is open without sharing deletion be replaced;
-    // the identity check is a Unix concern.
+/// Whether `path` names the file `held` is open on: same volume, same file index.
+#[cfg(windows)]
+fn names_file(path: &Path, held: &File) -> bool {
+    match (File::open(path).and_then(|f| windows::identity(&f)), windows::identity(held)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+#[cfg(not(any(unix, windows)))]
+fn names_file(_: &Path, _: &File) -> bool {
     true
+}
+
+/// Takes the writers' lock on `file`, waiting for it.
+#[cfg(not(windows))]
+fn lock(file: &File) -> std::io::Result<()> {
+    file.lock()
+}
+
+/// Takes the writers' lock on `file`, waiting for it. Windows byte-range locks are
+/// mandatory, so [`File::lock`] (the whole file) would make every reader's read
+/// fail while an edit is open; the lock is on one byte far beyond any content
+/// instead, which only writers ask for.
+#[cfg(windows)]
+fn lock(file: &File) -> std::io::Result<()> {
+    windows::lock_beyond_contents(file)
+}
+
+/// Puts `temp` in the place of `target`.
+#[cfg(not(windows))]
+fn replace_with(temp: &Path, target: &Path) -> std::io::Result<()> {
+    fs::rename(temp, target)
+}
+
+/// Puts `temp` in the place of `target`, which this writer holds open (and others
+/// may). A rename is tried first: it is atomic, and `std` asks for POSIX semantics,
+/// with which Windows 10 and later replace a file that is open (with delete
+/// sharing, as `std` opens files). Where that is refused (Wine, older Windows)
+/// `ReplaceFileW` replaces it; Wine's moves the old file aside first, so readers
+/// there can briefly find no file.
+#[cfg(windows)]
+fn replace_with(temp: &Path, target: &Path) -> std::io::Result<()> {
+    match fs::rename(temp, target) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => windows::replace(temp, target),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(windows)]
+mod windows {
+    use std::fs::File;
+    use std::os::windows::ffi::OsStrExt;
+    use std::os::windows::io::AsRawHandle;
+    use std::path::Path;
+    use std::time::Duration;
+
+    use windows_sys::Win32::Foundation::{
+        ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION, ERROR_UNABLE_TO_MOVE_REPLACEMENT,
+        ERROR_UNABLE_TO_REMOVE_REPLACED, HANDLE,
+    };
+    use windows_sys::Win32::Storage::FileSystem::{
+        BY_HANDLE_FILE_INFORMATION, GetFileInformationByHandle, LOCKFILE_EXCLUSIVE_LOCK, LockFileEx,
+        REPLACEFILE_IGNORE_MERGE_ERRORS, ReplaceFileW,
+    };
+    use windows_sys::Win32::System::IO::OVERLAPPED;
+
+    /// Where the writers' lock byte is: beyond any INI file, and a positive offset
+    /// (file systems refuse negative ones).
+    const LOCK_OFFSET: u64 = 1 << 62;
+
+    /// How long a replacement is retried while something (a virus scanner, an
+    /// indexer, a reader without `FILE_SHARE_DELETE`) keeps the file from moving.
+    const REPLACE_PATIENCE: Duration = Duration::from_secs(2);
+
+    fn wide(path: &Path) -> Vec<u16> {
+        path.as_os_str().encode_wide().chain(Some(0)).collect()
+    }
+
+    /// The volume serial number and file index of an open file.
+    pub(super) fn identity(file: &File) -> std::io::Result<(u32, u32, u32)> {
+        // SAFETY: an all-zero BY_HANDLE_FILE_INFORMATION is a valid value (integers
+        // and FILETIMEs); the call fills it.
+        let mut info: BY_HANDLE_FILE_INFORMATION = unsafe { std::mem::zeroed() };
+        // SAFETY: the handle is open for the life of `file`; `info` is writable.
+        if unsafe { GetFileInformationByHandle(file.as_raw_handle() as HANDLE, &mut info) } == 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok((info.dwVolumeSerialNumber, info.nFileIndexHigh, info.nFileIndexLow))
+    }
+
+    pub(super) fn lock_beyond_contents(file: &File) -> std::io::Result<()> {
+        // SAFETY: an all-zero OVERLAPPED is valid; it carries the offset.
+        let mut at: OVERLAPPED = unsafe { std::mem::zeroed() };
+        at.Anonymous.Anonymous.Offset = LOCK_OFFSET as u32;
+        at.Anonymous.Anonymous.OffsetHigh = (LOCK_OFFSET >> 32) as u32;
+        // SAFETY: the handle is open (synchronously, as std opens files) for the life
+        // of `file`, so the call returns once the lock is held; `at` outlives it.
+        // The lock goes when the handle is closed.
+        if unsafe { LockFileEx(file.as_raw_handle() as HANDLE, LOCKFILE_EXCLUSIVE_LOCK, 0, 1, 0, &mut at) }
+            == 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    pub(super) fn replace(temp: &Path, target: &Path) -> std::io::Result<()> {
+        let (temp, target) = (wide(temp), wide(target));
+        let started = std::time::Instant::now();
+        loop {
+            // SAFETY: both names are NUL-terminated UTF-16 living across the call;
+            // the optional arguments are null.
+            let done = unsafe {
+                ReplaceFileW(
+                    target.as_ptr(),
+                    temp.as_ptr(),
+                    std::ptr::null(),
+                    REPLACEFILE_IGNORE_MERGE_ERRORS,
+                    std::ptr::null(),
+                    std::ptr::null(),
+                )
+            } != 0;
+            if done {
+                return Ok(());
+            }
+            let error = std::io::Error::last_os_error();
+            // These leave both files as they were; anything else is final.
+            let transient = matches!(
+                error.raw_os_error().map(|c| c as u32),
+                Some(
+                    ERROR_ACCESS_DENIED
+                        | ERROR_SHARING_VIOLATION
+                        | ERROR_UNABLE_TO_REMOVE_REPLACED
+                        | ERROR_UNABLE_TO_MOVE_REPLACEMENT
+                )
+            );
+            if !transient || started.elapsed() > REPLACE_PATIENCE {
+                return Err(error);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RegistryError + '_ {
@@ -174,7 +323,7 @@ impl LockedFile {
                 return Err(RegistryError::ReadOnly { path: locked.target.clone() });
             }
             if !already_locked {
-                locked.file.lock().map_err(io(&locked.target))?;
+                lock(&locked.file).map_err(io(&locked.target))?;
             }
             if locked.still_named_by(path) {
                 locked.create_temp()?;
@@ -190,8 +339,7 @@ impl LockedFile {
 
     fn still_named_by(&self, path: &Path) -> bool {
         let Ok(now) = resolve_links(path) else { return false };
-        let (Ok(named), Ok(held)) = (fs::metadata(&now), self.file.metadata()) else { return false };
-        now == self.target && same_file(&named, &held)
+        now == self.target && names_file(&now, &self.file)
     }
 
     fn create_temp(&mut self) -> Result<(), RegistryError> {
@@ -242,7 +390,7 @@ impl LockedFile {
             file.write_all(contents)?;
             file.sync_all()?;
             drop(file);
-            fs::rename(&temp, &self.target)
+            replace_with(&temp, &self.target)
         })();
         if let Err(e) = result {
             let _ = fs::remove_file(&temp);
@@ -263,14 +411,8 @@ impl Drop for LockedFile {
             drop(file);
             let _ = fs::remove_file(temp);
         }
-        if self.created {
-            let ours = matches!(
-                (fs::metadata(&self.target), self.file.metadata()),
-                (Ok(a), Ok(b)) if same_file(&a, &b)
-            );
-            if ours {
-                let _ = fs::remove_file(&self.target);
-            }
+        if self.created && names_file(&self.target, &self.file) {
+            let _ = fs::remove_file(&self.target);
         }
         remove_dirs(&self.created_dirs);
         // `self.file` is closed after this, releasing the lock.
@@ -303,7 +445,7 @@ fn new_temp(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, File)> {
 /// `None` when someone else created it first.
 fn create_locked(target: &Path, dir: &Path) -> std::io::Result<Option<(File, bool)>> {
     let (temp, file) = new_temp(dir, target)?;
-    let linked = file.lock().and_then(|()| fs::hard_link(&temp, target));
+    let linked = lock(&file).and_then(|()| fs::hard_link(&temp, target));
     let _ = fs::remove_file(&temp);
     match linked {
         Ok(()) => Ok(Some((file, true))),

@@ -116,12 +116,13 @@ impl SearchPath {
             .0
             .into_iter()
             .map(|d| d.join(file))
-            .find(|p| p.is_file())
+            .find(|p| crate::loader::is_regular_file(p))
             .map_or_else(|| Target::System(file.to_string()), Target::Path)
     }
 
     /// "in /a:/b (searched DRVPROC_PATH, config dir, system library path)" for
-    /// error messages.
+    /// error messages; the directories are joined with the platform's separator
+    /// (`;` on Windows), as `DRVPROC_PATH` is written there.
     pub(crate) fn describe(&self) -> String {
         self.describe_failure(None)
     }
@@ -305,6 +306,9 @@ mod tests {
         assert_eq!(sections_for("Drivers32"), ["Drivers32"]);
     }
 
+    /// An absolute directory on this platform (a Windows path needs a drive).
+    const ABS: &str = if cfg!(windows) { "C:\\abs" } else { "/abs" };
+
     #[test]
     fn relative_search_locations_are_dropped_with_a_warning() {
         use std::io::Write;
@@ -330,10 +334,10 @@ mod tests {
             .with_writer(move || writer.clone())
             .finish();
         let sp = tracing::subscriber::with_default(subscriber, || {
-            let dirs = ["rel", "", "/abs", "./here"].map(PathBuf::from).to_vec();
+            let dirs = ["rel", "", ABS, "./here"].map(PathBuf::from).to_vec();
             SearchPath::new(Some(dirs), Some(Path::new("system.ini")))
         });
-        assert_eq!(sp.dirs, [PathBuf::from("/abs")]);
+        assert_eq!(sp.dirs, [PathBuf::from(ABS)]);
         assert_eq!(sp.config_dir, None);
         let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
         let warnings: Vec<&str> = text.lines().map(|l| l.trim_start_matches(" WARN ")).collect();
@@ -347,8 +351,8 @@ mod tests {
                 format!("ignoring . from the configuration file's directory: {tail}"),
             ]
         );
-        let sp = SearchPath::new(Some(vec![]), Some(Path::new("/etc/drvproc/system.ini")));
-        assert_eq!(sp.config_dir, Some(PathBuf::from("/etc/drvproc")));
+        let sp = SearchPath::new(Some(vec![]), Some(&Path::new(ABS).join("system.ini")));
+        assert_eq!(sp.config_dir, Some(PathBuf::from(ABS)));
         // Built by hand with relative entries, it still searches only absolute ones.
         let by_hand = SearchPath { dirs: vec!["rel".into()], config_dir: Some("conf".into()) };
         assert_eq!(by_hand.locate("x.so"), Target::System("x.so".into()));
