@@ -122,3 +122,23 @@ fn a_dll_whose_dependency_is_missing_is_there_but_not_loadable() {
         }
     }
 }
+
+/// An SDK driver's DLL is loaded and unloaded many times over a process's life (a
+/// host that lists codecs opens and closes each one again and again). Rust's std
+/// takes a Windows TLS index at each unload of a DLL and never gives it back, and
+/// the process has about a thousand: past that, the process aborts ("out of TLS
+/// indexes"). The SDK keeps its DLL mapped from its first load instead, so the
+/// thousand-and-first open works like the first.
+#[test]
+fn an_sdk_driver_survives_more_loads_than_the_process_has_tls_indexes() {
+    let exe = std::env::current_exe().expect("test binary path");
+    let sample = exe.parent().expect("test binary directory").join("drvsample.dll");
+    let dir = tempfile::tempdir().unwrap();
+    let m = manager(&[], &no_config(dir.path()));
+    for round in 0..1200 {
+        let instance =
+            m.open(sample.to_str().unwrap(), None).unwrap_or_else(|e| panic!("round {round}: {e}"));
+        instance.close().unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert_eq!(m.loaded_module_count(), 0, "round {round}");
+    }
+}

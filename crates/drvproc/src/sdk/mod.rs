@@ -27,6 +27,11 @@
 //! `DriverProc` ([`PANICS_SYMBOL`], [`PanicsFn`]); `drvctl check` fails a rule during
 //! which the count grew, with the message as evidence.
 //!
+//! On Windows an SDK driver's DLL stays mapped from its first `DRV_LOAD` until the
+//! process ends (every `DRV_LOAD` .. `DRV_FREE` pair still runs): Rust's std uses up a
+//! TLS index at each unload of a DLL, and a process that unloaded a codec a thousand
+//! times would abort.
+//!
 //! The safe surface never reads through an integer (the crate-level rule in
 //! [`crate`]'s docs): an instance forwards messages with [`Context::forward`], which
 //! decodes the `DRVCONFIGINFO*` of `DRV_INSTALL`/`DRV_CONFIGURE` only when it is the
@@ -109,6 +114,7 @@
 mod lparam;
 mod macros;
 mod panics;
+mod residence;
 mod runtime;
 mod slab;
 

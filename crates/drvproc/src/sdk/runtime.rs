@@ -257,6 +257,7 @@ impl<D: Driver> Runtime<D> {
             }
             lifecycle.phase = Phase::Loading(me);
         }
+        super::residence::stay_resident();
         let transition = Transition { runtime: self };
         match D::load(h) {
             Some(module) => {
