@@ -419,6 +419,22 @@ impl Drop for LockedFile {
     }
 }
 
+/// Whether a temporary file of a writer of `target` ([`new_temp`]'s names) is beside
+/// it: a commit may be between the two moves of `ReplaceFileW`.
+#[cfg(windows)]
+pub(crate) fn replacement_pending(target: &Path) -> bool {
+    let Some(name) = target.file_name() else { return false };
+    let dir = match target.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    // Windows names compare without case.
+    let prefix = format!("{}.tmp.", name.to_string_lossy()).to_lowercase();
+    fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|entry| entry.file_name().to_string_lossy().to_lowercase().starts_with(&prefix))
+    })
+}
+
 /// A new file in `dir` named after `target` (`system.ini.tmp.<pid>.<n>`).
 fn new_temp(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, File)> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);

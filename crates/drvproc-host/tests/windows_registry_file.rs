@@ -94,3 +94,39 @@ fn writers_racing_to_create_the_file_each_keep_their_entry() {
         std::fs::read_dir(dir.path().join("sub")).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, ["system.ini"]);
 }
+
+/// Where a commit cannot rename over the open file (Wine), `ReplaceFileW` moves the
+/// old file aside before moving the new one in. A lookup in that moment must still
+/// find the alias (it is in both files), never an empty registry.
+#[test]
+fn a_lookup_during_a_commit_finds_the_alias() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("system.ini");
+    std::fs::write(&path, "[drivers32]\nkept=kept.dll\n").unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (path, done) = (path.clone(), done.clone());
+        std::thread::spawn(move || {
+            let (mut found, mut missed) = (0u32, 0u32);
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                // A new Registry each time: no cached document to fall back on.
+                match Registry::new(&path).lookup("drivers32", "kept") {
+                    Ok(Some(v)) if v == "kept.dll" => found += 1,
+                    other => {
+                        missed += 1;
+                        eprintln!("lookup during a commit: {other:?}");
+                    }
+                }
+            }
+            (found, missed)
+        })
+    };
+    let r = Registry::new(&path);
+    for i in 0..100 {
+        r.set_entry("drivers32", &format!("n{i}"), "x.dll").unwrap_or_else(|e| panic!("{e}"));
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (found, missed) = reader.join().unwrap();
+    assert!(found > 0);
+    assert_eq!(missed, 0, "{missed} of {} lookups missed the alias", found + missed);
+}
