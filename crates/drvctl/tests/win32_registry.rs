@@ -117,7 +117,6 @@ fn with_config_list_shows_the_file_only() {
 }
 
 #[test]
-#[ignore = "replacing a registry file fails with \"Access denied\" under Wine while it is open"]
 fn with_config_remove_edits_the_file_not_the_key() {
     reg_add("drvproc.file.only", "key.dll");
     let (dir, config) = scratch_config();
