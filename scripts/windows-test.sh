@@ -411,6 +411,37 @@ drvctl_run send send vidc.mrle DRV_QUERYCONFIGURE
 drvctl_run check check msrle32.dll
 
 # ---------------------------------------------------------------------------
+phase "README's Windows blocks"
+# The blocks of README.md marked `sh windows` run as written, in order, in one bash
+# (as the README's other blocks do in cargo test), in a scratch directory holding a
+# link to each top-level entry of the repository (`target` too, so the README's
+# release build lands in target/windows), with the `c file=NAME` blocks saved there.
+RB=$WORK/readme
+mkdir -p "$RB"
+for entry in "$ROOT"/*; do ln -s "$entry" "$RB/"; done
+awk -v dir="$RB" -v script="$WORK/readme.sh" '
+    /^```/ && !inside {
+        inside = 1; out = ""
+        if ($1 == "```sh" && $2 == "windows") out = script
+        else if ($1 == "```c" && $2 ~ /^file=/) { out = dir "/" substr($2, 6); printf "" >out }
+        next
+    }
+    /^```/ && inside { inside = 0; if (out == script) print "" >>script; out = ""; next }
+    inside && out != "" { print >>out }
+' "$ROOT/README.md"
+if [ ! -s "$WORK/readme.sh" ]; then
+    fail "README.md has no \`sh windows\` blocks"
+elif (cd "$RB" && env -u DRVPROC_CONFIG -u DRVPROC_PATH bash -euo pipefail "$WORK/readme.sh") >"$WORK/readme.out" 2>&1; then
+    tr -d '\r' <"$WORK/readme.out" >"$WORK/readme.out.unix"
+    grep -q '^msacm.sample: DRV_QUERYCONFIGURE answered 0$' "$WORK/readme.out.unix" ||
+        fail "the README's client did not print what the README says: $(tail -n 5 "$WORK/readme.out.unix")"
+    echo "the README's Windows blocks ran"
+else
+    tr -d '\r' <"$WORK/readme.out" | tail -n 30
+    fail "the README's Windows blocks failed"
+fi
+
+# ---------------------------------------------------------------------------
 end_phase
 timing total "$TOTAL_START"
 if [ ${#FAILURES[@]} -gt 0 ]; then

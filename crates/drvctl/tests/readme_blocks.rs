@@ -10,14 +10,20 @@
 //! builds neither wait for nor replace the binaries other tests are running.
 //!
 //! A block marked `sh no-run` is not run; each such block is listed in [`NOT_RUN`]
-//! with the reason, so none is skipped silently.
+//! with the reason, so none is skipped silently. Blocks marked `sh windows` build for
+//! Windows and run under Wine: `scripts/windows-test.sh` runs them, in the same way.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The blocks not run, and why.
-const NOT_RUN: [(&str, &str); 1] =
-    [("cargo test --workspace\n", "it is the command that runs this test: running it here would recurse")];
+const NOT_RUN: [(&str, &str); 2] = [
+    ("cargo test --workspace\n", "it is the command that runs this test: running it here would recurse"),
+    (
+        "sudo apt-get install -y --no-install-recommends gcc-mingw-w64-x86-64 rustc-web cargo-web rust-web-src wine wine64\n",
+        "it installs system packages; scripts/windows-test.sh installs the same ones before it runs the `sh windows` blocks",
+    ),
+];
 
 struct Block {
     info: String,
@@ -70,10 +76,12 @@ fn readme_blocks_run_as_written() {
     let mut script = String::from("set -euo pipefail\n");
     let mut skipped = Vec::new();
     let mut files = Vec::new();
+    let mut windows_blocks = 0;
     for block in blocks(&readme) {
         let words: Vec<&str> = block.info.split_whitespace().collect();
         match words.first().copied() {
             Some("sh") if words.contains(&"no-run") => skipped.push(block.body),
+            Some("sh") if words.contains(&"windows") => windows_blocks += 1,
             Some("sh") => {
                 script.push_str(&block.body);
                 script.push('\n');
@@ -90,6 +98,11 @@ fn readme_blocks_run_as_written() {
     let expected_skips: Vec<&str> = NOT_RUN.iter().map(|(body, _)| *body).collect();
     assert_eq!(skipped, expected_skips, "every `sh no-run` block is listed in NOT_RUN with a reason");
     assert_eq!(files, ["client.c"], "the C client is saved where the sh blocks compile it");
+    let windows_script = std::fs::read_to_string(repo.join("scripts/windows-test.sh")).unwrap();
+    assert!(
+        windows_blocks > 0 && windows_script.contains("$1 == \"```sh\" && $2 == \"windows\""),
+        "the README's {windows_blocks} `sh windows` blocks are run by scripts/windows-test.sh"
+    );
     assert!(script.contains("./client\n"), "the README runs the client it builds");
 
     // The user's own cargo and rustup, wherever HOME points now.
