@@ -11,6 +11,9 @@
 //!
 //! A block marked `sh no-run` is not run; each such block is listed in [`NOT_RUN`]
 //! with the reason, so none is skipped silently.
+//!
+//! The blocks are bash, run on a Unix checkout: Unix only.
+#![cfg(unix)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
