@@ -296,7 +296,7 @@ impl Reporter {
         // reads or writes the environment concurrently.
         unsafe { std::env::remove_var(REPORT_FD_VAR) };
         #[cfg(windows)]
-        platform::no_crash_dialogs();
+        platform::crash_quietly();
         Reporter { out: platform::report_channel(named).unwrap_or_else(|| Box::new(io::stdout())) }
     }
 

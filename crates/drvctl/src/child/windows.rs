@@ -27,7 +27,8 @@ use windows_sys::Win32::Foundation::{
 };
 use windows_sys::Win32::System::Console::{GetStdHandle, STD_INPUT_HANDLE, SetStdHandle};
 use windows_sys::Win32::System::Diagnostics::Debug::{
-    SEM_FAILCRITICALERRORS, SEM_NOGPFAULTERRORBOX, SEM_NOOPENFILEERRORBOX, SetErrorMode,
+    EXCEPTION_POINTERS, SEM_FAILCRITICALERRORS, SEM_NOGPFAULTERRORBOX, SEM_NOOPENFILEERRORBOX, SetErrorMode,
+    SetUnhandledExceptionFilter,
 };
 use windows_sys::Win32::System::Diagnostics::ToolHelp::{
     CreateToolhelp32Snapshot, TH32CS_SNAPTHREAD, THREADENTRY32, Thread32First, Thread32Next,
@@ -39,7 +40,7 @@ use windows_sys::Win32::System::JobObjects::{
 };
 use windows_sys::Win32::System::Threading::{
     CREATE_NEW_PROCESS_GROUP, CREATE_SUSPENDED, GetCurrentProcess, OpenThread, ResumeThread,
-    THREAD_SUSPEND_RESUME,
+    THREAD_SUSPEND_RESUME, TerminateProcess,
 };
 
 use super::signals::{Registration, interrupted};
@@ -332,10 +333,29 @@ pub(super) fn report_channel(named: Option<String>) -> Option<Box<dyn Write>> {
     Some(Box::new(unsafe { File::from_raw_handle(moved) }))
 }
 
-/// A driver crashing the worker ends it with the exception's code: no dialog box
-/// (nor, under Wine, a debugger) waits for a user first, and a DLL that cannot be
-/// loaded is an error rather than a message box.
-pub(super) fn no_crash_dialogs() {
-    // SAFETY: sets this process's error mode; takes no pointer.
-    unsafe { SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX | SEM_NOOPENFILEERRORBOX) };
+/// A driver crashing the worker ends it at once with the exception's code, which
+/// drvctl reads as the crash: no dialog box waits for a user first, and no debugger
+/// is started (Wine starts one whatever the error mode says, and the process then
+/// ends with another status). A DLL that cannot be loaded is an error rather than a
+/// message box.
+pub(super) fn crash_quietly() {
+    // SAFETY: sets this process's error mode and its top-level exception filter, a
+    // function with the signature Windows calls it with, valid for the process's life.
+    unsafe {
+        SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX | SEM_NOOPENFILEERRORBOX);
+        SetUnhandledExceptionFilter(Some(end_by_exception));
+    }
+}
+
+/// The top-level exception filter: ends the process with the exception's code. No
+/// DLL is told (a crashed process's state is not to be trusted), nothing allocates.
+unsafe extern "system" fn end_by_exception(exception: *const EXCEPTION_POINTERS) -> i32 {
+    // SAFETY: Windows passes valid exception pointers to the filter, whose record
+    // stays valid while it runs; both are checked for null all the same.
+    let code = unsafe { exception.as_ref().and_then(|e| e.ExceptionRecord.as_ref()) }
+        .map_or(KILLED, |record| record.ExceptionCode as u32);
+    // SAFETY: terminates this process; takes no pointer.
+    unsafe { TerminateProcess(GetCurrentProcess(), code) };
+    // EXCEPTION_CONTINUE_SEARCH, should the termination not happen.
+    0
 }
