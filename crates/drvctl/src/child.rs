@@ -4,23 +4,27 @@
 //! The driver shares the child with the step, so nothing the driver can reach decides
 //! the result on its own:
 //!
-//! - The step's report travels on a pipe of its own, whose descriptor drvctl passes in
-//!   [`REPORT_FD_VAR`]; stdout and stderr belong to the driver as much as to the step
-//!   and are only evidence, of which the last [`TAIL`] bytes each are kept (with `-v`
-//!   stderr is also relayed to drvctl's stderr as it arrives: the child's call log).
+//! - The step's report travels on a pipe of its own, which drvctl passes as named in
+//!   [`REPORT_FD_VAR`]: on Unix a descriptor, on Windows the child's standard input
+//!   handle. stdout and stderr belong to the driver as much as to the step and are
+//!   only evidence, of which the last [`TAIL`] bytes each are kept (with `-v` stderr
+//!   is also relayed to drvctl's stderr as it arrives: the child's call log).
 //! - Before any driver is loaded the child takes the variable out of its environment
-//!   and moves the descriptor to an unpredictable number. That raises the bar; it is
-//!   no wall, as a driver in the same process can always find its descriptors (in
-//!   `/proc/self/fd`, say). Hence:
+//!   and moves the pipe elsewhere (an unpredictable descriptor number; on Windows a
+//!   new handle, with standard input left empty). That raises the bar; it is no
+//!   wall, as a driver in the same process can always find its handles. Hence:
 //! - A child that did not exit with status 0 never counts as having reported.
-//! - The child leads a process group of its own. Once it exits, or at the deadline,
-//!   the whole group is killed and reading stops, so a helper process the driver
-//!   started cannot keep drvctl waiting on pipes it inherited.
-//! - As it leads its own group, a Ctrl-C at the terminal does not reach it. drvctl
-//!   catches SIGINT, SIGTERM and SIGHUP ([`catch_signals`]) to kill the groups of the
-//!   children running, and [`run`] then fails with [`Interrupted`], so the command
-//!   unwinds (undoing a registry edit in progress) before drvctl dies of the signal.
-//!   On Linux the child is also killed if drvctl dies first (`PR_SET_PDEATHSIG`).
+//! - The child heads a process tree that is killed as a whole once it exits, or at
+//!   the deadline, and reading stops, so a helper process the driver started cannot
+//!   keep drvctl waiting on pipes it inherited. On Unix the tree is the child's own
+//!   process group; on Windows a job object the child is put in before it runs, which
+//!   also kills the tree when drvctl dies (the job's last handle closes).
+//! - Being in a group of its own, the child gets no Ctrl-C from the terminal. drvctl
+//!   catches SIGINT, SIGTERM and SIGHUP (on Windows Ctrl-C, Ctrl-Break and the console
+//!   closing) ([`catch_signals`]) to kill the trees of the children running, and
+//!   [`run`] then fails with [`Interrupted`], so the command unwinds (undoing a
+//!   registry edit in progress) before drvctl dies of the signal. On Linux the child
+//!   is also killed if drvctl dies first (`PR_SET_PDEATHSIG`).
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -35,9 +39,10 @@ use crate::context::Ctx;
 
 mod signals;
 
-pub use signals::{catch_signals, die_of, interrupted};
+pub use signals::{catch_signals, die_of, interrupted, interruption_text};
 
-/// The environment variable naming the report descriptor in the child.
+/// The environment variable naming the report channel in the child: a descriptor
+/// number on Unix, `stdin` on Windows.
 pub const REPORT_FD_VAR: &str = "DRVCTL_REPORT_FD";
 
 /// How much of the child's stdout and of its stderr is kept, each.
@@ -75,17 +80,38 @@ pub struct Death {
 pub enum End {
     /// It exited with this status (0 too, when it never reported).
     Exited(i32),
-    /// A signal killed it.
+    /// A signal killed it (Unix).
     Signal(i32),
+    /// An exception nothing handled ended it (Windows): the exception code, which
+    /// Windows gives as the process's exit status.
+    Exception(u32),
     /// The platform said neither.
     Unknown,
+}
+
+impl End {
+    /// The end of a process that exited with `code` (`None`: it did not exit) or was
+    /// killed by `signal` (only on Unix). Some exit statuses are Windows exception
+    /// codes ([`is_exception`]); Unix statuses are 0 to 255 and never look like one.
+    pub fn of(code: Option<i32>, signal: Option<i32>) -> End {
+        match (code, signal) {
+            (_, Some(signal)) => End::Signal(signal),
+            (Some(code), None) if is_exception(code as u32) => End::Exception(code as u32),
+            (Some(code), None) => End::Exited(code),
+            (None, None) => End::Unknown,
+        }
+    }
 }
 
 impl fmt::Display for Death {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.end {
             End::Exited(code) => write!(f, "exited (status {code})")?,
-            End::Signal(signal) => write!(f, "killed by signal {signal} ({})", signal_name(signal))?,
+            End::Signal(signal) => match signal_name(signal) {
+                Some(name) => write!(f, "killed by signal {signal} ({name})")?,
+                None => write!(f, "killed by signal {signal}")?,
+            },
+            End::Exception(code) => write!(f, "ended by exception {}", exception_text(code))?,
             End::Unknown => write!(f, "ended abnormally")?,
         }
         if let Some(stage) = &self.during {
@@ -98,16 +124,8 @@ impl fmt::Display for Death {
     }
 }
 
-/// "SIGINT (signal 2)".
-pub fn signal_text(signal: i32) -> String {
-    match signal_name(signal) {
-        "signal" => format!("signal {signal}"),
-        name => format!("{name} (signal {signal})"),
-    }
-}
-
-fn signal_name(signal: i32) -> &'static str {
-    match signal {
+fn signal_name(signal: i32) -> Option<&'static str> {
+    Some(match signal {
         1 => "SIGHUP",
         2 => "SIGINT",
         4 => "SIGILL",
@@ -118,8 +136,38 @@ fn signal_name(signal: i32) -> &'static str {
         11 => "SIGSEGV",
         13 => "SIGPIPE",
         15 => "SIGTERM",
-        _ => "signal",
-    }
+        _ => return None,
+    })
+}
+
+/// Whether an exit status is a Windows exception code: a system NTSTATUS of error
+/// severity (`0xC...`), a C++ exception or a breakpoint. (`exit(-1)` is 0xFFFFFFFF.)
+fn is_exception(code: u32) -> bool {
+    code >> 28 == 0xC || code == 0xE06D_7363 || code == 0x8000_0003
+}
+
+/// "0xC0000005 (access violation)".
+pub fn exception_text(code: u32) -> String {
+    let name = match code {
+        0x8000_0003 => "breakpoint",
+        0xC000_0005 => "access violation",
+        0xC000_0006 => "in-page error",
+        0xC000_001D => "illegal instruction",
+        0xC000_008C => "array bounds exceeded",
+        0xC000_008E => "floating-point division by zero",
+        0xC000_0094 => "integer division by zero",
+        0xC000_0095 => "integer overflow",
+        0xC000_0096 => "privileged instruction",
+        0xC000_00FD => "stack overflow",
+        0xC000_013A => "Ctrl-C",
+        0xC000_0135 => "a DLL was not found",
+        0xC000_0142 => "a DLL failed to initialise",
+        0xC000_0374 => "heap corruption",
+        0xC000_0409 => "fast fail: the process aborted itself",
+        0xE06D_7363 => "unhandled C++ exception",
+        _ => return format!("0x{code:08X}"),
+    };
+    format!("0x{code:08X} ({name})")
 }
 
 /// The last `cap` bytes written to a stream.
@@ -212,13 +260,10 @@ fn last_line(text: &str) -> String {
 
 fn end_of(status: ExitStatus) -> End {
     #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(signal) = status.signal() {
-            return End::Signal(signal);
-        }
-    }
-    status.code().map_or(End::Unknown, End::Exited)
+    let signal = std::os::unix::process::ExitStatusExt::signal(&status);
+    #[cfg(not(unix))]
+    let signal = None;
+    End::of(status.code(), signal)
 }
 
 /// The drvctl binary to run the step in: this one (in unit tests, the drvctl built
@@ -250,6 +295,8 @@ impl Reporter {
         // SAFETY: the caller guarantees this process has a single thread, so nothing
         // reads or writes the environment concurrently.
         unsafe { std::env::remove_var(REPORT_FD_VAR) };
+        #[cfg(windows)]
+        platform::crash_quietly();
         Reporter { out: platform::report_channel(named).unwrap_or_else(|| Box::new(io::stdout())) }
     }
 
@@ -495,94 +542,10 @@ mod platform {
     }
 }
 
-/// Elsewhere the step reports on stdout (marked lines); stdout and stderr are read on
-/// threads that are abandoned at the deadline.
-#[cfg(not(unix))]
-mod platform {
-    use std::io::{self, Read, Write};
-    use std::process::{Command, Stdio};
-    use std::sync::{Arc, Mutex, PoisonError};
-    use std::time::{Duration, Instant};
-
-    use super::{Finished, TAIL, Tail};
-
-    const MARK: &str = "\u{1}drvctl ";
-
-    pub(super) fn run(mut cmd: Command, timeout: Duration, relay: bool) -> io::Result<Finished> {
-        cmd.env(super::REPORT_FD_VAR, "stdout").stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn()?;
-        let keep = |stream: Option<Box<dyn Read + Send>>, relay: bool| {
-            let tail = Arc::new(Mutex::new(Tail::new(TAIL)));
-            let report = Arc::new(Mutex::new(Vec::new()));
-            if let Some(mut s) = stream {
-                let (tail, report) = (tail.clone(), report.clone());
-                std::thread::spawn(move || {
-                    let mut buf = [0u8; 16 * 1024];
-                    let mut line = Vec::new();
-                    while let Ok(n @ 1..) = s.read(&mut buf) {
-                        tail.lock().unwrap_or_else(PoisonError::into_inner).push(&buf[..n]);
-                        if relay {
-                            let _ = io::stderr().write_all(&buf[..n]);
-                        }
-                        for &b in &buf[..n] {
-                            line.push(b);
-                            if b == b'\n' || line.len() > super::REPORT_LIMIT {
-                                if let Some(rest) = line.strip_prefix(MARK.as_bytes()) {
-                                    report
-                                        .lock()
-                                        .unwrap_or_else(PoisonError::into_inner)
-                                        .extend_from_slice(rest);
-                                }
-                                line.clear();
-                            }
-                        }
-                    }
-                });
-            }
-            (tail, report)
-        };
-        let (_, report) = keep(child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>), false);
-        let (stderr, _) = keep(child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>), relay);
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            if let Some(status) = child.try_wait()? {
-                break Some(status);
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        std::thread::sleep(super::DRAIN);
-        let report = std::mem::take(&mut *report.lock().unwrap_or_else(PoisonError::into_inner));
-        let stderr =
-            std::mem::replace(&mut *stderr.lock().unwrap_or_else(PoisonError::into_inner), Tail::new(0));
-        Ok(Finished { status, report, stderr })
-    }
-
-    struct Marked;
-
-    impl Write for Marked {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            let mut out = io::stdout().lock();
-            for line in buf.split_inclusive(|&b| b == b'\n') {
-                out.write_all(MARK.as_bytes())?;
-                out.write_all(line)?;
-            }
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            io::stdout().flush()
-        }
-    }
-
-    pub(super) fn report_channel(named: Option<String>) -> Option<Box<dyn Write>> {
-        named.map(|_| Box::new(Marked) as Box<dyn Write>)
-    }
-}
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as platform;
 
 #[cfg(test)]
 mod tests {
@@ -606,8 +569,29 @@ mod tests {
         assert_eq!(format!("the driver {d}"), "the driver exited (status 0) during DRV_INSTALL");
         let d = Death { end: End::Signal(6), during: None, last_words: "oops".into() };
         assert_eq!(d.to_string(), "killed by signal 6 (SIGABRT): oops");
-        assert_eq!(signal_text(2), "SIGINT (signal 2)");
-        assert_eq!(signal_text(40), "signal 40");
+        let d = Death { end: End::Signal(40), during: None, last_words: String::new() };
+        assert_eq!(d.to_string(), "killed by signal 40");
+        let d = Death {
+            end: End::Exception(0xC000_0005),
+            during: Some("DRV_OPEN".into()),
+            last_words: String::new(),
+        };
+        assert_eq!(d.to_string(), "ended by exception 0xC0000005 (access violation) during DRV_OPEN");
+        let d = Death { end: End::Exception(0xC000_0123), during: None, last_words: String::new() };
+        assert_eq!(d.to_string(), "ended by exception 0xC0000123");
+    }
+
+    #[test]
+    fn exit_statuses_of_windows_exceptions_are_crashes() {
+        assert_eq!(End::of(Some(0xC000_0409_u32 as i32), None), End::Exception(0xC000_0409));
+        assert_eq!(End::of(Some(0xC000_00FD_u32 as i32), None), End::Exception(0xC000_00FD));
+        assert_eq!(End::of(Some(0x8000_0003_u32 as i32), None), End::Exception(0x8000_0003));
+        assert_eq!(End::of(Some(3), None), End::Exited(3));
+        assert_eq!(End::of(Some(0xE06D_7363_u32 as i32), None), End::Exception(0xE06D_7363));
+        // exit(-1), not an exception.
+        assert_eq!(End::of(Some(-1), None), End::Exited(-1));
+        assert_eq!(End::of(None, Some(6)), End::Signal(6));
+        assert_eq!(End::of(None, None), End::Unknown);
     }
 
     #[test]

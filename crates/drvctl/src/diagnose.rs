@@ -35,14 +35,38 @@ pub struct Diagnosis {
 
 const FIX_MISSING: &str = "install the driver file there, or fix the entry";
 const FIX_REPLACE: &str = "replace it with the driver library, or fix the entry";
-const FIX_NATIVE: &str = "install a native build of the driver, or run it under Wine";
+/// What to do about a library of another system.
+const FIX_NATIVE: &str = if cfg!(windows) {
+    "install the Windows build of the driver (a DLL)"
+} else {
+    "install a native build of the driver, or run it under Wine"
+};
 const FIX_ARCH: &str = "install the build of the driver for this machine's architecture";
+/// What to do about a 32-bit DLL on 64-bit Windows.
+const FIX_32_BIT: &str = "install the 64-bit (x64) build of the driver";
 /// What to do about a library that is not a driver.
 pub const FIX_NO_DRIVER_PROC: &str = "register the driver's own library, not a helper library";
 
 impl Diagnosis {
     fn problem(problem: String, fix: &'static str) -> Diagnosis {
         Diagnosis { problem: Some(problem), fix: Some(fix), ..Diagnosis::default() }
+    }
+}
+
+/// Whether `target` names a file by its path rather than a name for the loader to
+/// search or an alias: as the manager tells them apart (on Windows `\` and drive
+/// letters make paths too).
+pub fn is_path(target: &str) -> bool {
+    target.contains('/') || (cfg!(windows) && (target.contains('\\') || target.contains(':')))
+}
+
+/// What to do about a library the loader refused although its headers are fine:
+/// usually a library it depends on is missing.
+pub fn fix_dependencies(shown: &str) -> String {
+    if cfg!(windows) {
+        format!("check that the DLLs {shown} depends on are installed, beside it or in the system directory")
+    } else {
+        format!("check the library's dependencies (ldd {shown})")
     }
 }
 
@@ -277,7 +301,11 @@ fn describe<'data, R: object::ReadRef<'data>>(shown: &str, file: &object::File<'
         object::File::Elf32(_) | object::File::Elf64(_) => (
             Family::Elf,
             format!("ELF {bits}-bit {}", arch_name(arch)),
-            format!("a {bits}-bit ELF shared library for {}", arch_name(arch)),
+            if host_family() == Family::Pe {
+                format!("a {bits}-bit ELF shared library for {} (a Linux or Unix library)", arch_name(arch))
+            } else {
+                format!("a {bits}-bit ELF shared library for {}", arch_name(arch))
+            },
         ),
         object::File::Pe32(_) | object::File::Pe64(_) => {
             let (pe, dll) = match file {
@@ -306,6 +334,20 @@ fn describe<'data, R: object::ReadRef<'data>>(shown: &str, file: &object::File<'
     let foreign = family != host_family()
         || arch != host_architecture()
         || file.is_little_endian() != cfg!(target_endian = "little");
+    // Windows on x86-64 runs 32-bit programs, but a 64-bit process loads no
+    // 32-bit DLL.
+    if family == Family::Pe
+        && host_family() == Family::Pe
+        && arch == Architecture::I386
+        && host_architecture() == Architecture::X86_64
+    {
+        d.problem = Some(format!(
+            "{shown} is a 32-bit {}, which only a 32-bit process can load; this drvctl is 64-bit",
+            what.trim_start_matches("a ")
+        ));
+        d.fix = Some(FIX_32_BIT);
+        return d;
+    }
     if foreign {
         let fix = if family == host_family() { FIX_ARCH } else { FIX_NATIVE };
         d.problem = Some(format!("{shown} is {what}; {}", host_words()));
@@ -408,7 +450,7 @@ pub fn resolve(ctx: &Ctx, target: &str, section: Option<&str>) -> Option<PathBuf
             registry.entry_path(file).or_else(|| manager.locate_file(file))
         }
         // No such alias: a path given that leads nowhere is diagnosed as a path.
-        None if section_is_default(section) && target.contains('/') => Some(PathBuf::from(target)),
+        None if section_is_default(section) && is_path(target) => Some(PathBuf::from(target)),
         None => None,
     }
 }
@@ -436,10 +478,10 @@ pub fn explain_open_error(ctx: &Ctx, target: &str, section: Option<&str>, error:
             })
         }
         OpenError::NotLoadable { path, message } => diagnosed(Path::new(path))
-            .filter(|_| path.contains('/'))
+            .filter(|_| is_path(path))
             .unwrap_or_else(|| format!("{path}: cannot load: {}", loader_words(path, message))),
         OpenError::NoDriverProc { path } => {
-            diagnosed(Path::new(path)).filter(|_| path.contains('/')).unwrap_or_else(|| no_driver_proc(path))
+            diagnosed(Path::new(path)).filter(|_| is_path(path)).unwrap_or_else(|| no_driver_proc(path))
         }
         _ => error.to_string(),
     }
@@ -484,6 +526,27 @@ mod tests {
             assert!(is_driver_proc(name.as_bytes()), "{name}");
         }
         assert!(!is_driver_proc(b"DriverProcX"));
+    }
+
+    #[test]
+    fn paths_are_told_from_names_as_the_manager_tells_them() {
+        assert!(is_path("/usr/lib/x.so") && is_path("sub/x.dll"));
+        assert!(!is_path("msrle32.dll") && !is_path("vidc.mrle"));
+        assert_eq!(is_path(r"C:\windows\system32\msrle32.dll"), cfg!(windows));
+        assert_eq!(is_path("Z:x.dll"), cfg!(windows));
+    }
+
+    #[test]
+    fn missing_dependencies_are_looked_for_with_the_systems_words() {
+        let fix = fix_dependencies("x");
+        if cfg!(windows) {
+            assert_eq!(
+                fix,
+                "check that the DLLs x depends on are installed, beside it or in the system directory"
+            );
+        } else {
+            assert_eq!(fix, "check the library's dependencies (ldd x)");
+        }
     }
 
     #[test]

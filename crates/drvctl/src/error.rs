@@ -9,10 +9,12 @@ pub enum CliError {
     /// The command line was wrong (exit code 2).
     #[error("{0}")]
     Usage(String),
-    /// SIGINT, SIGTERM or SIGHUP stopped the command while a driver ran in a child,
-    /// whose process group was killed. drvctl then dies of the signal; should it not,
-    /// it exits with 128 + the signal's number, as a shell reports such a death.
-    #[error("interrupted by {}: the driver's process was killed", crate::child::signal_text(*.0))]
+    /// SIGINT, SIGTERM or SIGHUP (on Windows Ctrl-C, Ctrl-Break or the console
+    /// closing, numbered as the C runtime's signals) stopped the command while a
+    /// driver ran in a child, whose process tree was killed. drvctl then dies of the
+    /// signal; should it not, it exits with 128 + the signal's number, as a shell
+    /// reports such a death.
+    #[error("interrupted by {}: the driver's process was killed", crate::child::interruption_text(*.0))]
     Interrupted(i32),
 }
 

@@ -123,8 +123,12 @@ fn signal_dispositions() {
     }
 }
 
-#[cfg(not(unix))]
-fn signal_dispositions() {}
+/// Ctrl-C, Ctrl-Break and the console closing stop the driver running in a child,
+/// and the command unwinds before drvctl exits ([`child::catch_signals`]).
+#[cfg(windows)]
+fn signal_dispositions() {
+    child::catch_signals();
+}
 
 /// Whether the raw command line asks for JSON (`--json` before any `--`), for errors
 /// found before clap could say so; and the subcommand it names, if any.
@@ -148,12 +152,25 @@ fn fail(json_command: Option<&str>, message: &str, exit_code: u8) -> ExitCode {
     ExitCode::from(exit_code)
 }
 
+/// drvctl's command line, named in usage lines as it was run; on Windows without
+/// the `.exe`, as it is typed.
+fn command(args: &[String]) -> clap::Command {
+    let cmd = Cli::command();
+    if !cfg!(windows) {
+        return cmd;
+    }
+    match args.first().and_then(|a| std::path::Path::new(a).file_stem()?.to_str()) {
+        Some(stem) => cmd.bin_name(stem.to_string()),
+        None => cmd,
+    }
+}
+
 fn main() -> ExitCode {
     signal_dispositions();
     // A shell asking for completions (COMPLETE=bash drvctl -- ...) is answered here.
     clap_complete::CompleteEnv::with_factory(Cli::command).complete();
     let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
-    let cli = match Cli::command().try_get_matches_from(&args).and_then(|m| Cli::from_arg_matches(&m)) {
+    let cli = match command(&args).try_get_matches_from(&args).and_then(|m| Cli::from_arg_matches(&m)) {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;

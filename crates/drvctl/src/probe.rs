@@ -236,7 +236,7 @@ fn map_and_open(
         Err(LoadError::NotLoadable { message }) => {
             return report.fail(
                 format!("{shown}: cannot load: {}", diagnose::loader_words(&shown, &message)),
-                format!("check the library's dependencies (ldd {shown})"),
+                diagnose::fix_dependencies(&shown),
             );
         }
     }

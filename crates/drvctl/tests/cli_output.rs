@@ -6,7 +6,8 @@ mod common;
 use common::*;
 
 /// `drvctl ARGS` on a pseudo-terminal (util-linux's `script`), with `env` set; returns
-/// what the terminal showed.
+/// what the terminal showed. Unix only, as are the tests that use it.
+#[cfg(unix)]
 fn on_tty(args: &[&str], env: &[(&str, &str)]) -> String {
     let mut command = String::from(env!("CARGO_BIN_EXE_drvctl"));
     for a in args {
@@ -53,10 +54,14 @@ fn color_follows_the_flag_then_no_color_then_clicolor_force() {
     assert!(piped(&["--color", "always", "list"], &[("NO_COLOR", "1")]).contains(GREEN), "the flag wins");
     assert!(piped(&["list", "--color=always"], &[]).contains(GREEN), "a global option goes anywhere");
 
-    let config = path_str(&s.config()).to_string();
-    assert!(on_tty(&["--config", &config, "list"], &[]).contains(GREEN), "auto: colour on a terminal");
-    assert!(!on_tty(&["--config", &config, "--color", "never", "list"], &[]).contains('\x1b'));
-    assert!(!on_tty(&["--config", &config, "list"], &[("NO_COLOR", "1")]).contains('\x1b'));
+    // A terminal of util-linux's `script`: Unix only.
+    #[cfg(unix)]
+    {
+        let config = path_str(&s.config()).to_string();
+        assert!(on_tty(&["--config", &config, "list"], &[]).contains(GREEN), "auto: colour on a terminal");
+        assert!(!on_tty(&["--config", &config, "--color", "never", "list"], &[]).contains('\x1b'));
+        assert!(!on_tty(&["--config", &config, "list"], &[("NO_COLOR", "1")]).contains('\x1b'));
+    }
 
     let (code, _, err) = run(s.drvctl(&["--color", "sometimes", "list"]));
     assert_eq!(code, 2);
@@ -102,6 +107,7 @@ fn quiet_and_verbose_exclude_each_other() {
 }
 
 /// Progress lines are for a person watching a terminal: a pipe gets none.
+#[cfg(unix)]
 #[test]
 fn progress_only_on_a_terminal() {
     let sample = lib("drvsample");
@@ -202,7 +208,8 @@ fn completion_offers_the_registrys_aliases() {
 }
 
 /// `drvctl completions bash` prints the script a bash user sources; completing with
-/// it yields the aliases.
+/// it yields the aliases. Unix: bash.
+#[cfg(unix)]
 #[test]
 fn bash_completion_script_completes_aliases() {
     let s = two_sections();

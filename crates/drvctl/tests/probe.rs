@@ -5,10 +5,10 @@ mod common;
 mod diagnose_samples;
 
 use common::{Scratch, path_str, run};
-use diagnose_samples::c_library;
 
 /// A driver whose `DriverProc` is fine but whose other function calls a symbol no
 /// library defines: lazy binding maps it, binding everything at load does not.
+#[cfg(unix)]
 const UNRESOLVED: &str = r#"
 extern int drvproc_test_no_such_symbol(void);
 int helper(void) { return drvproc_test_no_such_symbol(); }
@@ -18,10 +18,13 @@ long DriverProc(unsigned long id, void *h, unsigned int msg, long l1, long l2) {
 }
 "#;
 
+/// Unix: the C library is built with the host's C compiler, and lazy binding is the
+/// ELF loader's.
+#[cfg(unix)]
 #[test]
 fn list_and_doctor_refuse_what_open_refuses() {
     let s = Scratch::new();
-    let driver = c_library(s.dir.path(), "unresolved", UNRESOLVED);
+    let driver = diagnose_samples::c_library(s.dir.path(), "unresolved", UNRESOLVED);
     s.write_config(&format!("[drivers32]\nunresolved={}\n", driver.display()));
 
     let (code, _, err) = run(s.drvctl(&["send", "unresolved", "DRV_QUERYCONFIGURE"]));
@@ -49,6 +52,8 @@ fn list_and_doctor_refuse_what_open_refuses() {
     );
 }
 
+/// Unix: FIFOs.
+#[cfg(unix)]
 #[test]
 fn list_reports_special_files_without_blocking() {
     let s = Scratch::new();
@@ -78,8 +83,10 @@ fn relative_entries_are_relative_to_the_registry_file() {
     let s = Scratch::new();
     let sub = s.dir.path().join("sub");
     std::fs::create_dir(&sub).unwrap();
-    let sample = sub.join("libdrvsample.so");
-    std::fs::copy(common::lib("drvsample"), &sample).unwrap();
+    std::fs::copy(common::lib("drvsample"), sub.join("libdrvsample.so")).unwrap();
+    // The entry's path as the manager makes it: the registry's directory joined
+    // with the entry (on Windows with both separators in it).
+    let sample = s.dir.path().join("sub/libdrvsample.so");
     s.write_config("[drivers32]\nrel=sub/libdrvsample.so\n");
     // What the same path means in the current directory: not a library.
     let elsewhere = tempfile::tempdir().unwrap();

@@ -12,6 +12,9 @@
 //! A block marked `sh no-run` is not run; each such block is listed in [`NOT_RUN`]
 //! with the reason, so none is skipped silently. Blocks marked `sh windows` build for
 //! Windows and run under Wine: `scripts/windows-test.sh` runs them, in the same way.
+//!
+//! The blocks are bash, run on a Unix checkout: Unix only.
+#![cfg(unix)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,6 +2,8 @@
 //! through the C ABI (drivers/selfsend-c): drvctl's manager and libdrvproc's
 //! process-wide one live in one process, and the driver's message must reach its own
 //! instance, never an instance of the other manager that happens to look alike.
+//! The C driver is built with the host's C compiler: Unix only.
+#![cfg(unix)]
 
 mod common;
 

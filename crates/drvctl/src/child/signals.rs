@@ -1,14 +1,14 @@
-//! drvctl's answer to SIGINT, SIGTERM and SIGHUP while children run: kill the
-//! children's process groups (they do not get terminal signals, leading groups of
-//! their own), let the command unwind so what it holds is undone, then die of the
-//! signal. Split from running a child ([`super::run`]), which only registers the
-//! group of each child it starts.
+//! drvctl's answer to SIGINT, SIGTERM and SIGHUP (on Windows to Ctrl-C, Ctrl-Break
+//! and the console closing) while children run: kill the children's process trees
+//! (they do not get the terminal's signals, in groups of their own), let the command
+//! unwind so what it holds is undone, then die of the signal. Split from running a
+//! child ([`super::run`]), which only registers the tree of each child it starts.
 
 #[cfg(unix)]
 pub use unix::*;
 
-#[cfg(not(unix))]
-pub use other::*;
+#[cfg(windows)]
+pub use windows::*;
 
 #[cfg(unix)]
 mod unix {
@@ -30,6 +30,14 @@ mod unix {
     /// The signal that asked drvctl to stop, if one did.
     pub fn interrupted() -> Option<i32> {
         Some(INTERRUPTED.load(Ordering::SeqCst)).filter(|&s| s != 0)
+    }
+
+    /// "SIGINT (signal 2)".
+    pub fn interruption_text(signal: i32) -> String {
+        match super::super::signal_name(signal) {
+            Some(name) => format!("{name} (signal {signal})"),
+            None => format!("signal {signal}"),
+        }
     }
 
     /// Installs the handler of SIGINT, SIGTERM and SIGHUP, except for those the
@@ -170,16 +178,123 @@ mod unix {
     }
 }
 
-#[cfg(not(unix))]
-mod other {
-    /// No signal is caught here: the child is not in a group of its own.
-    pub fn catch_signals() {}
+/// On Windows the console's control events stand for the signals: a handler
+/// ([`catch_signals`]), which Windows runs on a thread of its own, terminates the
+/// children's job objects. They are numbered as the C runtime numbers the signals
+/// it raises for them, so that drvctl's exit status reads the same as on Unix.
+#[cfg(windows)]
+mod windows {
+    use std::io::{self, Write};
+    use std::process::ExitCode;
+    use std::sync::atomic::{AtomicI32, Ordering};
+    use std::sync::{Mutex, PoisonError};
 
+    use windows_sys::Win32::Foundation::{FALSE, HANDLE, TRUE};
+    use windows_sys::Win32::System::Console::{
+        CTRL_BREAK_EVENT, CTRL_C_EVENT, CTRL_CLOSE_EVENT, SetConsoleCtrlHandler,
+    };
+    use windows_sys::Win32::System::JobObjects::TerminateJobObject;
+    use windows_sys::core::BOOL;
+
+    /// Ctrl-C: the C runtime's SIGINT.
+    const CTRL_C: i32 = 2;
+    /// Ctrl-Break: its SIGBREAK.
+    const CTRL_BREAK: i32 = 21;
+    /// The console window closing: as SIGHUP, the terminal going away.
+    const CONSOLE_CLOSED: i32 = 1;
+    /// Logging off or shutting down: as SIGTERM.
+    const SHUTDOWN: i32 = 15;
+
+    /// The exit status of the processes of a job terminated on such an event.
+    const KILLED: u32 = 1;
+
+    /// The job objects of the children running (their handles, as integers): the
+    /// handler runs on a thread, so a lock is fine.
+    static JOBS: Mutex<Vec<isize>> = Mutex::new(Vec::new());
+
+    /// The event that asked drvctl to stop (its signal number), or 0.
+    static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
+
+    /// The event that asked drvctl to stop, as a signal number, if one did.
     pub fn interrupted() -> Option<i32> {
-        None
+        Some(INTERRUPTED.load(Ordering::SeqCst)).filter(|&s| s != 0)
     }
 
-    pub fn die_of(signal: i32) -> std::process::ExitCode {
-        std::process::ExitCode::from((128 + signal).clamp(0, 255) as u8)
+    /// "Ctrl-C".
+    pub fn interruption_text(signal: i32) -> String {
+        match signal {
+            CTRL_C => "Ctrl-C".into(),
+            CTRL_BREAK => "Ctrl-Break".into(),
+            CONSOLE_CLOSED => "the console closing".into(),
+            SHUTDOWN => "logoff or shutdown".into(),
+            other => format!("signal {other}"),
+        }
+    }
+
+    /// Installs the console control handler. A process started with Ctrl-C
+    /// disabled (`CREATE_NEW_PROCESS_GROUP`, as a background job) keeps it
+    /// disabled: Windows does not call handlers for it then.
+    pub fn catch_signals() {
+        // SAFETY: registers a function with the signature Windows calls handlers
+        // with; it stays valid for the life of the process.
+        unsafe { SetConsoleCtrlHandler(Some(on_control), TRUE) };
+    }
+
+    /// Terminates the children's jobs and notes the event, for [`super::super::run`]
+    /// to fail with and `main` to exit by after the command unwound. With no child
+    /// running there is nothing to undo: the next handler (Windows' default, which
+    /// ends drvctl) runs.
+    unsafe extern "system" fn on_control(event: u32) -> BOOL {
+        let signal = match event {
+            CTRL_C_EVENT => CTRL_C,
+            CTRL_BREAK_EVENT => CTRL_BREAK,
+            CTRL_CLOSE_EVENT => CONSOLE_CLOSED,
+            _ => SHUTDOWN,
+        };
+        INTERRUPTED.store(signal, Ordering::SeqCst);
+        let jobs = JOBS.lock().unwrap_or_else(PoisonError::into_inner);
+        for &job in jobs.iter() {
+            // SAFETY: a registered job handle stays open until it is unregistered,
+            // which takes this lock.
+            unsafe { TerminateJobObject(job as HANDLE, KILLED) };
+        }
+        if jobs.is_empty() { FALSE } else { TRUE }
+    }
+
+    /// Ends drvctl after an interruption: 128 + the signal's number, as a shell
+    /// reports a death by that signal (130 for Ctrl-C).
+    pub fn die_of(signal: i32) -> ExitCode {
+        let _ = io::stdout().flush();
+        let _ = io::stderr().flush();
+        ExitCode::from((128 + signal).clamp(0, 255) as u8)
+    }
+
+    /// A child's job object, registered for the handler while the child runs.
+    pub struct Registration {
+        job: Option<isize>,
+    }
+
+    impl Registration {
+        /// Registers `job`, which must stay open until [`Registration::release`]
+        /// (or the drop).
+        pub fn new(job: HANDLE) -> Registration {
+            JOBS.lock().unwrap_or_else(PoisonError::into_inner).push(job as isize);
+            Registration { job: Some(job as isize) }
+        }
+
+        pub fn release(&mut self) {
+            if let Some(job) = self.job.take() {
+                let mut jobs = JOBS.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(i) = jobs.iter().position(|&j| j == job) {
+                    jobs.swap_remove(i);
+                }
+            }
+        }
+    }
+
+    impl Drop for Registration {
+        fn drop(&mut self) {
+            self.release();
+        }
     }
 }

@@ -133,16 +133,39 @@ fn remove_command(registry: &Registry, e: &EntryReport, timeout: Duration) -> Op
 }
 
 /// `text` as one POSIX shell word.
+#[cfg(not(windows))]
 fn quote(text: &str) -> String {
     let plain =
         !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "._/+-=:,@%".contains(c));
     if plain { text.to_string() } else { format!("'{}'", text.replace('\'', "'\\''")) }
 }
 
+/// `text` as one word for cmd.exe and PowerShell: as it is when plain (paths with
+/// backslashes and drive letters are), else in double quotes, a quote in it escaped
+/// as the C runtime reads it (`\"`).
+#[cfg(windows)]
+fn quote(text: &str) -> String {
+    let plain =
+        !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "._/\\+-=:,@".contains(c));
+    if plain { text.to_string() } else { format!("\"{}\"", text.replace('"', "\\\"")) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::quote;
 
+    /// The removal commands doctor prints are pasted into cmd.exe or PowerShell.
+    #[cfg(windows)]
+    #[test]
+    fn windows_shell_words() {
+        assert_eq!(quote(r"Z:\tmp\wine.ini"), r"Z:\tmp\wine.ini");
+        assert_eq!(quote(r"C:\Program Files\x.ini"), r#""C:\Program Files\x.ini""#);
+        assert_eq!(quote("vidc.mrle"), "vidc.mrle");
+        assert_eq!(quote(""), r#""""#);
+        assert_eq!(quote(r#"a"b"#), r#""a\"b""#);
+    }
+
+    #[cfg(not(windows))]
     #[test]
     fn shell_words() {
         assert_eq!(quote("msacm.imaadpcm"), "msacm.imaadpcm");

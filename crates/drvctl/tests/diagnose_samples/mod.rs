@@ -48,7 +48,8 @@ pub fn elf_header(bits64: bool, machine: u16) -> Vec<u8> {
     b
 }
 
-/// Builds `lib<name>.so` in `dir` from C `source`.
+/// Builds `lib<name>.so` in `dir` from C `source`, with the host's C compiler.
+#[cfg(unix)]
 pub fn c_library(dir: &Path, name: &str, source: &str) -> PathBuf {
     let c = dir.join(format!("{name}.c"));
     let so = dir.join(format!("lib{name}.so"));
@@ -69,13 +70,14 @@ pub fn c_library(dir: &Path, name: &str, source: &str) -> PathBuf {
 pub fn trace_copy(dir: &Path, name: &str, settings: &str) -> PathBuf {
     let sub = dir.join(name);
     std::fs::create_dir_all(&sub).unwrap();
-    let lib = sub.join("libdrvtrace.so");
+    let lib = sub.join(format!("{}drvtrace{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
     std::fs::copy(crate::common::lib("drvtrace"), &lib).unwrap();
     std::fs::write(sub.join("drvtrace.env"), settings).unwrap();
     lib
 }
 
 /// Makes a FIFO at `path`.
+#[cfg(unix)]
 pub fn fifo(path: &Path) {
     let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
     // SAFETY: `c_path` is a valid NUL-terminated string for the duration of the call.
