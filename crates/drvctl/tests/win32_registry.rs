@@ -7,6 +7,8 @@
 
 use std::process::{Command, Output};
 
+mod common;
+
 const KEY: &str = r"HKLM\Software\Microsoft\Windows NT\CurrentVersion\Drivers32";
 const SHOWN_KEY: &str = r"HKEY_LOCAL_MACHINE\Software\Microsoft\Windows NT\CurrentVersion\Drivers32";
 
@@ -126,4 +128,46 @@ fn with_config_remove_edits_the_file_not_the_key() {
     assert!(ok, "{stderr}");
     assert!(kept, "the key's value of the same alias stays");
     assert_eq!(std::fs::read_to_string(dir.path().join("system.ini")).unwrap(), "[Drivers32]\n");
+}
+
+/// The value `reg query` shows for `alias` in the Drivers32 key.
+fn reg_value(alias: &str) -> Option<String> {
+    let out = reg(&["query", KEY, "/v", alias]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines()
+        .find_map(|l| l.trim_start().strip_prefix(alias)?.trim_start().strip_prefix("REG_SZ"))
+        .map(|v| v.trim().to_string())
+}
+
+#[test]
+fn install_of_a_relative_file_records_its_plain_absolute_path_in_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(common::lib("drvsample"), dir.path().join("drvsample.dll")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_drvctl"))
+        .args(["install", "drvproc.install.rel", "drvsample.dll"])
+        .current_dir(dir.path())
+        .env_remove("DRVPROC_CONFIG")
+        .env_remove("HOME")
+        .output()
+        .unwrap();
+    let value = reg_value("drvproc.install.rel");
+    reg(&["delete", KEY, "/v", "drvproc.install.rel", "/f"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let expected = std::path::absolute(dir.path().join("drvsample.dll")).unwrap();
+    assert_eq!(value.as_deref(), Some(expected.to_str().unwrap()));
+}
+
+#[test]
+fn a_driver_that_aborts_in_drv_install_is_said_to_have_crashed_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let driver = dir.path().join("drvtrace.dll");
+    std::fs::copy(common::lib("drvtrace"), &driver).unwrap();
+    std::fs::write(dir.path().join("drvtrace.env"), "ABORT=DRV_INSTALL\n").unwrap();
+    let (ok, _, stderr) = drvctl(&["install", "drvproc.install.abort", driver.to_str().unwrap()]);
+    let kept = reg_has("drvproc.install.abort");
+    reg(&["delete", KEY, "/v", "drvproc.install.abort", "/f"]);
+    assert!(!ok && !kept, "{stderr}");
+    assert!(stderr.contains("the driver crashed: ended by exception 0xC0000409"), "{stderr}");
+    assert!(stderr.contains(" during DRV_INSTALL"), "{stderr}");
+    assert!(stderr.trim_end().ends_with("; nothing was registered"), "{stderr}");
 }

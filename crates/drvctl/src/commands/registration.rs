@@ -41,7 +41,7 @@ use crate::probe;
 fn entry_file(ctx: &Ctx, file: &Path) -> CliResult<String> {
     let text = file.to_str().ok_or_else(|| failed!("{}: not valid UTF-8", file.display()))?;
     let absolute = |p: &Path| -> CliResult<String> {
-        match p.canonicalize() {
+        match absolute_path(p) {
             Ok(canonical) => Ok(canonical.to_string_lossy().into_owned()),
             Err(e) => Err(failed!(
                 "{}",
@@ -49,7 +49,7 @@ fn entry_file(ctx: &Ctx, file: &Path) -> CliResult<String> {
             )),
         }
     };
-    let value = if text.contains('/') {
+    let value = if diagnose::is_path(text) {
         absolute(file)?
     } else {
         let manager = ctx.manager();
@@ -175,9 +175,16 @@ fn answer_of(outcome: Outcome<Answer>, message: &str) -> Result<isize, String> {
 
 /// "the driver exited (status 0) during DRV_INSTALL", "the driver crashed: killed by
 /// signal 6 (SIGABRT) during DRV_REMOVE".
+/// `p` made absolute, for a file that exists. On Unix with its links resolved; on
+/// Windows without (`canonicalize` gives `\\?\C:\...` names there, which some
+/// programs reading the registry do not take).
+fn absolute_path(p: &Path) -> std::io::Result<std::path::PathBuf> {
+    if cfg!(windows) { p.metadata().and_then(|_| std::path::absolute(p)) } else { p.canonicalize() }
+}
+
 fn died(death: &Death) -> String {
     match death.end {
-        End::Signal(_) => format!("the driver crashed: {death}"),
+        End::Signal(_) | End::Exception(_) => format!("the driver crashed: {death}"),
         _ => format!("the driver {death}"),
     }
 }
