@@ -405,8 +405,16 @@ drvctl_run list list
 for codec in msrle32.dll iccvid.dll msvidc32.dll imaadp32.acm msg711.acm; do
     grep -qi "$codec" "$WORK/drvctl-list.out" || fail "drvctl.exe list does not show Wine's $codec"
 done
-drvctl_run doctor doctor
-grep -qi "msrle32" "$WORK/drvctl-doctor.out" || fail "drvctl.exe doctor does not show Wine's msrle32.dll"
+# Wine 8.0's own system.ini lists `[mci] vcr = mcivisca.drv`, a driver Wine does not
+# ship: doctor must find exactly that entry broken, and so exit 1.
+status=0
+env -u DRVPROC_CONFIG -u DRVPROC_PATH wine "$DRVCTL" doctor >"$WORK/drvctl-doctor.out" 2>&1 || status=$?
+tr -d '\r' <"$WORK/drvctl-doctor.out" | tee "$WORK/drvctl-doctor.unix"
+[ "$status" -eq 1 ] || fail "drvctl.exe doctor exited with status $status, not 1 (one broken entry)"
+grep -q '^broken \[mci\] vcr = mcivisca.drv: ' "$WORK/drvctl-doctor.unix" && grep -q ', 1 broken$' "$WORK/drvctl-doctor.unix" ||
+    fail "drvctl.exe doctor did not find exactly Wine's mcivisca.drv entry broken"
+grep -q '^ok     \[drivers32\] vidc.mrle = msrle32.dll: loads and opens' "$WORK/drvctl-doctor.unix" ||
+    fail "drvctl.exe doctor does not open Wine's msrle32.dll by its alias"
 drvctl_run send send vidc.mrle DRV_QUERYCONFIGURE
 drvctl_run check check msrle32.dll
 

@@ -22,7 +22,7 @@
 //! | `SLEEP` | `MSG:MICROSECONDS,...`: take that long to answer (widens race windows: a message still running when another arrives is recorded after it) | none |
 //! | `PRINT` | `MSG:TEXT`: write TEXT and a newline to stdout when MSG arrives; `\xNN` writes the byte NN | none |
 //! | `FLOOD` | a message name: write to stdout without end when it arrives | none |
-//! | `SPAWN` | a message name: start a helper process (`sleep 30`) that inherits stdout and stderr, then answer as usual | none |
+//! | `SPAWN` | a message name: start a helper process (`sleep 30`; on Windows `ping -n 31 127.0.0.1`) that inherits stdout and stderr, then answer as usual | none |
 //! | `EXIT` | `MSG:CODE`: end the process with `exit(CODE)` when MSG arrives | none |
 //! | `STALE` | `1`: remember a `DRV_FREE` in a static and refuse every later `DRV_LOAD`, as a driver relying on fresh statics does when its image stays mapped | none |
 //!
@@ -160,14 +160,28 @@ fn misbehave(s: &Settings, msg: Msg) {
         }
     }
     if s.spawn == Some(msg)
-        && let Err(e) =
-            std::process::Command::new("sleep").arg("30").stdin(std::process::Stdio::null()).spawn()
+        && let Err(e) = helper_process().stdin(std::process::Stdio::null()).spawn()
     {
         eprintln!("drvtrace: cannot start the helper: {e}");
     }
     if let Some(&(_, code)) = s.exit.as_ref().filter(|(m, _)| *m == msg) {
         std::process::exit(code);
     }
+}
+
+/// `SPAWN`'s helper: a program of the system's own that lives about 30 s and keeps
+/// the stdout and stderr it inherited open all that time.
+fn helper_process() -> std::process::Command {
+    let mut cmd;
+    if cfg!(windows) {
+        // Windows has no `sleep`; 31 echoes to the loopback interface take 30 s.
+        cmd = std::process::Command::new("ping");
+        cmd.args(["-n", "31", "127.0.0.1"]);
+    } else {
+        cmd = std::process::Command::new("sleep");
+        cmd.arg("30");
+    }
+    cmd
 }
 
 /// `TEXT` with each `\xNN` replaced by the byte NN.
