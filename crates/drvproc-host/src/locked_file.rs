@@ -17,10 +17,14 @@
 //!
 //! A missing file is created empty, to have something to lock, and locked before
 //! anyone else can open it: it is made and locked under a temporary name, then
-//! hard-linked to its name, which fails if another writer created it first (then
-//! this one locks theirs). So the creator is the one writer that finds the file
-//! missing, and it can say so. If the edit is abandoned the file is removed again
-//! under the lock, and a waiting writer then fails its check and starts over.
+//! hard-linked to its name (on Windows moved there without replacing), which fails
+//! if another writer created it first (then this one locks theirs). So the creator
+//! is the one writer that finds the file missing, and it can say so. If the edit is
+//! abandoned the file is removed again under the lock, and a waiting writer then
+//! fails its check and starts over. (Windows without POSIX delete semantics, and
+//! Wine, keep a deleted file's name until every handle on it is closed, a waiting
+//! writer's included; there the file is first moved aside, so that its name is
+//! free at once.)
 //!
 //! Symbolic links are followed to the file they name: the temporary file is created
 //! in that file's directory and renamed over it there, so the link stays a link.
@@ -170,8 +174,9 @@ mod windows {
         ERROR_UNABLE_TO_REMOVE_REPLACED, HANDLE,
     };
     use windows_sys::Win32::Storage::FileSystem::{
-        BY_HANDLE_FILE_INFORMATION, GetFileInformationByHandle, LOCKFILE_EXCLUSIVE_LOCK, LockFileEx,
-        REPLACEFILE_IGNORE_MERGE_ERRORS, ReplaceFileW,
+        BY_HANDLE_FILE_INFORMATION, FILE_RENAME_INFO, FileRenameInfo, GetFileInformationByHandle,
+        LOCKFILE_EXCLUSIVE_LOCK, LockFileEx, MoveFileExW, REPLACEFILE_IGNORE_MERGE_ERRORS, ReplaceFileW,
+        SetFileInformationByHandle,
     };
     use windows_sys::Win32::System::IO::OVERLAPPED;
 
@@ -209,6 +214,50 @@ mod windows {
         // The lock goes when the handle is closed.
         if unsafe { LockFileEx(file.as_raw_handle() as HANDLE, LOCKFILE_EXCLUSIVE_LOCK, 0, 1, 0, &mut at) }
             == 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Moves `from` to `to` unless something is at `to` (then `AlreadyExists`).
+    pub(super) fn move_new(from: &Path, to: &Path) -> std::io::Result<()> {
+        let (from, to) = (wide(from), wide(to));
+        // SAFETY: both names are NUL-terminated UTF-16 living across the call. No
+        // flags: an existing `to` is an error, not replaced.
+        if unsafe { MoveFileExW(from.as_ptr(), to.as_ptr(), 0) } == 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Renames the file `file` is open on (with `DELETE` access) to `to`, unless
+    /// something is at `to` (then `AlreadyExists`); its locks stay with it. Through
+    /// the handle rather than by path because Wine remembers the name a handle was
+    /// opened by, and tells the file's volume from it: after a rename by path the
+    /// handle's volume serial number reads 0, and [`identity`] no longer matches the
+    /// file's own.
+    pub(super) fn rename_new(file: &File, to: &Path) -> std::io::Result<()> {
+        let name: Vec<u16> = to.as_os_str().encode_wide().collect();
+        let name_bytes = name.len() * 2;
+        let length = u32::try_from(name_bytes).map_err(|_| std::io::Error::other("path too long"))?;
+        let size = std::mem::offset_of!(FILE_RENAME_INFO, FileName) + name_bytes + 2;
+        // Zeroed: not replacing, no root directory, a NUL after the name. `u64`s
+        // give the alignment FILE_RENAME_INFO needs (that of a pointer).
+        let mut buffer = vec![0u64; size.div_ceil(8)];
+        let info = buffer.as_mut_ptr().cast::<FILE_RENAME_INFO>();
+        // SAFETY: `buffer` holds `size` bytes: the header, then room for the name and
+        // its NUL from `FileName` on; `info` is suitably aligned; the writes stay in it.
+        unsafe {
+            (&raw mut (*info).FileNameLength).write(length);
+            (&raw mut (*info).FileName).cast::<u16>().copy_from_nonoverlapping(name.as_ptr(), name.len());
+        }
+        let size = u32::try_from(size).map_err(|_| std::io::Error::other("path too long"))?;
+        // SAFETY: the handle is open for the life of `file`; `info` points to `size`
+        // initialised bytes that live across the call.
+        if unsafe {
+            SetFileInformationByHandle(file.as_raw_handle() as HANDLE, FileRenameInfo, info.cast(), size)
+        } == 0
         {
             return Err(std::io::Error::last_os_error());
         }
@@ -344,7 +393,7 @@ impl LockedFile {
 
     fn create_temp(&mut self) -> Result<(), RegistryError> {
         let dir = directory_of(&self.target);
-        let temp = new_temp(dir, &self.target).map_err(|source| RegistryError::CannotCreate {
+        let temp = new_temp(dir, &self.target, false).map_err(|source| RegistryError::CannotCreate {
             dir: dir.to_path_buf(),
             what: "a temporary file",
             source,
@@ -412,7 +461,12 @@ impl Drop for LockedFile {
             let _ = fs::remove_file(temp);
         }
         if self.created && names_file(&self.target, &self.file) {
-            let _ = fs::remove_file(&self.target);
+            // Outside any directory created for it, so that those can go.
+            let aside = match self.created_dirs.first() {
+                Some(outermost) => directory_of(outermost),
+                None => directory_of(&self.target),
+            };
+            discard(&self.target, aside);
         }
         remove_dirs(&self.created_dirs);
         // `self.file` is closed after this, releasing the lock.
@@ -435,8 +489,29 @@ pub(crate) fn replacement_pending(target: &Path) -> bool {
     })
 }
 
-/// A new file in `dir` named after `target` (`system.ini.tmp.<pid>.<n>`).
-fn new_temp(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, File)> {
+/// How a temporary file is created: new, for reading and writing; one that is to
+/// be renamed through its handle ([`publish`]) also with `DELETE` access on
+/// Windows. (Programs that open a file without delete sharing cannot open that one
+/// while it is held, as the new, empty registry file of an edit that creates it;
+/// they read nothing from it either way. The temporary files of commits are
+/// renamed by path once closed, and need no such access.)
+fn temp_options(renamed_by_handle: bool) -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create_new(true);
+    #[cfg(windows)]
+    if renamed_by_handle {
+        use std::os::windows::fs::OpenOptionsExt;
+        use windows_sys::Win32::Storage::FileSystem::{DELETE, FILE_GENERIC_READ, FILE_GENERIC_WRITE};
+        options.access_mode(FILE_GENERIC_READ | FILE_GENERIC_WRITE | DELETE);
+    }
+    #[cfg(not(windows))]
+    let _ = renamed_by_handle;
+    options
+}
+
+/// A new file in `dir` named after `target` (`system.ini.tmp.<pid>.<n>`), opened as
+/// [`temp_options`] says.
+fn new_temp(dir: &Path, target: &Path, renamed_by_handle: bool) -> std::io::Result<(PathBuf, File)> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut name = target.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     loop {
@@ -444,7 +519,7 @@ fn new_temp(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, File)> {
         let mut candidate = name.clone();
         candidate.push(format!(".tmp.{}.{n}", std::process::id()));
         let temp = dir.join(&candidate);
-        match OpenOptions::new().read(true).write(true).create_new(true).open(&temp) {
+        match temp_options(renamed_by_handle).open(&temp) {
             Ok(file) => return Ok((temp, file)),
             // Left by a process that died with our pid: take the next name.
             Err(e) if e.kind() == ErrorKind::AlreadyExists => name = candidate,
@@ -453,21 +528,74 @@ fn new_temp(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, File)> {
     }
 }
 
+/// Removes the abandoned file `target`, which this writer holds open.
+#[cfg(not(windows))]
+fn discard(target: &Path, _aside: &Path) {
+    let _ = fs::remove_file(target);
+}
+
+/// Removes the abandoned file `target`, which this writer holds open, and so may
+/// writers waiting for its lock. Windows before POSIX delete semantics (Windows 7,
+/// FAT volumes) and Wine delete a file only when its last handle is closed, and
+/// keep its name until then: a waiting writer would find the file still at its
+/// name, take it for one someone else created and commit into it (reporting that
+/// it created nothing), and a directory created for it could not be removed. So it
+/// is moved into `aside` under a name no reader waits for, which frees its name at
+/// once, and deleted there; if it cannot be moved it is deleted where it is.
+#[cfg(windows)]
+fn discard(target: &Path, aside: &Path) {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut name = target.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(format!(".abandoned.{}.{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
+    let moved = aside.join(name);
+    match windows::move_new(target, &moved) {
+        Ok(()) => {
+            let _ = fs::remove_file(&moved);
+        }
+        Err(_) => {
+            let _ = fs::remove_file(target);
+        }
+    }
+}
+
+/// Gives the new file `temp` the name `target` too, unless `target` exists.
+#[cfg(not(windows))]
+fn publish(_file: &File, temp: &Path, target: &Path) -> std::io::Result<()> {
+    fs::hard_link(temp, target)
+}
+
+/// Renames the new file `temp` (open as `file`) to `target`, unless `target`
+/// exists. A hard link would leave the temporary name behind while the file is
+/// open, as a deleted name stays on Windows (see [`discard`]), and FAT volumes
+/// have none.
+#[cfg(windows)]
+fn publish(file: &File, _temp: &Path, target: &Path) -> std::io::Result<()> {
+    windows::rename_new(file, target)
+}
+
 /// Creates the missing file `target`, locked before anyone can open it: a new file
-/// is locked under a temporary name, then linked as `target` (which fails if
+/// is locked under a temporary name, then published as `target` (which fails if
 /// `target` appeared meanwhile). Returns the file and whether it is locked (`false`
-/// where the file system has no hard links: then it is created directly, and a
+/// where the file system cannot publish it so: then it is created directly, and a
 /// writer may lock it first, which the caller's check after locking sorts out);
 /// `None` when someone else created it first.
 fn create_locked(target: &Path, dir: &Path) -> std::io::Result<Option<(File, bool)>> {
-    let (temp, file) = new_temp(dir, target)?;
-    let linked = lock(&file).and_then(|()| fs::hard_link(&temp, target));
-    let _ = fs::remove_file(&temp);
-    match linked {
-        Ok(()) => Ok(Some((file, true))),
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(None),
-        Err(_) => {
+    let (temp, file) = new_temp(dir, target, true)?;
+    match lock(&file).and_then(|()| publish(&file, &temp, target)) {
+        Ok(()) => {
+            // A move leaves nothing under the temporary name; a link does.
+            if cfg!(not(windows)) {
+                let _ = fs::remove_file(&temp);
+            }
+            Ok(Some((file, true)))
+        }
+        Err(e) => {
+            // Closed first: Windows keeps a deleted name while the file is open.
             drop(file);
+            let _ = fs::remove_file(&temp);
+            if e.kind() == ErrorKind::AlreadyExists {
+                return Ok(None);
+            }
             match OpenOptions::new().read(true).write(true).create_new(true).open(target) {
                 Ok(file) => Ok(Some((file, false))),
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(None),

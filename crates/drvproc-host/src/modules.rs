@@ -64,7 +64,9 @@ impl ManagerState {
             LoadError::NotFound { loader_said } => {
                 let looked = match target {
                     Target::Path(p) => format!("(no file {})", p.display()),
-                    Target::System(_) => self.search.describe_failure(loader_said.as_deref()),
+                    Target::System(found) => {
+                        self.search.describe_failure((found != name).then_some(found), loader_said.as_deref())
+                    }
                 };
                 OpenError::NotFound { name: name.to_string(), looked }
             }

@@ -124,12 +124,14 @@ impl SearchPath {
     /// error messages; the directories are joined with the platform's separator
     /// (`;` on Windows), as `DRVPROC_PATH` is written there.
     pub(crate) fn describe(&self) -> String {
-        self.describe_failure(None)
+        self.describe_failure(None, None)
     }
 
-    /// [`describe`](Self::describe) with what the platform loader said when its own
-    /// search found nothing either.
-    pub(crate) fn describe_failure(&self, loader_said: Option<&str>) -> String {
+    /// [`describe`](Self::describe) for a search for `file` that found nothing, with
+    /// what the platform loader said. `file` is named when it is not the name the
+    /// caller gave (an alias's file): the loader's words cannot be relied on for it,
+    /// as Windows' "module could not be found" names no file.
+    pub(crate) fn describe_failure(&self, file: Option<&str>, loader_said: Option<&str>) -> String {
         let (dirs, any_dirs, has_config) = self.locations();
         let joined = std::env::join_paths(&dirs)
             .map(|s| s.to_string_lossy().into_owned())
@@ -142,7 +144,10 @@ impl SearchPath {
             searched.push("config dir");
         }
         searched.push("system library path");
-        let searched = searched.join(", ");
+        let searched = match file {
+            Some(file) => format!("for {file} in {}", searched.join(", ")),
+            None => searched.join(", "),
+        };
         let said = loader_said.map_or(String::new(), |m| format!("; {m}"));
         if dirs.is_empty() {
             format!("(searched {searched}{said})")
@@ -365,5 +370,18 @@ mod tests {
         assert_eq!(sp.locate("./x.so"), Target::Path("./x.so".into()));
         assert_eq!(sp.locate("libnothere.so"), Target::System("libnothere.so".into()));
         assert_eq!(sp.describe(), "(searched system library path)");
+    }
+
+    #[test]
+    fn a_failure_names_the_file_when_it_is_not_the_name_given() {
+        let sp = SearchPath { dirs: vec![PathBuf::from(ABS)], config_dir: None };
+        assert_eq!(
+            sp.describe_failure(Some("x.so"), Some("gone")),
+            format!("in {ABS} (searched for x.so in DRVPROC_PATH, system library path; gone)")
+        );
+        assert_eq!(
+            sp.describe_failure(None, None),
+            format!("in {ABS} (searched DRVPROC_PATH, system library path)")
+        );
     }
 }

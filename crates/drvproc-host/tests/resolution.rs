@@ -173,8 +173,8 @@ fn wine_system_ini_is_read_unchanged() {
         assert_eq!(
             err.to_string(),
             format!(
-                "msacm.imaadpcm: not found in {d}:{d} (searched DRVPROC_PATH, config dir, system library path; \
-                 dlopen failed: imaadp32.acm: cannot open shared object file: No such file or directory)",
+                "msacm.imaadpcm: not found in {d}:{d} (searched for imaadp32.acm in DRVPROC_PATH, config dir, system library \
+                 path; dlopen failed: imaadp32.acm: cannot open shared object file: No such file or directory)",
                 d = t.dir.path().display()
             )
         );
@@ -195,7 +195,12 @@ fn a_broken_line_does_not_stop_lookups() {
     let err = t.manager().open("ok", None).unwrap_err();
     assert!(matches!(err, OpenError::NotFound { .. }), "{err}");
     assert!(err.to_string().starts_with("ok: not found in "), "{err}");
-    assert!(err.to_string().contains("x.so"), "{err}");
+    // The file the alias names is said in the manager's words, whatever the
+    // platform loader's message says (Windows' does not name the file).
+    assert!(
+        err.to_string().contains(" (searched for x.so in DRVPROC_PATH, config dir, system library path; "),
+        "{err}"
+    );
 }
 
 #[test]

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{Trace, built_trace_driver, trace_file_name};
-use drvproc_host::{DriverManager, ManagerOptions, OpenError, Registry};
+#[cfg(unix)]
+use drvproc_host::Registry;
+use drvproc_host::{DriverManager, ManagerOptions, OpenError};
 
 /// The name of the planted copies: not the trace driver's own name, which the
 /// platform loader finds through the `LD_LIBRARY_PATH` cargo sets for tests.
