@@ -316,10 +316,14 @@ impl LockedFile {
     /// succeeds only running out of space or a failing disk can stop the commit.
     pub(crate) fn acquire(path: &Path, creation: Creation) -> Result<Self, RegistryError> {
         let mut created_dirs = Vec::new();
+        let started = std::time::Instant::now();
         for _ in 0..MAX_ATTEMPTS {
             let target = resolve_links(path).map_err(io(path))?;
             let (file, created, locked) = match OpenOptions::new().read(true).write(true).open(&target) {
                 Ok(file) => (file, false, false),
+                Err(e) if e.kind() == ErrorKind::NotFound && replacement_in_flight(&target, started) => {
+                    continue;
+                }
                 Err(e) if e.kind() == ErrorKind::NotFound => {
                     if !creation.file {
                         return Err(RegistryError::missing(path));
@@ -471,6 +475,29 @@ impl Drop for LockedFile {
         remove_dirs(&self.created_dirs);
         // `self.file` is closed after this, releasing the lock.
     }
+}
+
+/// Whether a file found missing may be between the two moves of a replacement, and
+/// is worth looking for again (this pauses 1 ms first): where a commit cannot rename
+/// over the open file, Windows' `ReplaceFileW` (Wine's at least) moves the old file
+/// aside before moving the new one in. A reader in between would take the registry
+/// for empty, and a writer would create a new file and later commit over the other
+/// writer's entry. A writer's temporary file beside it says a commit (or a creation)
+/// is under way; a stale one (its writer died) costs at most 200 ms from `started`.
+#[cfg(windows)]
+pub(crate) fn replacement_in_flight(target: &Path, started: std::time::Instant) -> bool {
+    const PATIENCE: std::time::Duration = std::time::Duration::from_millis(200);
+    let pending = started.elapsed() < PATIENCE && replacement_pending(target);
+    if pending {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    pending
+}
+
+/// A rename replaces a file in one step here: missing is missing.
+#[cfg(not(windows))]
+pub(crate) fn replacement_in_flight(_: &Path, _: std::time::Instant) -> bool {
+    false
 }
 
 /// Whether a temporary file of a writer of `target` ([`new_temp`]'s names) is beside

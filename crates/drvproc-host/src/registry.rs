@@ -427,7 +427,7 @@ impl Registry {
             if found.is_some() || !cfg!(windows) {
                 return Ok(found);
             }
-            if !replaced_right_now(&self.path, started) {
+            if !crate::locked_file::replacement_in_flight(&self.path, started) {
                 // One more look: a replacement that ended after the first one put
                 // the file back (and took its temporary file away).
                 return self.read_once();
@@ -581,28 +581,6 @@ fn windows_ini() -> Option<PathBuf> {
         .into_iter()
         .find_map(|var| std::env::var_os(var).filter(|v| !v.is_empty()))
         .map(|dir| PathBuf::from(dir).join("system.ini"))
-}
-
-/// Whether a file found missing may be between the two moves of a replacement, and
-/// is worth looking for again (after a pause): where a commit cannot rename over the
-/// open file, Windows' `ReplaceFileW` (Wine's at least) moves the old file aside
-/// before moving the new one in, and a reader in between would take the registry for
-/// empty. A writer's temporary file beside it says a commit is under way; a stale one
-/// (its writer died) costs a reader at most 200 ms.
-#[cfg(windows)]
-fn replaced_right_now(path: &Path, started: std::time::Instant) -> bool {
-    const REPLACEMENT_PATIENCE: std::time::Duration = std::time::Duration::from_millis(200);
-    let pending = started.elapsed() < REPLACEMENT_PATIENCE && crate::locked_file::replacement_pending(path);
-    if pending {
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-    pending
-}
-
-/// A rename replaces a file in one step here: missing is missing (never called).
-#[cfg(not(windows))]
-fn replaced_right_now(_: &Path, _: std::time::Instant) -> bool {
-    false
 }
 
 fn stamp_of(meta: &fs::Metadata) -> Stamp {
