@@ -56,7 +56,8 @@ fn install_list_configure_send_remove() {
 
     let (code, out, _) = run(s.drvctl(&["list"]));
     assert_eq!(code, 0);
-    assert!(out.contains(&format!("msacm.sample  {p}  ok: {p} (ELF", p = sample.display())), "{out}");
+    let format = if cfg!(windows) { "PE32+ x86-64 DLL" } else { "ELF" };
+    assert!(out.contains(&format!("msacm.sample  {p}  ok: {p} ({format}", p = sample.display())), "{out}");
     let (_, json, _) = run(s.drvctl(&["list", "--json"]));
     let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(parsed["entries"].as_array().unwrap().len(), 1, "{json}");
@@ -123,17 +124,23 @@ fn install_follows_the_drivers_answer() {
 }
 
 /// A driver that cannot be opened has no one to tell: `remove` removes its entry and
-/// says why `DRV_REMOVE` was not sent, without `--force`.
+/// says why `DRV_REMOVE` was not sent, without `--force`. The file named is the one
+/// the manager looked for: on Windows a path from the root is on the registry file's
+/// drive.
 #[test]
 fn remove_of_an_unopenable_driver_says_why_it_was_not_told() {
     let s = Scratch::new();
     s.write_config("; mine\n[Drivers32]\ngone=/nonexistent/gone.so\n");
     let (code, out, err) = run(s.drvctl(&["remove", "gone"]));
+    let looked_for = format!("{}/nonexistent/gone.so", drive_of(&s.config()));
     assert_eq!(
         (code, out.as_str(), err.as_str()),
         (
             0,
-            "removed [Drivers32] gone = /nonexistent/gone.so (DRV_REMOVE was not sent: /nonexistent/gone.so does not exist)\n",
+            format!(
+                "removed [Drivers32] gone = /nonexistent/gone.so (DRV_REMOVE was not sent: {looked_for} does not exist)\n"
+            )
+            .as_str(),
             ""
         )
     );
@@ -238,5 +245,15 @@ fn completions_for_each_shell() {
         let (code, out, _) = run(drvctl(&["completions", shell]));
         assert_eq!(code, 0);
         assert!(out.contains("drvctl") && out.contains("COMPLETE"), "{shell}: {out}");
+    }
+}
+
+/// The drive a path is on (`C:`), or nothing where paths have no drives.
+fn drive_of(path: &std::path::Path) -> String {
+    match path.components().next() {
+        Some(std::path::Component::Prefix(prefix)) if cfg!(windows) => {
+            prefix.as_os_str().to_string_lossy().into_owned()
+        }
+        _ => String::new(),
     }
 }

@@ -22,7 +22,7 @@
 //! | `SLEEP` | `MSG:MICROSECONDS,...`: take that long to answer (widens race windows: a message still running when another arrives is recorded after it) | none |
 //! | `PRINT` | `MSG:TEXT`: write TEXT and a newline to stdout when MSG arrives; `\xNN` writes the byte NN | none |
 //! | `FLOOD` | a message name: write to stdout without end when it arrives | none |
-//! | `SPAWN` | a message name: start a helper process (`sleep 30`; on Windows `ping -n 31 127.0.0.1`) that inherits stdout and stderr, then answer as usual | none |
+//! | `SPAWN` | a message name: the first time it arrives in the process, start a helper process (`sleep 30`; on Windows `ping -n 31 127.0.0.1`) that inherits stdout and stderr; answer as usual | none |
 //! | `EXIT` | `MSG:CODE`: end the process with `exit(CODE)` when MSG arrives | none |
 //! | `STALE` | `1`: remember a `DRV_FREE` in a static and refuse every later `DRV_LOAD`, as a driver relying on fresh statics does when its image stays mapped | none |
 //!
@@ -72,6 +72,10 @@ struct Settings {
 static SETTINGS: RwLock<Option<Settings>> = RwLock::new(None);
 static LOG: Mutex<Option<File>> = Mutex::new(None);
 static OPENS: AtomicUsize = AtomicUsize::new(0);
+/// Set when `SPAWN` started its helper: one per process, as a driver starting a
+/// helper does. (A process per message would make a rule sending thousands of them
+/// as slow as the system starts processes: on Windows, tens of milliseconds each.)
+static SPAWNED: AtomicBool = AtomicBool::new(false);
 /// Set by `DRV_FREE` and never cleared: survives an unload while the image stays mapped.
 static FREED: AtomicBool = AtomicBool::new(false);
 
@@ -160,6 +164,7 @@ fn misbehave(s: &Settings, msg: Msg) {
         }
     }
     if s.spawn == Some(msg)
+        && !SPAWNED.swap(true, Ordering::SeqCst)
         && let Err(e) = helper_process().stdin(std::process::Stdio::null()).spawn()
     {
         eprintln!("drvtrace: cannot start the helper: {e}");

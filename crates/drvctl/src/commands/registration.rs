@@ -206,8 +206,9 @@ pub fn install(
     Registry::validate_entry(section, alias, &value)?;
     let mut edit = Change::begin(ctx, true, section, alias)?;
     if !force && let Some(existing) = edit.current(ctx, section, alias)? {
+        // The value as it is written: a Windows path's backslashes are not escapes.
         return Err(failed!(
-            "{alias} is already registered in [{section}] as {existing:?}; use --force to replace it"
+            "{alias} is already registered in [{section}] as \"{existing}\"; use --force to replace it"
         ));
     }
     let talk = Talk::Install { value: value.clone(), section: section.into(), alias: alias.into() };
