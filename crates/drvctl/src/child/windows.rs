@@ -44,7 +44,7 @@ use windows_sys::Win32::System::Threading::{
 };
 
 use super::signals::{Registration, interrupted};
-use super::{DRAIN, Finished, Interrupted, REPORT_FD_VAR, REPORT_LIMIT, TAIL, Tail};
+use super::{DRAIN, Finished, Interrupted, REPORT_FD_VAR, REPORT_LIMIT, Sink, TAIL, Tail};
 
 /// The value of [`REPORT_FD_VAR`] that names the child's standard input.
 const STDIN: &str = "stdin";
@@ -119,22 +119,7 @@ pub(super) fn run(mut cmd: Command, timeout: Duration, relay: bool) -> io::Resul
         let wait = Duration::from_millis(10).min(drain_until.saturating_duration_since(now));
         take_chunks(&rx, wait, &mut sinks, &mut open);
     }
-    let [_, stderr, report] = sinks;
-    let stderr = match stderr {
-        Sink::Tail(t, _) => t,
-        Sink::Report(_) => Tail::new(0),
-    };
-    let report = match report {
-        Sink::Report(r) => r,
-        Sink::Tail(..) => Vec::new(),
-    };
-    Ok(Finished { status, report, stderr })
-}
-
-enum Sink {
-    /// The last bytes; and whether to copy each to drvctl's stderr as it comes.
-    Tail(Tail, bool),
-    Report(Vec<u8>),
+    Ok(Sink::finished(status, sinks))
 }
 
 /// What a reading thread passes on: bytes from pipe `.0`, or (empty) its end.
@@ -184,25 +169,12 @@ fn take_chunks(rx: &Receiver<Chunk>, wait: Duration, sinks: &mut [Sink; 3], open
         if bytes.is_empty() {
             open[index] = false;
         } else if open[index] {
-            match &mut sinks[index] {
-                Sink::Tail(t, relay) => {
-                    t.push(&bytes);
-                    if *relay {
-                        relay_to_stderr(&bytes);
-                    }
-                }
-                Sink::Report(r) if r.len() + bytes.len() <= REPORT_LIMIT => r.extend_from_slice(&bytes),
-                Sink::Report(_) => open[index] = false,
+            if !sinks[index].take(&bytes) {
+                open[index] = false;
             }
         }
         next = rx.try_recv().ok();
     }
-}
-
-/// Copies a relayed chunk of the child's stderr (`-v`: its call log) to ours.
-fn relay_to_stderr(bytes: &[u8]) {
-    crate::output::end_progress();
-    let _ = io::stderr().write_all(bytes);
 }
 
 /// A job object that kills its processes when its last handle closes, registered
