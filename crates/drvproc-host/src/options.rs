@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 
 /// Options of a driver manager. [`Default`] reads the environment when the manager
-/// is created: the configuration from `$DRVPROC_CONFIG` (else the XDG location, see
-/// [`Registry::default_path`](crate::Registry::default_path)) and the search path from
-/// `$DRVPROC_PATH`.
+/// is created: the configuration from `$DRVPROC_CONFIG` (else, on Windows, the
+/// registry key and `%WINDIR%\system.ini`; elsewhere the XDG location: see
+/// [`Registry::default_registry`](crate::Registry::default_registry)) and the search
+/// path from `$DRVPROC_PATH`.
 #[derive(Clone, Debug)]
 pub struct ManagerOptions {
     /// The registry file; `None`: the default location. A relative path is
