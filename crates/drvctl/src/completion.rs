@@ -29,12 +29,16 @@ fn typed_option(args: &[OsString], name: &str) -> Option<OsString> {
 /// if typed, else of `[Drivers32]`. Nothing when there is no readable registry:
 /// completion must never fail loudly.
 fn registry_aliases(args: &[OsString]) -> Vec<CompletionCandidate> {
-    let config =
-        typed_option(args, "config").map(PathBuf::from).or_else(drvproc_host::Registry::default_path);
+    // The registry drvctl itself would read (on Windows by default: the key, then
+    // system.ini, merged).
+    let registry = match typed_option(args, "config") {
+        Some(config) => Some(drvproc_host::Registry::new(PathBuf::from(config))),
+        None => drvproc_host::Registry::default_registry(),
+    };
     let section = typed_option(args, "section")
         .and_then(|s| s.into_string().ok())
         .unwrap_or_else(|| drvproc_host::DRIVERS32.to_string());
-    let Some(doc) = config.and_then(|c| drvproc_host::Registry::new(c).read().ok()) else {
+    let Some(doc) = registry.and_then(|r| r.read().ok()) else {
         return Vec::new();
     };
     doc.entries(&section)

@@ -171,3 +171,20 @@ fn a_driver_that_aborts_in_drv_install_is_said_to_have_crashed_and_nothing_is_wr
     assert!(stderr.contains(" during DRV_INSTALL"), "{stderr}");
     assert!(stderr.trim_end().ends_with("; nothing was registered"), "{stderr}");
 }
+
+/// Shell completion offers the aliases drvctl itself would find: the key's too.
+#[test]
+fn completion_offers_the_keys_aliases() {
+    reg_add("drvproc.complete.key", "x.dll");
+    let out = Command::new(env!("CARGO_BIN_EXE_drvctl"))
+        .args(["--", "drvctl", "send", "drvproc.complete"])
+        .env("COMPLETE", "fish")
+        .env_remove("DRVPROC_CONFIG")
+        .env_remove("HOME")
+        .output()
+        .unwrap();
+    reg(&["delete", KEY, "/v", "drvproc.complete.key", "/f"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let offered: Vec<&str> = stdout.lines().map(|l| l.split('\t').next().unwrap_or("").trim()).collect();
+    assert_eq!(offered, ["drvproc.complete.key"], "{stdout}");
+}
