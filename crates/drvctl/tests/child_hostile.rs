@@ -37,9 +37,55 @@ fn evidence<'a>(v: &'a serde_json::Value, rule: &str) -> &'a str {
 #[test]
 fn a_helper_process_holding_the_pipes_does_not_delay_check() {
     let start = Instant::now();
-    let (code, v, err) = check_json(&[("DRVTRACE_SPAWN", "DRV_QUERYCONFIGURE")], "drvtrace", "5");
+    let spawned = tempfile::tempdir().unwrap();
+    let pids = spawned.path().join("pids");
+    let (code, v, err) = check_json(
+        &[("DRVTRACE_SPAWN", "DRV_QUERYCONFIGURE"), ("DRVTRACE_SPAWNED", path_str(&pids))],
+        "drvtrace",
+        "5",
+    );
     assert_eq!(code, 0, "{v}{err}");
     assert!(start.elapsed() < Duration::from_secs(8), "took {:?}", start.elapsed());
+    assert_all_gone(&pids);
+}
+
+/// Each process id in `pids` (one per line) names a process that has ended, or ends
+/// within a moment (it may still be being reaped).
+fn assert_all_gone(pids: &std::path::Path) {
+    let text = std::fs::read_to_string(pids).unwrap_or_else(|e| panic!("{}: {e}", pids.display()));
+    let ids: Vec<u32> = text.lines().map(|l| l.trim().parse().unwrap()).collect();
+    assert!(!ids.is_empty(), "no helper was started");
+    for id in ids {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while alive(id) {
+            assert!(Instant::now() < deadline, "the driver's helper process {id} outlived drvctl's child");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[cfg(unix)]
+fn alive(pid: u32) -> bool {
+    // SAFETY: signal 0 checks for existence and delivers nothing.
+    let gone = unsafe { libc::kill(pid as libc::pid_t, 0) } == -1
+        && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+    !gone
+}
+
+#[cfg(windows)]
+fn alive(pid: u32) -> bool {
+    use windows_sys::Win32::Foundation::{CloseHandle, WAIT_TIMEOUT};
+    use windows_sys::Win32::System::Threading::{OpenProcess, PROCESS_SYNCHRONIZE, WaitForSingleObject};
+    // SAFETY: a plain call; a null handle means there is no such process.
+    let handle = unsafe { OpenProcess(PROCESS_SYNCHRONIZE, 0, pid) };
+    if handle.is_null() {
+        return false;
+    }
+    // SAFETY: `handle` is a process handle opened above, closed once after the wait.
+    let running = unsafe { WaitForSingleObject(handle, 0) } == WAIT_TIMEOUT;
+    // SAFETY: as above.
+    unsafe { CloseHandle(handle) };
+    running
 }
 
 /// The same helper, with a driver that then hangs: the deadline ends the rule, and
@@ -47,8 +93,14 @@ fn a_helper_process_holding_the_pipes_does_not_delay_check() {
 #[test]
 fn a_helper_process_does_not_outlive_the_timeout() {
     let start = Instant::now();
+    let spawned = tempfile::tempdir().unwrap();
+    let pids = spawned.path().join("pids");
     let (code, v, _) = check_json(
-        &[("DRVTRACE_SPAWN", "DRV_QUERYCONFIGURE"), ("DRVTRACE_HANG", "DRV_QUERYCONFIGURE")],
+        &[
+            ("DRVTRACE_SPAWN", "DRV_QUERYCONFIGURE"),
+            ("DRVTRACE_HANG", "DRV_QUERYCONFIGURE"),
+            ("DRVTRACE_SPAWNED", path_str(&pids)),
+        ],
         "drvtrace",
         "1",
     );
@@ -56,6 +108,7 @@ fn a_helper_process_does_not_outlive_the_timeout() {
     assert_eq!(failed_rules(&v), ["routing", "threads"]);
     assert!(evidence(&v, "routing").starts_with("no answer within 1 s: the driver hangs"), "{v}");
     assert!(start.elapsed() < Duration::from_secs(6), "took {:?}", start.elapsed());
+    assert_all_gone(&pids);
 }
 
 /// A verdict-shaped line on stdout is the driver's output, not the child's verdict;

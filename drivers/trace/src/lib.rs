@@ -23,6 +23,7 @@
 //! | `PRINT` | `MSG:TEXT`: write TEXT and a newline to stdout when MSG arrives; `\xNN` writes the byte NN | none |
 //! | `FLOOD` | a message name: write to stdout without end when it arrives | none |
 //! | `SPAWN` | a message name: the first time it arrives in the process, start a helper process (`sleep 30`; on Windows `ping -n 31 127.0.0.1`) that inherits stdout and stderr; answer as usual | none |
+//! | `SPAWNED` | file to append the helper's process id to, one line per helper (relative: to the settings file), so that a test can check it is gone | none |
 //! | `EXIT` | `MSG:CODE`: end the process with `exit(CODE)` when MSG arrives | none |
 //! | `STALE` | `1`: remember a `DRV_FREE` in a static and refuse every later `DRV_LOAD`, as a driver relying on fresh statics does when its image stays mapped | none |
 //!
@@ -65,6 +66,7 @@ struct Settings {
     print: Option<(Msg, Vec<u8>)>,
     flood: Option<Msg>,
     spawn: Option<Msg>,
+    spawned: Option<PathBuf>,
     exit: Option<(Msg, i32)>,
     stale: bool,
 }
@@ -163,11 +165,22 @@ fn misbehave(s: &Settings, msg: Msg) {
             std::thread::park();
         }
     }
-    if s.spawn == Some(msg)
-        && !SPAWNED.swap(true, Ordering::SeqCst)
-        && let Err(e) = helper_process().stdin(std::process::Stdio::null()).spawn()
-    {
-        eprintln!("drvtrace: cannot start the helper: {e}");
+    if s.spawn == Some(msg) && !SPAWNED.swap(true, Ordering::SeqCst) {
+        match helper_process().stdin(std::process::Stdio::null()).spawn() {
+            Ok(helper) => {
+                if let Some(path) = &s.spawned {
+                    let written = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(path)
+                        .and_then(|mut f| writeln!(f, "{}", helper.id()));
+                    if let Err(e) = written {
+                        eprintln!("drvtrace: cannot record the helper's id in {}: {e}", path.display());
+                    }
+                }
+            }
+            Err(e) => eprintln!("drvtrace: cannot start the helper: {e}"),
+        }
     }
     if let Some(&(_, code)) = s.exit.as_ref().filter(|(m, _)| *m == msg) {
         std::process::exit(code);
@@ -264,6 +277,10 @@ fn reload_settings() {
         }),
         flood: get("FLOOD").and_then(|m| parse_message(&m).ok()),
         spawn: get("SPAWN").and_then(|m| parse_message(&m).ok()),
+        spawned: get("SPAWNED").map(|p| match &dir {
+            Some(d) if file_values.contains_key("SPAWNED") => d.join(p),
+            _ => PathBuf::from(p),
+        }),
         exit: get("EXIT").and_then(|v| {
             let (m, code) = v.rsplit_once(':')?;
             Some((parse_message(m).ok()?, code.trim().parse().ok()?))

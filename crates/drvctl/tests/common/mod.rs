@@ -55,6 +55,7 @@ pub fn drvctl(args: &[&str]) -> Command {
         "DRVPROC_CONFIG",
         "DRVPROC_PATH",
         "DRVTRACE_LOG",
+        "DRVTRACE_SPAWNED",
         "DRVTRACE_ANSWER",
         "DRVTRACE_ABORT",
         "DRVTRACE_HANG",
