@@ -98,10 +98,13 @@ impl SearchPath {
     /// The directories bare names are looked for in, in order. [`new`](Self::new)
     /// keeps only absolute ones; they are filtered again here because the current
     /// directory must never be searched, however this value was built.
+    /// The config directory comes last, and not again when it is a search directory
+    /// already (nothing to find there the second time).
     fn locations(&self) -> (Vec<&Path>, bool, bool) {
         let dirs: Vec<&Path> = self.dirs.iter().map(PathBuf::as_path).filter(|d| d.is_absolute()).collect();
         let config_dir = self.config_dir.as_deref().filter(|d| d.is_absolute());
         let (any_dirs, has_config) = (!dirs.is_empty(), config_dir.is_some());
+        let config_dir = config_dir.filter(|c| !dirs.contains(c));
         (dirs.into_iter().chain(config_dir).collect(), any_dirs, has_config)
     }
 
@@ -382,6 +385,16 @@ mod tests {
         assert_eq!(
             sp.describe_failure(None, None),
             format!("in {ABS} (searched DRVPROC_PATH, system library path)")
+        );
+    }
+
+    #[test]
+    fn a_config_dir_also_on_the_search_path_is_searched_and_named_once() {
+        let sp = SearchPath::new(Some(vec![PathBuf::from(ABS)]), Some(&Path::new(ABS).join("system.ini")));
+        assert_eq!(sp.locations().0, [Path::new(ABS)]);
+        assert_eq!(
+            sp.describe(),
+            format!("in {ABS} (searched DRVPROC_PATH, config dir, system library path)")
         );
     }
 }

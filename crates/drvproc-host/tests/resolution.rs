@@ -173,7 +173,7 @@ fn wine_system_ini_is_read_unchanged() {
         assert_eq!(
             err.to_string(),
             format!(
-                "msacm.imaadpcm: not found in {d}:{d} (searched for imaadp32.acm in DRVPROC_PATH, config dir, system library \
+                "msacm.imaadpcm: not found in {d} (searched for imaadp32.acm in DRVPROC_PATH, config dir, system library \
                  path; dlopen failed: imaadp32.acm: cannot open shared object file: No such file or directory)",
                 d = t.dir.path().display()
             )

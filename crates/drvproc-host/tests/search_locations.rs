@@ -103,7 +103,7 @@ fn child_relative_search_locations() {
         (
             from_env,
             format!(
-                "{f}: not found (as a file in /nonexistent-drvproc-test:/nonexistent-drvproc-test (searched \
+                "{f}: not found (as a file in /nonexistent-drvproc-test (searched \
                  DRVPROC_PATH, config dir, system library path; {said}); no alias in [Drivers32] of \
                  /nonexistent-drvproc-test/system.ini)"
             ),
