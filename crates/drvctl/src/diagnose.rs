@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use drvproc_host::OpenError;
+use drvproc_host::{OpenError, is_path};
 use object::read::elf::FileHeader as _;
 use object::{Architecture, FileKind, Object, ObjectKind};
 
@@ -51,13 +51,6 @@ impl Diagnosis {
     fn problem(problem: String, fix: &'static str) -> Diagnosis {
         Diagnosis { problem: Some(problem), fix: Some(fix), ..Diagnosis::default() }
     }
-}
-
-/// Whether `target` names a file by its path rather than a name for the loader to
-/// search or an alias: as the manager tells them apart (on Windows `\` and drive
-/// letters make paths too).
-pub fn is_path(target: &str) -> bool {
-    target.contains('/') || (cfg!(windows) && (target.contains('\\') || target.contains(':')))
 }
 
 /// What to do about a library the loader refused although its headers are fine:
@@ -526,14 +519,6 @@ mod tests {
             assert!(is_driver_proc(name.as_bytes()), "{name}");
         }
         assert!(!is_driver_proc(b"DriverProcX"));
-    }
-
-    #[test]
-    fn paths_are_told_from_names_as_the_manager_tells_them() {
-        assert!(is_path("/usr/lib/x.so") && is_path("sub/x.dll"));
-        assert!(!is_path("msrle32.dll") && !is_path("vidc.mrle"));
-        assert_eq!(is_path(r"C:\windows\system32\msrle32.dll"), cfg!(windows));
-        assert_eq!(is_path("Z:x.dll"), cfg!(windows));
     }
 
     #[test]

@@ -79,5 +79,6 @@ pub use loader::{LoadError, probe_library};
 pub use manager::{DRIVER_FLAGS_VALID, DriverManager};
 pub use options::ManagerOptions;
 pub use registry::{Committed, DRIVERS32, EditOptions, EntrySource, Registry, RegistryEdit, RegistryError};
+pub use resolve::is_path;
 pub use resolve::split_entry;
 pub use system_registry::{MAX_VALUE_UNITS, SYSTEM_KEY, SystemKey};

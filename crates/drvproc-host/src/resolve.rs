@@ -30,8 +30,11 @@ pub fn split_entry(value: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// Whether `file` names a path (used as given) rather than a bare file name.
-pub(crate) fn is_path(file: &str) -> bool {
+/// Whether `file` names a path (used as given) rather than a bare file name, which
+/// is looked for in the search locations (and a name that is no file may be an
+/// alias). On Windows `\` and a drive's `:` make paths too. Tools that report on
+/// what `open` would do tell names apart with this same rule.
+pub fn is_path(file: &str) -> bool {
     file.contains('/') || (cfg!(windows) && (file.contains('\\') || file.contains(':')))
 }
 
@@ -298,6 +301,14 @@ impl ManagerState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_are_told_from_names() {
+        assert!(is_path("/usr/lib/x.so") && is_path("sub/x.dll"));
+        assert!(!is_path("msrle32.dll") && !is_path("vidc.mrle"));
+        assert_eq!(is_path(r"C:\windows\system32\msrle32.dll"), cfg!(windows));
+        assert_eq!(is_path("Z:x.dll"), cfg!(windows));
+    }
 
     #[test]
     fn entries_split_at_the_first_space() {

@@ -49,7 +49,7 @@ fn entry_file(ctx: &Ctx, file: &Path) -> CliResult<String> {
             )),
         }
     };
-    let value = if diagnose::is_path(text) {
+    let value = if drvproc_host::is_path(text) {
         absolute(file)?
     } else {
         let manager = ctx.manager();
