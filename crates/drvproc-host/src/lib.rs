@@ -66,6 +66,8 @@ mod registry;
 mod resolve;
 mod system_registry;
 mod text_encoding;
+#[cfg(windows)]
+mod wide;
 
 /// Whether sends use the light barrier (Linux `membarrier` available) rather than a
 /// full fence each; see the handle table's design notes.

@@ -149,6 +149,11 @@ enum Kind {
 
 #[cfg(not(windows))]
 fn kind_at(path: &Path) -> std::io::Result<Kind> {
+    kind_from_metadata(path)
+}
+
+/// What is at a path, from its metadata (links followed).
+fn kind_from_metadata(path: &Path) -> std::io::Result<Kind> {
     let meta = std::fs::metadata(path)?;
     Ok(if meta.is_file() { Kind::File } else { Kind::Other(kind_of(&meta.file_type())) })
 }
@@ -159,20 +164,18 @@ fn kind_at(path: &Path) -> std::io::Result<Kind> {
 /// A reparse point (a symbolic link) is followed by `metadata`, as the loader would.
 #[cfg(windows)]
 fn kind_at(path: &Path) -> std::io::Result<Kind> {
-    use std::os::windows::ffi::OsStrExt;
     use windows_sys::Win32::Storage::FileSystem::{
         FILE_ATTRIBUTE_DEVICE, FILE_ATTRIBUTE_DIRECTORY, FILE_ATTRIBUTE_REPARSE_POINT, GetFileAttributesW,
         INVALID_FILE_ATTRIBUTES,
     };
-    let wide: Vec<u16> = path.as_os_str().encode_wide().chain(Some(0)).collect();
+    let wide = crate::wide::nul_terminated(path);
     // SAFETY: `wide` is a NUL-terminated UTF-16 string that lives across the call.
     let attributes = unsafe { GetFileAttributesW(wide.as_ptr()) };
     if attributes == INVALID_FILE_ATTRIBUTES {
         return Err(std::io::Error::last_os_error());
     }
     if attributes & FILE_ATTRIBUTE_REPARSE_POINT != 0 {
-        let meta = std::fs::metadata(path)?;
-        return Ok(if meta.is_file() { Kind::File } else { Kind::Other(kind_of(&meta.file_type())) });
+        return kind_from_metadata(path);
     }
     Ok(if attributes & FILE_ATTRIBUTE_DIRECTORY != 0 {
         Kind::Other("directory")
@@ -383,7 +386,6 @@ fn open(file: &std::ffi::OsStr, _lookup: Lookup) -> Result<(libloading::Library,
 /// its dependencies are also looked for beside it.
 #[cfg(windows)]
 fn open(file: &std::ffi::OsStr, lookup: Lookup) -> Result<(libloading::Library, usize), Refusal> {
-    use std::os::windows::ffi::OsStrExt;
     use windows_sys::Win32::Foundation::GetLastError;
     use windows_sys::Win32::System::Diagnostics::Debug::{SEM_FAILCRITICALERRORS, SetThreadErrorMode};
     use windows_sys::Win32::System::LibraryLoader::{
@@ -396,7 +398,7 @@ fn open(file: &std::ffi::OsStr, lookup: Lookup) -> Result<(libloading::Library, 
         }
         Lookup::Search => (file.to_os_string(), LOAD_LIBRARY_SEARCH_DEFAULT_DIRS),
     };
-    let wide: Vec<u16> = name.encode_wide().chain(Some(0)).collect();
+    let wide = crate::wide::nul_terminated(&name);
     let mut previous_mode = 0;
     // SAFETY: SetThreadErrorMode writes the previous mode to the u32 passed. No
     // "insert a disk" dialog may stop a load that is not found.

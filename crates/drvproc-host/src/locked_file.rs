@@ -180,6 +180,8 @@ mod windows {
     };
     use windows_sys::Win32::System::IO::OVERLAPPED;
 
+    use crate::wide::nul_terminated;
+
     /// Where the writers' lock byte is: beyond any INI file, and a positive offset
     /// (file systems refuse negative ones).
     const LOCK_OFFSET: u64 = 1 << 62;
@@ -187,10 +189,6 @@ mod windows {
     /// How long a replacement is retried while something (a virus scanner, an
     /// indexer, a reader without `FILE_SHARE_DELETE`) keeps the file from moving.
     const REPLACE_PATIENCE: Duration = Duration::from_secs(2);
-
-    fn wide(path: &Path) -> Vec<u16> {
-        path.as_os_str().encode_wide().chain(Some(0)).collect()
-    }
 
     /// The volume serial number and file index of an open file.
     pub(super) fn identity(file: &File) -> std::io::Result<(u32, u32, u32)> {
@@ -222,7 +220,7 @@ mod windows {
 
     /// Moves `from` to `to` unless something is at `to` (then `AlreadyExists`).
     pub(super) fn move_new(from: &Path, to: &Path) -> std::io::Result<()> {
-        let (from, to) = (wide(from), wide(to));
+        let (from, to) = (nul_terminated(from), nul_terminated(to));
         // SAFETY: both names are NUL-terminated UTF-16 living across the call. No
         // flags: an existing `to` is an error, not replaced.
         if unsafe { MoveFileExW(from.as_ptr(), to.as_ptr(), 0) } == 0 {
@@ -265,7 +263,7 @@ mod windows {
     }
 
     pub(super) fn replace(temp: &Path, target: &Path) -> std::io::Result<()> {
-        let (temp, target) = (wide(temp), wide(target));
+        let (temp, target) = (nul_terminated(temp), nul_terminated(target));
         let started = std::time::Instant::now();
         loop {
             // SAFETY: both names are NUL-terminated UTF-16 living across the call;
@@ -503,15 +501,11 @@ pub(crate) fn replacement_in_flight(_: &Path, _: std::time::Instant) -> bool {
 /// Whether a temporary file of a writer of `target` ([`new_temp`]'s names) is beside
 /// it: a commit may be between the two moves of `ReplaceFileW`.
 #[cfg(windows)]
-pub(crate) fn replacement_pending(target: &Path) -> bool {
+fn replacement_pending(target: &Path) -> bool {
     let Some(name) = target.file_name() else { return false };
-    let dir = match target.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
     // Windows names compare without case.
     let prefix = format!("{}.tmp.", name.to_string_lossy()).to_lowercase();
-    fs::read_dir(dir).is_ok_and(|entries| {
+    fs::read_dir(directory_of(target)).is_ok_and(|entries| {
         entries.flatten().any(|entry| entry.file_name().to_string_lossy().to_lowercase().starts_with(&prefix))
     })
 }

@@ -138,13 +138,10 @@ mod imp {
 
     use super::{MAX_VALUE_UNITS, SystemKey, expand_variables};
     use crate::registry::RegistryError;
+    use crate::wide::nul_terminated;
 
     /// `Software\Microsoft\Windows NT\CurrentVersion`, below `HKEY_LOCAL_MACHINE`.
     const SUBKEY: &str = r"Software\Microsoft\Windows NT\CurrentVersion";
-
-    fn wide(text: &str) -> Vec<u16> {
-        text.encode_utf16().chain(Some(0)).collect()
-    }
 
     /// An open key, closed on drop.
     struct Key(HKEY);
@@ -176,7 +173,7 @@ mod imp {
             // Not one subkey: no such section.
             return Ok(None);
         }
-        let path = wide(&format!(r"{SUBKEY}\{section}"));
+        let path = nul_terminated(&format!(r"{SUBKEY}\{section}"));
         let mut hkey: HKEY = std::ptr::null_mut();
         // SAFETY: `path` is NUL-terminated UTF-16; `hkey` receives the opened key.
         let code = unsafe { RegOpenKeyExW(HKEY_LOCAL_MACHINE, path.as_ptr(), 0, access, &mut hkey) };
@@ -231,7 +228,7 @@ mod imp {
         hkey: &Key,
         name: &str,
     ) -> Result<Option<(u32, Vec<u16>)>, RegistryError> {
-        let wname = wide(name);
+        let wname = nul_terminated(name);
         let mut data: Vec<u16> = vec![0; 260];
         loop {
             let mut kind = 0u32;
@@ -331,7 +328,7 @@ mod imp {
     }
 
     pub(super) fn set(key: &SystemKey, section: &str, alias: &str, value: &str) -> Result<(), RegistryError> {
-        let path = wide(&format!(r"{SUBKEY}\{section}"));
+        let path = nul_terminated(&format!(r"{SUBKEY}\{section}"));
         let mut hkey: HKEY = std::ptr::null_mut();
         // SAFETY: `path` is NUL-terminated; no class, no security attributes;
         // `hkey` receives the key; the disposition is not asked for.
@@ -352,8 +349,8 @@ mod imp {
             return Err(os_error(key, section, code, true));
         }
         let hkey = Key(hkey);
-        let name = wide(alias);
-        let data = wide(value);
+        let name = nul_terminated(alias);
+        let data = nul_terminated(value);
         let bytes = u32::try_from(data.len() * 2).map_err(|_| RegistryError::TooLong {
             key: key.key_path(section),
             name: alias.to_string(),
@@ -370,7 +367,7 @@ mod imp {
 
     pub(super) fn remove(key: &SystemKey, section: &str, alias: &str) -> Result<(), RegistryError> {
         let Some(hkey) = open(key, section, KEY_SET_VALUE)? else { return Ok(()) };
-        let name = wide(alias);
+        let name = nul_terminated(alias);
         // SAFETY: `name` is NUL-terminated.
         match unsafe { RegDeleteValueW(hkey.0, name.as_ptr()) } {
             ERROR_SUCCESS | ERROR_FILE_NOT_FOUND => Ok(()),
