@@ -166,12 +166,9 @@ fn take_chunks(rx: &Receiver<Chunk>, wait: Duration, sinks: &mut [Sink; 3], open
         }
     };
     while let Some((index, bytes)) = next {
-        if bytes.is_empty() {
+        // An end, or a report over its limit, closes the pipe for good.
+        if bytes.is_empty() || (open[index] && !sinks[index].take(&bytes)) {
             open[index] = false;
-        } else if open[index] {
-            if !sinks[index].take(&bytes) {
-                open[index] = false;
-            }
         }
         next = rx.try_recv().ok();
     }

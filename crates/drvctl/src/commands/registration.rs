@@ -70,6 +70,13 @@ fn entry_file(ctx: &Ctx, file: &Path) -> CliResult<String> {
     Ok(value)
 }
 
+/// `p` made absolute, for a file that exists. On Unix with its links resolved; on
+/// Windows without (`canonicalize` gives `\\?\C:\...` names there, which some
+/// programs reading the registry do not take).
+fn absolute_path(p: &Path) -> std::io::Result<std::path::PathBuf> {
+    if cfg!(windows) { p.metadata().and_then(|_| std::path::absolute(p)) } else { p.canonicalize() }
+}
+
 /// A change of the registry being prepared: an edit of the registry file (locked),
 /// or of one value of Windows' registry key.
 enum Change {
@@ -175,13 +182,6 @@ fn answer_of(outcome: Outcome<Answer>, message: &str) -> Result<isize, String> {
 
 /// "the driver exited (status 0) during DRV_INSTALL", "the driver crashed: killed by
 /// signal 6 (SIGABRT) during DRV_REMOVE".
-/// `p` made absolute, for a file that exists. On Unix with its links resolved; on
-/// Windows without (`canonicalize` gives `\\?\C:\...` names there, which some
-/// programs reading the registry do not take).
-fn absolute_path(p: &Path) -> std::io::Result<std::path::PathBuf> {
-    if cfg!(windows) { p.metadata().and_then(|_| std::path::absolute(p)) } else { p.canonicalize() }
-}
-
 fn died(death: &Death) -> String {
     match death.end {
         End::Signal(_) | End::Exception(_) => format!("the driver crashed: {death}"),
