@@ -44,6 +44,8 @@ libloading = "0.9"
 # The workspace's release profile: the send path inlines into this program.
 [profile.release]
 debug = 1
+lto = "fat"
+codegen-units = 1
 
 [workspace]
 TOML

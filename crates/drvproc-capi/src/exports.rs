@@ -136,21 +136,29 @@ pub unsafe extern "system" fn CloseDriver(h: Hdrvr, l1: LParam, l2: LParam) -> L
 /// `l1` and `l2` are what the driver expects for `msg`.
 #[unsafe(no_mangle)]
 pub unsafe extern "system" fn SendDriverMessage(h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
+    // The common case cannot panic, so it runs outside `guarded` (whose frame would
+    // cost the send path more than the rest of the export).
+    // SAFETY: forwarded contract; `send_general` is the general path it asks for.
+    unsafe { DriverManager::send_global(h, msg, l1, l2, |h, msg, l1, l2| send_general(h, msg, l1, l2)) }
+}
+
+/// Every other case of `SendDriverMessage`, out of line to keep the common one small.
+///
+/// # Safety
+/// As for `SendDriverMessage`.
+#[cold]
+#[inline(never)]
+unsafe fn send_general(h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
     guarded(0, || {
         // SAFETY: forwarded contract.
         match unsafe { manager().send_routed(h, msg, l1, l2) } {
             Ok(answer) => answer,
-            Err(e) => send_failed(e),
+            Err(e) => {
+                last_error::set(format!("SendDriverMessage: {e}"));
+                0
+            }
         }
     })
-}
-
-/// The failure path of `SendDriverMessage`, out of line to keep the send path small.
-#[cold]
-#[inline(never)]
-fn send_failed(e: drvproc_host::BadHandle) -> LResult {
-    last_error::set(format!("SendDriverMessage: {e}"));
-    0
 }
 
 /// `LRESULT DefDriverProc(DWORD_PTR, HDRVR, UINT, LPARAM, LPARAM)`.

@@ -1,7 +1,7 @@
 //! The table of live driver instances, addressed by `HDRVR` values.
 //!
-//! A handle packs `index + 1`, the table's identity and the slot's generation into
-//! one pointer-sized value. Looking a handle up reads only atomics of slots that are
+//! A handle packs the slot's index (slot 0 is never used, so no handle is 0), the
+//! table's identity and the slot's generation into one pointer-sized value. Looking a handle up reads only atomics of slots that are
 //! never freed while the table lives: a stale, forged, closed or random value fails
 //! the identity/generation check instead of touching freed memory.
 //!
@@ -31,6 +31,31 @@
 //! The expensive barrier is paid only when closing an instance that has been sent to
 //! (the first send marks it, once).
 //!
+//! **The pass.** The common send checks neither the table's identity nor the state
+//! word: it finds the slot from the handle's index bits alone (any index names memory
+//! of this table, or no chunk), announces it, and compares the slot's `pass` with the
+//! whole handle. `pass` holds the instance's handle exactly while the instance is
+//! live, not closing and marked sent, and sends are fence-free; any other value
+//! (`NO_PASS`, `PASS_CLOSED`, a later occupant's handle) sends the caller down the
+//! general path, which decodes and checks everything. So one compare stands for the
+//! identity, generation and state checks. Its transitions:
+//! * `NO_PASS` → handle: by a send that saw the state live and marked sent, with a
+//!   compare-and-swap from `NO_PASS`, so it cannot overwrite `PASS_CLOSED`;
+//! * anything → `PASS_CLOSED`: by the closer, right after its compare-and-swap marks
+//!   the state closing and *before* its barrier, so the barrier orders it exactly as
+//!   it orders the closing mark (a send either sees `PASS_CLOSED`, or is seen by the
+//!   closer's scan of reader records). The send that set the handle had marked the
+//!   instance sent before the closer's compare-and-swap, so the closer does take the
+//!   barrier;
+//! * `PASS_CLOSED` → `NO_PASS`: when a failed close reopens the slot, or when the slot
+//!   is released (before its index can be reused, so a new occupant starts at
+//!   `NO_PASS`).
+//!
+//! A handle is never issued twice, so a stale handle never equals a later pass.
+//! Leaving mirrors entering: clear the entry, then compare `pass` again; anything but
+//! the handle means a closer may be waiting (or this send was turned into a counted
+//! reference by a re-entrant close, which always sets `PASS_CLOSED` first).
+//!
 //! A close therefore never lets the driver be called for an instance after its
 //! `DRV_CLOSE`. A close from inside a send on the same slot (a driver closing itself)
 //! cannot wait for its own callers: it turns their announcements into counted
@@ -50,7 +75,7 @@
 //! of slots actually used.
 
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering, compiler_fence, fence};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -90,18 +115,117 @@ const FLAGS_SHIFT: u32 = 24;
 const FLAGS_MASK: u64 = 0xF << FLAGS_SHIFT;
 const COUNT_MASK: u64 = (1 << FLAGS_SHIFT) - 1;
 
+/// What the pointer of every unused chunk points to: a chunk of empty slots, so that
+/// finding a slot needs no test for a missing chunk. Nothing ever writes it: every
+/// write to a slot needs the slot live (or closing), and `insert` makes slots live
+/// only in allocated chunks. Atomics, so it lives in zero-filled writable memory that
+/// costs nothing until read, rather than in the library's file.
+pub(crate) static EMPTY_CHUNK: [EmptySlot; CHUNK_LEN] = [const { EmptySlot::new() }; CHUNK_LEN];
+
+/// A [`Slot`]'s layout, for [`EMPTY_CHUNK`] (a static cannot be generic).
+#[repr(C)]
+pub(crate) struct EmptySlot {
+    _state: AtomicU64,
+    _pass: AtomicUsize,
+    _id: AtomicUsize,
+    _module: AtomicPtr<()>,
+}
+
+impl EmptySlot {
+    const fn new() -> Self {
+        EmptySlot {
+            _state: AtomicU64::new(0),
+            _pass: AtomicUsize::new(0),
+            _id: AtomicUsize::new(0),
+            _module: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+}
+
+const _: () = assert!(
+    std::mem::size_of::<EmptySlot>() == std::mem::size_of::<Slot<()>>()
+        && std::mem::align_of::<EmptySlot>() == std::mem::align_of::<Slot<()>>()
+);
+
+/// A table's chunk pointers.
+pub(crate) type Chunks<M> = [AtomicPtr<Slot<M>>; CHUNKS];
+
+/// [`EMPTY_CHUNK`] as a chunk pointer of any table.
+fn empty_chunk<M>() -> *mut Slot<M> {
+    // Same layout (checked above; `Slot<M>`'s does not depend on `M`), and all-zero
+    // atomics are empty slots. Only ever read through the pointer.
+    EMPTY_CHUNK.as_ptr().cast_mut().cast::<Slot<M>>()
+}
+
+/// The slot at `index` of the table whose chunk pointers are `chunks`: an empty one
+/// of [`EMPTY_CHUNK`] if its chunk is unused.
+#[inline(always)]
+fn slot_in<M>(chunks: &Chunks<M>, index: usize) -> &Slot<M> {
+    let (chunk, offset) = split(index);
+    // `index` < 2^INDEX, so `chunk` < CHUNKS: the mask only lets the compiler see it.
+    let base = chunks[chunk & (CHUNKS - 1)].load(Ordering::Acquire);
+    // SAFETY: a chunk pointer points to CHUNK_LEN initialised slots that live as long
+    // as the table (published with Release in `slot_or_grow`) or to the static
+    // EMPTY_CHUNK of as many, and offset < CHUNK_LEN.
+    unsafe { &*base.add(offset) }
+}
+
+/// [`HandleTable::enter_with_pass`] given only the table's chunk pointers: the
+/// announcement as [`ExitParts`], which need the table back only on the rare ways
+/// out (so a caller with the table at a fixed place keeps it out of registers).
+#[inline(always)]
+pub(crate) fn enter_with_pass_in<M>(
+    chunks: &Chunks<M>,
+    h: Hdrvr,
+) -> Result<ExitParts<M>, Option<ExitParts<M>>> {
+    let index = h.raw() & INDEX_MASK;
+    // Slot 0 is never used, and may be all zero (an unused chunk, or a table's first
+    // chunk), where the pass is `NO_PASS`: a value with index bits 0 could equal it
+    // (the NULL handle does). Any other slot's pass has other index bits than its
+    // own unless it is the live handle (see "The pass").
+    if index == 0 {
+        return Err(None);
+    }
+    let slot = slot_in(chunks, index);
+    let entry = &records::current_or_placeholder().active[0];
+    if entry.load(Ordering::Relaxed) != 0 {
+        return Err(None);
+    }
+    entry.store(slot.key(), Ordering::Relaxed);
+    // Only a compiler fence: a pass is only ever set while sends are fence-free
+    // (`mark_sent`), and the closer's barrier does the rest.
+    compiler_fence(Ordering::SeqCst);
+    let parts = ExitParts { slot: std::ptr::from_ref(slot), entry, _not_send: PhantomData };
+    if slot.pass.load(Ordering::Acquire) == h.raw() { Ok(parts) } else { Err(Some(parts)) }
+}
+
+/// [`Slot::pass`] before the first send, and always when sends use full fences.
+/// Its index bits are 0: only a value that names slot 0, which is never used (and
+/// which the common case refuses before looking), could equal it.
+const NO_PASS: usize = 0;
+/// [`Slot::pass`] from the moment a close starts until the slot is reused. Its index
+/// bits are 0 too, so no value that reaches a used slot equals it.
+const PASS_CLOSED: usize = 1 << bits::INDEX;
+
 /// Slots per chunk (a power of two; the index's high bits select the chunk).
 #[cfg(target_pointer_width = "64")]
 const CHUNK_LOG2: u32 = 16;
 #[cfg(not(target_pointer_width = "64"))]
 const CHUNK_LOG2: u32 = 10;
 const CHUNK_LEN: usize = 1 << CHUNK_LOG2;
-const CHUNKS: usize = 1 << (bits::INDEX - CHUNK_LOG2);
+pub(crate) const CHUNKS: usize = 1 << (bits::INDEX - CHUNK_LOG2);
 
 /// Per-instance data the table holds for the manager. All-zero is the empty slot
-/// (chunks are allocated zeroed).
+/// (chunks are allocated zeroed). 32 bytes, so a slot's address is a shift away from
+/// its index.
+#[repr(C)]
 pub(crate) struct Slot<M> {
     state: AtomicU64,
+    /// The one handle value a send may enter this slot with by a single compare (see
+    /// "The pass" in the module docs): the instance's handle while it is live, not
+    /// closing and already sent to, with sends fence-free; [`NO_PASS`] or
+    /// [`PASS_CLOSED`] otherwise.
+    pass: AtomicUsize,
     /// The driver-issued id (`dwDriverId`); 0 until `DRV_OPEN` answers.
     id: AtomicUsize,
     /// One strong reference of the instance's module (`Arc::into_raw`), or null.
@@ -140,9 +264,11 @@ pub(crate) enum CloseFailure {
 
 /// The table; `M` is the module type each instance references.
 pub(crate) struct HandleTable<M> {
-    /// Chunk pointers (null until first used); a chunk is `CHUNK_LEN` slots, allocated
-    /// zeroed under the free-list lock and freed with the table.
-    chunks: [AtomicPtr<Slot<M>>; CHUNKS],
+    /// Chunk pointers ([`EMPTY_CHUNK`] until first used); a chunk is `CHUNK_LEN`
+    /// slots, allocated zeroed under the free-list lock and freed with the table.
+    /// Every send reads them; on cache lines of their own, so that the free list and
+    /// the count, which every open and close writes, do not share one with them.
+    chunks: Aligned<Chunks<M>>,
     free: Mutex<FreeList>,
     /// The table's identity (see [`crate::identity`]), in every handle it issues.
     id: usize,
@@ -156,14 +282,29 @@ pub(crate) struct HandleTable<M> {
     capacity: usize,
     /// Completions of deferred closes, by slot key (see
     /// [`begin_close_or_defer`](Self::begin_close_or_defer)).
-    pending: Mutex<Vec<(usize, Completion<M>)>>,
+    /// The closing handle is kept with its completion: the sender that happens to run
+    /// it may have come with another value that names the same slot (a stale handle,
+    /// or another table's with the same index bits, both refused).
+    pending: Mutex<Vec<(usize, Hdrvr, Completion<M>)>>,
     /// The table owns `Arc<M>`s (through raw pointers): it is `Send`/`Sync` only when
     /// `Arc<M>` is.
     _owns: PhantomData<Arc<M>>,
 }
 
+/// A value on cache lines of its own (and not beside the prefetcher's pair line).
+#[repr(align(128))]
+struct Aligned<T>(T);
+
+impl<T> std::ops::Deref for Aligned<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 struct FreeList {
     reuse: Vec<u32>,
+    /// The lowest index never used (slot 0 is never used: no handle is 0).
     next_fresh: usize,
 }
 
@@ -219,14 +360,19 @@ fn valid(state: u64, generation: u64) -> bool {
 }
 
 impl<M> HandleTable<M> {
+    /// The chunk pointers, for [`enter_with_pass_in`] (they live as long as the table).
+    pub(crate) fn chunks(&self) -> &Chunks<M> {
+        &self.chunks
+    }
+
     /// An empty table for at most `capacity` instances (clamped to
     /// [`MAX_INSTANCES`]) with an identity of its own.
     pub(crate) fn new(capacity: usize) -> Result<Self, TooManyManagers> {
         barrier::init();
         let identity = identity::acquire().ok_or(TooManyManagers { max: identity::MASK })?;
         Ok(HandleTable {
-            chunks: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
-            free: Mutex::new(FreeList { reuse: Vec::new(), next_fresh: 0 }),
+            chunks: Aligned(std::array::from_fn(|_| AtomicPtr::new(empty_chunk()))),
+            free: Mutex::new(FreeList { reuse: Vec::new(), next_fresh: 1 }),
             id: identity.id,
             base: identity.first_generation,
             expedited: barrier::expedited(),
@@ -252,18 +398,10 @@ impl<M> HandleTable<M> {
         self.capacity
     }
 
+    /// The slot at `index`: an empty one of [`EMPTY_CHUNK`] if its chunk is unused.
     #[inline(always)]
-    fn slot(&self, index: usize) -> Option<&Slot<M>> {
-        let (chunk, offset) = split(index);
-        // `index` < 2^INDEX, so `chunk` < CHUNKS: the mask only lets the compiler see it.
-        let base = self.chunks[chunk & (CHUNKS - 1)].load(Ordering::Acquire);
-        if base.is_null() {
-            return None;
-        }
-        // SAFETY: a non-null chunk pointer points to CHUNK_LEN initialised slots that
-        // live as long as the table (published with Release in `slot_or_grow`), and
-        // offset < CHUNK_LEN.
-        Some(unsafe { &*base.add(offset) })
+    fn slot(&self, index: usize) -> &Slot<M> {
+        slot_in(&self.chunks, index)
     }
 
     /// The slot for a freshly allocated index; its chunk is created if needed. Called
@@ -272,7 +410,7 @@ impl<M> HandleTable<M> {
         let (chunk, offset) = split(index);
         let cell = &self.chunks[chunk];
         let mut base = cell.load(Ordering::Acquire);
-        if base.is_null() {
+        if base == empty_chunk() {
             // SAFETY: every field of Slot is an atomic integer or pointer, for which
             // all-zero bytes are a valid value (0, or the null pointer).
             let slots = unsafe { Box::<[Slot<M>]>::new_zeroed_slice(CHUNK_LEN).assume_init() };
@@ -285,23 +423,26 @@ impl<M> HandleTable<M> {
 
     fn encode(&self, index: usize, generation: u64) -> Hdrvr {
         let generation = generation as usize;
-        Hdrvr::from_raw((index + 1) | (self.id << bits::INDEX) | (generation << GEN_SHIFT))
+        Hdrvr::from_raw(index | (self.id << bits::INDEX) | (generation << GEN_SHIFT))
     }
 
     /// The slot and generation a handle claims, if it is of this table's shape.
     #[inline(always)]
     fn decode(&self, h: Hdrvr) -> Option<(&Slot<M>, u64)> {
-        let raw = h.raw();
         if identity_of(h) != self.id {
             return None;
         }
-        let index = (raw & INDEX_MASK).checked_sub(1)?;
-        Some((self.slot(index)?, (raw >> GEN_SHIFT) as u64))
+        let index = Self::index_of(h);
+        if index == 0 {
+            return None;
+        }
+        Some((self.slot(index), (h.raw() >> GEN_SHIFT) as u64))
     }
 
-    /// The index a handle of this table names (only for handles that decoded).
+    /// The slot index a handle's bits name (meaningful only for this table's handles).
+    #[inline(always)]
     fn index_of(h: Hdrvr) -> usize {
-        (h.raw() & INDEX_MASK) - 1
+        h.raw() & INDEX_MASK
     }
 
     /// Creates a live instance referencing `module` with id 0; `None` when full.
@@ -314,7 +455,7 @@ impl<M> HandleTable<M> {
             let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
             let (index, fresh) = match free.reuse.pop() {
                 Some(i) => (i as usize, false),
-                None if free.next_fresh < self.capacity => {
+                None if free.next_fresh <= self.capacity => {
                     free.next_fresh += 1;
                     (free.next_fresh - 1, true)
                 }
@@ -361,7 +502,7 @@ impl<M> HandleTable<M> {
             // load sees its mark and wakes it.
             barrier::light(self.expedited);
             if slot.state.load(Ordering::Relaxed) & CLOSING != 0 {
-                self.left_closing(slot, handle);
+                self.left_closing(slot);
             }
         }
     }
@@ -396,39 +537,54 @@ impl<M> HandleTable<M> {
         if fast(state, generation) {
             return Some(guard);
         }
-        Self::mark_sent(guard, generation, state)
+        self.mark_sent(guard, generation, state)
     }
 
     /// Runs `f` with the module and id of the live, not-closing instance `h` names;
     /// `None` for any other value. The send path.
     ///
-    /// The common case is repeated here rather than taken from [`enter`](Self::enter):
-    /// there, the guard it builds shares a stack slot with the guards the out-of-line
-    /// paths return through memory, so the compiler keeps it in memory too, and
-    /// reading it back right after writing it piecewise stalls store forwarding
-    /// (several ns a send). Built here, its fields reach the call in registers.
+    /// The common case (see "The pass" in the module docs) is written out here: the
+    /// slot from the index bits, one thread-local load, the announcement, one compare
+    /// with the slot's pass, the call, the withdrawal and one more compare. Anything
+    /// else takes [`enter`](Self::enter). The guard of the common case is a
+    /// register-sized [`Exit`] rather than a [`Guard`], which the out-of-line paths
+    /// return through memory: sharing one would keep it on the stack, and reading it
+    /// back right after writing it piecewise stalls store forwarding.
     #[inline(always)]
     pub(crate) fn with_entered<R>(&self, h: Hdrvr, f: impl FnOnce(&M, usize) -> R) -> Option<R> {
-        if let Some((slot, generation)) = self.decode(h)
-            && let Some(record) = records::current_or_register()
-        {
-            let entry = &record.active[0];
-            if entry.load(Ordering::Relaxed) == 0 {
-                let state = self.announce(slot, entry);
-                let exit = Exit { table: self, slot, handle: h, entry };
-                if fast(state, generation) {
-                    // SAFETY: see `slot_module`; the announcement keeps the module
-                    // reference alive until `exit` is dropped.
-                    let module = unsafe { &*slot_module(slot) };
-                    return Some(f(module, slot.id.load(Ordering::Acquire)));
-                }
-                // Not the common case: withdraw (waking a closer this announcement
-                // held up) and take the general path.
-                drop(exit);
-            }
+        match self.enter_with_pass(h) {
+            Ok(exit) => return Some(f(exit.module(), exit.id())),
+            Err(missed) => drop(missed),
         }
         let guard = self.enter(h)?;
         Some(f(guard.module(), guard.id()))
+    }
+
+    /// The common case of [`with_entered`](Self::with_entered) alone: entered if `h`
+    /// is the pass of the slot its index bits name. Otherwise the error holds the
+    /// announcement made on the way, if any: dropping it withdraws it (waking a
+    /// closer it may have held up), after which [`enter`](Self::enter) sorts the case
+    /// out. Handing the withdrawal to the caller keeps every call off this path
+    /// until the driver's, so the caller's arguments can stay in registers. It
+    /// cannot panic.
+    #[inline(always)]
+    pub(crate) fn enter_with_pass(&self, h: Hdrvr) -> Result<Exit<'_, M>, Option<Exit<'_, M>>> {
+        let rebuild = |parts| {
+            // SAFETY: the parts are of an exit of this table for `h`, made on this
+            // thread just now, used once.
+            unsafe { Exit::from_parts(self, parts, h) }
+        };
+        enter_with_pass_in(&self.chunks, h).map(rebuild).map_err(|parts| parts.map(rebuild))
+    }
+
+    /// The rest of an exit's end that found the pass gone ([`ExitParts::leave_then`]).
+    ///
+    /// # Safety
+    /// `slot` is a slot of this table.
+    #[cold]
+    pub(crate) unsafe fn finish_leaving(&self, slot: *const Slot<M>, handle: Hdrvr, announced: usize) {
+        // SAFETY: slots live as long as their table.
+        self.left_without_pass(unsafe { &*slot }, handle, announced);
     }
 
     /// A send from a thread whose reader record is already gone (thread teardown):
@@ -463,20 +619,21 @@ impl<M> HandleTable<M> {
             return self.enter_counted(self.guard(slot, h, record, None), generation);
         };
         let state = self.announce(slot, entry);
-        Self::mark_sent(self.guard(slot, h, record, Some(entry)), generation, state)
+        self.mark_sent(self.guard(slot, h, record, Some(entry)), generation, state)
     }
 
     /// Finishes an announced enter: rejects a dead or closing instance (the guard's
-    /// drop withdraws the announcement), and marks the first send to an instance
-    /// (once), so its close knows to synchronise with senders.
+    /// drop withdraws the announcement), marks the first send to an instance (once),
+    /// so its close knows to synchronise with senders, and gives the instance its
+    /// pass (see the module docs) when sends are fence-free.
     #[inline(never)]
-    fn mark_sent(guard: Guard<'_, M>, generation: u64, mut state: u64) -> Option<Guard<'_, M>> {
+    fn mark_sent<'t>(&self, guard: Guard<'t, M>, generation: u64, mut state: u64) -> Option<Guard<'t, M>> {
         loop {
             if !valid(state, generation) {
                 return None;
             }
             if state & SENT != 0 {
-                return Some(guard);
+                break;
             }
             match guard.slot.state.compare_exchange_weak(
                 state,
@@ -484,10 +641,18 @@ impl<M> HandleTable<M> {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return Some(guard),
+                Ok(_) => break,
                 Err(now) => state = now,
             }
         }
+        // From NO_PASS only: a close that started since the check above has set
+        // PASS_CLOSED, which must stay. (Looked at first, so that nested sends, which
+        // come this way, do not write the shared line once the pass is set.)
+        let pass = &guard.slot.pass;
+        if self.expedited && pass.load(Ordering::Relaxed) == NO_PASS {
+            let _ = pass.compare_exchange(NO_PASS, guard.handle.raw(), Ordering::AcqRel, Ordering::Relaxed);
+        }
+        Some(guard)
     }
 
     /// The slow path for deeply nested sends: a counted reference in the slot state.
@@ -589,6 +754,10 @@ impl<M> HandleTable<M> {
                 Err(now) => state = now,
             }
         };
+        // Before the barrier, which orders it for senders as it orders the mark. A
+        // swap, as in the model of the protocol (tests/loom_model.rs), whose checker
+        // orders a read-modify-write, not a plain store, against a sender's fence.
+        let _ = slot.pass.swap(PASS_CLOSED, Ordering::AcqRel);
         // Until the waits below succeed (or the close is deferred), leaving this
         // function reopens the instance.
         let rollback = Reopen { slot };
@@ -624,10 +793,10 @@ impl<M> HandleTable<M> {
         let Some(complete) = deferred else {
             return Ok(Started::Now(Closing { table: self, slot, handle: h }));
         };
-        self.pending.lock().unwrap_or_else(PoisonError::into_inner).push((key, complete));
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner).push((key, h, complete));
         // The senders may all have left before the completion was in place: then no
         // one else will run it.
-        self.complete_if_last(slot, h);
+        self.complete_if_last(slot);
         Ok(Started::Deferred)
     }
 
@@ -636,12 +805,12 @@ impl<M> HandleTable<M> {
     /// deferring closer itself. Exactly one caller takes the completion.
     #[cold]
     #[inline(never)]
-    fn complete_if_last(&self, slot: &Slot<M>, handle: Hdrvr) {
+    fn complete_if_last(&self, slot: &Slot<M>) {
         // Ordered after this thread's own exit (its cleared entry or its dropped
         // count): of two senders leaving together, at least one sees the other gone.
         fence(Ordering::SeqCst);
         let key = slot.key();
-        let is_pending = |pending: &[(usize, Completion<M>)]| pending.iter().any(|(k, _)| *k == key);
+        let is_pending = |pending: &[(usize, Hdrvr, Completion<M>)]| pending.iter().any(|(k, ..)| *k == key);
         // Most closes are not deferred: then there is nothing to look for.
         if !is_pending(&self.pending.lock().unwrap_or_else(PoisonError::into_inner)) {
             return;
@@ -649,10 +818,11 @@ impl<M> HandleTable<M> {
         if slot.state.load(Ordering::Acquire) & COUNT_MASK != 0 || records::others_announce(key, None) {
             return;
         }
-        let complete = {
+        let (handle, complete) = {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-            let Some(pos) = pending.iter().position(|(k, _)| *k == key) else { return };
-            pending.swap_remove(pos).1
+            let Some(pos) = pending.iter().position(|(k, ..)| *k == key) else { return };
+            let (_, handle, complete) = pending.swap_remove(pos);
+            (handle, complete)
         };
         complete(Closing { table: self, slot, handle });
     }
@@ -683,21 +853,41 @@ impl<M> HandleTable<M> {
     /// Handles of every live instance not being closed (a snapshot).
     pub(crate) fn live_handles(&self) -> Vec<Hdrvr> {
         let used = self.free.lock().unwrap_or_else(PoisonError::into_inner).next_fresh;
-        (0..used)
+        (1..used)
             .filter_map(|index| {
-                let state = self.slot(index)?.state.load(Ordering::Acquire);
+                let state = self.slot(index).state.load(Ordering::Acquire);
                 (state & (LIVE | CLOSING) == LIVE).then(|| self.encode(index, state >> 32))
             })
             .collect()
+    }
+
+    /// The end of an [`Exit`] that found the pass gone: the rest of
+    /// [`withdraw`](Self::withdraw), given the entry as it was before being cleared.
+    #[cold]
+    #[inline(never)]
+    fn left_without_pass(&self, slot: &Slot<M>, handle: Hdrvr, announced: usize) {
+        if announced == CONVERTED {
+            self.leave_counted(slot, handle);
+            return;
+        }
+        if !self.expedited {
+            // No pass is set with full fences, so this is the announcement the fast
+            // path withdraws on its way to the general path: order it as `withdraw`
+            // does.
+            fence(Ordering::SeqCst);
+        }
+        if slot.state.load(Ordering::Relaxed) & CLOSING != 0 {
+            self.left_closing(slot);
+        }
     }
 
     /// A send left a slot that is closing: wake the closers waiting for it, and finish
     /// a deferred close if it was the last.
     #[cold]
     #[inline(never)]
-    fn left_closing(&self, slot: &Slot<M>, handle: Hdrvr) {
+    fn left_closing(&self, slot: &Slot<M>) {
         records::wake();
-        self.complete_if_last(slot, handle);
+        self.complete_if_last(slot);
     }
 
     /// Drops one counted reference; the last one after a close releases the slot.
@@ -707,7 +897,7 @@ impl<M> HandleTable<M> {
         if before & COUNT_MASK == 1 && before & CLOSED != 0 {
             self.release_if_done(slot, handle);
         } else if before & CLOSING != 0 {
-            self.left_closing(slot, handle);
+            self.left_closing(slot);
         }
     }
 
@@ -724,6 +914,9 @@ impl<M> HandleTable<M> {
         if slot.state.compare_exchange(state, next << 32, Ordering::AcqRel, Ordering::Acquire).is_err() {
             return;
         }
+        // Before the index can be reused (the free-list lock orders it before the
+        // next `insert`): the next occupant starts without a pass.
+        slot.pass.store(NO_PASS, Ordering::Relaxed);
         let module = slot.module.swap(std::ptr::null_mut(), Ordering::AcqRel);
         if !module.is_null() {
             // SAFETY: the pointer came from Arc::into_raw in `insert`, and the swap
@@ -745,6 +938,8 @@ struct Reopen<'t, M> {
 
 impl<M> Drop for Reopen<'_, M> {
     fn drop(&mut self) {
+        // The next send that finds the instance sent to gives it its pass back.
+        self.slot.pass.store(NO_PASS, Ordering::Release);
         self.slot.state.fetch_and(!CLOSING, Ordering::AcqRel);
         // Closers of other instances may be waiting on sends this one let through.
         records::wake();
@@ -790,19 +985,110 @@ impl<M> Drop for Guard<'_, M> {
     }
 }
 
-/// The end of a fast-path send ([`HandleTable::with_entered`]): a guard with only
-/// what its exit needs, so the send path keeps it in registers. Dropped on unwind too.
-struct Exit<'t, M> {
+/// Presence in a slot entered with its pass ([`HandleTable::enter_with_pass`]): a
+/// guard with only what its exit needs, so the send path keeps it in registers.
+/// Dropped on unwind too. Like [`Guard`], it cannot leave its thread.
+pub(crate) struct Exit<'t, M> {
     table: &'t HandleTable<M>,
     slot: &'t Slot<M>,
     handle: Hdrvr,
     entry: &'static AtomicUsize,
+    _not_send: PhantomData<*const ()>,
+}
+
+/// An [`Exit`] without its table and handle, small enough to pass in two registers
+/// to an out-of-line function that gets those two otherwise, or to keep across the
+/// driver's call in fewer registers.
+pub(crate) struct ExitParts<M> {
+    slot: *const Slot<M>,
+    entry: &'static AtomicUsize,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<M> ExitParts<M> {
+    /// The driver-issued id.
+    #[inline(always)]
+    pub(crate) fn id(&self) -> usize {
+        // SAFETY: slots live as long as their table, which outlives the announcement.
+        unsafe { &*self.slot }.id.load(Ordering::Acquire)
+    }
+
+    /// The module this instance belongs to, kept alive by the announcement.
+    #[inline(always)]
+    pub(crate) fn module(&self) -> *const M {
+        // SAFETY: as in `id`.
+        slot_module(unsafe { &*self.slot })
+    }
+
+    /// What dropping the [`Exit`] would do, then `value`. On the rare way out that
+    /// needs the table, `rare(slot, announced, value)` is called instead, and must
+    /// call [`HandleTable::finish_leaving`] on the exit's table and return `value`:
+    /// a function with its arguments in registers can be reached by a tail call, so
+    /// the caller needs no register saved for `value` across it.
+    ///
+    /// # Safety
+    /// The parts are of an exit for `handle` on this thread.
+    #[inline(always)]
+    pub(crate) unsafe fn leave_then<R>(
+        self,
+        handle: Hdrvr,
+        value: R,
+        rare: impl FnOnce(*const Slot<M>, usize, R) -> R,
+    ) -> R {
+        let announced = self.entry.load(Ordering::Relaxed);
+        self.entry.store(0, Ordering::Release);
+        compiler_fence(Ordering::SeqCst);
+        // SAFETY: as in `id`.
+        if unsafe { &*self.slot }.pass.load(Ordering::Relaxed) != handle.raw() {
+            return rare(self.slot, announced, value);
+        }
+        value
+    }
+}
+
+impl<'t, M> Exit<'t, M> {
+    /// An exit from the parts [`enter_with_pass_in`] made.
+    ///
+    /// # Safety
+    /// `parts` came from an exit of `table` for `handle`, on this thread, and are used
+    /// once.
+    pub(crate) unsafe fn from_parts(table: &'t HandleTable<M>, parts: ExitParts<M>, handle: Hdrvr) -> Self {
+        // SAFETY: the slot is the table's (the caller's contract), and slots live as
+        // long as their table.
+        let slot = unsafe { &*parts.slot };
+        Exit { table, slot, handle, entry: parts.entry, _not_send: PhantomData }
+    }
+
+    /// The driver-issued id.
+    #[inline(always)]
+    pub(crate) fn id(&self) -> usize {
+        self.slot.id.load(Ordering::Acquire)
+    }
+
+    /// The module this instance belongs to.
+    #[inline(always)]
+    pub(crate) fn module(&self) -> &M {
+        // SAFETY: see `slot_module`; the announcement keeps the reference alive.
+        unsafe { &*slot_module(self.slot) }
+    }
 }
 
 impl<M> Drop for Exit<'_, M> {
+    /// [`HandleTable::withdraw`] with the pass standing for the state. A close that
+    /// started, and a re-entrant close that converted this entry, both set
+    /// [`PASS_CLOSED`] first, so an unchanged pass means neither happened.
     #[inline(always)]
     fn drop(&mut self) {
-        self.table.withdraw(self.slot, self.handle, self.entry);
+        let parts =
+            ExitParts { slot: std::ptr::from_ref(self.slot), entry: self.entry, _not_send: PhantomData };
+        let table = self.table;
+        // SAFETY: the parts of this exit, used once.
+        unsafe {
+            parts.leave_then(self.handle, (), |slot, announced, ()| {
+                // SAFETY: the slot is `table`'s.
+                table.finish_leaving(slot, self.handle, announced)
+            })
+        }
     }
 }
 
@@ -846,9 +1132,9 @@ impl<M> Drop for Closing<'_, M> {
 impl<M> Drop for HandleTable<M> {
     fn drop(&mut self) {
         let mut next_generation = 0;
-        for cell in self.chunks.iter_mut() {
-            let base = std::mem::replace(cell.get_mut(), std::ptr::null_mut());
-            if base.is_null() {
+        for cell in self.chunks.0.iter_mut() {
+            let base = std::mem::replace(cell.get_mut(), empty_chunk());
+            if base == empty_chunk() {
                 continue;
             }
             // SAFETY: `base` came from Box::into_raw of a CHUNK_LEN slice in
@@ -886,7 +1172,7 @@ mod tests {
         assert_eq!(split(0), (0, 0));
         assert_eq!(split(CHUNK_LEN - 1), (0, CHUNK_LEN - 1));
         assert_eq!(split(CHUNK_LEN), (1, 0));
-        assert!(split(MAX_INSTANCES - 1).0 < CHUNKS);
+        assert!(split(MAX_INSTANCES).0 < CHUNKS);
         let t = table();
         let m = Arc::new("m".to_string());
         let hs: Vec<_> = (0..CHUNK_LEN + 10).map(|_| t.insert(m.clone(), 0).unwrap()).collect();
@@ -1318,6 +1604,56 @@ mod tests {
             assert_eq!(t.len(), 0);
             assert_eq!(Arc::strong_count(&m), 1);
         }
+    }
+
+    /// The pass stands for the identity, generation and state checks, so no value
+    /// but the live handle may ever equal a slot's pass: not the values a slot holds
+    /// while it has none (before its first send, while closing, in slot 0 and in
+    /// unused chunks), nor anything else that names the slot.
+    #[test]
+    fn only_the_live_handle_enters_by_the_pass() {
+        use std::sync::Barrier;
+        let t = Arc::new(table());
+        let m = Arc::new("m".to_string());
+        let h = t.insert(m.clone(), 0).unwrap();
+        assert_eq!(HandleTable::<String>::index_of(h), 1, "the first slot used is 1");
+        let refused =
+            |t: &HandleTable<String>, raw: usize| t.with_entered(Hdrvr::from_raw(raw), |_, _| ()).is_none();
+        for raw in
+            [NO_PASS, PASS_CLOSED, 1, h.raw() & INDEX_MASK, h.raw() & !INDEX_MASK, CHUNK_LEN, usize::MAX]
+        {
+            assert!(refused(&t, raw), "{raw:#x} before the first send");
+        }
+        assert!(t.with_entered(h, |_, _| ()).is_some());
+        assert!(t.with_entered(h, |_, _| ()).is_some(), "by the pass now");
+        // Closing, with a send still inside: the slot's pass is PASS_CLOSED.
+        let (inside, leave) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
+        let sender = {
+            let (t, inside, leave) = (t.clone(), inside.clone(), leave.clone());
+            std::thread::spawn(move || {
+                t.with_entered(h, |_, _| {
+                    inside.wait();
+                    leave.wait();
+                })
+                .unwrap()
+            })
+        };
+        inside.wait();
+        let started = t.begin_close_or_defer(
+            h,
+            |_| true,
+            Duration::ZERO,
+            || Box::new(|c: Closing<'_, String>| c.finish()),
+        );
+        assert!(matches!(started, Ok(Started::Deferred)));
+        for raw in [h.raw(), NO_PASS, PASS_CLOSED, 1, PASS_CLOSED | 1, 0, usize::MAX] {
+            assert!(refused(&t, raw), "{raw:#x} while closing");
+        }
+        leave.wait();
+        sender.join().unwrap();
+        assert_eq!(t.len(), 0);
+        assert_eq!(Arc::strong_count(&m), 1);
+        assert!(refused(&t, h.raw()), "closed");
     }
 
     #[test]

@@ -9,14 +9,16 @@
 //! `DRV_LOAD` is let through).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 use drvproc::{DriverProc, Hdrvr, LParam, LResult, Msg};
 
 use crate::directory;
 use crate::error::{BadHandle, CloseError, OpenError, TooManyManagers};
-use crate::handle_table::HandleTable;
+use crate::handle_table::{
+    CHUNKS, Chunks, EMPTY_CHUNK, Exit, ExitParts, HandleTable, Slot, enter_with_pass_in,
+};
 use crate::instance::Instance;
 use crate::module::Module;
 use crate::modules::ModuleMaps;
@@ -28,6 +30,48 @@ use crate::resolve::{SearchPath, Target};
 pub const DRIVER_FLAGS_VALID: u32 = 0x8000_0000;
 
 static GLOBAL: OnceLock<DriverManager> = OnceLock::new();
+/// The chunk pointers of [`GLOBAL`]'s table once it exists, [`NO_CHUNKS`] before:
+/// what the C ABI's inlined send reads, one load with no test instead of the
+/// `OnceLock`'s check and two dereferences. The table lives as long as `GLOBAL`,
+/// which is never dropped.
+static GLOBAL_CHUNKS: AtomicPtr<Chunks<Module>> = AtomicPtr::new(std::ptr::from_ref(&NO_CHUNKS).cast_mut());
+/// Chunk pointers of no table: every slot is empty, so no send finds a pass.
+static NO_CHUNKS: Chunks<Module> = [const { AtomicPtr::new(EMPTY_CHUNK.as_ptr().cast_mut().cast()) }; CHUNKS];
+
+/// Withdraws the announcement a common-case send made before it found no pass, then
+/// sends the general way. Out of line, with its arguments in registers, so that
+/// [`DriverManager::send_global`] reaches it by a tail call.
+///
+/// # Safety
+/// `parts` come from an [`Exit`] of the global table on this thread; the rest as
+/// for [`DriverManager::send_global`].
+#[cold]
+#[inline(never)]
+unsafe fn missed_then<G: FnOnce(Hdrvr, Msg, LParam, LParam) -> LResult>(
+    parts: ExitParts<Module>,
+    h: Hdrvr,
+    msg: Msg,
+    l1: LParam,
+    l2: LParam,
+    general: G,
+) -> LResult {
+    // SAFETY: `parts` came from an exit of the global table, on this thread.
+    drop(unsafe { Exit::from_parts(&DriverManager::global().state.table, parts, h) });
+    general(h, msg, l1, l2)
+}
+
+/// The rare end of a common-case send ([`ExitParts::leave_then`]) for the global
+/// table, out of line with its arguments in registers.
+///
+/// # Safety
+/// `slot` is a slot of the global table.
+#[cold]
+#[inline(never)]
+unsafe fn left_global(slot: *const Slot<Module>, h: Hdrvr, announced: usize, answer: LResult) -> LResult {
+    // SAFETY: forwarded contract.
+    unsafe { DriverManager::global().state.table.finish_leaving(slot, h, announced) };
+    answer
+}
 
 /// The installable-driver manager.
 ///
@@ -133,7 +177,55 @@ impl DriverManager {
 
     #[cold]
     fn init_global() -> &'static DriverManager {
-        GLOBAL.get_or_init(|| DriverManager::new(ManagerOptions::default()))
+        let global = GLOBAL.get_or_init(|| DriverManager::new(ManagerOptions::default()));
+        GLOBAL_CHUNKS.store(std::ptr::from_ref(global.state.table.chunks()).cast_mut(), Ordering::Release);
+        global
+    }
+
+    /// `SendDriverMessage` to the process-wide manager, for the C ABI: the common
+    /// case inlined, every other case handed to `general` (which must send the
+    /// message with [`send_routed`](Self::send_routed) on [`global`](Self::global),
+    /// catching panics) before anything reached the driver. The common case is a
+    /// live instance of the global manager already sent to once, on a thread that
+    /// has sent before and is not inside another send, with no `tracing` subscriber
+    /// ever set; it cannot panic, so it needs no `catch_unwind` around it. Every way
+    /// out to `general` is a tail call with the caller's four arguments still in
+    /// registers, so the common case saves only what it keeps across the driver's
+    /// call.
+    ///
+    /// `general` is best a function item, not a pointer or a capturing closure: a
+    /// zero-sized `general` leaves the six argument registers to the tail calls.
+    ///
+    /// # Safety
+    /// As for [`send`](Self::send); `general` as described.
+    #[inline(always)]
+    pub unsafe fn send_global<G>(h: Hdrvr, msg: Msg, l1: LParam, l2: LParam, general: G) -> LResult
+    where
+        G: FnOnce(Hdrvr, Msg, LParam, LParam) -> LResult,
+    {
+        if crate::module::tracing_may_be_wanted() {
+            return general(h, msg, l1, l2);
+        }
+        // SAFETY: the pointer is to `NO_CHUNKS` or to the chunks of `GLOBAL`'s table,
+        // both of which live for the rest of the process.
+        let chunks = unsafe { &*GLOBAL_CHUNKS.load(Ordering::Acquire) };
+        match enter_with_pass_in(chunks, h) {
+            Ok(parts) => {
+                // SAFETY: forwarded contract; the announcement `parts` holds keeps the
+                // module mapped until it is withdrawn, after the call.
+                let answer = unsafe { (*parts.module()).call_untraced(parts.id(), h, msg, l1, l2) };
+                // SAFETY: `parts` is an exit of the global table for `h`, on this
+                // thread (the table is found again on the rare way out that needs it).
+                unsafe {
+                    parts.leave_then(h, answer, |slot, announced, answer| {
+                        left_global(slot, h, announced, answer)
+                    })
+                }
+            }
+            Err(None) => general(h, msg, l1, l2),
+            // SAFETY: `missed` is an exit of the global table, on this thread.
+            Err(Some(missed)) => unsafe { missed_then(missed, h, msg, l1, l2, general) },
+        }
     }
 
     /// The registry this manager reads aliases from, if any location is known: the

@@ -11,7 +11,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// `tracing`'s own macros start with) makes a send pay one load instead.
 #[inline(always)]
 fn tracing_wanted() -> bool {
-    tracing::dispatcher::has_been_set() && tracing_enabled()
+    tracing_may_be_wanted() && tracing_enabled()
+}
+
+/// Whether any `tracing` subscriber has ever been set in the process: until one is,
+/// no call can be traced, and [`Module::call_untraced`] is what [`Module::call`] does.
+#[inline(always)]
+pub(crate) fn tracing_may_be_wanted() -> bool {
+    tracing::dispatcher::has_been_set()
 }
 
 #[cold]
@@ -132,10 +139,27 @@ impl Module {
         if tracing_wanted() && !std::thread::panicking() {
             return self.call_traced(id, h, msg, l1, l2);
         }
+        // SAFETY: the parameters' contract was the caller's to meet (the manager's
+        // own messages carry only NULL or live buffers it owns for the call).
+        unsafe { self.call_untraced(id, h, msg, l1, l2) }
+    }
+
+    /// Calls the driver without looking at tracing (see [`tracing_may_be_wanted`]).
+    ///
+    /// # Safety
+    /// `l1` and `l2` are what the driver expects for `msg`.
+    #[inline(always)]
+    pub(crate) unsafe fn call_untraced(
+        &self,
+        id: DriverId,
+        h: Hdrvr,
+        msg: Msg,
+        l1: LParam,
+        l2: LParam,
+    ) -> LResult {
         let Endpoint::Local(proc_) = self.endpoint;
         // SAFETY: `proc_` is the module's DriverProc, kept mapped while the module
-        // lives; the parameters' contract was the caller's to meet (the manager's own
-        // messages carry only NULL or live buffers it owns for the call).
+        // lives; the parameters are the caller's contract.
         unsafe { proc_(id, h, msg, l1, l2) }
     }
 

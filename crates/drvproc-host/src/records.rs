@@ -23,7 +23,6 @@
 //! closer registers what it waits for and looks for a cycle of closers each waiting
 //! for a send the next one is inside: such a close fails instead of waiting forever.
 
-use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -52,6 +51,15 @@ pub(crate) struct Record {
 impl Record {
     fn new() -> Self {
         Record { active: std::array::from_fn(|_| AtomicUsize::new(0)), deep: Mutex::new(Vec::new()) }
+    }
+
+    /// [`PLACEHOLDER`]: its first entry is permanently taken, so a send's inlined
+    /// common case (which uses the first entry only when it is free) turns away to
+    /// the general path, which registers a real record.
+    const fn placeholder() -> Self {
+        let mut active = [const { AtomicUsize::new(0) }; DEPTH];
+        active[0] = AtomicUsize::new(CONVERTED);
+        Record { active, deep: Mutex::new(Vec::new()) }
     }
 
     /// A free entry, if any (entries are freed in any order).
@@ -138,10 +146,118 @@ fn take_from_pool() -> &'static Record {
     })
 }
 
-thread_local! {
-    /// This thread's record, if it has one. Const-initialised and without a
-    /// destructor: readable on the send path for a single load, and during teardown.
-    static CURRENT: Cell<Option<&'static Record>> = const { Cell::new(None) };
+/// What a thread without a record of its own reads as its current record (never
+/// written, never in the pool, so no closer ever looks at it).
+static PLACEHOLDER: Record = Record::placeholder();
+
+/// This thread's current record as it is stored: [`PLACEHOLDER`] if it has none.
+#[inline(always)]
+fn current_raw() -> &'static Record {
+    current::get()
+}
+
+fn set_current(record: &'static Record) {
+    current::set(record);
+}
+
+/// The thread-local cell of the current record: never null, no destructor (readable
+/// during teardown), and on x86-64 Linux two instructions to read.
+///
+/// A thread-local of a shared library normally uses the general-dynamic model: every
+/// access calls `__tls_get_addr`, about a dozen instructions and a call that makes
+/// the send path save its arguments around it, more than the rest of a send's own
+/// work. Rust has no stable way to ask for another model, so on x86-64 Linux the cell
+/// is declared in assembly with the initial-exec model: one load of its offset from
+/// the GOT, one `%fs`-relative load. The cost is 8 bytes of static TLS: a library
+/// `dlopen`ed after start-up takes them from the surplus the C library reserves for
+/// that (glibc: `rtld.optional_static_tls`, 512 bytes by default), and the `dlopen`
+/// fails, with glibc's "cannot allocate memory in static TLS block", if the
+/// process's libraries have used it all up.
+///
+/// Its initial value is the address of [`PLACEHOLDER`], a relocation in the TLS
+/// image; glibc copies a `dlopen`ed library's image into the threads' static TLS only
+/// after relocating it.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+mod current {
+    use super::{PLACEHOLDER, Record};
+
+    std::arch::global_asm!(
+        ".pushsection .tdata,\"awT\",@progbits",
+        ".p2align 3",
+        ".globl drvproc_host_current_record_0_1",
+        ".hidden drvproc_host_current_record_0_1",
+        ".type drvproc_host_current_record_0_1, @object",
+        ".size drvproc_host_current_record_0_1, 8",
+        "drvproc_host_current_record_0_1:",
+        ".quad {placeholder}",
+        ".popsection",
+        placeholder = sym PLACEHOLDER,
+    );
+
+    #[inline(always)]
+    pub(super) fn get() -> &'static Record {
+        let record: *const Record;
+        // SAFETY: reads this thread's 8-byte cell declared above (initial-exec: its
+        // offset from the thread pointer, from the GOT); touches nothing else.
+        unsafe {
+            std::arch::asm!(
+                "mov {r}, qword ptr [rip + drvproc_host_current_record_0_1@GOTTPOFF]",
+                "mov {r}, qword ptr fs:[{r}]",
+                r = out(reg) record,
+                options(nostack, preserves_flags, readonly, pure),
+            );
+        }
+        // SAFETY: the cell only ever holds `&PLACEHOLDER` (its initial value) or a
+        // `&'static Record` given to `set`.
+        unsafe { &*record }
+    }
+
+    pub(super) fn set(record: &'static Record) {
+        // SAFETY: writes this thread's 8-byte cell declared above; nothing else.
+        unsafe {
+            std::arch::asm!(
+                "mov {o}, qword ptr [rip + drvproc_host_current_record_0_1@GOTTPOFF]",
+                "mov qword ptr fs:[{o}], {r}",
+                o = out(reg) _,
+                r = in(reg) std::ptr::from_ref(record),
+                options(nostack, preserves_flags),
+            );
+        }
+    }
+}
+
+/// The same cell as a plain `thread_local!` where no cheaper access is written.
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+mod current {
+    use std::cell::Cell;
+
+    use super::{PLACEHOLDER, Record};
+
+    thread_local! {
+        static CURRENT: Cell<&'static Record> = const { Cell::new(&PLACEHOLDER) };
+    }
+
+    #[inline(always)]
+    pub(super) fn get() -> &'static Record {
+        CURRENT.with(Cell::get)
+    }
+
+    pub(super) fn set(record: &'static Record) {
+        CURRENT.with(|c| c.set(record));
+    }
+}
+
+/// `Some` for a real record.
+fn real(record: &'static Record) -> Option<&'static Record> {
+    (!std::ptr::eq(record, &PLACEHOLDER)).then_some(record)
+}
+
+/// This thread's record, or the placeholder, whose first entry is never free: the
+/// inlined common case of a send reads this and uses the first entry if it is free,
+/// and otherwise takes the general path ([`current_or_register`]).
+#[inline(always)]
+pub(crate) fn current_or_placeholder() -> &'static Record {
+    current_raw()
 }
 
 /// Who gives the record back at thread exit. On Linux a `pthread_key` destructor: it
@@ -217,7 +333,7 @@ mod owner {
 /// being torn down and can no longer own one (see [`borrow_for_teardown`]).
 #[inline(always)]
 pub(crate) fn current_or_register() -> Option<&'static Record> {
-    match CURRENT.with(Cell::get) {
+    match real(current_raw()) {
         Some(record) => Some(record),
         None => register(),
     }
@@ -226,7 +342,7 @@ pub(crate) fn current_or_register() -> Option<&'static Record> {
 /// This thread's record if it has one, without registering (closers with no record
 /// have no announcements to account for).
 pub(crate) fn current() -> Option<&'static Record> {
-    CURRENT.with(Cell::get)
+    real(current_raw())
 }
 
 #[cold]
@@ -238,7 +354,7 @@ fn register() -> Option<&'static Record> {
         pool().idle.push(record);
         return None;
     }
-    CURRENT.with(|c| c.set(Some(record)));
+    set_current(record);
     Some(record)
 }
 
@@ -247,7 +363,7 @@ fn register() -> Option<&'static Record> {
 #[cold]
 pub(crate) fn borrow_for_teardown() -> &'static Record {
     let record = take_from_pool();
-    CURRENT.with(|c| c.set(Some(record)));
+    set_current(record);
     record
 }
 
@@ -258,7 +374,7 @@ pub(crate) fn borrow_for_teardown() -> &'static Record {
 #[cold]
 pub(crate) fn give_back(record: &'static Record) {
     debug_assert!(record.is_idle(), "a borrowed record is given back only when idle");
-    CURRENT.with(|c| c.set(None));
+    set_current(&PLACEHOLDER);
     pool().idle.push(record);
 }
 

@@ -13,7 +13,11 @@
 //! * a sender whose thread lost its record (thread teardown) and borrows one from the
 //!   pool while a close runs is seen by the close or refused;
 //! * a deferred close (the closer does not wait; the last send out finishes it) is
-//!   finished exactly once, and only after every send left the driver.
+//!   finished exactly once, and only after every send left the driver;
+//! * a send entering by the slot's pass (one compare, the common case) never reaches
+//!   the driver once the close started, including when the pass was given by a send
+//!   racing the close, and a close that found the instance never sent to skips the
+//!   barrier safely.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p drvproc-host --test loom_model --release`.
 #![cfg(loom)]
@@ -270,5 +274,138 @@ fn a_deferred_close_is_finished_once_by_the_last_send_out() {
             s.join().unwrap();
         }
         assert_eq!(deferred.completions.load(Ordering::Acquire), 1, "finished exactly once");
+    });
+}
+
+/// The pass (`handle_table.rs`, "The pass"): the common send enters by one compare of
+/// the slot's pass with its handle, which the first send sets after marking the
+/// instance sent, and the closer replaces before its barrier. The closer takes the
+/// barrier and waits for announcements only if the instance was marked sent. Here
+/// the barrier is a `SeqCst` fence on both sides, as `membarrier` makes it for the
+/// pair of threads.
+mod pass {
+    use super::*;
+
+    const SENT: u64 = 1 << 28;
+    const HANDLE: usize = 0x0100_0001;
+    const NO_PASS: usize = 0;
+    const PASS_CLOSED: usize = 0x0100_0000;
+
+    pub(super) struct PassSlot {
+        pub(super) slot: Arc<Slot>,
+        pass: AtomicUsize,
+    }
+
+    impl PassSlot {
+        pub(super) fn new() -> Arc<PassSlot> {
+            Arc::new(PassSlot { slot: Slot::new(), pass: AtomicUsize::new(NO_PASS) })
+        }
+
+        /// `enter_with_pass` and its exit; whether the driver was called.
+        pub(super) fn send_with_pass(&self, record: &AtomicUsize) -> bool {
+            record.store(KEY, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+            let entered = self.pass.load(Ordering::Acquire) == HANDLE;
+            if entered {
+                self.slot.driver_message();
+            }
+            record.store(0, Ordering::Release);
+            fence(Ordering::SeqCst);
+            entered
+        }
+
+        /// `enter` + `mark_sent` (which gives the pass) + `withdraw`.
+        pub(super) fn send_general(&self, record: &AtomicUsize) -> bool {
+            record.store(KEY, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+            let mut state = self.slot.state.load(Ordering::Acquire);
+            let entered = loop {
+                if state & (LIVE | CLOSING) != LIVE {
+                    break false;
+                }
+                if state & SENT != 0 {
+                    break true;
+                }
+                match self.slot.state.compare_exchange(
+                    state,
+                    state | SENT,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => break true,
+                    Err(now) => state = now,
+                }
+            };
+            if entered {
+                if self.pass.load(Ordering::Relaxed) == NO_PASS {
+                    let _ = self.pass.compare_exchange(NO_PASS, HANDLE, Ordering::AcqRel, Ordering::Relaxed);
+                }
+                self.slot.driver_message();
+            }
+            record.store(0, Ordering::Release);
+            fence(Ordering::SeqCst);
+            entered
+        }
+
+        /// `start_close` + `DRV_CLOSE` + `finish` (no sends of the closer's own).
+        pub(super) fn close(&self, records: &Records) {
+            let before = self.slot.state.fetch_or(CLOSING, Ordering::AcqRel);
+            assert_eq!(before & (LIVE | CLOSING), LIVE, "one closer");
+            self.pass.swap(PASS_CLOSED, Ordering::AcqRel);
+            if before & SENT != 0 {
+                fence(Ordering::SeqCst);
+                while records.others_announce(None) {
+                    thread::yield_now();
+                }
+            }
+            self.slot.close_sent.store(true, Ordering::Release);
+            self.slot.state.fetch_or(CLOSED, Ordering::AcqRel);
+            self.slot.release_if_done();
+        }
+    }
+}
+
+#[test]
+fn a_pass_is_never_used_after_a_close_starts() {
+    loom::model(|| {
+        let (ps, records) = (pass::PassSlot::new(), Records::new());
+        let sender = {
+            let (ps, records) = (ps.clone(), records.clone());
+            thread::spawn(move || {
+                let record = records.register();
+                // The first send marks the instance sent and gives the pass; the
+                // second enters by it, if the close has not replaced it.
+                ps.send_general(&record);
+                ps.send_with_pass(&record);
+            })
+        };
+        ps.close(&records);
+        sender.join().unwrap();
+        assert_eq!(ps.slot.released.load(Ordering::Acquire), 1);
+    });
+}
+
+#[test]
+fn two_senders_by_the_pass_and_a_close() {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(3);
+    model.check(|| {
+        let (ps, records) = (pass::PassSlot::new(), Records::new());
+        let first = records.register();
+        assert!(ps.send_general(&first), "the instance is sent to and has its pass");
+        let senders: Vec<_> = (0..2)
+            .map(|_| {
+                let (ps, records) = (ps.clone(), records.clone());
+                thread::spawn(move || {
+                    let record = records.register();
+                    ps.send_with_pass(&record);
+                })
+            })
+            .collect();
+        ps.close(&records);
+        for s in senders {
+            s.join().unwrap();
+        }
+        assert_eq!(ps.slot.released.load(Ordering::Acquire), 1);
     });
 }
