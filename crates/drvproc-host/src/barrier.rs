@@ -10,10 +10,11 @@
 //! two sides ran in, the closer then sees the announcement or the sender sees the mark.
 //! On Windows the same process-wide barrier is `FlushProcessWriteBuffers`, which
 //! interrupts every processor running a thread of the process (Vista and later, so
-//! every target Rust supports; no registration). Elsewhere, or where `membarrier` is
-//! unavailable, both sides use a full fence, which is correct and merely slower on
-//! the send side. Setting `DRVPROC_NO_MEMBARRIER` (to anything but `0` or empty) in
-//! the environment forces that fallback on every platform, so it can be tested.
+//! every target Rust supports; no registration); not under Wine, where it is a stub.
+//! Elsewhere, or where `membarrier` is unavailable, both sides use a full fence, which
+//! is correct and merely slower on the send side. Setting `DRVPROC_NO_MEMBARRIER` (to
+//! anything but `0` or empty) in the environment forces that fallback on every
+//! platform, so it can be tested.
 
 use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering, compiler_fence, fence};
@@ -50,9 +51,19 @@ mod sys {
 
 #[cfg(windows)]
 mod sys {
-    /// Nothing to register: the call is always available.
+    use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleA, GetProcAddress};
+
+    /// Nothing to register: the call is always available, except that under Wine
+    /// (8.0) `NtFlushProcessWriteBuffers` is a stub that returns without ordering
+    /// anything, so there sends keep their fence. Wine is recognised by the export
+    /// its ntdll has and Windows' does not.
     pub(super) fn register() -> bool {
-        true
+        // SAFETY: NUL-terminated names; ntdll is loaded in every process.
+        let wine = unsafe {
+            let ntdll = GetModuleHandleA(c"ntdll.dll".as_ptr().cast());
+            !ntdll.is_null() && GetProcAddress(ntdll, c"wine_get_version".as_ptr().cast()).is_some()
+        };
+        !wine
     }
 
     /// A full barrier on every processor running a thread of the process. It
