@@ -15,7 +15,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 n=${N:-100000}
-ops=(direct send capi open_close)
+ops=(direct send capi sdk open_close)
 [ $# -gt 0 ] || set -- "$here/.."
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
 out=$(mktemp -d)
@@ -24,7 +24,10 @@ trap 'rm -rf "$out"' EXIT
 probe_for() {
     local root=$1 target=$1/target
     echo "== $root: building (release)" >&2
-    (cd "$root" && nice cargo build -q --release -p drvproc-null -p drvproc-capi) >&2
+    local sdk=()
+    # The SDK's null driver, where the tree has it (older revisions do not).
+    [ -d "$root/drivers/null-sdk" ] && sdk=(-p drvproc-null-sdk)
+    (cd "$root" && nice cargo build -q --release -p drvproc-null -p drvproc-capi "${sdk[@]}") >&2
     local pkg=$target/callgrind-probe
     mkdir -p "$pkg/src"
     cp "$here/callgrind/main.rs" "$pkg/src/main.rs"
@@ -56,7 +59,8 @@ TOML
 ir() { # ir PROBE OP N ROOT COLUMN -> total instructions
     local file=$out/$5-$(basename "$4").$2.$3.cg
     valgrind --tool=callgrind --dump-instr=yes --callgrind-out-file="$file" \
-        "$1" "$2" "$3" "$4/target/release/libdrvnull.so" "$4/target/release/libdrvproc.so" >/dev/null 2>"$file.log" \
+        "$1" "$2" "$3" "$4/target/release/libdrvnull.so" "$4/target/release/libdrvproc.so" \
+        "$4/target/release/libdrvnullsdk.so" >/dev/null 2>"$file.log" \
         || { cat "$file.log" >&2; exit 1; }
     if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP"; cp "$file" "$KEEP/"; fi
     awk '/^(summary|totals):/ {print $2; exit}' "$file"
@@ -74,6 +78,10 @@ for root in "$@"; do
     labels+=("$label")
     probe=$(probe_for "$root")
     for op in "${ops[@]}"; do
+        if [ "$op" = sdk ] && [ ! -f "$root/target/release/libdrvnullsdk.so" ]; then
+            result[$col.$op]=-
+            continue
+        fi
         base=$(ir "$probe" "$op" 0 "$root" "$col")
         full=$(ir "$probe" "$op" "$n" "$root" "$col")
         result[$col.$op]=$(awk -v a="$base" -v b="$full" -v n="$n" 'BEGIN {printf "%.2f", (b - a) / n}')

@@ -2,12 +2,13 @@
 //! operation `N` times after one warm-up, so that the difference between two runs
 //! with different `N` is the steady-state cost of `N` operations, setup excluded.
 //!
-//! Usage: `probe <op> <N> <libdrvnull.so> <libdrvproc.so>`, where `op` is one of
-//! `direct` (a call of the null driver's `DriverProc` pointer), `send`
-//! (`DriverManager::send`), `capi` (`SendDriverMessage` through libdrvproc, as a C
-//! client calls it) or `open_close` (open + close of one more instance of a loaded
-//! module). Built against the drvproc tree being measured; it uses only public APIs
-//! that every measured revision has.
+//! Usage: `probe <op> <N> <libdrvnull.so> <libdrvproc.so> [<libdrvnullsdk.so>]`,
+//! where `op` is one of `direct` (a call of the null driver's `DriverProc` pointer),
+//! `send` (`DriverManager::send`), `capi` (`SendDriverMessage` through libdrvproc, as
+//! a C client calls it), `sdk` (`DriverManager::send` to the SDK's counterpart of the
+//! null driver, `drivers/null-sdk`, which answers the same) or `open_close` (open +
+//! close of one more instance of a loaded module). Built against the drvproc tree
+//! being measured; it uses only public APIs that every measured revision has.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -30,12 +31,28 @@ fn manager() -> DriverManager {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let [_, op, n, null, capi] = &args[..] else {
-        eprintln!("usage: probe direct|send|capi|open_close N LIBDRVNULL LIBDRVPROC");
-        std::process::exit(2);
+    let (op, n, null, capi, sdk) = match &args[..] {
+        [_, op, n, null, capi] => (op, n, null, capi, None),
+        [_, op, n, null, capi, sdk] => (op, n, null, capi, Some(sdk)),
+        _ => {
+            eprintln!("usage: probe direct|send|capi|sdk|open_close N LIBDRVNULL LIBDRVPROC [LIBDRVNULLSDK]");
+            std::process::exit(2);
+        }
     };
     let n: u64 = n.parse().expect("N is a number");
     match op.as_str() {
+        "sdk" => {
+            let sdk = sdk.expect("the sdk op needs LIBDRVNULLSDK");
+            let m = manager();
+            let instance = m.open(sdk, None).expect("open the SDK null driver");
+            let h = instance.handle();
+            for _ in 0..n + 1 {
+                // SAFETY: the driver never dereferences its parameters.
+                black_box(
+                    unsafe { m.send(black_box(h), black_box(DRV_USER), black_box(0), black_box(0)) }.unwrap(),
+                );
+            }
+        }
         "direct" | "send" => {
             let m = manager();
             let instance = m.open(null, None).expect("open the null driver");
