@@ -5,9 +5,8 @@
 #   - Linux: libdrvproc (release build of crates/drvproc-capi);
 #   - Wine: Wine's own winmm;
 #   - Wine: drvproc.dll (release build of crates/drvproc-capi for x86_64-win7-windows-gnu);
-#   - Wine: drvproc.dll again with DRVPROC_NO_MEMBARRIER=1, a full fence per send. Wine
-#     8.0's FlushProcessWriteBuffers is a stub (it does nothing), so there only this
-#     row's sends are ordered against a concurrent close as on Linux and Windows.
+#     Wine 8.0's FlushProcessWriteBuffers is a stub (it does nothing), so under Wine
+#     drvproc keeps a full fence in every send; on Windows sends are fence-free.
 # Prints one table row per manager: ns per direct call, ns per send, their ratio.
 # Each figure is the fastest of ROUNDS rounds of CALLS calls, in one process.
 #
@@ -125,8 +124,6 @@ run linux env -u DRVPROC_NO_MEMBARRIER DRVPROC_CONFIG=/nonexistent/drvproc-bench
 run winmm wine "$WORK/winmm/send-cost.exe" "$(winpath "$WORK/sendcost.dll")" "$CALLS" "$ROUNDS"
 run drvproc env -u DRVPROC_NO_MEMBARRIER DRVPROC_CONFIG='Z:\nonexistent\drvproc-bench\system.ini' \
     wine "$WORK/drvproc/send-cost.exe" "$(winpath "$WORK/sendcost.dll")" "$CALLS" "$ROUNDS"
-run fences env DRVPROC_CONFIG='Z:\nonexistent\drvproc-bench\system.ini' DRVPROC_NO_MEMBARRIER=1 \
-    wine "$WORK/drvproc/send-cost.exe" "$(winpath "$WORK/sendcost.dll")" "$CALLS" "$ROUNDS"
 
 # field NAME KEY: the number after "send-cost: KEY: " in NAME's output.
 field() {
@@ -140,8 +137,7 @@ echo "drvproc: $ROOT at $commit; $(wine --version 2>/dev/null || echo 'wine ?')"
 echo
 printf '| %-8s | %-21s | %11s | %17s | %6s |\n' platform manager "direct call" SendDriverMessage ratio
 printf '|%s|%s|%s|%s|%s|\n' ---------- ----------------------- ------------- ------------------- --------
-for row in "linux:Linux:libdrvproc (release)" "winmm:Wine:Wine's winmm" "drvproc:Wine:drvproc.dll (release)" \
-    "fences:Wine:drvproc.dll, fences"; do
+for row in "linux:Linux:libdrvproc (release)" "winmm:Wine:Wine's winmm" "drvproc:Wine:drvproc.dll (release)"; do
     IFS=: read -r name platform manager <<<"$row"
     printf '| %-8s | %-21s | %8s ns | %14s ns | %5sx |\n' "$platform" "$manager" \
         "$(field "$name" "direct call")" "$(field "$name" SendDriverMessage)" "$(field "$name" ratio)"

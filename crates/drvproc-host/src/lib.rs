@@ -16,12 +16,18 @@
 //! ## The path of a message
 //!
 //! A `SendDriverMessage(h, msg, l1, l2)` takes five steps, each in one file:
-//! 1. **C export** (`drvproc-capi`, `exports.rs`): catches panics, picks the global
-//!    manager, records the error text for `drvproc_last_error`;
-//! 2. **manager** (`manager.rs`, [`DriverManager::send`]): the public facade;
-//! 3. **table** (`handle_table.rs`): decodes `h` (tag, index, generation) and enters
-//!    the slot, announcing it in this thread's reader record (`records.rs`); the
-//!    asymmetric barrier (`barrier.rs`) orders that against a concurrent close;
+//! 1. **C export** (`drvproc-capi`, `exports.rs`): hands the common case to the
+//!    manager inline; every other case (a bad handle, a first send, a nested one, a
+//!    `tracing` subscriber) goes the general way, which catches panics and records
+//!    the error text for `drvproc_last_error`;
+//! 2. **manager** (`manager.rs`, [`DriverManager::send_global`] for the C ABI,
+//!    [`DriverManager::send`] for Rust): the public facade;
+//! 3. **table** (`handle_table.rs`): finds the slot from the index bits of `h`,
+//!    announces it in this thread's reader record (`records.rs`) and compares the
+//!    slot's *pass* with `h`, one compare that stands for the table identity,
+//!    generation and state checks (the general path decodes and checks each); the
+//!    asymmetric barrier (`barrier.rs`) orders the announcement against a
+//!    concurrent close;
 //! 4. **module** (`module.rs`, `Module::call`): the one seam through which every
 //!    message reaches a driver, where tracing happens;
 //! 5. **driver**: the module's `DriverProc`, with the slot's driver-issued id.
