@@ -32,6 +32,29 @@
 //! TLS index at each unload of a DLL, and a process that unloaded a codec a thousand
 //! times would abort.
 //!
+//! # What the exported `DriverProc` requires
+//!
+//! A message to an open instance is the hot path of every driver, so the SDK routes it
+//! without a lock, a reference count or any other write to memory shared between
+//! threads: it checks the id against the instance table (lock-free reads only) and
+//! calls the instance. Nothing then keeps the instance or the module alive for the
+//! call but this contract, which every driver manager that follows the lifecycle of
+//! installable drivers (spec §5, `DRV_CLOSE` and `DRV_FREE`) already keeps, drvproc's included:
+//!
+//! * `DRV_CLOSE` for an instance is not sent while another message to that instance
+//!   runs, on any thread (a manager's close waits for the sends in flight), and an
+//!   instance's own method does not close it;
+//! * the `DRV_FREE` that matches the last outstanding `DRV_LOAD` is not sent while any
+//!   other message to the driver runs, and no message but `DRV_LOAD` follows it.
+//!
+//! Breaking it is undefined behaviour (a use after free). What needs no promise is the
+//! sequential misuse: an id that was closed, never issued, or issued by another
+//! driver, sent after whatever made it so has returned, is refused with 0, and the
+//! check reads only the table's own memory, which lives as long as the driver image.
+//! Re-entrancy is untouched: a method may send to its manager and, through it, to any
+//! instance of this driver, its own included (also from inside its own `DRV_CLOSE`,
+//! when its id is already refused).
+//!
 //! The safe surface never reads through an integer (the crate-level rule in
 //! [`crate`]'s docs): an instance forwards messages with [`Context::forward`], which
 //! decodes the `DRVCONFIGINFO*` of `DRV_INSTALL`/`DRV_CONFIGURE` only when it is the
@@ -121,6 +144,9 @@ mod slab;
 pub use lparam::{lparam_from_mut, lparam_from_ref, lparam_mut, lparam_ref, lparam_wstr};
 pub use panics::{PANICS_SYMBOL, PanicsFn, caught_panics, copy_caught_panics};
 pub use runtime::Runtime;
+
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use crate::config_info::ConfigInfo;
 use crate::consts::*;
@@ -253,7 +279,9 @@ pub trait Instance<D: Driver>: Send + Sync + Sized + 'static {
 /// What an instance method knows about the call: the module, the handle and its id.
 #[derive(Debug)]
 pub struct Context<'a, D> {
-    module: &'a D,
+    /// The runtime's module pointer, read when the driver asks for the module (most
+    /// messages never do, and then the message path never loads it).
+    module: &'a AtomicPtr<D>,
     hdrvr: Hdrvr,
     id: DriverId,
     /// The message this call delivers and its `lParam2`, as the manager sent them.
@@ -267,13 +295,42 @@ impl<'a, D: Driver> Context<'a, D> {
     /// # Safety
     /// `l2` must satisfy `msg`'s contract for as long as the context lives: for
     /// `DRV_INSTALL`/`DRV_CONFIGURE`, 0 or a readable `DRVCONFIGINFO*`.
-    pub(crate) unsafe fn new(module: &'a D, hdrvr: Hdrvr, id: DriverId, msg: Msg, l2: LParam) -> Self {
+    ///
+    /// `module` is the runtime's module pointer; the context is made only for a call
+    /// that the runtime's caller promises does not overlap the last `DRV_FREE`.
+    pub(crate) unsafe fn new(
+        module: &'a AtomicPtr<D>,
+        hdrvr: Hdrvr,
+        id: DriverId,
+        msg: Msg,
+        l2: LParam,
+    ) -> Self {
         Context { module, hdrvr, id, msg, l2 }
     }
 
     /// The module state.
-    pub fn module(&self) -> &'a D {
-        self.module
+    ///
+    /// # Panics
+    /// If the module was freed while this call runs: a manager that sends the last
+    /// `DRV_FREE` during a message breaks the contract of `DriverProc` (see the
+    /// [module docs](self#what-the-exported-driverproc-requires)); the panic is
+    /// answered with 0 like any other.
+    pub fn module(&self) -> &D {
+        let module = self.module.load(Ordering::Acquire);
+        match NonNull::new(module) {
+            // SAFETY: a non-null module pointer is the `Arc`'d module of the loaded
+            // state (published with release, loaded with acquire). It is dropped only
+            // by the last DRV_FREE, which the runtime's caller promises does not run
+            // while the call this context belongs to does, and the returned borrow
+            // cannot outlive the context (that is, the call).
+            Some(module) => unsafe { module.as_ref() },
+            None => panic!("the driver was freed during a call to one of its instances"),
+        }
+    }
+
+    /// The message this call delivers.
+    pub(crate) fn msg(&self) -> Msg {
+        self.msg
     }
 
     /// The handle the manager gave this instance.
@@ -297,7 +354,27 @@ impl<'a, D: Driver> Context<'a, D> {
     /// message on, with the same or another `l1`). Any other `l2` reaches the typed
     /// method as no configuration, with a warning; to pass a structure of your own,
     /// use [`forward_raw`](Context::forward_raw).
+    #[inline]
     pub fn forward(&self, msg: Msg, l1: LParam, l2: LParam) -> LResult {
+        // The context's fields go by value, so an instance method that forwards on one
+        // branch and is inlined into `DriverProc` does not make the message path write
+        // the context to memory for the other branches.
+        Self::forward_by_value(self.module, self.hdrvr, self.id, (self.msg, self.l2), (msg, l1, l2))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn forward_by_value(
+        module: &'a AtomicPtr<D>,
+        hdrvr: Hdrvr,
+        id: DriverId,
+        delivered: (Msg, LParam),
+        (msg, l1, l2): (Msg, LParam, LParam),
+    ) -> LResult {
+        Context { module, hdrvr, id, msg: delivered.0, l2: delivered.1 }.forward_here(msg, l1, l2)
+    }
+
+    fn forward_here(&self, msg: Msg, l1: LParam, l2: LParam) -> LResult {
         let config = if !carries_config(msg) {
             None
         } else if (msg, l2) == (self.msg, self.l2) {
@@ -314,7 +391,7 @@ impl<'a, D: Driver> Context<'a, D> {
             }
             None
         };
-        route_module(self.module, self.hdrvr, msg, l1, l2, config)
+        route_module(self.module(), self.hdrvr, msg, l1, l2, config)
     }
 
     /// [`forward`](Context::forward) for a structure the caller vouches for: `l2` of
@@ -384,7 +461,7 @@ impl<'a, D: Driver> Context<'a, D> {
     /// ```
     pub unsafe fn forward_raw(&self, msg: Msg, l1: LParam, l2: LParam) -> LResult {
         // SAFETY: the caller's contract is dispatch_module's.
-        unsafe { dispatch_module(self.module, self.hdrvr, msg, l1, l2) }
+        unsafe { dispatch_module(self.module(), self.hdrvr, msg, l1, l2) }
     }
 }
 
