@@ -316,21 +316,12 @@ impl<'a, D: Driver> Context<'a, D> {
     /// [module docs](self#what-the-exported-driverproc-requires)); the panic is
     /// answered with 0 like any other.
     pub fn module(&self) -> &D {
-        let module = self.module.load(Ordering::Acquire);
-        match NonNull::new(module) {
-            // SAFETY: a non-null module pointer is the `Arc`'d module of the loaded
-            // state (published with release, loaded with acquire). It is dropped only
-            // by the last DRV_FREE, which the runtime's caller promises does not run
-            // while the call this context belongs to does, and the returned borrow
-            // cannot outlive the context (that is, the call).
-            Some(module) => unsafe { module.as_ref() },
-            None => panic!("the driver was freed during a call to one of its instances"),
-        }
-    }
-
-    /// The message this call delivers.
-    pub(crate) fn msg(&self) -> Msg {
-        self.msg
+        // SAFETY: a non-null module pointer is the `Arc`'d module of the loaded state
+        // (published with release, loaded with acquire). It is dropped only by the last
+        // DRV_FREE, which the runtime's caller promises does not run while the call this
+        // context belongs to does, and the returned borrow cannot outlive the context
+        // (that is, the call).
+        unsafe { loaded_module(self.module).as_ref() }
     }
 
     /// The handle the manager gave this instance.
@@ -356,42 +347,11 @@ impl<'a, D: Driver> Context<'a, D> {
     /// use [`forward_raw`](Context::forward_raw).
     #[inline]
     pub fn forward(&self, msg: Msg, l1: LParam, l2: LParam) -> LResult {
-        // The context's fields go by value, so an instance method that forwards on one
-        // branch and is inlined into `DriverProc` does not make the message path write
-        // the context to memory for the other branches.
-        Self::forward_by_value(self.module, self.hdrvr, self.id, (self.msg, self.l2), (msg, l1, l2))
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn forward_by_value(
-        module: &'a AtomicPtr<D>,
-        hdrvr: Hdrvr,
-        id: DriverId,
-        delivered: (Msg, LParam),
-        (msg, l1, l2): (Msg, LParam, LParam),
-    ) -> LResult {
-        Context { module, hdrvr, id, msg: delivered.0, l2: delivered.1 }.forward_here(msg, l1, l2)
-    }
-
-    fn forward_here(&self, msg: Msg, l1: LParam, l2: LParam) -> LResult {
-        let config = if !carries_config(msg) {
-            None
-        } else if (msg, l2) == (self.msg, self.l2) {
-            // SAFETY: this is the lParam2 the manager sent with this same message, which
-            // the context's constructor guarantees is 0 or a readable DRVCONFIGINFO*
-            // while the context lives.
-            unsafe { config_param(msg, l2) }
-        } else {
-            if l2 != 0 {
-                tracing::warn!(
-                    msg = %crate::MessageName(msg),
-                    "lParam2 is not the DRVCONFIGINFO this call delivered; forwarding no configuration"
-                );
-            }
-            None
-        };
-        route_module(self.module(), self.hdrvr, msg, l1, l2, config)
+        // The decision and the context's fields go by value (six registers), so an
+        // instance method that forwards on one branch and is inlined into `DriverProc`
+        // does not make the message path write the context to memory.
+        let delivered = (msg, l2) == (self.msg, self.l2);
+        forward_by_value(self.module, self.hdrvr, msg, l1, l2, delivered)
     }
 
     /// [`forward`](Context::forward) for a structure the caller vouches for: `l2` of
@@ -463,6 +423,48 @@ impl<'a, D: Driver> Context<'a, D> {
         // SAFETY: the caller's contract is dispatch_module's.
         unsafe { dispatch_module(self.module(), self.hdrvr, msg, l1, l2) }
     }
+}
+
+/// The module a context's pointer names; a panic (answered with 0) if it was freed.
+fn loaded_module<D>(module: &AtomicPtr<D>) -> NonNull<D> {
+    match NonNull::new(module.load(Ordering::Acquire)) {
+        Some(module) => module,
+        None => panic!("the driver was freed during a call to one of its instances"),
+    }
+}
+
+/// [`Context::forward`] past its inlined part: `delivered` says whether `msg` and `l2`
+/// are the message and `lParam2` the manager delivered with the call being handled.
+#[cold]
+#[inline(never)]
+fn forward_by_value<D: Driver>(
+    module: &AtomicPtr<D>,
+    hdrvr: Hdrvr,
+    msg: Msg,
+    l1: LParam,
+    l2: LParam,
+    delivered: bool,
+) -> LResult {
+    let config = if !carries_config(msg) {
+        None
+    } else if delivered {
+        // SAFETY: this is the lParam2 the manager sent with this same message, which the
+        // context's constructor guarantees is 0 or a readable DRVCONFIGINFO* while the
+        // context (the call `forward` was called in) lives.
+        unsafe { config_param(msg, l2) }
+    } else {
+        if l2 != 0 {
+            tracing::warn!(
+                msg = %crate::MessageName(msg),
+                "lParam2 is not the DRVCONFIGINFO this call delivered; forwarding no configuration"
+            );
+        }
+        None
+    };
+    // SAFETY: as in `Context::module`: the call `forward` was called in does not overlap
+    // the last DRV_FREE, and the borrow ends with this function.
+    let module = unsafe { loaded_module(module).as_ref() };
+    route_module(module, hdrvr, msg, l1, l2, config)
 }
 
 /// Whether the SDK reads `msg`'s `lParam2` as a `DRVCONFIGINFO*`.

@@ -55,11 +55,12 @@ struct Lifecycle {
 /// # The message path
 ///
 /// A message to an open instance (non-zero id, not a lifecycle message) takes no lock
-/// and writes no shared memory: it loads the module pointer, looks the id up in the
-/// instance table (a segment pointer, the slot's key, the slot's value: loads and
-/// one comparison) and calls the instance. No reference count is taken on the module
-/// or the instance, so nothing keeps them alive for the call but the caller's
-/// contract (see [`driver_proc`](Runtime::driver_proc)): `DRV_CLOSE` of an instance
+/// and writes no shared memory: it looks the id up in the instance table (two loads,
+/// a segment pointer and the slot's key, and one comparison) and calls the instance,
+/// which lives in the slot. The module pointer is loaded only if the instance asks
+/// for the module ([`Context::module`], [`Context::forward`]). No reference count is
+/// taken on the module or the instance, so nothing keeps them alive for the call but
+/// the caller's contract (see [`driver_proc`](Runtime::driver_proc)): `DRV_CLOSE` of an instance
 /// is not sent while a message to it runs, and `DRV_FREE` not while any message to
 /// the driver runs. Everything else a racing caller could do stays memory-safe: the
 /// lookup reads only slot memory, which lives as long as the runtime, so a stale,
@@ -176,18 +177,21 @@ impl<D: Driver> Runtime<D> {
         if msg > DRV_FREE
             && let Some(instance) = self.instances.get(id)
         {
-            // SAFETY: the pointer is the boxed instance the table held when looked up
-            // (the acquire load of its key sees it whole). It is dropped only after its
-            // DRV_CLOSE or at the last DRV_FREE, neither of which the caller lets run
-            // while this call does (this function's contract).
+            // SAFETY: the pointer is the instance in the slot the id names, which held it
+            // when looked up (the acquire load of the key sees it whole). It is moved
+            // out only by its DRV_CLOSE or the last DRV_FREE, neither of which the
+            // caller lets run while this call does (this function's contract).
             let instance = unsafe { instance.as_ref() };
             // SAFETY: `l2` follows `msg`'s contract (this function's own) for the call,
             // which the context does not outlive.
             let cx = unsafe { Context::new(&self.module, h, id, msg, l2) };
-            return guarded(&cx, || instance.message(&cx, msg, l1, l2));
+            // No `Call` for the log: keeping `msg`, `id` and `h` for it would cost the
+            // message path a stack frame and three stores; the panic's own message and
+            // location say where it happened.
+            return guarded(None, || instance.message(&cx, msg, l1, l2));
         }
         // SAFETY: this function's own contract, passed on unchanged.
-        unsafe { self.slow_path(id, h, msg, l1, l2) }
+        unsafe { Self::slow_path(id, h, msg, l1, l2, self) }
     }
 
     /// Everything but the message path: lifecycle, module messages, `DRV_CLOSE`, and
@@ -196,21 +200,19 @@ impl<D: Driver> Runtime<D> {
     /// # Safety
     /// As [`Runtime::driver_proc`].
     ///
-    /// Out of line, and with the C calling convention so that `DriverProc` reaches it
-    /// with a jump (its arguments stay in their registers) and needs no stack frame of
-    /// its own on the message path.
+    /// Out of line, with `DriverProc`'s calling convention and its arguments in the same
+    /// places (the runtime last), so that `DriverProc` reaches it with a jump and keeps
+    /// no stack frame of its own on the message path.
     #[inline(never)]
-    unsafe extern "C" fn slow_path(
-        &self,
+    unsafe extern "system" fn slow_path(
         id: DriverId,
         h: Hdrvr,
         msg: Msg,
         l1: LParam,
         l2: LParam,
+        runtime: &Self,
     ) -> LResult {
-        // SAFETY: the context is only read by `guarded` if the call panics.
-        let call = unsafe { Context::new(&self.module, h, id, msg, 0) };
-        guarded(&call, || {
+        guarded(Some(&Call { msg, id, h }), || {
             let args = if msg == DRV_OPEN {
                 // SAFETY: DRV_OPEN's lParam1 is 0 or an args string (caller's contract).
                 unsafe { WideString::from_ptr(l1 as *const u16) }.map(|w| w.to_string_lossy())
@@ -218,7 +220,7 @@ impl<D: Driver> Runtime<D> {
                 None
             };
             // SAFETY: this function's own contract, passed on unchanged.
-            unsafe { self.route(id, h, msg, l1, l2, args) }
+            unsafe { runtime.route(id, h, msg, l1, l2, args) }
         })
     }
 
@@ -390,7 +392,6 @@ impl<D: Driver> Runtime<D> {
             return 0;
         };
         let Some(instance) = module.open(&params) else { return 0 };
-        let instance = Box::new(instance);
         let key = {
             // Read is enough: the table has its own lock, and the free that takes the
             // module and drains the table holds the write lock for both.
@@ -438,22 +439,22 @@ impl<D: Driver> Runtime<D> {
     }
 }
 
-/// Runs `f`, the driver code of one call, answering a panic with 0; never unwinds.
-///
-/// A panic in driver code is caught, counted (see [`caught_panics`](super::caught_panics)),
-/// logged and answered with 0. Logging it and dropping its payload run more code that
-/// may panic (a `tracing` subscriber, the payload's `Drop`); those panics are caught too
-/// and their payloads leaked. Should anything still unwind, the process aborts instead.
-///
-/// `call` names the call for the log; it is read only after a panic, through a pointer,
-/// so the message path keeps nothing else alive across the driver's code.
+/// What the log says about a call whose driver code panicked.
+struct Call {
+    msg: Msg,
+    id: DriverId,
+    h: Hdrvr,
+}
+
+/// Runs `f`, the driver code of one call, answering a panic with 0; never unwinds
+/// (see [`Runtime::driver_proc`] for how). `call` names the call in the log.
 #[inline(always)]
-fn guarded<D: Driver>(call: &Context<'_, D>, f: impl FnOnce() -> LResult) -> LResult {
+fn guarded(call: Option<&Call>, f: impl FnOnce() -> LResult) -> LResult {
     let abort_on_unwind = AbortOnUnwind;
     let answer = match catch_unwind(AssertUnwindSafe(f)) {
         Ok(answer) => answer,
         Err(payload) => {
-            report_panic(call.msg(), call.id(), call.hdrvr(), payload);
+            report_panic(call, payload);
             0
         }
     };
@@ -472,10 +473,10 @@ fn unknown_instance(msg: Msg, id: DriverId, h: Hdrvr) -> LResult {
 /// Logs a panic caught at the boundary and drops its payload, each under its own
 /// `catch_unwind`: both run code that may panic again (the payload's `Drop`, a
 /// `tracing` subscriber). The payload of such a second panic is leaked, since
-/// dropping it could panic once more.
+/// dropping it could panic once more. `call` is `None` for a message to an instance.
 #[cold]
 #[inline(never)]
-fn report_panic(msg: Msg, id: DriverId, h: Hdrvr, payload: Box<dyn Any + Send>) {
+fn report_panic(call: Option<&Call>, payload: Box<dyn Any + Send>) {
     let what = payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
@@ -483,7 +484,12 @@ fn report_panic(msg: Msg, id: DriverId, h: Hdrvr, payload: Box<dyn Any + Send>) 
         .unwrap_or_else(|| "non-string panic payload".into());
     contain(move || drop(payload));
     contain(|| super::panics::record(&what));
-    contain(|| tracing::error!(msg = %MessageName(msg), id, hdrvr = %h, "driver panicked: {what}"));
+    contain(|| match call {
+        Some(&Call { msg, id, h }) => {
+            tracing::error!(msg = %MessageName(msg), id, hdrvr = %h, "driver panicked: {what}")
+        }
+        None => tracing::error!("driver panicked in a message to an instance: {what}"),
+    });
 }
 
 fn contain(f: impl FnOnce()) {

@@ -17,8 +17,8 @@
 //! # Reading without a lock
 //!
 //! [`Table::get`] is what every message to an instance runs, so it takes no lock and
-//! writes nothing: it loads a segment pointer, the slot's key and the slot's value,
-//! and compares. That needs slots that never move: they live in segments of doubling
+//! writes nothing: it loads a segment pointer and the slot's key, and compares; the
+//! value is stored in the slot itself. That needs slots that never move: they live in segments of doubling
 //! size (segment `s` holds the slots whose `index + 1` is in `2^s .. 2^(s+1)`), made
 //! once and kept until the table is dropped, so any key, however stale or forged,
 //! names either no slot or memory that is still a slot. Each slot stores the whole
@@ -26,17 +26,20 @@
 //! (which no key has): one comparison checks occupancy, index and generation at once.
 //!
 //! Writers (insert, remove, drain) are serialized by the table's own lock. They
-//! publish a value by storing its pointer and then its key (release); a reader that
-//! loads the key (acquire) and finds it equal to its own sees that value. A remove
-//! first stores the empty key, then takes the pointer: a lookup that starts after the
-//! remove returned finds the new key and refuses; the memory it reads is slot memory.
+//! publish a value by writing it into the slot and then storing its key (release); a
+//! reader that loads the key (acquire) and finds it equal to its own sees that value.
+//! A remove first stores the empty key, then moves the value out: a lookup that starts
+//! after the remove returned finds the new key and refuses; the memory it reads is
+//! slot memory.
 //!
-//! What the table cannot tell a reader is that the value it found is not removed and
-//! dropped *while* the reader uses it: [`Table::get`] hands out a pointer, and the
-//! caller must know by other means that no remove of that key runs until it is done
-//! (the SDK gets that from the driver manager's lifecycle; see the runtime).
+//! What the table cannot tell a reader is that the value it found is not moved out
+//! *while* the reader uses it: [`Table::get`] hands out a pointer, and the caller must
+//! know by other means that no remove of that key runs until it is done (the SDK gets
+//! that from the driver manager's lifecycle; see the runtime).
 
+use std::cell::UnsafeCell;
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -53,23 +56,23 @@ const SEGMENTS: usize = INDEX_BITS as usize;
 struct Slot<T> {
     /// The key of the value held, or (empty) the slot's generation with index part 0.
     key: AtomicUsize,
-    /// A pointer from `Box::into_raw` owned by the slot, or null.
-    value: AtomicPtr<T>,
+    /// Initialised exactly while `key`'s index part is not 0. Written only by the writer
+    /// that holds the book, before it publishes the key or after it withdrew it.
+    value: UnsafeCell<MaybeUninit<T>>,
 }
 
 impl<T> Slot<T> {
     const fn empty() -> Self {
-        Slot { key: AtomicUsize::new(0), value: AtomicPtr::new(std::ptr::null_mut()) }
+        Slot { key: AtomicUsize::new(0), value: UnsafeCell::new(MaybeUninit::uninit()) }
     }
 }
 
 impl<T> Drop for Slot<T> {
     fn drop(&mut self) {
-        let value = *self.value.get_mut();
-        if !value.is_null() {
-            // SAFETY: a non-null value came from `Box::into_raw` and is owned by this slot
-            // (taking it out leaves null); `&mut self` means no reader holds it.
-            drop(unsafe { Box::from_raw(value) });
+        if *self.key.get_mut() & INDEX_MASK != 0 {
+            // SAFETY: a key with a non-zero index part means the value is initialised
+            // (the slot's invariant), and `&mut self` means nobody else uses it.
+            unsafe { self.value.get_mut().assume_init_drop() };
         }
     }
 }
@@ -148,11 +151,12 @@ impl<T> Table<T> {
         if slot.key.load(Ordering::Acquire) != key {
             return None;
         }
-        NonNull::new(slot.value.load(Ordering::Acquire))
+        // The value lives in the slot: its address is known without another load.
+        Some(NonNull::from(&slot.value).cast::<T>())
     }
 
     /// Stores `value` and returns its key; gives it back when the table is full.
-    pub(crate) fn insert(&self, value: Box<T>) -> Result<usize, Box<T>> {
+    pub(crate) fn insert(&self, value: T) -> Result<usize, T> {
         let mut book = self.book();
         let index = match book.free.pop() {
             Some(index) => index,
@@ -164,16 +168,18 @@ impl<T> Table<T> {
         };
         let slot = self.slot_made(&mut book, index);
         let key = (index + 1) | slot.key.load(Ordering::Relaxed);
-        let previous = slot.value.swap(Box::into_raw(value), Ordering::Relaxed);
-        debug_assert!(previous.is_null(), "a free slot holds no value");
-        // Publishes the value stored just above to readers that load this key.
+        // SAFETY: the slot is free (popped from the free list or fresh), so its key has
+        // index part 0: the value is uninitialised and no reader can match the slot
+        // (no key has index part 0). Holding the book makes this the only writer.
+        unsafe { (*slot.value.get()).write(value) };
+        // Publishes the value written just above to readers that load this key.
         slot.key.store(key, Ordering::Release);
         book.len += 1;
         Ok(key)
     }
 
     /// Takes out the value `key` names.
-    pub(crate) fn remove(&self, key: usize) -> Option<Box<T>> {
+    pub(crate) fn remove(&self, key: usize) -> Option<T> {
         let mut book = self.book();
         let n = key & INDEX_MASK;
         let slot = self.slot(n)?;
@@ -185,7 +191,7 @@ impl<T> Table<T> {
     }
 
     /// Takes out every value (used when a module is freed with instances left open).
-    pub(crate) fn drain(&self) -> Vec<Box<T>> {
+    pub(crate) fn drain(&self) -> Vec<T> {
         let mut book = self.book();
         let made = book.made;
         (0..made)
@@ -198,7 +204,7 @@ impl<T> Table<T> {
 
     /// Empties `slot` (at `index`) and moves it to its next generation, or retires it
     /// when it has none left (see the module docs). Called with the book locked.
-    fn vacate(book: &mut Book, slot: &Slot<T>, index: usize) -> Option<Box<T>> {
+    fn vacate(book: &mut Book, slot: &Slot<T>, index: usize) -> Option<T> {
         let key = slot.key.load(Ordering::Relaxed);
         if key & INDEX_MASK == 0 {
             return None;
@@ -210,13 +216,15 @@ impl<T> Table<T> {
         } else {
             generation
         };
-        // The key goes first: from here on no lookup matches, whatever it then reads.
+        // The key goes first: from here on no lookup matches.
         slot.key.store(next << INDEX_BITS, Ordering::Release);
-        let value = NonNull::new(slot.value.swap(std::ptr::null_mut(), Ordering::Acquire))?;
         book.len -= 1;
-        // SAFETY: a non-null value came from `Box::into_raw` in `insert`, and the swap
-        // above made this call its only owner.
-        Some(unsafe { Box::from_raw(value.as_ptr()) })
+        // SAFETY: the key had a non-zero index part, so the value was initialised; the
+        // store above marked it uninitialised, so it is moved out exactly once. Only
+        // the writer holding the book gets here. A reader that matched the old key
+        // before the store may still hold a reference: the table's caller promises
+        // there is none (see the module docs).
+        Some(unsafe { (*slot.value.get()).assume_init_read() })
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -259,7 +267,7 @@ impl<T> Slab<T> {
     }
 
     fn insert(&mut self, value: T) -> Option<usize> {
-        self.table.insert(Box::new(value)).ok()
+        self.table.insert(value).ok()
     }
 
     fn get(&self, key: usize) -> Option<&T> {
@@ -269,11 +277,11 @@ impl<T> Slab<T> {
     }
 
     fn remove(&mut self, key: usize) -> Option<T> {
-        self.table.remove(key).map(|value| *value)
+        self.table.remove(key)
     }
 
     fn drain(&mut self) -> Vec<T> {
-        self.table.drain().into_iter().map(|value| *value).collect()
+        self.table.drain()
     }
 
     fn len(&self) -> usize {
@@ -288,7 +296,7 @@ impl<T> Slab<T> {
     /// Puts the free slot `index` at `generation`, standing in for that many reuses.
     fn set_generation(&mut self, index: usize, generation: usize) {
         let slot = self.table.slot_made(&mut self.table.book(), index);
-        assert!(slot.value.load(Ordering::Relaxed).is_null(), "only a free slot may be aged");
+        assert_eq!(slot.key.load(Ordering::Relaxed) & INDEX_MASK, 0, "only a free slot may be aged");
         slot.key.store(generation << INDEX_BITS, Ordering::Relaxed);
     }
 }
