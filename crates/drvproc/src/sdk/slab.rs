@@ -370,6 +370,35 @@ mod tests {
         assert_eq!(s.len(), 1);
     }
 
+    /// Counts its drops in a shared cell.
+    struct Counted<'a>(&'a std::cell::Cell<usize>);
+
+    impl Drop for Counted<'_> {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+
+    #[test]
+    fn values_across_segments_are_found_and_dropped_once() {
+        let drops = std::cell::Cell::new(0);
+        let mut s = Slab::new();
+        // 100 values fill segments 0 to 6 (1 + 2 + 4 + ... + 64 slots).
+        let keys: Vec<_> = (0..100).map(|_| s.insert(Counted(&drops)).unwrap()).collect();
+        for (i, key) in keys.iter().enumerate() {
+            assert_eq!(Slab::<Counted>::index_part(*key), i);
+            assert!(s.get(*key).is_some());
+        }
+        let removed: Vec<_> = keys.iter().step_by(3).map(|k| s.remove(*k).unwrap()).collect();
+        assert_eq!(drops.get(), 0, "a removed value is moved out, not dropped");
+        drop(removed);
+        assert_eq!(drops.get(), 34);
+        assert!(keys.iter().step_by(3).all(|k| s.get(*k).is_none()));
+        assert_eq!(s.len(), 66);
+        drop(s);
+        assert_eq!(drops.get(), 100, "the table drops the values still in it, once each");
+    }
+
     #[test]
     fn drain_empties_and_invalidates() {
         let mut s = Slab::new();
