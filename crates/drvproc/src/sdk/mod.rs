@@ -41,11 +41,12 @@
 //! call but this contract, which every driver manager that follows the lifecycle of
 //! installable drivers (spec §5, `DRV_CLOSE` and `DRV_FREE`) already keeps, drvproc's included:
 //!
-//! * `DRV_CLOSE` for an instance is not sent while another message to that instance
-//!   runs, on any thread (a manager's close waits for the sends in flight), and an
-//!   instance's own method does not close it;
-//! * the `DRV_FREE` that matches the last outstanding `DRV_LOAD` is not sent while any
-//!   other message to the driver runs, and no message but `DRV_LOAD` follows it.
+//! * `DRV_CLOSE` for an instance does not overlap another message to that instance, on
+//!   any threads (a manager's close waits for the sends in flight, and later sends
+//!   with that id are refused before they reach the driver); an instance's own method
+//!   does not close it;
+//! * the `DRV_FREE` that matches the last outstanding `DRV_LOAD` does not overlap any
+//!   other message to the driver, and no message but `DRV_LOAD` follows it.
 //!
 //! Breaking it is undefined behaviour (a use after free). What needs no promise is the
 //! sequential misuse: an id that was closed, never issued, or issued by another

@@ -147,7 +147,8 @@ impl<D: Driver> Runtime<D> {
     /// The body of the exported `DriverProc`: routes one message and never unwinds.
     ///
     /// A panic in driver code is caught, counted (see [`caught_panics`](super::caught_panics)),
-    /// logged and answered with 0. Logging it and
+    /// logged and answered with 0 (on the message path the log has the panic's message
+    /// but not the call's `msg`, id and handle: see the comment there). Logging it and
     /// dropping its payload run more code that may panic (a `tracing` subscriber, the
     /// payload's `Drop`); those panics are caught too and their payloads leaked. Should
     /// anything still unwind, the process aborts instead.
@@ -159,13 +160,12 @@ impl<D: Driver> Runtime<D> {
     ///
     /// And the calls must follow the installable-driver lifecycle, as a driver manager
     /// does (see [the SDK docs](super#what-the-exported-driverproc-requires)):
-    /// * `DRV_CLOSE` for an id is not called while a call with that id runs (on any
-    ///   thread, this one included: an instance's own method does not close it);
-    /// * no call with an id starts after that id's `DRV_CLOSE` began, unless that
-    ///   close returned before the call started (then the id is refused);
-    /// * the `DRV_FREE` that matches the last outstanding `DRV_LOAD` is not called
-    ///   while any other call runs, and no call but `DRV_LOAD` follows it unless it
-    ///   returned first.
+    /// * a `DRV_CLOSE` and any other call with the same id do not overlap, on any
+    ///   threads (an instance's own method does not close it), except calls made from
+    ///   inside that close, which find the id already refused;
+    /// * the `DRV_FREE` that matches the last outstanding `DRV_LOAD` overlaps no other
+    ///   call except those made from inside it, which find the module gone; after it
+    ///   returns, only `DRV_LOAD` may follow.
     ///
     /// Sequential misuse needs no promise: an id that was closed, never issued, or
     /// issued by another driver, sent after whatever made it so returned, is answered
