@@ -2,11 +2,13 @@
 //! runs them and prints the ratios; see BENCHMARKS.md.
 //!
 //! - `send/direct` vs `send/manager`: a call of the null driver's `DriverProc` pointer
-//!   against `DriverManager::send` to it (P1).
+//!   against `DriverManager::send` to it (P1); `send/sdk`: the same send to an instance
+//!   of `drvnullsdk`, the null driver written with the SDK (P1-SDK, against `send/manager`).
 //! - `open_close/N`: open + close of one more instance of a loaded module while N
 //!   instances are open (P2, and the flatness plot).
 //! - `threads/*`: time for a fixed number of sends on one thread, on two threads to one
-//!   handle, on two threads to two handles (P3: the throughput ratios).
+//!   handle, on two threads to two handles (P3: the throughput ratios); `*_sdk*`: one
+//!   thread, and two threads each with its own instance, of `drvnullsdk`.
 //! - `cold/*`: first open + last close (dlopen, DRV_LOAD, ...) against the platform's
 //!   own dlopen + dlclose of the same file (P5).
 
@@ -20,8 +22,18 @@ use drvproc::{DriverProc, Hdrvr};
 use drvproc_host::{DriverManager, ManagerOptions};
 
 fn null_driver() -> PathBuf {
+    built_driver("drvnull")
+}
+
+/// `drvnullsdk`: answers like `drvnull`, through the SDK's `export_driver!`.
+fn null_sdk_driver() -> PathBuf {
+    built_driver("drvnullsdk")
+}
+
+/// A driver library built beside the bench binary (a dev-dependency `cdylib`).
+fn built_driver(lib: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("bench binary path");
-    let name = format!("{}drvnull{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
+    let name = format!("{}{lib}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
     let path = exe.parent().expect("bench directory").join(name);
     assert!(path.is_file(), "{} was not built", path.display());
     path
@@ -44,6 +56,9 @@ fn send(c: &mut Criterion) {
     let lib = unsafe { libloading::Library::new(&path) }.unwrap();
     // SAFETY: the export has the DriverProc type.
     let direct: DriverProc = *unsafe { lib.get::<DriverProc>(b"DriverProc\0") }.unwrap();
+    let sdk_path = null_sdk_driver();
+    let sdk_instance = m.open(sdk_path.to_str().unwrap(), None).unwrap();
+    let sdk_h = sdk_instance.handle();
     let mut g = c.benchmark_group("send");
     g.bench_function("direct", |b| {
         let f = black_box(direct);
@@ -53,6 +68,10 @@ fn send(c: &mut Criterion) {
     g.bench_function("manager", |b| {
         // SAFETY: as above.
         b.iter(|| unsafe { m.send(black_box(h), black_box(DRV_USER), black_box(0), black_box(0)) })
+    });
+    g.bench_function("sdk", |b| {
+        // SAFETY: drvnullsdk never dereferences a custom message's parameters.
+        b.iter(|| unsafe { m.send(black_box(sdk_h), black_box(DRV_USER), black_box(0), black_box(0)) })
     });
     g.finish();
 }
@@ -83,7 +102,7 @@ fn timed_sends(m: &DriverManager, handles: &[Hdrvr], threads: usize, per_thread:
             s.spawn(move || {
                 start_line.wait();
                 for _ in 0..per_thread {
-                    // SAFETY: the null driver never dereferences its parameters.
+                    // SAFETY: neither null driver dereferences a custom message's parameters.
                     black_box(unsafe { m.send(black_box(h), DRV_USER, 0, 0) }.unwrap());
                 }
             });
@@ -101,6 +120,10 @@ fn threads(c: &mut Criterion) {
     let a = m.open(path.to_str().unwrap(), None).unwrap();
     let b2 = m.open(path.to_str().unwrap(), None).unwrap();
     let (ha, hb) = (a.handle(), b2.handle());
+    let sdk_path = null_sdk_driver();
+    let sdk_a = m.open(sdk_path.to_str().unwrap(), None).unwrap();
+    let sdk_b = m.open(sdk_path.to_str().unwrap(), None).unwrap();
+    let (sa, sb) = (sdk_a.handle(), sdk_b.handle());
     let mut g = c.benchmark_group("threads");
     // Each iteration is one send per thread: criterion's per-iteration time is then
     // wall time per round, and throughput = threads / time.
@@ -108,6 +131,8 @@ fn threads(c: &mut Criterion) {
         ("one_thread", 1, vec![ha]),
         ("two_threads_one_handle", 2, vec![ha]),
         ("two_threads_two_handles", 2, vec![ha, hb]),
+        ("one_thread_sdk", 1, vec![sa]),
+        ("two_threads_two_sdk_instances", 2, vec![sa, sb]),
     ] {
         g.bench_function(label, |b| b.iter_custom(|iters| timed_sends(&m, &handles, threads, iters)));
     }

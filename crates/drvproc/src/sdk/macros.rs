@@ -7,7 +7,10 @@
 /// `drvproc_sdk_panics` ([`PanicsFn`](crate::sdk::PanicsFn)), which tells a manager
 /// how many panics the SDK caught and answered with 0. `DriverProc` is `unsafe` to call
 /// because `DRV_OPEN`, `DRV_INSTALL` and `DRV_CONFIGURE` pass pointers in their
-/// `LPARAM`s; managers call it through the [`DriverProc`](crate::DriverProc) pointer type.
+/// `LPARAM`s, and because its callers must keep the driver lifecycle (no `DRV_CLOSE` of
+/// an instance during a message to it, no last `DRV_FREE` during any message; see
+/// [the SDK docs](crate::sdk#what-the-exported-driverproc-requires)); managers call it
+/// through the [`DriverProc`](crate::DriverProc) pointer type.
 ///
 /// ```
 /// use drvproc::{consts::*, Hdrvr};
@@ -86,7 +89,8 @@ macro_rules! driver_proc {
         ) -> $crate::LResult {
             static RUNTIME: $crate::sdk::Runtime<$driver> = $crate::sdk::Runtime::new();
             // SAFETY: this function is `unsafe`; its caller promises the parameters
-            // follow each message's contract, which is what `driver_proc` requires.
+            // follow each message's contract and the calls the driver lifecycle, which
+            // is what `driver_proc` requires.
             unsafe { RUNTIME.driver_proc(id, hdrvr, msg, l1, l2) }
         }
     };

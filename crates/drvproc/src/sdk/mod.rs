@@ -32,6 +32,30 @@
 //! TLS index at each unload of a DLL, and a process that unloaded a codec a thousand
 //! times would abort.
 //!
+//! # What the exported `DriverProc` requires
+//!
+//! A message to an open instance is the hot path of every driver, so the SDK routes it
+//! without a lock, a reference count or any other write to memory shared between
+//! threads: it checks the id against the instance table (lock-free reads only) and
+//! calls the instance. Nothing then keeps the instance or the module alive for the
+//! call but this contract, which every driver manager that follows the lifecycle of
+//! installable drivers (spec §5, `DRV_CLOSE` and `DRV_FREE`) already keeps, drvproc's included:
+//!
+//! * `DRV_CLOSE` for an instance does not overlap another message to that instance, on
+//!   any threads (a manager's close waits for the sends in flight, and later sends
+//!   with that id are refused before they reach the driver); an instance's own method
+//!   does not close it;
+//! * the `DRV_FREE` that matches the last outstanding `DRV_LOAD` does not overlap any
+//!   other message to the driver, and no message but `DRV_LOAD` follows it.
+//!
+//! Breaking it is undefined behaviour (a use after free). What needs no promise is the
+//! sequential misuse: an id that was closed, never issued, or issued by another
+//! driver, sent after whatever made it so has returned, is refused with 0, and the
+//! check reads only the table's own memory, which lives as long as the driver image.
+//! Re-entrancy is untouched: a method may send to its manager and, through it, to any
+//! instance of this driver, its own included (also from inside its own `DRV_CLOSE`,
+//! when its id is already refused).
+//!
 //! The safe surface never reads through an integer (the crate-level rule in
 //! [`crate`]'s docs): an instance forwards messages with [`Context::forward`], which
 //! decodes the `DRVCONFIGINFO*` of `DRV_INSTALL`/`DRV_CONFIGURE` only when it is the
@@ -121,6 +145,9 @@ mod slab;
 pub use lparam::{lparam_from_mut, lparam_from_ref, lparam_mut, lparam_ref, lparam_wstr};
 pub use panics::{PANICS_SYMBOL, PanicsFn, caught_panics, copy_caught_panics};
 pub use runtime::Runtime;
+
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use crate::config_info::ConfigInfo;
 use crate::consts::*;
@@ -253,7 +280,9 @@ pub trait Instance<D: Driver>: Send + Sync + Sized + 'static {
 /// What an instance method knows about the call: the module, the handle and its id.
 #[derive(Debug)]
 pub struct Context<'a, D> {
-    module: &'a D,
+    /// The runtime's module pointer, read when the driver asks for the module (most
+    /// messages never do, and then the message path never loads it).
+    module: &'a AtomicPtr<D>,
     hdrvr: Hdrvr,
     id: DriverId,
     /// The message this call delivers and its `lParam2`, as the manager sent them.
@@ -267,13 +296,33 @@ impl<'a, D: Driver> Context<'a, D> {
     /// # Safety
     /// `l2` must satisfy `msg`'s contract for as long as the context lives: for
     /// `DRV_INSTALL`/`DRV_CONFIGURE`, 0 or a readable `DRVCONFIGINFO*`.
-    pub(crate) unsafe fn new(module: &'a D, hdrvr: Hdrvr, id: DriverId, msg: Msg, l2: LParam) -> Self {
+    ///
+    /// `module` is the runtime's module pointer; the context is made only for a call
+    /// that the runtime's caller promises does not overlap the last `DRV_FREE`.
+    pub(crate) unsafe fn new(
+        module: &'a AtomicPtr<D>,
+        hdrvr: Hdrvr,
+        id: DriverId,
+        msg: Msg,
+        l2: LParam,
+    ) -> Self {
         Context { module, hdrvr, id, msg, l2 }
     }
 
     /// The module state.
-    pub fn module(&self) -> &'a D {
-        self.module
+    ///
+    /// # Panics
+    /// If the module was freed while this call runs: a manager that sends the last
+    /// `DRV_FREE` during a message breaks the contract of `DriverProc` (see the
+    /// [module docs](self#what-the-exported-driverproc-requires)); the panic is
+    /// answered with 0 like any other.
+    pub fn module(&self) -> &D {
+        // SAFETY: a non-null module pointer is the `Arc`'d module of the loaded state
+        // (published with release, loaded with acquire). It is dropped only by the last
+        // DRV_FREE, which the runtime's caller promises does not run while the call this
+        // context belongs to does, and the returned borrow cannot outlive the context
+        // (that is, the call).
+        unsafe { loaded_module(self.module).as_ref() }
     }
 
     /// The handle the manager gave this instance.
@@ -297,24 +346,13 @@ impl<'a, D: Driver> Context<'a, D> {
     /// message on, with the same or another `l1`). Any other `l2` reaches the typed
     /// method as no configuration, with a warning; to pass a structure of your own,
     /// use [`forward_raw`](Context::forward_raw).
+    #[inline]
     pub fn forward(&self, msg: Msg, l1: LParam, l2: LParam) -> LResult {
-        let config = if !carries_config(msg) {
-            None
-        } else if (msg, l2) == (self.msg, self.l2) {
-            // SAFETY: this is the lParam2 the manager sent with this same message, which
-            // the context's constructor guarantees is 0 or a readable DRVCONFIGINFO*
-            // while the context lives.
-            unsafe { config_param(msg, l2) }
-        } else {
-            if l2 != 0 {
-                tracing::warn!(
-                    msg = %crate::MessageName(msg),
-                    "lParam2 is not the DRVCONFIGINFO this call delivered; forwarding no configuration"
-                );
-            }
-            None
-        };
-        route_module(self.module, self.hdrvr, msg, l1, l2, config)
+        // The decision and the context's fields go by value (six registers), so an
+        // instance method that forwards on one branch and is inlined into `DriverProc`
+        // does not make the message path write the context to memory.
+        let delivered = (msg, l2) == (self.msg, self.l2);
+        forward_by_value(self.module, self.hdrvr, msg, l1, l2, delivered)
     }
 
     /// [`forward`](Context::forward) for a structure the caller vouches for: `l2` of
@@ -384,8 +422,50 @@ impl<'a, D: Driver> Context<'a, D> {
     /// ```
     pub unsafe fn forward_raw(&self, msg: Msg, l1: LParam, l2: LParam) -> LResult {
         // SAFETY: the caller's contract is dispatch_module's.
-        unsafe { dispatch_module(self.module, self.hdrvr, msg, l1, l2) }
+        unsafe { dispatch_module(self.module(), self.hdrvr, msg, l1, l2) }
     }
+}
+
+/// The module a context's pointer names; a panic (answered with 0) if it was freed.
+fn loaded_module<D>(module: &AtomicPtr<D>) -> NonNull<D> {
+    match NonNull::new(module.load(Ordering::Acquire)) {
+        Some(module) => module,
+        None => panic!("the driver was freed during a call to one of its instances"),
+    }
+}
+
+/// [`Context::forward`] past its inlined part: `delivered` says whether `msg` and `l2`
+/// are the message and `lParam2` the manager delivered with the call being handled.
+#[cold]
+#[inline(never)]
+fn forward_by_value<D: Driver>(
+    module: &AtomicPtr<D>,
+    hdrvr: Hdrvr,
+    msg: Msg,
+    l1: LParam,
+    l2: LParam,
+    delivered: bool,
+) -> LResult {
+    let config = if !carries_config(msg) {
+        None
+    } else if delivered {
+        // SAFETY: this is the lParam2 the manager sent with this same message, which the
+        // context's constructor guarantees is 0 or a readable DRVCONFIGINFO* while the
+        // context (the call `forward` was called in) lives.
+        unsafe { config_param(msg, l2) }
+    } else {
+        if l2 != 0 {
+            tracing::warn!(
+                msg = %crate::MessageName(msg),
+                "lParam2 is not the DRVCONFIGINFO this call delivered; forwarding no configuration"
+            );
+        }
+        None
+    };
+    // SAFETY: as in `Context::module`: the call `forward` was called in does not overlap
+    // the last DRV_FREE, and the borrow ends with this function.
+    let module = unsafe { loaded_module(module).as_ref() };
+    route_module(module, hdrvr, msg, l1, l2, config)
 }
 
 /// Whether the SDK reads `msg`'s `lParam2` as a `DRVCONFIGINFO*`.

@@ -3,10 +3,11 @@
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::{self, ThreadId};
 
-use super::slab::Slab;
+use super::slab::Table;
 use super::{Context, Driver, Instance, OpenParams, dispatch_module};
 use crate::consts::*;
 use crate::def_driver_proc;
@@ -14,10 +15,10 @@ use crate::names::MessageName;
 use crate::types::{DriverId, Hdrvr, LParam, LResult, Msg};
 use crate::wide::WideString;
 
-/// What messages look up. `module` is `Some` exactly while the phase is `Loaded`.
+/// What the lifecycle and module messages look up. `module` is `Some` exactly while the
+/// phase is `Loaded`.
 struct State<D: Driver> {
     module: Option<Arc<D>>,
-    instances: Slab<Arc<D::Instance>>,
 }
 
 /// Where the module is in its `DRV_LOAD` .. `DRV_FREE` life.
@@ -50,11 +51,33 @@ struct Lifecycle {
 /// The one wait is a `DRV_LOAD` that arrives while another caller is inside
 /// `Driver::load` or `Driver::free`; a load or free re-entered from that very call
 /// does not wait (it is refused, or answered as unmatched) rather than deadlock.
+///
+/// # The message path
+///
+/// A message to an open instance (non-zero id, not a lifecycle message) takes no lock
+/// and writes no shared memory: it looks the id up in the instance table (two loads,
+/// a segment pointer and the slot's key, and one comparison) and calls the instance,
+/// which lives in the slot. The module pointer is loaded only if the instance asks
+/// for the module ([`Context::module`], [`Context::forward`]). No reference count is
+/// taken on the module or the instance, so nothing keeps them alive for the call but
+/// the caller's contract (see [`driver_proc`](Runtime::driver_proc)): `DRV_CLOSE` of an instance
+/// is not sent while a message to it runs, and `DRV_FREE` not while any message to
+/// the driver runs. Everything else a racing caller could do stays memory-safe: the
+/// lookup reads only slot memory, which lives as long as the runtime, so a stale,
+/// forged or foreign id is refused by the key comparison whatever happened before.
+/// The lifecycle messages, `DRV_OPEN`, `DRV_CLOSE` and module messages keep the
+/// locks and an `Arc` of the module, which costs nothing on the message path.
 pub struct Runtime<D: Driver> {
     /// Taken before `state` whenever both are needed.
     lifecycle: Mutex<Lifecycle>,
     phase_changed: Condvar,
     state: RwLock<State<D>>,
+    /// The module in `state`, for the message path: set and cleared with it, under the
+    /// write lock; null while not loaded.
+    module: AtomicPtr<D>,
+    /// The open instances, keyed by their ids. Its own lock orders its writers (taken
+    /// after `state` when both are held); readers take none.
+    instances: Table<D::Instance>,
 }
 
 impl<D: Driver> Default for Runtime<D> {
@@ -101,7 +124,9 @@ impl<D: Driver> Runtime<D> {
         Runtime {
             lifecycle: Mutex::new(Lifecycle { phase: Phase::Unloaded, waiters: 0 }),
             phase_changed: Condvar::new(),
-            state: RwLock::new(State { module: None, instances: Slab::new() }),
+            state: RwLock::new(State { module: None }),
+            module: AtomicPtr::new(std::ptr::null_mut()),
+            instances: Table::new(),
         }
     }
 
@@ -122,7 +147,8 @@ impl<D: Driver> Runtime<D> {
     /// The body of the exported `DriverProc`: routes one message and never unwinds.
     ///
     /// A panic in driver code is caught, counted (see [`caught_panics`](super::caught_panics)),
-    /// logged and answered with 0. Logging it and
+    /// logged and answered with 0 (on the message path the log has the panic's message
+    /// but not the call's `msg`, id and handle: see the comment there). Logging it and
     /// dropping its payload run more code that may panic (a `tracing` subscriber, the
     /// payload's `Drop`); those panics are caught too and their payloads leaked. Should
     /// anything still unwind, the process aborts instead.
@@ -131,9 +157,62 @@ impl<D: Driver> Runtime<D> {
     /// `l1` and `l2` must satisfy the contract of `msg`: for `DRV_OPEN`, `l1` is 0 or a
     /// NUL-terminated UTF-16 string; for `DRV_INSTALL`/`DRV_CONFIGURE`, `l2` is 0 or a
     /// `DRVCONFIGINFO*`; other messages are the driver's own contract.
+    ///
+    /// And the calls must follow the installable-driver lifecycle, as a driver manager
+    /// does (see [the SDK docs](super#what-the-exported-driverproc-requires)):
+    /// * a `DRV_CLOSE` and any other call with the same id do not overlap, on any
+    ///   threads (an instance's own method does not close it), except calls made from
+    ///   inside that close, which find the id already refused;
+    /// * the `DRV_FREE` that matches the last outstanding `DRV_LOAD` overlaps no other
+    ///   call except those made from inside it, which find the module gone; after it
+    ///   returns, only `DRV_LOAD` may follow.
+    ///
+    /// Sequential misuse needs no promise: an id that was closed, never issued, or
+    /// issued by another driver, sent after whatever made it so returned, is answered
+    /// with 0 without reaching freed memory.
+    #[inline]
     pub unsafe fn driver_proc(&self, id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
-        let abort_on_unwind = AbortOnUnwind;
-        let routed = catch_unwind(AssertUnwindSafe(|| {
+        // The message path. Every lifecycle message is at most DRV_FREE, and id 0 names
+        // no slot, so module messages, DRV_OPEN and DRV_CLOSE all miss it.
+        if msg > DRV_FREE
+            && let Some(instance) = self.instances.get(id)
+        {
+            // SAFETY: the pointer is the instance in the slot the id names, which held it
+            // when looked up (the acquire load of the key sees it whole). It is moved
+            // out only by its DRV_CLOSE or the last DRV_FREE, neither of which the
+            // caller lets run while this call does (this function's contract).
+            let instance = unsafe { instance.as_ref() };
+            // SAFETY: `l2` follows `msg`'s contract (this function's own) for the call,
+            // which the context does not outlive.
+            let cx = unsafe { Context::new(&self.module, h, id, msg, l2) };
+            // No `Call` for the log: keeping `msg`, `id` and `h` for it would cost the
+            // message path a stack frame and three stores; the panic's own message and
+            // location say where it happened.
+            return guarded(None, || instance.message(&cx, msg, l1, l2));
+        }
+        // SAFETY: this function's own contract, passed on unchanged.
+        unsafe { Self::slow_path(id, h, msg, l1, l2, self) }
+    }
+
+    /// Everything but the message path: lifecycle, module messages, `DRV_CLOSE`, and
+    /// ids that name no open instance.
+    ///
+    /// # Safety
+    /// As [`Runtime::driver_proc`].
+    ///
+    /// Out of line, with `DriverProc`'s calling convention and its arguments in the same
+    /// places (the runtime last), so that `DriverProc` reaches it with a jump and keeps
+    /// no stack frame of its own on the message path.
+    #[inline(never)]
+    unsafe extern "system" fn slow_path(
+        id: DriverId,
+        h: Hdrvr,
+        msg: Msg,
+        l1: LParam,
+        l2: LParam,
+        runtime: &Self,
+    ) -> LResult {
+        guarded(Some(&Call { msg, id, h }), || {
             let args = if msg == DRV_OPEN {
                 // SAFETY: DRV_OPEN's lParam1 is 0 or an args string (caller's contract).
                 unsafe { WideString::from_ptr(l1 as *const u16) }.map(|w| w.to_string_lossy())
@@ -141,19 +220,32 @@ impl<D: Driver> Runtime<D> {
                 None
             };
             // SAFETY: this function's own contract, passed on unchanged.
-            unsafe { self.route(id, h, msg, l1, l2, args) }
-        }));
-        let answer = routed.unwrap_or_else(|payload| {
-            report_panic(msg, id, h, payload);
-            0
-        });
-        std::mem::forget(abort_on_unwind);
-        answer
+            unsafe { runtime.route(id, h, msg, l1, l2, args) }
+        })
+    }
+
+    /// A message to the instance `id` that missed the message path: the id is refused
+    /// unless it names an open instance.
+    ///
+    /// # Safety
+    /// As [`Runtime::driver_proc`].
+    unsafe fn to_instance(&self, id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
+        match self.instances.get(id) {
+            Some(instance) => {
+                // SAFETY: as on the message path in `driver_proc`.
+                let instance = unsafe { instance.as_ref() };
+                // SAFETY: `l2` follows `msg`'s contract (this function's own) for the
+                // call, which the context does not outlive.
+                let cx = unsafe { Context::new(&self.module, h, id, msg, l2) };
+                instance.message(&cx, msg, l1, l2)
+            }
+            None => unknown_instance(msg, id, h),
+        }
     }
 
     /// Number of open instances (for tests and diagnostics).
     pub fn instance_count(&self) -> usize {
-        self.read().instances.len()
+        self.instances.len()
     }
 
     /// Whether the module state is loaded: from the end of the first `DRV_LOAD` to the
@@ -177,7 +269,11 @@ impl<D: Driver> Runtime<D> {
     fn end_transition(&self, phase: Phase, module: Option<Arc<D>>) {
         let previous = {
             let mut lifecycle = self.lifecycle();
-            let previous = std::mem::replace(&mut self.write().module, module);
+            let mut state = self.write();
+            let published = module.as_ref().map_or(std::ptr::null(), Arc::as_ptr);
+            self.module.store(published.cast_mut(), Ordering::Release);
+            let previous = std::mem::replace(&mut state.module, module);
+            drop(state);
             lifecycle.phase = phase;
             if lifecycle.waiters > 0 {
                 self.phase_changed.notify_all();
@@ -211,24 +307,9 @@ impl<D: Driver> Runtime<D> {
                 None => def_driver_proc(0, h, msg, l1, l2),
             },
             DRV_CLOSE => self.close(id, h, l1, l2),
-            _ => {
-                let found = {
-                    let state = self.read();
-                    state.module.clone().zip(state.instances.get(id).cloned())
-                };
-                match found {
-                    Some((module, instance)) => {
-                        // SAFETY: `l2` follows `msg`'s contract (this function's own)
-                        // for the call, which the context does not outlive.
-                        let cx = unsafe { Context::new(&*module, h, id, msg, l2) };
-                        instance.message(&cx, msg, l1, l2)
-                    }
-                    None => {
-                        tracing::warn!(msg = %MessageName(msg), id, hdrvr = %h, "message to an unknown instance id");
-                        0
-                    }
-                }
-            }
+            // Messages below DRV_LOAD (0) to an instance; the rest took the message path.
+            // SAFETY: this function's own contract.
+            _ => unsafe { self.to_instance(id, h, msg, l1, l2) },
         }
     }
 
@@ -285,7 +366,8 @@ impl<D: Driver> Runtime<D> {
             }
             lifecycle.phase = Phase::Freeing(thread::current().id());
             let mut state = self.write();
-            (state.module.take(), state.instances.drain())
+            self.module.store(std::ptr::null_mut(), Ordering::Release);
+            (state.module.take(), self.instances.drain())
         };
         let transition = Transition { runtime: self };
         // Bound after `transition` so that they are dropped before it, on a panic too:
@@ -311,16 +393,20 @@ impl<D: Driver> Runtime<D> {
         };
         let Some(instance) = module.open(&params) else { return 0 };
         let key = {
-            let mut state = self.write();
+            // Read is enough: the table has its own lock, and the free that takes the
+            // module and drains the table holds the write lock for both.
+            let state = self.read();
             // The last DRV_FREE may have run while `Driver::open` did: an instance of a
             // freed state must not outlive it (nor reach the next state).
             let same_state = state.module.as_ref().is_some_and(|m| Arc::ptr_eq(m, &module));
-            if same_state { Ok(state.instances.insert(Arc::new(instance))) } else { Err(instance) }
+            if same_state { Ok(self.instances.insert(instance)) } else { Err(instance) }
         };
+        // Refused instances are dropped here, outside the locks: their `Drop` is driver code.
         match key {
-            Ok(Some(id)) => id as LResult,
-            Ok(None) => {
+            Ok(Ok(id)) => id as LResult,
+            Ok(Err(refused)) => {
                 tracing::error!(hdrvr = %params.hdrvr, "instance table full; refusing DRV_OPEN");
+                drop(refused);
                 0
             }
             Err(orphan) => {
@@ -333,14 +419,16 @@ impl<D: Driver> Runtime<D> {
 
     fn close(&self, id: DriverId, h: Hdrvr, l1: LParam, l2: LParam) -> LResult {
         let (module, instance) = {
-            let mut state = self.write();
-            (state.module.clone(), state.instances.remove(id))
+            let state = self.read();
+            (state.module.clone(), self.instances.remove(id))
         };
         match (module, instance) {
-            (Some(module), Some(instance)) => {
+            // The `Arc` is held (unused) to the end of the close, like the instance: a
+            // close is no message path, and that keeps the module alive.
+            (Some(_module), Some(instance)) => {
                 // SAFETY: DRV_CLOSE is not a message whose lParam2 the SDK reads, so the
                 // context vouches for no pointer.
-                let cx = unsafe { Context::new(&*module, h, id, DRV_CLOSE, l2) };
+                let cx = unsafe { Context::new(&self.module, h, id, DRV_CLOSE, l2) };
                 instance.close(&cx, l1, l2)
             }
             _ => {
@@ -351,11 +439,44 @@ impl<D: Driver> Runtime<D> {
     }
 }
 
+/// What the log says about a call whose driver code panicked.
+struct Call {
+    msg: Msg,
+    id: DriverId,
+    h: Hdrvr,
+}
+
+/// Runs `f`, the driver code of one call, answering a panic with 0; never unwinds
+/// (see [`Runtime::driver_proc`] for how). `call` names the call in the log.
+#[inline(always)]
+fn guarded(call: Option<&Call>, f: impl FnOnce() -> LResult) -> LResult {
+    let abort_on_unwind = AbortOnUnwind;
+    let answer = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(answer) => answer,
+        Err(payload) => {
+            report_panic(call, payload);
+            0
+        }
+    };
+    std::mem::forget(abort_on_unwind);
+    answer
+}
+
+/// The answer to a message whose id names no open instance.
+#[cold]
+#[inline(never)]
+fn unknown_instance(msg: Msg, id: DriverId, h: Hdrvr) -> LResult {
+    tracing::warn!(msg = %MessageName(msg), id, hdrvr = %h, "message to an unknown instance id");
+    0
+}
+
 /// Logs a panic caught at the boundary and drops its payload, each under its own
 /// `catch_unwind`: both run code that may panic again (the payload's `Drop`, a
 /// `tracing` subscriber). The payload of such a second panic is leaked, since
-/// dropping it could panic once more.
-fn report_panic(msg: Msg, id: DriverId, h: Hdrvr, payload: Box<dyn Any + Send>) {
+/// dropping it could panic once more. `call` is `None` for a message to an instance.
+#[cold]
+#[inline(never)]
+fn report_panic(call: Option<&Call>, payload: Box<dyn Any + Send>) {
     let what = payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
@@ -363,7 +484,12 @@ fn report_panic(msg: Msg, id: DriverId, h: Hdrvr, payload: Box<dyn Any + Send>) 
         .unwrap_or_else(|| "non-string panic payload".into());
     contain(move || drop(payload));
     contain(|| super::panics::record(&what));
-    contain(|| tracing::error!(msg = %MessageName(msg), id, hdrvr = %h, "driver panicked: {what}"));
+    contain(|| match call {
+        Some(&Call { msg, id, h }) => {
+            tracing::error!(msg = %MessageName(msg), id, hdrvr = %h, "driver panicked: {what}")
+        }
+        None => tracing::error!("driver panicked in a message to an instance: {what}"),
+    });
 }
 
 fn contain(f: impl FnOnce()) {
