@@ -2,7 +2,6 @@
 //! a function or a whole file name leads to, so each library is mapped and gets
 //! `DRV_LOAD` once however it is named (spec §7.1).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, MutexGuard, PoisonError};
 
@@ -11,6 +10,9 @@ use crate::loader::{self, LoadError};
 use crate::manager::ManagerState;
 use crate::module::Module;
 use crate::resolve::Target;
+
+/// A map with the fast hasher (see this crate's `Cargo.toml`).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 #[derive(Default)]
 pub(crate) struct ModuleMaps {
