@@ -51,6 +51,13 @@
 //!   is released (before its index can be reused, so a new occupant starts at
 //!   `NO_PASS`).
 //!
+//! When sends use full fences (no process-wide barrier: an old kernel, a filtered
+//! `membarrier`, Wine), the pass given is the handle with the `FENCED` bit flipped
+//! instead. The one compare then always fails, and the way out of it checks for that
+//! value, fences, and checks again: a fenced common case, out of line, that costs the
+//! fence-free one nothing. Flipping an index bit keeps the rule that no value naming
+//! a slot equals its pass unless it is the live handle.
+//!
 //! A handle is never issued twice, so a stale handle never equals a later pass.
 //! Leaving mirrors entering: clear the entry, then compare `pass` again; anything but
 //! the handle means a closer may be waiting (or this send was turned into a counted
@@ -204,8 +211,15 @@ pub(crate) fn enter_with_pass_in<M>(
 /// which the common case refuses before looking), could equal it.
 const NO_PASS: usize = 0;
 /// [`Slot::pass`] from the moment a close starts until the slot is reused. Its index
-/// bits are 0 too, so no value that reaches a used slot equals it.
-const PASS_CLOSED: usize = 1 << bits::INDEX;
+/// bits are 0 too, so no value that reaches a used slot equals it; its identity bits
+/// are 0 as well, so it is not a handle with [`FENCED`] flipped either.
+const PASS_CLOSED: usize = 1 << GEN_SHIFT;
+/// The bit flipped in the pass given while sends use full fences. An index bit: the
+/// flipped value names another slot than the one it is the pass of, so the one
+/// compare never takes it for a handle. The fenced check refuses a flipped value
+/// with index bits 0 (slot 1's), which could otherwise equal `NO_PASS` or
+/// [`PASS_CLOSED`].
+const FENCED: usize = 1;
 
 /// Slots per chunk (a power of two; the index's high bits select the chunk).
 #[cfg(target_pointer_width = "64")]
@@ -554,6 +568,7 @@ impl<M> HandleTable<M> {
     pub(crate) fn with_entered<R>(&self, h: Hdrvr, f: impl FnOnce(&M, usize) -> R) -> Option<R> {
         match self.enter_with_pass(h) {
             Ok(exit) => return Some(f(exit.module(), exit.id())),
+            Err(Some(exit)) if exit.enter_fenced() => return Some(f(exit.module(), exit.id())),
             Err(missed) => drop(missed),
         }
         let guard = self.enter(h)?;
@@ -649,8 +664,9 @@ impl<M> HandleTable<M> {
         // PASS_CLOSED, which must stay. (Looked at first, so that nested sends, which
         // come this way, do not write the shared line once the pass is set.)
         let pass = &guard.slot.pass;
-        if self.expedited && pass.load(Ordering::Relaxed) == NO_PASS {
-            let _ = pass.compare_exchange(NO_PASS, guard.handle.raw(), Ordering::AcqRel, Ordering::Relaxed);
+        if pass.load(Ordering::Relaxed) == NO_PASS {
+            let given = if self.expedited { guard.handle.raw() } else { guard.handle.raw() ^ FENCED };
+            let _ = pass.compare_exchange(NO_PASS, given, Ordering::AcqRel, Ordering::Relaxed);
         }
         Some(guard)
     }
@@ -1047,6 +1063,24 @@ impl<M> ExitParts<M> {
 }
 
 impl<'t, M> Exit<'t, M> {
+    /// The fenced common case, for an exit whose slot had no pass for its handle
+    /// ([`enter_with_pass`](HandleTable::enter_with_pass) failed after announcing): if
+    /// the slot's pass is the handle's fenced pass (see "The pass"), a full fence
+    /// orders the announcement before a second look, and the send may go on if it is
+    /// still there. Its leaving takes the fenced way out (the pass is not the handle).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn enter_fenced(&self) -> bool {
+        let fenced = self.handle.raw() ^ FENCED;
+        // A fenced pass with index bits 0 would look like NO_PASS or PASS_CLOSED to a
+        // value that names slot 1: that slot's instance goes the general way instead.
+        if fenced & INDEX_MASK == 0 || self.slot.pass.load(Ordering::Relaxed) != fenced {
+            return false;
+        }
+        fence(Ordering::SeqCst);
+        self.slot.pass.load(Ordering::Acquire) == fenced
+    }
+
     /// An exit from the parts [`enter_with_pass_in`] made.
     ///
     /// # Safety
@@ -1654,6 +1688,38 @@ mod tests {
         assert_eq!(t.len(), 0);
         assert_eq!(Arc::strong_count(&m), 1);
         assert!(refused(&t, h.raw()), "closed");
+    }
+
+    /// With full fences (no process-wide barrier) the pass is the handle with
+    /// FENCED flipped: sends still enter by it, after a fence, and nothing else does.
+    #[test]
+    fn with_full_fences_sends_enter_by_the_fenced_pass() {
+        let mut t = table();
+        t.expedited = false;
+        let m = Arc::new("m".to_string());
+        let hs: Vec<_> = (0..3).map(|_| t.insert(m.clone(), 0).unwrap()).collect();
+        let h = hs[1];
+        assert_eq!(t.with_entered(h, |m, _| m.clone()).as_deref(), Some("m"));
+        let slot = t.slot(HandleTable::<String>::index_of(h));
+        assert_eq!(slot.pass.load(Ordering::Relaxed), h.raw() ^ FENCED, "the fenced pass");
+        assert_eq!(t.with_entered(h, |m, _| m.clone()).as_deref(), Some("m"), "by the fenced pass");
+        // Slot 1's instance, sent to once (its fenced pass has index bits 0).
+        assert!(t.with_entered(hs[0], |_, _| ()).is_some());
+        assert!(t.with_entered(hs[0], |_, _| ()).is_some(), "the general way");
+        for raw in [h.raw() ^ FENCED ^ INDEX_MASK, NO_PASS, PASS_CLOSED, FENCED, PASS_CLOSED ^ FENCED] {
+            assert!(t.with_entered(Hdrvr::from_raw(raw), |_, _| ()).is_none(), "{raw:#x}");
+        }
+        close(&t, h);
+        assert!(t.with_entered(h, |_, _| ()).is_none(), "closed");
+        close(&t, hs[0]);
+        for raw in [FENCED, PASS_CLOSED ^ FENCED, hs[0].raw()] {
+            assert!(t.with_entered(Hdrvr::from_raw(raw), |_, _| ()).is_none(), "{raw:#x}, slot 1 closed");
+        }
+        assert_eq!(
+            t.with_entered(hs[2], |m, _| m.clone()).as_deref(),
+            Some("m"),
+            "its neighbour is untouched"
+        );
     }
 
     #[test]

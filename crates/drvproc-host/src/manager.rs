@@ -38,8 +38,9 @@ static GLOBAL_CHUNKS: AtomicPtr<Chunks<Module>> = AtomicPtr::new(std::ptr::from_
 /// Chunk pointers of no table: every slot is empty, so no send finds a pass.
 static NO_CHUNKS: Chunks<Module> = [const { AtomicPtr::new(EMPTY_CHUNK.as_ptr().cast_mut().cast()) }; CHUNKS];
 
-/// Withdraws the announcement a common-case send made before it found no pass, then
-/// sends the general way. Out of line, with its arguments in registers, so that
+/// A common-case send that found no pass after announcing: it goes on if the slot has
+/// the handle's fenced pass (sends with full fences), and otherwise withdraws the
+/// announcement and sends the general way. Out of line, with its arguments in registers, so that
 /// [`DriverManager::send_global`] reaches it by a tail call.
 ///
 /// # Safety
@@ -56,7 +57,14 @@ unsafe fn missed_then<G: FnOnce(Hdrvr, Msg, LParam, LParam) -> LResult>(
     general: G,
 ) -> LResult {
     // SAFETY: `parts` came from an exit of the global table, on this thread.
-    drop(unsafe { Exit::from_parts(&DriverManager::global().state.table, parts, h) });
+    let exit = unsafe { Exit::from_parts(&DriverManager::global().state.table, parts, h) };
+    if exit.enter_fenced() {
+        // SAFETY: the caller's contract; the announcement keeps the module mapped
+        // until `exit` is dropped, after the call. No subscriber is set (checked by
+        // the caller before anything else).
+        return unsafe { exit.module().call_untraced(exit.id(), h, msg, l1, l2) };
+    }
+    drop(exit);
     general(h, msg, l1, l2)
 }
 

@@ -282,7 +282,8 @@ fn a_deferred_close_is_finished_once_by_the_last_send_out() {
 /// instance sent, and the closer replaces before its barrier. The closer takes the
 /// barrier and waits for announcements only if the instance was marked sent. Here
 /// the barrier is a `SeqCst` fence on both sides, as `membarrier` makes it for the
-/// pair of threads.
+/// pair of threads; with full fences (no such barrier) the send's fence is real and
+/// the pass it compares is the fenced one, which is the same protocol.
 mod pass {
     use super::*;
 
