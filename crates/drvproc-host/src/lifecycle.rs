@@ -81,7 +81,7 @@ impl Drop for Opening<'_> {
                 state.phase = if self.loaded { Phase::Loaded } else { Phase::Unloaded };
             }
             drop(state);
-            self.module.changed.notify_all();
+            self.module.changed().notify_all();
         }
         let closing = self.slot.and_then(|h| self.manager.table.begin_close(h).ok());
         self.manager.instance_gone(self.module, closing, false);
@@ -187,7 +187,7 @@ impl ManagerState {
                     }
                     Phase::Loading(t) if t == me => break false,
                     Phase::Loading(_) | Phase::Unloading(_) => {
-                        state = module.changed.wait(state).unwrap_or_else(PoisonError::into_inner);
+                        state = module.changed().wait(state).unwrap_or_else(PoisonError::into_inner);
                     }
                     Phase::Unloaded => {
                         state.phase = Phase::Loading(me);
@@ -222,7 +222,7 @@ impl ManagerState {
             module.call(0, h, DRV_ENABLE, 0, 0);
             module.state().phase = Phase::Loaded;
             opening.loading = false;
-            module.changed.notify_all();
+            module.changed().notify_all();
         }
         let (h, l2_for_caller) = if session {
             let id = module.call(0, h, DRV_OPEN, args_ptr, 0);

@@ -65,22 +65,35 @@ enum Endpoint {
 }
 
 /// One driver module.
+///
+/// Every send reads `endpoint`; every open and close writes the reference count in
+/// front of an `Arc`'s value and the bookkeeping in `sync`. The alignment puts the
+/// value, which starts with `endpoint`, on cache lines of its own behind the count,
+/// and `sync` on others, so that a thread opening and closing instances does not
+/// take the line away from threads sending to other instances of the module.
+#[repr(C, align(128))]
 pub(crate) struct Module {
+    endpoint: Endpoint,
     /// The file path or function alias, for traces and errors.
     pub(crate) name: String,
     /// The file it was loaded from (`None` for a function driver).
     pub(crate) path: Option<PathBuf>,
     /// The platform module handle (0 for a function driver).
     pub(crate) raw_handle: usize,
-    endpoint: Endpoint,
-    state: Mutex<ModuleState>,
-    /// Signals phase changes to threads waiting for a load or unload to finish.
-    pub(crate) changed: Condvar,
-    gone: AtomicBool,
     /// The mapping, released when the last reference to the module goes: after
     /// `DRV_FREE`, and after every call still on a stack (a driver may close its own
     /// last instance from inside a message; its code must stay mapped until it returns).
     _library: Option<libloading::Library>,
+    sync: ModuleSync,
+}
+
+/// What opens, closes, loads and unloads of a module write.
+#[repr(align(128))]
+struct ModuleSync {
+    state: Mutex<ModuleState>,
+    /// Signals phase changes to threads waiting for a load or unload to finish.
+    changed: Condvar,
+    gone: AtomicBool,
 }
 
 impl Module {
@@ -96,35 +109,42 @@ impl Module {
             path,
             raw_handle,
             endpoint: Endpoint::Local(proc_),
-            state: Mutex::new(ModuleState {
-                phase: Phase::Unloaded,
-                instances: 0,
-                caller_opened: 0,
-                session: None,
-            }),
-            changed: Condvar::new(),
-            gone: AtomicBool::new(false),
+            sync: ModuleSync {
+                state: Mutex::new(ModuleState {
+                    phase: Phase::Unloaded,
+                    instances: 0,
+                    caller_opened: 0,
+                    session: None,
+                }),
+                changed: Condvar::new(),
+                gone: AtomicBool::new(false),
+            },
             _library: library,
         }
     }
 
+    /// Signals phase changes to threads waiting for a load or unload to finish.
+    pub(crate) fn changed(&self) -> &Condvar {
+        &self.sync.changed
+    }
+
     /// The module's bookkeeping. Never held while the driver runs.
     pub(crate) fn state(&self) -> MutexGuard<'_, ModuleState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.sync.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether the module is unmapped (cheap check for the module maps).
     pub(crate) fn is_gone(&self) -> bool {
-        self.gone.load(Ordering::Acquire)
+        self.sync.gone.load(Ordering::Acquire)
     }
 
     /// Marks the module gone (under its lock) and wakes waiters; the library is
     /// unmapped when the last reference to the module is dropped.
     pub(crate) fn retire(&self, mut state: MutexGuard<'_, ModuleState>) {
         state.phase = Phase::Gone;
-        self.gone.store(true, Ordering::Release);
+        self.sync.gone.store(true, Ordering::Release);
         drop(state);
-        self.changed.notify_all();
+        self.sync.changed.notify_all();
     }
 
     /// Calls the driver. Every message the manager delivers goes through here. When a
