@@ -24,34 +24,20 @@
 //! includes loading the driver. A plain program: `cargo bench -p drvproc-host --bench barrier`.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use drvproc::Hdrvr;
 use drvproc::consts::DRV_USER;
-use drvproc_host::{DriverManager, ManagerOptions};
+use drvproc_host::DriverManager;
+
+mod common;
+use common::*;
 
 const ITERATIONS: usize = 20_000;
 const WARM_UP: usize = 2_000;
 const WINDOW: Duration = Duration::from_millis(700);
 const ROUNDS: usize = 5;
-
-fn null_driver() -> PathBuf {
-    let exe = std::env::current_exe().expect("bench binary path");
-    let name = format!("{}drvnull{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
-    let path = exe.parent().expect("bench directory").join(name);
-    assert!(path.is_file(), "{} was not built", path.display());
-    path
-}
-
-fn manager() -> DriverManager {
-    DriverManager::new(
-        ManagerOptions::new()
-            .config_path("/nonexistent/drvproc-bench/system.ini")
-            .search_path(Vec::<PathBuf>::new()),
-    )
-}
 
 /// A sorted sample of nanoseconds.
 struct Sample(Vec<u64>);

@@ -13,39 +13,15 @@
 //!   own dlopen + dlclose of the same file (P5).
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use drvproc::consts::DRV_USER;
 use drvproc::{DriverProc, Hdrvr};
-use drvproc_host::{DriverManager, ManagerOptions};
+use drvproc_host::DriverManager;
 
-fn null_driver() -> PathBuf {
-    built_driver("drvnull")
-}
-
-/// `drvnullsdk`: answers like `drvnull`, through the SDK's `export_driver!`.
-fn null_sdk_driver() -> PathBuf {
-    built_driver("drvnullsdk")
-}
-
-/// A driver library built beside the bench binary (a dev-dependency `cdylib`).
-fn built_driver(lib: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("bench binary path");
-    let name = format!("{}{lib}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
-    let path = exe.parent().expect("bench directory").join(name);
-    assert!(path.is_file(), "{} was not built", path.display());
-    path
-}
-
-fn manager() -> DriverManager {
-    DriverManager::new(
-        ManagerOptions::new()
-            .config_path("/nonexistent/drvproc-bench/system.ini")
-            .search_path(Vec::<PathBuf>::new()),
-    )
-}
+mod common;
+use common::*;
 
 fn send(c: &mut Criterion) {
     let path = null_driver();

@@ -971,18 +971,38 @@ fn slot_module<M>(slot: &Slot<M>) -> *const M {
     slot.module.load(Ordering::Acquire)
 }
 
-impl<M> Guard<'_, M> {
+/// Presence in a slot ([`Guard`] or [`Exit`]): what a send reads from the instance.
+/// Implemented only by types whose existence keeps the slot entered.
+pub(crate) trait Presence<M> {
+    /// The entered slot.
+    fn slot(&self) -> &Slot<M>;
+
     /// The driver-issued id (0 until `DRV_OPEN` answered).
     #[inline(always)]
-    pub(crate) fn id(&self) -> usize {
-        self.slot.id.load(Ordering::Acquire)
+    fn id(&self) -> usize {
+        self.slot().id.load(Ordering::Acquire)
     }
 
     /// The module this instance belongs to.
     #[inline(always)]
-    pub(crate) fn module(&self) -> &M {
-        // SAFETY: see `slot_module`; this guard keeps the reference alive.
-        unsafe { &*slot_module(self.slot) }
+    fn module(&self) -> &M {
+        // SAFETY: see `slot_module`; the implementor keeps the slot entered, and with
+        // it the reference alive, while it is borrowed.
+        unsafe { &*slot_module(self.slot()) }
+    }
+}
+
+impl<M> Presence<M> for Guard<'_, M> {
+    #[inline(always)]
+    fn slot(&self) -> &Slot<M> {
+        self.slot
+    }
+}
+
+impl<M> Presence<M> for Exit<'_, M> {
+    #[inline(always)]
+    fn slot(&self) -> &Slot<M> {
+        self.slot
     }
 }
 
@@ -1092,19 +1112,6 @@ impl<'t, M> Exit<'t, M> {
         // long as their table.
         let slot = unsafe { &*parts.slot };
         Exit { table, slot, handle, entry: parts.entry, _not_send: PhantomData }
-    }
-
-    /// The driver-issued id.
-    #[inline(always)]
-    pub(crate) fn id(&self) -> usize {
-        self.slot.id.load(Ordering::Acquire)
-    }
-
-    /// The module this instance belongs to.
-    #[inline(always)]
-    pub(crate) fn module(&self) -> &M {
-        // SAFETY: see `slot_module`; the announcement keeps the reference alive.
-        unsafe { &*slot_module(self.slot) }
     }
 }
 

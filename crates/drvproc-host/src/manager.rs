@@ -17,7 +17,7 @@ use drvproc::{DriverProc, Hdrvr, LParam, LResult, Msg};
 use crate::directory;
 use crate::error::{BadHandle, CloseError, OpenError, TooManyManagers};
 use crate::handle_table::{
-    CHUNKS, Chunks, EMPTY_CHUNK, Exit, ExitParts, HandleTable, Slot, enter_with_pass_in,
+    CHUNKS, Chunks, EMPTY_CHUNK, Exit, ExitParts, HandleTable, Presence, Slot, enter_with_pass_in,
 };
 use crate::instance::Instance;
 use crate::module::Module;
