@@ -1043,6 +1043,14 @@ pub(crate) struct ExitParts<M> {
 }
 
 impl<M> ExitParts<M> {
+    /// Withdraws the announcement of a slot that belongs to no table (one of
+    /// [`EMPTY_CHUNK`], reached through chunk pointers of no table): no closer can be
+    /// waiting for it.
+    pub(crate) fn withdraw_from_no_table(self) {
+        debug_assert!(EMPTY_CHUNK.as_ptr_range().contains(&self.slot.cast()), "only for slots of no table");
+        self.entry.store(0, Ordering::Release);
+    }
+
     /// The driver-issued id.
     #[inline(always)]
     pub(crate) fn id(&self) -> usize {

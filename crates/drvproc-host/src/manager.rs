@@ -56,8 +56,15 @@ unsafe fn missed_then<G: FnOnce(Hdrvr, Msg, LParam, LParam) -> LResult>(
     l2: LParam,
     general: G,
 ) -> LResult {
-    // SAFETY: `parts` came from an exit of the global table, on this thread.
-    let exit = unsafe { Exit::from_parts(&DriverManager::global().state.table, parts, h) };
+    let Some(global) = GLOBAL.get() else {
+        // Sent before the global manager existed: the parts name a slot of
+        // `NO_CHUNKS`. The general way creates the manager, under its panic guard.
+        parts.withdraw_from_no_table();
+        return general(h, msg, l1, l2);
+    };
+    // SAFETY: `parts` came from an exit of the global table, on this thread (once the
+    // table exists, `GLOBAL_CHUNKS` names its chunks).
+    let exit = unsafe { Exit::from_parts(&global.state.table, parts, h) };
     if exit.enter_fenced() {
         // SAFETY: the caller's contract; the announcement keeps the module mapped
         // until `exit` is dropped, after the call. No subscriber is set (checked by
