@@ -44,12 +44,14 @@
 //! pointer out of one does so in an `unsafe` block whose justification is the
 //! message's contract, which holds when the runtime is the caller.
 
+pub mod acm;
 pub mod config_info;
 pub mod consts;
 mod def_proc;
 mod names;
 pub mod sdk;
 pub mod types;
+pub mod vfw;
 pub mod wide;
 
 pub use def_proc::def_driver_proc;
