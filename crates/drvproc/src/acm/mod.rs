@@ -2,4 +2,5 @@
 //!
 //! [`layout`] mirrors the structures with the layouts msacm32 passes them in.
 
+pub mod consts;
 pub mod layout;
