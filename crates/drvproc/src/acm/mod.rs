@@ -3,4 +3,5 @@
 //! [`layout`] mirrors the structures with the layouts msacm32 passes them in.
 
 pub mod consts;
+pub mod format;
 pub mod layout;
