@@ -97,7 +97,7 @@ pub fn alaw_to_linear(code: u8) -> i16 {
 }
 
 /// The reconstruction value of µ-law `code`: the middle of its interval, at
-/// 16-bit scale.
+/// 16-bit scale, and 0 for the two zeros, whose interval is [0, 1) in 14 bits.
 const fn ulaw_value(code: u8) -> i16 {
     let plain = !code;
     let segment = (plain >> 4) & 0x7;
