@@ -541,3 +541,28 @@ fn extreme_inputs_encode_within_bounds() {
     layout.decode(&block, &mut out).unwrap();
     assert!(out.iter().all(|&s| (s + 300).abs() <= 1), "{out:?}");
 }
+
+#[test]
+fn encoding_is_at_least_as_good_as_the_reference_quantiser_on_other_signals() {
+    use std::f64::consts::TAU;
+    let mut rng = Rng(77);
+    let n = 80 * 505;
+    let sweep: Vec<i16> = (0..n)
+        .map(|i| {
+            let t = i as f64 / 8000.0;
+            (12000.0 * (TAU * (100.0 * t + 150.0 * t * t)).sin()) as i16
+        })
+        .collect();
+    let noise: Vec<i16> = (0..n).map(|_| (rng.unit() * 8000.0) as i16).collect();
+    let square: Vec<i16> = (0..n).map(|i| if (i / 37) % 2 == 0 { 9000 } else { -9000 }).collect();
+    let quiet: Vec<i16> = speech_like(8000.0, 5.1, 3).iter().map(|&x| x / 200).collect();
+    for (name, signal) in
+        [("sweep", sweep), ("white noise", noise), ("square", square), ("quiet speech", quiet)]
+    {
+        let signal = &signal[..signal.len() / 505 * 505];
+        let ours = snr_db(signal, &round_trip(signal, 256, 1).1);
+        let reference = snr_db(signal, &reference_round_trip(signal, 256, 1));
+        println!("{name}: SNR {ours:.2} dB (reference quantiser {reference:.2} dB)");
+        assert!(ours >= reference, "{name}: {ours:.2} dB below the reference quantiser's {reference:.2} dB");
+    }
+}
