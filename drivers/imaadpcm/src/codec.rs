@@ -281,20 +281,19 @@ fn check_lengths(block_len: usize, channels: u16, pcm_len: usize) -> Result<(usi
 
 /// Decodes one block into `out`, which must hold exactly one block's samples,
 /// channels interleaved. The block's length is its `nBlockAlign`. Returns the
-/// samples per channel written. On an error `out` may be partly written (never
-/// past its end).
+/// samples per channel written. On an error nothing is written.
 pub fn decode_block(block: &[u8], channels: u16, out: &mut [i16]) -> Result<usize, CodecError> {
     let (nch, frames) = check_lengths(block.len(), channels, out.len())?;
     let (headers, data) = block.split_at(HEADER_BYTES * nch);
-    let (first, rest) = out.split_at_mut(nch);
     let mut states = [ChannelState::default(); MAX_CHANNELS as usize];
-    for (channel, ((header, state), sample)) in
-        headers.chunks_exact(HEADER_BYTES).zip(&mut states).zip(first).enumerate()
-    {
+    for (channel, (header, state)) in headers.chunks_exact(HEADER_BYTES).zip(&mut states).enumerate() {
         let predictor = i16::from_le_bytes([header[0], header[1]]);
         *state = ChannelState::new(predictor, header[2])
             .ok_or(CodecError::StepIndex { channel, index: header[2] })?;
-        *sample = predictor;
+    }
+    let (first, rest) = out.split_at_mut(nch);
+    for (sample, state) in first.iter_mut().zip(&states) {
+        *sample = state.predictor;
     }
     // One row of groups (a group per channel) codes 8 frames.
     for (row, frames_out) in

@@ -319,7 +319,12 @@ fn step_indexes_past_88_are_errors() {
         assert_eq!(decode(&block, 1), Err(CodecError::StepIndex { channel: 0, index }));
         let mut stereo = random_block(&mut rng, 512, 2, Some(88));
         stereo[6] = index;
-        assert_eq!(decode(&stereo, 2), Err(CodecError::StepIndex { channel: 1, index }));
+        let mut out = vec![0x5555i16; 1010];
+        assert_eq!(decode_block(&stereo, 2, &mut out), Err(CodecError::StepIndex { channel: 1, index }));
+        assert!(
+            out.iter().all(|&s| s == 0x5555),
+            "nothing written, not even the valid channel's header sample"
+        );
     }
     assert_eq!(ChannelState::new(0, 89), None);
     assert_eq!(ChannelState::new(-5, 88).map(|s| (s.predictor(), s.step_index())), Some((-5, 88)));
