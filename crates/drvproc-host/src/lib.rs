@@ -52,6 +52,7 @@
 //! TRACE) carrying the message name, id, handle, parameters and answer; with no
 //! subscriber in the process they cost one atomic load per call.
 
+mod acm_client;
 mod barrier;
 mod callback;
 mod directory;
@@ -77,6 +78,7 @@ mod wide;
 
 /// Whether sends use the light barrier (Linux `membarrier` available) rather than a
 /// full fence each; see the handle table's design notes.
+pub use acm_client::{AcmCodec, AcmError, AcmStream, CodecInfo, TagInfo};
 pub use barrier::expedited as sends_are_fence_free;
 pub use callback::{DEFAULT_QUEUE_CAPACITY, Event, MessageQueue, PostedMessage, driver_callback};
 pub use drvproc::def_driver_proc;

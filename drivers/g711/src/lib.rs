@@ -1,7 +1,11 @@
-//! `drvg711`: G.711 A-law and µ-law to and from 16-bit PCM.
+//! `drvg711`: a G.711 A-law and µ-law ACM codec written with drvproc's class kit.
 //!
-//! [`codec`] holds the sample conversions on their own, free of any driver
-//! message handling, so they can be checked exhaustively (there are only 65536
-//! PCM inputs and 256 codes) before anything is wired to ACM.
+//! [`codec`] holds the sample conversions on their own, checked exhaustively (there
+//! are only 65536 PCM inputs and 256 codes); [`acm`] answers msacm32 with them. As
+//! a driver library it exports `DriverProc`, so it drops in where msg711.acm sits:
+//! `msacm.drvg711=drvg711.dll` in the `Drivers32` registry key or system.ini.
 
+pub mod acm;
 pub mod codec;
+
+drvproc::export_driver!(drvproc::acm::AcmDriver<acm::G711>);
