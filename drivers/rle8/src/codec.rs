@@ -25,7 +25,9 @@
 //! would only hide a corrupt stream, whose later pixels land in the wrong place anyway.
 //! The cursor may rest exactly at the end of a row (after a run that fills it, or a delta
 //! landing there) and just past the last row (after its end of line), so streams that end
-//! every row with an end of line before the end of bitmap decode.
+//! every row with an end of line before the end of bitmap decode. (Wine's msrle32 moves a
+//! cursor that a delta puts on or past the row end to the start of the next row instead;
+//! the encoder here never writes such a delta, so its streams decode the same under both.)
 //!
 //! [`decode`] checks the whole stream before drawing anything: when it returns an error
 //! the frame is exactly as it was.

@@ -67,13 +67,26 @@ fn tokens(stream: &[u8]) -> Vec<Token> {
 }
 
 /// The encoder's own rules: absolute runs hold 3 to 255 pixels with no repeat in them
-/// (repeats of 2 or more are encoded runs), and the stream ends with its only end of bitmap.
-fn assert_well_formed(stream: &[u8]) {
+/// (repeats of 2 or more are encoded runs), the stream ends with its only end of bitmap,
+/// and no delta lands on or past the row end (Wine's msrle32 moves such a cursor to the
+/// start of the next row, so its streams decode the same there).
+fn assert_well_formed(stream: &[u8], width: usize) {
     let toks = tokens(stream);
+    let mut x = 0;
     for t in &toks {
-        if let Token::Absolute(p) = t {
-            assert!((3..=255).contains(&p.len()), "absolute run of {}", p.len());
-            assert!(p.windows(2).all(|w| w[0] != w[1]), "a repeat inside an absolute run: {p:?}");
+        match t {
+            Token::Absolute(p) => {
+                assert!((3..=255).contains(&p.len()), "absolute run of {}", p.len());
+                assert!(p.windows(2).all(|w| w[0] != w[1]), "a repeat inside an absolute run: {p:?}");
+                x += p.len();
+            }
+            Token::Run(n, _) => x += usize::from(*n),
+            Token::EndOfLine => x = 0,
+            Token::Delta(dx, _) => {
+                x += usize::from(*dx);
+                assert!(x < width, "a delta lands on column {x} of {width}");
+            }
+            Token::EndOfBitmap => {}
         }
     }
     assert_eq!(toks.iter().filter(|t| **t == Token::EndOfBitmap).count(), 1);
@@ -89,7 +102,7 @@ fn keyframe_round_trip(pixels: &[u8], width: usize, height: usize) -> Vec<u8> {
     let stream = stream.split_off(1);
     assert_eq!(written, stream.len());
     assert!(written <= max_compressed_size(width, height).unwrap(), "{written} bytes for {width}x{height}");
-    assert_well_formed(&stream);
+    assert_well_formed(&stream, width);
 
     let size = frame_size(width, height).unwrap();
     let mut out = vec![OUTPUT_FILL; size + GUARD];
@@ -113,7 +126,7 @@ fn delta_round_trip(prev: &[u8], next: &[u8], width: usize, height: usize) -> (V
     let written = encode_delta(&prev_frame, &next_frame, width, height, &mut stream).unwrap();
     assert_eq!(written, stream.len());
     assert!(written <= max_compressed_size(width, height).unwrap(), "{written} bytes for {width}x{height}");
-    assert_well_formed(&stream);
+    assert_well_formed(&stream, width);
 
     let size = frame_size(width, height).unwrap();
     let mut shown = prev_frame.clone();
