@@ -5,7 +5,6 @@ use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::thread::{self, ThreadId};
 
 use super::slab::Table;
 use super::{Context, Driver, Instance, OpenParams, dispatch_module};
@@ -21,6 +20,23 @@ struct State<D: Driver> {
     module: Option<Arc<D>>,
 }
 
+/// Which thread this is, among the threads alive now: the address of a thread-local.
+///
+/// Not `std::thread::current()`: its first use on a thread registers a thread-exit
+/// destructor (a `pthread_key`) inside this library's own copy of std, and when the
+/// last close unloads the library before that thread ends, the thread's exit calls
+/// into unmapped memory. A `const`-initialised thread-local without `Drop`
+/// registers nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ThreadToken(usize);
+
+fn this_thread() -> ThreadToken {
+    thread_local! {
+        static MARK: u8 = const { 0 };
+    }
+    MARK.with(|mark| ThreadToken(std::ptr::from_ref(mark) as usize))
+}
+
 /// Where the module is in its `DRV_LOAD` .. `DRV_FREE` life.
 ///
 /// Two managers in one process share a driver image, so loads nest: only the first
@@ -31,11 +47,11 @@ struct State<D: Driver> {
 enum Phase {
     Unloaded,
     /// `Driver::load` is running on this thread.
-    Loading(ThreadId),
+    Loading(ThreadToken),
     /// Loaded; the count of `DRV_LOAD`s not yet matched by a `DRV_FREE` (at least 1).
     Loaded(usize),
     /// The last `DRV_FREE` is running `Driver::free` and dropping the state on this thread.
-    Freeing(ThreadId),
+    Freeing(ThreadToken),
 }
 
 struct Lifecycle {
@@ -314,7 +330,7 @@ impl<D: Driver> Runtime<D> {
     }
 
     fn load(&self, h: Hdrvr) -> LResult {
-        let me = thread::current().id();
+        let me = this_thread();
         {
             let mut lifecycle = self.lifecycle();
             loop {
@@ -364,7 +380,7 @@ impl<D: Driver> Runtime<D> {
                     return def_driver_proc(0, h, DRV_FREE, 0, 0);
                 }
             }
-            lifecycle.phase = Phase::Freeing(thread::current().id());
+            lifecycle.phase = Phase::Freeing(this_thread());
             let mut state = self.write();
             self.module.store(std::ptr::null_mut(), Ordering::Release);
             (state.module.take(), self.instances.drain())
