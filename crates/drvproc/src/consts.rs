@@ -3,7 +3,8 @@
 
 use crate::types::{LResult, Msg};
 
-/// Defines each constant and [`ALL`], the table of every constant by name.
+/// Defines each constant and `ALL`, the table of every constant by name (also used by
+/// the class kits' constant modules).
 macro_rules! constants {
     ($($(#[$doc:meta])* $name:ident: $ty:ty = $value:expr;)*) => {
         $($(#[$doc])* pub const $name: $ty = $value;)*
@@ -14,6 +15,7 @@ macro_rules! constants {
         pub const ALL: &[(&str, i64)] = &[$((stringify!($name), $name as i64)),*];
     };
 }
+pub(crate) use constants;
 
 constants! {
     // §3.1 Standard driver messages.
