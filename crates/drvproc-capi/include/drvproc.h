@@ -394,6 +394,130 @@ typedef struct tagDRVCONFIGINFO {
 #  define ACMSTREAMHEADER_STATUSF_INQUEUE 0x00100000
 #endif
 
+/* ---- ACM structures, as msacm32 hands them to a codec (msacmdrv.h) --------- *
+ * Layouts as on Windows: WAVEFORMATEX, ACMDRVSTREAMHEADER and the details
+ * structures are byte-packed; the others have natural alignment (sizes on 64-bit
+ * targets: 18, 48, 72, 124, 16, 40, 1804, 120, 284). drvproc::acm::layout holds the
+ * same declarations (checked by the tests). */
+#if !defined(_WAVEFORMATEX_)
+#define _WAVEFORMATEX_
+#pragma pack(push, 1)
+typedef struct tWAVEFORMATEX {
+    WORD  wFormatTag;
+    WORD  nChannels;
+    DWORD nSamplesPerSec;
+    DWORD nAvgBytesPerSec;
+    WORD  nBlockAlign;
+    WORD  wBitsPerSample;
+    WORD  cbSize;             /* bytes of format-specific data that follow */
+} WAVEFORMATEX, *PWAVEFORMATEX, *LPWAVEFORMATEX;
+#pragma pack(pop)
+#endif
+#if !defined(_INC_ACMDRV) && !defined(__WINE_MSACMDRV_H)
+typedef struct {
+    DWORD   cbStruct;
+    DWORD   fccType;          /* 'audc' */
+    DWORD   fccComp;
+    DWORD   dwVersion;
+    DWORD   dwFlags;
+    DWORD   dwError;          /* set by a driver that refuses the open */
+    LPCWSTR pszSectionName;
+    LPCWSTR pszAliasName;
+    DWORD   dnDevNode;
+} ACMDRVOPENDESCW, *PACMDRVOPENDESCW, *LPACMDRVOPENDESCW;
+typedef struct {
+    DWORD          cbStruct;
+    LPWAVEFORMATEX pwfxSrc;
+    LPWAVEFORMATEX pwfxDst;
+    void          *pwfltr;
+    DWORD_PTR      dwCallback;
+    DWORD_PTR      dwInstance;
+    DWORD          fdwOpen;
+    DWORD          fdwDriver;  /* the driver's, kept across the stream's messages */
+    DWORD_PTR      dwDriver;   /* likewise */
+    void          *has;
+} ACMDRVSTREAMINSTANCE, *PACMDRVSTREAMINSTANCE, *LPACMDRVSTREAMINSTANCE;
+#pragma pack(push, 1)
+typedef struct tACMDRVSTREAMHEADER {
+    DWORD     cbStruct;
+    DWORD     fdwStatus;
+    DWORD_PTR dwUser;
+    BYTE     *pbSrc;
+    DWORD     cbSrcLength;
+    DWORD     cbSrcLengthUsed;
+    DWORD_PTR dwSrcUser;
+    BYTE     *pbDst;
+    DWORD     cbDstLength;
+    DWORD     cbDstLengthUsed;
+    DWORD_PTR dwDstUser;
+    DWORD     fdwConvert;
+    struct tACMDRVSTREAMHEADER *padshNext;
+    DWORD     fdwDriver;
+    DWORD_PTR dwDriver;
+    DWORD     fdwPrepared;
+    DWORD_PTR dwPrepared;
+    BYTE     *pbPreparedSrc;
+    DWORD     cbPreparedSrcLength;
+    BYTE     *pbPreparedDst;
+    DWORD     cbPreparedDstLength;
+} ACMDRVSTREAMHEADER, *PACMDRVSTREAMHEADER, *LPACMDRVSTREAMHEADER;
+#pragma pack(pop)
+typedef struct {
+    DWORD cbStruct;
+    DWORD fdwSize;
+    DWORD cbSrcLength;
+    DWORD cbDstLength;
+} ACMDRVSTREAMSIZE, *PACMDRVSTREAMSIZE, *LPACMDRVSTREAMSIZE;
+typedef struct {
+    DWORD          cbStruct;
+    DWORD          fdwSuggest;
+    LPWAVEFORMATEX pwfxSrc;
+    DWORD          cbwfxSrc;
+    LPWAVEFORMATEX pwfxDst;
+    DWORD          cbwfxDst;
+} ACMDRVFORMATSUGGEST, *PACMDRVFORMATSUGGEST, *LPACMDRVFORMATSUGGEST;
+#endif
+#if !defined(_INC_ACM) && !defined(__WINE_MSACM_H)
+#pragma pack(push, 1)
+typedef struct {
+    DWORD cbStruct;
+    DWORD fccType;
+    DWORD fccComp;
+    WORD  wMid;
+    WORD  wPid;
+    DWORD vdwACM;
+    DWORD vdwDriver;
+    DWORD fdwSupport;
+    DWORD cFormatTags;
+    DWORD cFilterTags;
+    void *hicon;
+    WCHAR szShortName[32];
+    WCHAR szLongName[128];
+    WCHAR szCopyright[80];
+    WCHAR szLicensing[128];
+    WCHAR szFeatures[512];
+} ACMDRIVERDETAILSW, *PACMDRIVERDETAILSW, *LPACMDRIVERDETAILSW;
+typedef struct {
+    DWORD cbStruct;
+    DWORD dwFormatTagIndex;
+    DWORD dwFormatTag;
+    DWORD cbFormatSize;
+    DWORD fdwSupport;
+    DWORD cStandardFormats;
+    WCHAR szFormatTag[48];
+} ACMFORMATTAGDETAILSW, *PACMFORMATTAGDETAILSW, *LPACMFORMATTAGDETAILSW;
+typedef struct {
+    DWORD          cbStruct;
+    DWORD          dwFormatIndex;
+    DWORD          dwFormatTag;
+    DWORD          fdwSupport;
+    LPWAVEFORMATEX pwfx;
+    DWORD          cbwfx;
+    WCHAR          szFormat[128];
+} ACMFORMATDETAILSW, *PACMFORMATDETAILSW, *LPACMFORMATDETAILSW;
+#pragma pack(pop)
+#endif
+
 /* ---- The manager ---------------------------------------------------------- */
 
 /* OpenDriver: opens an instance of a driver (spec §7, §8).

@@ -17,8 +17,18 @@ fn header() -> String {
 
 /// Names the header `#define`s as values (not include guards or calling conventions).
 fn defined_constants() -> Vec<String> {
-    let skip =
-        ["DRVPROC_H", "DRVPROC_STDCALL", "WINAPI", "CALLBACK", "APIENTRY", "PASCAL", "FAR", "TRUE", "FALSE"];
+    let skip = [
+        "DRVPROC_H",
+        "DRVPROC_STDCALL",
+        "WINAPI",
+        "CALLBACK",
+        "APIENTRY",
+        "PASCAL",
+        "FAR",
+        "TRUE",
+        "FALSE",
+        "_WAVEFORMATEX_",
+    ];
     header()
         .lines()
         .filter_map(|l| {
@@ -134,4 +144,66 @@ fn header_compiles_cleanly_as_c99_c11_and_cpp() {
         .arg(include_dir())
         .arg(&cpp);
     compile_clean(cmd);
+}
+
+/// The ACM structures of `drvproc.h` have the layouts of `drvproc::acm::layout`:
+/// every size and field offset, compiled and printed by C.
+#[test]
+fn acm_structures_match_the_rust_layouts() {
+    use drvproc::acm::layout::*;
+    use std::mem::{offset_of, size_of};
+    let rust: Vec<(&str, &str, usize)> = vec![
+        ("WAVEFORMATEX", "", size_of::<WaveFormatEx>()),
+        ("WAVEFORMATEX", "cbSize", offset_of!(WaveFormatEx, cb_size)),
+        ("ACMDRVOPENDESCW", "", size_of::<AcmDrvOpenDescW>()),
+        ("ACMDRVOPENDESCW", "dwError", offset_of!(AcmDrvOpenDescW, error)),
+        ("ACMDRVOPENDESCW", "pszAliasName", offset_of!(AcmDrvOpenDescW, alias_name)),
+        ("ACMDRVOPENDESCW", "dnDevNode", offset_of!(AcmDrvOpenDescW, dev_node)),
+        ("ACMDRVSTREAMINSTANCE", "", size_of::<AcmDrvStreamInstance>()),
+        ("ACMDRVSTREAMINSTANCE", "fdwOpen", offset_of!(AcmDrvStreamInstance, fdw_open)),
+        ("ACMDRVSTREAMINSTANCE", "dwDriver", offset_of!(AcmDrvStreamInstance, dw_driver)),
+        ("ACMDRVSTREAMINSTANCE", "has", offset_of!(AcmDrvStreamInstance, has)),
+        ("ACMDRVSTREAMHEADER", "", size_of::<AcmDrvStreamHeader>()),
+        ("ACMDRVSTREAMHEADER", "cbSrcLengthUsed", offset_of!(AcmDrvStreamHeader, cb_src_length_used)),
+        ("ACMDRVSTREAMHEADER", "cbDstLengthUsed", offset_of!(AcmDrvStreamHeader, cb_dst_length_used)),
+        ("ACMDRVSTREAMHEADER", "fdwConvert", offset_of!(AcmDrvStreamHeader, fdw_convert)),
+        ("ACMDRVSTREAMHEADER", "dwDriver", offset_of!(AcmDrvStreamHeader, dw_driver)),
+        ("ACMDRVSTREAMHEADER", "cbPreparedDstLength", offset_of!(AcmDrvStreamHeader, cb_prepared_dst_length)),
+        ("ACMDRVSTREAMSIZE", "", size_of::<AcmDrvStreamSize>()),
+        ("ACMDRVFORMATSUGGEST", "", size_of::<AcmDrvFormatSuggest>()),
+        ("ACMDRVFORMATSUGGEST", "cbwfxDst", offset_of!(AcmDrvFormatSuggest, cbwfx_dst)),
+        ("ACMDRIVERDETAILSW", "", size_of::<AcmDriverDetailsW>()),
+        ("ACMDRIVERDETAILSW", "hicon", offset_of!(AcmDriverDetailsW, hicon)),
+        ("ACMDRIVERDETAILSW", "szFeatures", offset_of!(AcmDriverDetailsW, features)),
+        ("ACMFORMATTAGDETAILSW", "", size_of::<AcmFormatTagDetailsW>()),
+        ("ACMFORMATTAGDETAILSW", "szFormatTag", offset_of!(AcmFormatTagDetailsW, format_tag_name)),
+        ("ACMFORMATDETAILSW", "", size_of::<AcmFormatDetailsW>()),
+        ("ACMFORMATDETAILSW", "cbwfx", offset_of!(AcmFormatDetailsW, cbwfx)),
+        ("ACMFORMATDETAILSW", "szFormat", offset_of!(AcmFormatDetailsW, format_name)),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut src =
+        String::from("#include <stdio.h>\n#include <stddef.h>\n#include <drvproc.h>\nint main(void) {\n");
+    for (ty, field, _) in &rust {
+        let expr =
+            if field.is_empty() { format!("sizeof({ty})") } else { format!("offsetof({ty}, {field})") };
+        src += &format!("    printf(\"{ty}.{field} %lld\\n\", (long long)({expr}));\n");
+    }
+    src += "    return 0;\n}\n";
+    let c = dir.path().join("acm.c");
+    std::fs::write(&c, src).unwrap();
+    let exe = dir.path().join("acm");
+    let mut cmd = cc();
+    cmd.args(["-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror", "-I"])
+        .arg(include_dir())
+        .arg(&c)
+        .arg("-o")
+        .arg(&exe);
+    compile_clean(cmd);
+    let out = String::from_utf8(run(Command::new(&exe)).stdout).unwrap();
+    let c_values: BTreeMap<&str, usize> =
+        out.lines().map(|l| l.rsplit_once(' ').unwrap()).map(|(k, v)| (k, v.parse().unwrap())).collect();
+    for (ty, field, value) in &rust {
+        assert_eq!(c_values[format!("{ty}.{field}").as_str()], *value, "{ty}.{field}");
+    }
 }
