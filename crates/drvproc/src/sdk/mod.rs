@@ -218,6 +218,21 @@ pub trait Driver: Default + Send + Sync + Sized + 'static {
         None
     }
 
+    /// Whether this driver chooses the `dwDriverId` of its instances itself
+    /// ([`open_with_id`](Self::open_with_id)) rather than taking the SDK's generated
+    /// keys: for classes that require a particular value (an MCI driver answers
+    /// `DRV_OPEN` with its device id). Messages then find their instance through a
+    /// small table under a lock instead of the lock-free key check.
+    const CHOOSES_IDS: bool = false;
+
+    /// `DRV_OPEN` for a driver with [`CHOOSES_IDS`](Self::CHOOSES_IDS): the instance
+    /// and its id, which must be non-zero and not the id of another open instance
+    /// (else the open is refused).
+    fn open_with_id(&self, params: &OpenParams) -> Option<(Self::Instance, DriverId)> {
+        let _ = params;
+        None
+    }
+
     /// `DRV_INSTALL`: `parent` is a window handle or 0 (spec D9); `config` names the
     /// section and alias the driver is being installed under. Answer a `DRVCNF_*`.
     fn install(&self, hdrvr: Hdrvr, parent: LParam, config: Option<&ConfigInfo>) -> LResult {

@@ -94,6 +94,9 @@ pub struct Runtime<D: Driver> {
     /// The open instances, keyed by their ids. Its own lock orders its writers (taken
     /// after `state` when both are held); readers take none.
     instances: Table<D::Instance>,
+    /// For a driver that chooses its instances' ids ([`Driver::CHOOSES_IDS`]): each
+    /// id's key in `instances`. Unused (and untouched on the message path) otherwise.
+    chosen: Mutex<Vec<(DriverId, usize)>>,
 }
 
 impl<D: Driver> Default for Runtime<D> {
@@ -143,6 +146,7 @@ impl<D: Driver> Runtime<D> {
             state: RwLock::new(State { module: None }),
             module: AtomicPtr::new(std::ptr::null_mut()),
             instances: Table::new(),
+            chosen: Mutex::new(Vec::new()),
         }
     }
 
@@ -189,9 +193,10 @@ impl<D: Driver> Runtime<D> {
     #[inline]
     pub unsafe fn driver_proc(&self, id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
         // The message path. Every lifecycle message is at most DRV_FREE, and id 0 names
-        // no slot, so module messages, DRV_OPEN and DRV_CLOSE all miss it.
+        // no slot, so module messages, DRV_OPEN and DRV_CLOSE all miss it. (`key` is
+        // `id` itself unless the driver chooses its ids, a constant the compiler sees.)
         if msg > DRV_FREE
-            && let Some(instance) = self.instances.get(id)
+            && let Some(instance) = self.instances.get(self.key(id))
         {
             // SAFETY: the pointer is the instance in the slot the id names, which held it
             // when looked up (the acquire load of the key sees it whole). It is moved
@@ -246,7 +251,7 @@ impl<D: Driver> Runtime<D> {
     /// # Safety
     /// As [`Runtime::driver_proc`].
     unsafe fn to_instance(&self, id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
-        match self.instances.get(id) {
+        match self.instances.get(self.key(id)) {
             Some(instance) => {
                 // SAFETY: as on the message path in `driver_proc`.
                 let instance = unsafe { instance.as_ref() };
@@ -383,6 +388,7 @@ impl<D: Driver> Runtime<D> {
             lifecycle.phase = Phase::Freeing(this_thread());
             let mut state = self.write();
             self.module.store(std::ptr::null_mut(), Ordering::Release);
+            self.chosen().clear();
             (state.module.take(), self.instances.drain())
         };
         let transition = Transition { runtime: self };
@@ -402,12 +408,39 @@ impl<D: Driver> Runtime<D> {
         answer
     }
 
+    /// The table key of the instance `id` names: `id` itself, or for a driver that
+    /// chooses its ids, the key recorded at its `DRV_OPEN` (0, no key, if none).
+    #[inline(always)]
+    fn key(&self, id: DriverId) -> usize {
+        if !D::CHOOSES_IDS {
+            return id;
+        }
+        self.chosen().iter().find(|(chosen, _)| *chosen == id).map_or(0, |&(_, key)| key)
+    }
+
+    fn chosen(&self) -> MutexGuard<'_, Vec<(DriverId, usize)>> {
+        self.chosen.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn open(&self, params: OpenParams) -> LResult {
         let Some(module) = self.module() else {
             tracing::warn!(hdrvr = %params.hdrvr, "DRV_OPEN before DRV_LOAD; refusing");
             return 0;
         };
-        let Some(instance) = module.open(&params) else { return 0 };
+        let (instance, chosen) = if D::CHOOSES_IDS {
+            match module.open_with_id(&params) {
+                Some((instance, id)) if id != 0 && self.key(id) == 0 => (instance, Some(id)),
+                Some((instance, id)) => {
+                    tracing::error!(id, hdrvr = %params.hdrvr, "DRV_OPEN chose id 0 or one already open; refusing");
+                    drop(instance);
+                    return 0;
+                }
+                None => return 0,
+            }
+        } else {
+            let Some(instance) = module.open(&params) else { return 0 };
+            (instance, None)
+        };
         let key = {
             // Read is enough: the table has its own lock, and the free that takes the
             // module and drains the table holds the write lock for both.
@@ -419,7 +452,21 @@ impl<D: Driver> Runtime<D> {
         };
         // Refused instances are dropped here, outside the locks: their `Drop` is driver code.
         match key {
-            Ok(Ok(id)) => id as LResult,
+            Ok(Ok(key)) => match chosen {
+                Some(id) => {
+                    let mut ids = self.chosen();
+                    // Checked again under the lock: two opens may have chosen it at once.
+                    if ids.iter().any(|(c, _)| *c == id) {
+                        drop(ids);
+                        tracing::error!(id, hdrvr = %params.hdrvr, "DRV_OPEN chose an id already open; refusing");
+                        drop(self.instances.remove(key));
+                        return 0;
+                    }
+                    ids.push((id, key));
+                    id as LResult
+                }
+                None => key as LResult,
+            },
             Ok(Err(refused)) => {
                 tracing::error!(hdrvr = %params.hdrvr, "instance table full; refusing DRV_OPEN");
                 drop(refused);
@@ -434,10 +481,14 @@ impl<D: Driver> Runtime<D> {
     }
 
     fn close(&self, id: DriverId, h: Hdrvr, l1: LParam, l2: LParam) -> LResult {
+        let key = self.key(id);
         let (module, instance) = {
             let state = self.read();
-            (state.module.clone(), self.instances.remove(id))
+            (state.module.clone(), self.instances.remove(key))
         };
+        if D::CHOOSES_IDS && instance.is_some() {
+            self.chosen().retain(|(chosen, _)| *chosen != id);
+        }
         match (module, instance) {
             // The `Arc` is held (unused) to the end of the close, like the instance: a
             // close is no message path, and that keeps the module alive.

@@ -429,3 +429,59 @@ fn safe_forwards_read_only_the_config_the_manager_passed() {
     assert_eq!(call(fwd, id, DRV_CLOSE, 0, 0), 0);
     assert_eq!(call(fwd, 0, DRV_FREE, 0, 0), 1);
 }
+
+/// A driver that chooses its instances' ids, as MCI drivers answer `DRV_OPEN` with
+/// their device id: here the id is `lParam2` (the "device id"), and every custom
+/// message answers it back with the instance's own number.
+#[derive(Default)]
+struct Chooser {
+    opened: AtomicUsize,
+}
+
+struct ChooserInstance {
+    number: usize,
+}
+
+impl Driver for Chooser {
+    type Instance = ChooserInstance;
+    const CHOOSES_IDS: bool = true;
+
+    fn open_with_id(&self, p: &OpenParams) -> Option<(ChooserInstance, DriverId)> {
+        let number = self.opened.fetch_add(1, Ordering::Relaxed) + 1;
+        Some((ChooserInstance { number }, p.lparam2 as DriverId))
+    }
+}
+
+impl Instance<Chooser> for ChooserInstance {
+    fn close(&self, _cx: &Context<'_, Chooser>, _l1: LParam, _l2: LParam) -> LResult {
+        1
+    }
+
+    fn message(&self, cx: &Context<'_, Chooser>, msg: Msg, _l1: LParam, _l2: LParam) -> LResult {
+        if msg == DRV_USER { (cx.id() * 1000 + self.number) as LResult } else { 0 }
+    }
+}
+
+crate::driver_proc!(fn chooser_proc = Chooser);
+
+#[test]
+fn a_driver_may_choose_its_instances_ids() {
+    let h = Hdrvr::from_raw(0x77);
+    // SAFETY: no message here carries a pointer (DRV_OPEN's lParam1 is NULL).
+    let call = |id: usize, msg: Msg, l2: LParam| unsafe { chooser_proc(id, h, msg, 0, l2) };
+    assert_eq!(call(0, DRV_LOAD, 0), 1);
+    assert_eq!(call(0, DRV_OPEN, 7), 7, "the driver's id is the answer");
+    assert_eq!(call(0, DRV_OPEN, 9), 9);
+    assert_eq!(call(0, DRV_OPEN, 7), 0, "an id already open is refused");
+    assert_eq!(call(0, DRV_OPEN, 0), 0, "id 0 is refused");
+    assert_eq!(call(7, DRV_USER, 0), 7001, "messages reach the instance the id names");
+    assert_eq!(call(9, DRV_USER, 0), 9002);
+    assert_eq!(call(8, DRV_USER, 0), 0, "an id never opened");
+    assert_eq!(call(7, DRV_CLOSE, 0), 1);
+    assert_eq!(call(7, DRV_USER, 0), 0, "a closed id");
+    assert_eq!(call(0, DRV_OPEN, 7), 7, "a closed id may be chosen again");
+    assert_eq!(call(7, DRV_USER, 0), 7005);
+    assert_eq!(call(9, DRV_CLOSE, 0), 1);
+    assert_eq!(call(7, DRV_CLOSE, 0), 1);
+    assert_eq!(call(0, DRV_FREE, 0), 1);
+}
