@@ -168,6 +168,26 @@ impl AcmCodec {
             .collect()
     }
 
+    /// Whether the codec handles `format` (`ACMDM_FORMAT_DETAILS` with
+    /// `ACM_FORMATDETAILSF_FORMAT`): `Ok(false)` for `ACMERR_NOTPOSSIBLE`.
+    pub fn supports(&self, format: &Format) -> Result<bool, AcmError> {
+        let mut buf = vec![0u8; format.size()];
+        format.write_to(&mut buf).map_err(|error| AcmError::Format { message: "supports", error })?;
+        // SAFETY: all-zero bytes are a valid AcmFormatDetailsW (integers, a null pointer).
+        let mut f: AcmFormatDetailsW = unsafe { std::mem::zeroed() };
+        f.cb_struct = size_of::<AcmFormatDetailsW>() as u32;
+        f.format_tag = u32::from(format.tag);
+        f.pwfx = buf.as_mut_ptr().cast();
+        f.cbwfx = buf.len() as u32;
+        let query = ACM_FORMATDETAILSF_FORMAT as LParam;
+        // SAFETY: lParam1 is an ACMFORMATDETAILSW whose pwfx holds cbwfx bytes.
+        match unsafe { self.ask("ACMDM_FORMAT_DETAILS", ACMDM_FORMAT_DETAILS, lp(&mut f), query) } {
+            Ok(()) => Ok(true),
+            Err(AcmError::Driver { code: ACMERR_NOTPOSSIBLE, .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `ACMDM_FORMAT_SUGGEST`: a destination for `src` that keeps `wanted`'s fields.
     pub fn suggest(&self, src: &Format, wanted: &Suggestion) -> Result<Format, AcmError> {
         let mut src_bytes = vec![0u8; src.size()];

@@ -47,6 +47,16 @@ fn details_tags_and_formats() {
 }
 
 #[test]
+fn formats_by_value() {
+    let (_m, codec) = open();
+    assert!(codec.supports(&g711(WAVE_FORMAT_ALAW, 2, 44100)).unwrap());
+    assert!(codec.supports(&Format::pcm(1, 16000, 16)).unwrap());
+    assert!(!codec.supports(&Format::pcm(1, 16000, 8)).unwrap(), "8-bit PCM");
+    assert!(!codec.supports(&g711(WAVE_FORMAT_MULAW, 3, 8000)).unwrap(), "three channels");
+    assert!(!codec.supports(&g711(WAVE_FORMAT_MULAW, 1, 96000)).unwrap(), "96 kHz");
+}
+
+#[test]
 fn suggestions_keep_rate_and_channels() {
     let (_m, codec) = open();
     let pcm = Format::pcm(2, 22050, 16);
