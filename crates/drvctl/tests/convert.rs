@@ -308,3 +308,55 @@ fn the_format_is_checked_by_clap() {
     assert!(err.contains("invalid value 'mp3' for '--to <FORMAT>'"), "{err}");
     assert!(err.contains("[possible values: mulaw, alaw, ima, pcm]"), "{err}");
 }
+
+#[test]
+fn a_truncated_pcm_file_fails_and_leaves_nothing() {
+    let s = registry("");
+    let (pcm, out) = (file(&s, "in.wav"), file(&s, "out.wav"));
+    write_pcm(&pcm, 1, 8000, &all_values(0));
+    let bytes = std::fs::read(&pcm).unwrap();
+    std::fs::write(&pcm, &bytes[..bytes.len() - 1001]).unwrap();
+    let (code, err) = fails(&s, &[path_str(&pcm), path_str(&out), "--to", "mulaw"]);
+    assert_eq!(code, 1);
+    // The header is checked against the file's size before hound reads a sample.
+    assert_eq!(
+        err,
+        format!(
+            "drvctl: {} is not a usable WAVE file: the \"data\" chunk at byte 36 claims 131072 bytes, but the file ends 130071 bytes later\n",
+            pcm.display()
+        )
+    );
+    assert_eq!(files(&s), ["in.wav"]);
+}
+
+#[test]
+fn driver_names_the_only_alias_tried() {
+    let s = registry("msacm.missing=/nonexistent/codec.so\n");
+    let (pcm, out) = (file(&s, "in.wav"), file(&s, "out.wav"));
+    write_pcm(&pcm, 1, 8000, &[5, 6]);
+    let (code, stdout, err) =
+        run(s.drvctl(&["convert", path_str(&pcm), path_str(&out), "--to", "alaw", "--driver", "msacm.g711"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.ends_with(" with msacm.g711 (2 bytes of audio)\n"), "{stdout}");
+    let (code, err) =
+        fails(&s, &[path_str(&pcm), path_str(&out), "--to", "alaw", "--driver", "msacm.missing"]);
+    assert_eq!(code, 1);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines[1].starts_with("  msacm.missing: cannot open it: "), "{err}");
+}
+
+#[test]
+fn a_long_file_shows_no_progress_on_a_pipe() {
+    let s = registry("");
+    let (pcm, out) = (file(&s, "in.wav"), file(&s, "out.wav"));
+    // 4.5 MiB of audio: past the size that gets a progress bar on a terminal.
+    let samples: Vec<i16> = (0..(9 << 19)).map(|i: i32| (i.wrapping_mul(7919) >> 8) as i16).collect();
+    write_pcm(&pcm, 2, 48000, &samples);
+    let (code, stdout, err) = run(s.drvctl(&["convert", path_str(&pcm), path_str(&out), "--to", "mulaw"]));
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(stdout.lines().count(), 1);
+    let written = std::fs::read(&out).unwrap();
+    assert_eq!(written.len(), 58 + samples.len());
+    assert!(written[58..].iter().zip(&samples).all(|(&c, &v)| c == codec::linear_to_ulaw(v)));
+}

@@ -76,6 +76,7 @@ impl Source {
             Source::Pcm { reader, bits, samples_left } => {
                 let width = usize::from(*bits / 8);
                 let count = (max / width).min(usize::try_from(*samples_left).unwrap_or(usize::MAX));
+                let mut read = 0u64;
                 for sample in reader.samples::<i16>().take(count) {
                     let sample = sample.map_err(|e| e.to_string())?;
                     if *bits == 8 {
@@ -84,8 +85,9 @@ impl Source {
                     } else {
                         out.extend(sample.to_le_bytes());
                     }
+                    read += 1;
                 }
-                *samples_left -= count as u64;
+                *samples_left -= read;
             }
             Source::Raw { data } => {
                 let mut limited = data.take(max as u64);
