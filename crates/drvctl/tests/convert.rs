@@ -360,3 +360,15 @@ fn a_long_file_shows_no_progress_on_a_pipe() {
     assert_eq!(written.len(), 58 + samples.len());
     assert!(written[58..].iter().zip(&samples).all(|(&c, &v)| c == codec::linear_to_ulaw(v)));
 }
+
+#[test]
+fn a_file_can_be_converted_in_place() {
+    let s = registry("");
+    let pcm = file(&s, "in.wav");
+    write_pcm(&pcm, 1, 8000, &[100, -100, 30000]);
+    let (code, _, err) = run(s.drvctl(&["convert", path_str(&pcm), path_str(&pcm), "--to", "mulaw"]));
+    assert_eq!(code, 0, "{err}");
+    let codes: Vec<u8> = [100, -100, 30000].iter().map(|&v| codec::linear_to_ulaw(v)).collect();
+    assert_eq!(std::fs::read(&pcm).unwrap(), g711_file(7, 1, 8000, &codes));
+    assert_eq!(files(&s), ["in.wav"]);
+}

@@ -280,6 +280,9 @@ pub fn convert(ctx: &Ctx, input: &Path, output: &Path, to: Target, driver: Optio
             refusals.join("\n")
         ));
     };
+    // The input is closed first: OUT may be IN, and Windows renames over no open file.
+    let src_format = src.format.clone();
+    drop(src);
     temp.persist(output).map_err(|e| failed!("cannot write {}: {}", output.display(), e.error))?;
     if c.dropped > 0 {
         crate::output::note(&format!(
@@ -292,7 +295,7 @@ pub fn convert(ctx: &Ctx, input: &Path, output: &Path, to: Target, driver: Optio
         "{} -> {}: {} to {} with {} ({} bytes of audio)",
         input.display(),
         output.display(),
-        describe(&src.format),
+        describe(&src_format),
         describe(&c.dst),
         c.driver,
         c.written
