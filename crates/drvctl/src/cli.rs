@@ -170,6 +170,24 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         timeout: u64,
     },
+    /// Convert a WAVE file through an installed ACM codec
+    ///
+    /// The codec is picked as acmFormatSuggest and acmStreamOpen pick one: the
+    /// first msacm.* alias of [drivers32] that suggests a destination of the wanted
+    /// format at the source's rate and channels and opens a stream to it; --driver
+    /// names the only one to try. OUT is replaced only once it is complete.
+    Convert {
+        /// The WAVE file to read (8- or 16-bit PCM, A-law, mu-law or IMA ADPCM).
+        input: PathBuf,
+        /// The WAVE file to write.
+        output: PathBuf,
+        /// The format to convert to.
+        #[arg(long, value_name = "FORMAT")]
+        to: Target,
+        /// Use only this codec (an alias or a driver file).
+        #[arg(long, value_name = "ALIAS_OR_FILE", add = ArgValueCompleter::new(completion::targets))]
+        driver: Option<String>,
+    },
     /// Show a driver's whole lifecycle with the bundled sample, in a temporary registry
     Demo,
     /// Print a shell completion script (with the registry's aliases)
@@ -196,6 +214,19 @@ pub enum Command {
         /// The driver.
         target: String,
     },
+}
+
+/// `convert --to`: the destination's format tag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    /// mu-law (WAVE_FORMAT_MULAW)
+    Mulaw,
+    /// A-law (WAVE_FORMAT_ALAW)
+    Alaw,
+    /// IMA ADPCM (WAVE_FORMAT_IMA_ADPCM)
+    Ima,
+    /// 16-bit PCM
+    Pcm,
 }
 
 /// `--color`.
@@ -225,6 +256,7 @@ impl Command {
             Command::Trace { .. } => "trace",
             Command::Check { .. } => "check",
             Command::Doctor { .. } => "doctor",
+            Command::Convert { .. } => "convert",
             Command::Demo => "demo",
             Command::Completions { .. } => "completions",
             Command::Manpage { .. } => "manpage",

@@ -14,6 +14,7 @@ mod output;
 mod probe;
 mod rules;
 mod style;
+mod wav;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -21,7 +22,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::{Cli, Command};
-use crate::commands::{check, demo, doctor, drivers, messages, registration};
+use crate::commands::{check, convert, demo, doctor, drivers, messages, registration};
 use crate::context::Ctx;
 use crate::error::{CliError, CliResult};
 
@@ -44,6 +45,9 @@ fn run(cli: Cli) -> CliResult<bool> {
         Command::Trace { target, script, json } => messages::trace(&ctx, &target, script.as_deref(), json)?,
         Command::Check { target, timeout, json } => return check::check(&ctx, &target, timeout, json),
         Command::Doctor { json, timeout } => return doctor::doctor(&ctx, json, timeout),
+        Command::Convert { input, output, to, driver } => {
+            convert::convert(&ctx, &input, &output, to, driver.as_deref())?
+        }
         Command::Demo => demo::demo()?,
         Command::Completions { shell } => completion::registration(
             &shell.to_string(),

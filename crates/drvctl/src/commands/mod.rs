@@ -1,6 +1,7 @@
 //! One module per group of commands.
 
 pub mod check;
+pub mod convert;
 pub mod demo;
 pub mod doctor;
 pub mod drivers;
