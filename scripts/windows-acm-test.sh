@@ -3,13 +3,15 @@
 # codecs: builds drvg711.dll (x86_64-win7-windows-gnu, std built from source with
 # Debian's rustc), compiles scripts/windows/acm-codec-test.c with mingw, registers
 # the DLL in a throwaway Wine prefix (one `msacm.*` value in the Drivers32 registry
-# key) and runs the test, which compares it with Wine's msg711.acm.
+# key) and runs the test, which compares it with Wine's msg711.acm: once with the
+# driver registered when msacm32 starts, once from the cache msacm32 then keeps.
 #
 # Usage: scripts/windows-acm-test.sh
 # Environment:
 #   DRVPROC_WINDOWS_TARGET_DIR  cargo target directory of the Windows build
 #                               (default: target/windows; kept between runs as a cache)
-#   ACM_TEST_LOG                if set, a file for a WINEDEBUG=+msacm,+driver trace of the run
+#   ACM_TEST_LOG                if set, a path prefix for WINEDEBUG=+msacm,+driver traces of the runs
+#                               (ACM_TEST_LOG.registered, ACM_TEST_LOG.cached)
 # Exit status: non-zero if the build or any check fails.
 set -euo pipefail
 
@@ -81,24 +83,57 @@ wine reg add "$DRIVERS32" /v msacm.drvg711 /d "$(winpath "$WORK/drvg711.dll")" /
     die "wine reg add failed"
 timing "wine prefix" "$START"
 
-START=$(now_ms)
-status=0
-if [ -n "${ACM_TEST_LOG:-}" ]; then
-    WINEDEBUG=+msacm,+driver wine "$WORK/acm-codec-test.exe" drvproc G.711 2>"$ACM_TEST_LOG" |
-        tr -d '\r' | tee "$WORK/test.out" || status=$?
-else
-    wine "$WORK/acm-codec-test.exe" drvproc G.711 2>"$WORK/test.err" | tr -d '\r' | tee "$WORK/test.out" ||
-        status=$?
-fi
-wineserver -w
-timing "acm-codec-test under wine" "$START"
-timing total "$TOTAL_START"
-grep -q '^acm-codec-test: ' "$WORK/test.out" || {
-    [ -f "$WORK/test.err" ] && tail -n 20 "$WORK/test.err" >&2
-    die "acm-codec-test did not finish"
+# run_test NAME: runs the test program, keeps its output in $WORK/NAME.out, and
+# sets status to its exit status.
+run_test() {
+    local start
+    start=$(now_ms)
+    status=0
+    if [ -n "${ACM_TEST_LOG:-}" ]; then
+        WINEDEBUG=+msacm,+driver wine "$WORK/acm-codec-test.exe" drvproc G.711 2>"$ACM_TEST_LOG.$1" |
+            tr -d '\r' | tee "$WORK/$1.out" || status=$?
+    else
+        wine "$WORK/acm-codec-test.exe" drvproc G.711 2>"$WORK/$1.err" | tr -d '\r' | tee "$WORK/$1.out" ||
+            status=$?
+    fi
+    wineserver -w
+    timing "acm-codec-test ($1)" "$start"
+    grep -q '^acm-codec-test: ' "$WORK/$1.out" || {
+        [ -f "$WORK/$1.err" ] && tail -n 20 "$WORK/$1.err" >&2
+        die "acm-codec-test ($1) did not finish"
+    }
 }
-if [ "$status" -ne 0 ]; then
-    echo "windows-acm-test: FAILED" >&2
+
+failures=()
+echo "=== acm-codec-test, the codec registered by msacm32 at its start"
+run_test registered
+[ "$status" -eq 0 ] || failures+=("acm-codec-test (registered at msacm32's start)")
+
+# At exit msacm32 caches each driver's tags under DriverCache\<alias>, and later
+# processes read the cache instead of asking the driver: it must be what msg711's is.
+cache_of() {
+    local key='HKLM\Software\Microsoft\AudioCompressionManager\DriverCache'
+    { wine reg query "$key\\$1" 2>/dev/null || true; } | tr -d '\r' | awk '$2 ~ /^REG_/ {print $1, $2, $3}' | sort
+}
+cache_of msacm.drvg711 >"$WORK/cache.ours"
+cache_of msacm.msg711 >"$WORK/cache.msg711"
+echo
+cat "$WORK/cache.ours"
+if [ -s "$WORK/cache.ours" ] && diff -u "$WORK/cache.msg711" "$WORK/cache.ours"; then
+    echo "PASS: msacm32's DriverCache entry of drvg711 = msg711's"
+else
+    echo "FAIL: msacm32's DriverCache entry of drvg711 differs from msg711's (- msg711, + drvg711)"
+    failures+=("DriverCache")
+fi
+
+echo
+echo "=== acm-codec-test, the codec known from msacm32's DriverCache"
+run_test cached
+[ "$status" -eq 0 ] || failures+=("acm-codec-test (from the DriverCache)")
+
+timing total "$TOTAL_START"
+if [ ${#failures[@]} -gt 0 ]; then
+    printf 'windows-acm-test: FAILED: %s\n' "${failures[*]}" >&2
     exit 1
 fi
 echo "windows-acm-test: all passed"

@@ -663,6 +663,50 @@ static void refusals(struct driver *ours, struct driver *ref)
     }
 }
 
+/*
+ * With the reference disabled (acmDriverPriority), the codec is the one msacm32
+ * finds for a PCM <-> G.711 pair when the caller names no driver: acmFormatSuggest
+ * and acmStreamOpen with NULL, as ordinary programs call them.
+ */
+static void any_driver(struct driver *ours, struct driver *ref, const BYTE *pcm, DWORD pcm_len)
+{
+    WAVEFORMATEX p = pcm16(1, 8000), g, mu = g711(WAVE_FORMAT_MULAW, 1, 8000);
+    struct run mine, any;
+    MMRESULT rc;
+
+    printf("\n--- any driver (NULL), the reference disabled\n");
+    rc = acmDriverPriority(ref->id, 0, ACM_DRIVERPRIORITYF_DISABLE);
+    check(rc == 0, "acmDriverPriority(reference, DISABLE) -> %u", rc);
+    if (rc)
+        return;
+    rc = suggest(NULL, &p, WAVE_FORMAT_MULAW, ACM_FORMATSUGGESTF_WFORMATTAG, &g);
+    check(rc == 0 && memcmp(&g, &mu, sizeof g) == 0, "acmFormatSuggest(NULL, PCM -> mu-law) -> %u, tag %u align %u",
+          rc, g.wFormatTag, g.nBlockAlign);
+    {
+        HACMSTREAM has = NULL;
+        HACMDRIVERID id = NULL;
+        WAVEFORMATEX s = p, d = mu;
+        rc = acmStreamOpen(&has, NULL, &s, &d, NULL, 0, 0, 0);
+        if (rc == 0) {
+            rc = acmDriverID((HACMOBJ)has, &id, 0);
+            acmStreamClose(has, 0);
+        }
+        check(rc == 0 && id == ours->id, "acmStreamOpen(NULL, PCM -> mu-law) opens ours -> %u", rc);
+    }
+    convert(NULL, &p, &mu, pcm, pcm_len, WHOLE, &any);
+    convert(ours->had, &p, &mu, pcm, pcm_len, WHOLE, &mine);
+    if (any.error)
+        check(0, "acmStreamOpen(NULL) and convert: %s -> %u", any.error, any.error_rc);
+    else
+        check(any.out_len == mine.out_len && memcmp(any.out, mine.out, any.out_len) == 0,
+              "acmStreamOpen(NULL, PCM -> mu-law): converted as with ours named (%lu bytes)",
+              (unsigned long)any.out_len);
+    free_run(&any);
+    free_run(&mine);
+    rc = acmDriverPriority(ref->id, 0, ACM_DRIVERPRIORITYF_ENABLE);
+    check(rc == 0, "acmDriverPriority(reference, ENABLE) -> %u", rc);
+}
+
 /* ------------------------------------------------------------------------ */
 
 int main(int argc, char **argv)
@@ -722,6 +766,8 @@ int main(int argc, char **argv)
         snprintf(what, sizeof what, "%s -> PCM, 44100 Hz stereo, all 256 codes", tag_name(tag));
         stream_case(&ours, &ref, what, &g2, &p2, codes, sizeof codes, 2 * sizeof codes);
     }
+
+    any_driver(&ours, &ref, pcm, sizeof pcm);
 
 done:
     if (ours.had)
