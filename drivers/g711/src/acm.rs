@@ -1,8 +1,10 @@
-//! The G.711 codec as an ACM driver: A-law and µ-law to and from 16-bit PCM and to
-//! each other, mono and stereo, 8 to 48 kHz, answering as Wine's msg711.acm does
-//! (sizes count whole samples, and a size with none is 0 bytes, not an error). One
-//! difference, with identical output: in stereo it converts whole frames (both
-//! channels' samples) per call, where msg711 may stop between the two.
+//! The G.711 codec as an ACM driver: A-law and µ-law to and from 16-bit PCM, mono
+//! and stereo, 8 to 48 kHz, answering as Wine's msg711.acm does (sizes count whole
+//! samples, and a size with none is 0 bytes, not an error). Two differences: in
+//! stereo it converts whole frames (both channels' samples) per call, where msg711
+//! may stop between the two (the output is identical); and it does not convert one
+//! law into the other, which msg711 does with G.711's own conversion tables
+//! (decoding and re-encoding gives other codes for some values).
 
 use drvproc::acm::consts::*;
 use drvproc::acm::{Codec, ConvertFlags, Details, Format, FormatTag, SizeQuery, Stream, Suggestion};
@@ -117,8 +119,6 @@ impl Codec for G711 {
             Some(G711Stream { direction: Direction::Encode(dst.tag), channels })
         } else if is_g711_format(src) && is_pcm16(dst) {
             Some(G711Stream { direction: Direction::Decode(src.tag), channels })
-        } else if is_g711_format(src) && is_g711_format(dst) && src.tag != dst.tag {
-            Some(G711Stream { direction: Direction::Transcode(src.tag), channels })
         } else {
             None
         }
@@ -131,8 +131,6 @@ enum Direction {
     Encode(u16),
     /// This tag to 16-bit PCM.
     Decode(u16),
-    /// This tag to the other law, through the 16-bit value (as msg711 does).
-    Transcode(u16),
 }
 
 /// A G.711 conversion: stateless, whole sample frames at a time.
@@ -147,7 +145,6 @@ impl G711Stream {
         match self.direction {
             Direction::Encode(_) => (2 * self.channels, self.channels),
             Direction::Decode(_) => (self.channels, 2 * self.channels),
-            Direction::Transcode(_) => (self.channels, self.channels),
         }
     }
 }
@@ -172,16 +169,6 @@ impl Stream for G711Stream {
             Direction::Encode(_) => codec::encode_ulaw_le(src, dst),
             Direction::Decode(WAVE_FORMAT_ALAW) => codec::decode_alaw_le(src, dst),
             Direction::Decode(_) => codec::decode_ulaw_le(src, dst),
-            Direction::Transcode(from) => {
-                for (out, &code) in dst.iter_mut().zip(src) {
-                    *out = if from == WAVE_FORMAT_ALAW {
-                        codec::linear_to_ulaw(codec::alaw_to_linear(code))
-                    } else {
-                        codec::linear_to_alaw(codec::ulaw_to_linear(code))
-                    };
-                }
-                codec::Used { src: src.len(), dst: src.len() }
-            }
         };
         (used.src, used.dst)
     }

@@ -99,26 +99,6 @@ fn every_value_converts_as_the_sample_functions_do() {
     }
 }
 
-/// msg711 converts between the laws directly, through the 16-bit value.
-#[test]
-fn one_law_to_the_other() {
-    let (_m, codec) = open();
-    let codes: Vec<u8> = (0..=255).collect();
-    for (from, to, via) in [
-        (
-            WAVE_FORMAT_ALAW,
-            WAVE_FORMAT_MULAW,
-            (|c| codec::linear_to_ulaw(codec::alaw_to_linear(c))) as fn(u8) -> u8,
-        ),
-        (WAVE_FORMAT_MULAW, WAVE_FORMAT_ALAW, |c| codec::linear_to_alaw(codec::ulaw_to_linear(c))),
-    ] {
-        let mut s = codec.stream(&g711(from, 1, 8000), &g711(to, 1, 8000)).unwrap();
-        let mut out = vec![0u8; 256];
-        assert_eq!(s.convert(&codes, &mut out, ConvertFlags::default()).unwrap(), (256, 256));
-        assert_eq!(out, codes.iter().map(|&c| via(c)).collect::<Vec<_>>());
-    }
-}
-
 #[test]
 fn odd_buffers_convert_whole_frames_only() {
     let (_m, codec) = open();
@@ -156,8 +136,8 @@ fn pairs_it_does_not_convert_are_refused() {
         (Format::pcm(1, 8000, 16), g711(WAVE_FORMAT_ALAW, 2, 8000)),
         (Format::pcm(1, 8000, 16), g711(WAVE_FORMAT_ALAW, 1, 11025)),
         (Format::pcm(1, 8000, 8), g711(WAVE_FORMAT_ALAW, 1, 8000)),
+        (g711(WAVE_FORMAT_ALAW, 1, 8000), g711(WAVE_FORMAT_MULAW, 1, 8000)),
         (g711(WAVE_FORMAT_ALAW, 1, 8000), g711(WAVE_FORMAT_ALAW, 1, 8000)),
-        (g711(WAVE_FORMAT_ALAW, 1, 8000), g711(WAVE_FORMAT_MULAW, 2, 8000)),
         (Format::pcm(3, 8000, 16), g711(WAVE_FORMAT_ALAW, 3, 8000)),
         (Format::pcm(1, 96000, 16), g711(WAVE_FORMAT_ALAW, 1, 96000)),
     ] {
