@@ -7,7 +7,7 @@ mod common;
 use common::*;
 
 /// The commands a user sees (the hidden worker is not one).
-const COMMANDS: [&str; 11] = [
+const COMMANDS: [&str; 12] = [
     "list",
     "install",
     "remove",
@@ -16,6 +16,7 @@ const COMMANDS: [&str; 11] = [
     "trace",
     "check",
     "doctor",
+    "convert",
     "demo",
     "completions",
     "manpage",
