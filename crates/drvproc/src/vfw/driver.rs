@@ -39,7 +39,10 @@ fn answer(result: Result<(), IcError>) -> LResult {
 /// After a compressed frame, `lpbiOutput->biSizeImage` is its length and
 /// `*lpdwFlags` has `AVIIF_KEYFRAME` set for a keyframe and cleared for a delta
 /// frame; after a decompressed one, `lpbiOutput->biSizeImage` is the frame's size.
-/// Unknown `ICM_*` messages answer `ICERR_UNSUPPORTED`.
+/// `ICDECOMPRESS_NULLFRAME` hands the codec no data (the frame repeats the previous
+/// one). `ICM_GETSTATE` answers a state of 0 bytes and `ICM_SETSTATE` takes none,
+/// rather than an error a caller could take for a size. Other unknown `ICM_*`
+/// messages answer `ICERR_UNSUPPORTED`.
 #[derive(Default)]
 pub struct VfwDriver<C: VideoCodec> {
     codec: C,
@@ -217,6 +220,8 @@ impl<C: VideoCodec> Instance<VfwDriver<C>> for VfwInstance {
                 }
                 ICERR_OK
             }
+            // The kit keeps no codec state: its size is 0, and setting it takes nothing.
+            ICM_GETSTATE | ICM_SETSTATE => 0,
             ICM_COMPRESS => answer(Self::compress(codec, l1, l2)),
             ICM_DECOMPRESS => answer(Self::decompress(codec, l1, l2)),
             ICM_USER..ICM_RESERVED_HIGH => ICERR_UNSUPPORTED,
@@ -278,7 +283,8 @@ impl VfwInstance {
                     if declared != 0 && declared < frame_len {
                         return Err(IcError::BadSize);
                     }
-                    Ok((input.data_size(), frame_len))
+                    // A null frame repeats the previous one: no data, whatever the header says.
+                    Ok((if r.null_frame { 0 } else { input.data_size() }, frame_len))
                 },
                 |r, data, frame| {
                     let (Ok(input), Ok(output)) = (&r.input, &r.output) else {

@@ -334,10 +334,18 @@ fn msvfw32s_sequence() {
     compressed[20..24].copy_from_slice(&24u32.to_le_bytes());
     assert_eq!(call(id, ICM_DECOMPRESS, lp(&mut id_), 48), ICERR_ERROR);
     assert_eq!(call(id, ICM_DECOMPRESS, lp(&mut id_), 47), ICERR_BADPARAM);
+    // A null frame hands the codec no data (which this one refuses), even with no lpInput.
+    id_.flags = ICDECOMPRESS_NULLFRAME | ICDECOMPRESS_NOTKEYFRAME;
+    id_.input = ptr::null_mut();
+    assert_eq!(call(id, ICM_DECOMPRESS, lp(&mut id_), 48), ICERR_ERROR);
+    id_.flags = ICDECOMPRESS_NOTKEYFRAME;
+    assert_eq!(call(id, ICM_DECOMPRESS, lp(&mut id_), 48), ICERR_BADPARAM, "data without lpInput");
     assert_eq!(call(id, ICM_DECOMPRESS_END, 0, 0), ICERR_OK);
 
     // What the kit does not know is unsupported, not DefDriverProc's 0.
     assert_eq!(call(id, ICM_CONFIGURE, -1, 0), ICERR_UNSUPPORTED);
+    assert_eq!(call(id, ICM_GETSTATE, 0, 0), 0, "no state: 0 bytes, not a negative size");
+    assert_eq!(call(id, ICM_SETSTATE, 0, 0), 0);
     assert_eq!(call(id, ICM_USER + 100, 0, 0), ICERR_UNSUPPORTED);
 
     assert_eq!(call(id, DRV_CLOSE, 0, 0), 1);

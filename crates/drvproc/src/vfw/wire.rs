@@ -262,6 +262,8 @@ pub(super) unsafe fn compress(
 #[derive(Debug)]
 pub(super) struct DecompressRequest {
     pub not_keyframe: bool,
+    /// `ICDECOMPRESS_NULLFRAME`: the frame repeats the previous one.
+    pub null_frame: bool,
     pub input: Result<BitmapFormat, BitmapFormatError>,
     pub output: Result<BitmapFormat, BitmapFormatError>,
 }
@@ -289,6 +291,7 @@ pub(super) unsafe fn decompress(
     let request = unsafe {
         DecompressRequest {
             not_keyframe: ic.flags & super::consts::ICDECOMPRESS_NOTKEYFRAME != 0,
+            null_frame: ic.flags & super::consts::ICDECOMPRESS_NULLFRAME != 0,
             input: read_format(ic.bi_input.cast()).unwrap_or(Err(BitmapFormatError::TooShort(0))),
             output: read_format(ic.bi_output.cast()).unwrap_or(Err(BitmapFormatError::TooShort(0))),
         }
