@@ -87,8 +87,13 @@ impl VideoCodec for Rle8 {
         Ok(Compressed { data, keyframe })
     }
 
+    /// Decompresses into 8-bit frames (the indices) or 24-bit ones (the palette's
+    /// colours), as msrle32 does.
     fn decompress_query(&self, input: &BitmapFormat, output: Option<&BitmapFormat>) -> Result<(), IcError> {
-        let output_ok = output.is_none_or(|o| is_8bit(o, BI_RGB) && same_size(input, o));
+        let output_ok = output.is_none_or(|o| {
+            let rgb24 = o.header.bit_count == 24 && o.header.compression == BI_RGB && o.header.height > 0;
+            (is_8bit(o, BI_RGB) || rgb24) && same_size(input, o)
+        });
         if is_8bit(input, BI_RLE8) && output_ok { Ok(()) } else { Err(IcError::BadFormat) }
     }
 
@@ -110,10 +115,35 @@ impl VideoCodec for Rle8 {
         frame: &mut [u8],
     ) -> Result<(), IcError> {
         self.decompress_query(input, Some(output))?;
-        match codec::decode(data, input.width(), input.rows(), frame) {
-            Ok(()) | Err(codec::CodecError::EmptyStream) => Ok(()),
-            Err(_) => Err(IcError::Error),
+        if data.is_empty() {
+            return Ok(());
         }
+        let (width, height) = (input.width(), input.rows());
+        if output.header.bit_count == 8 {
+            return codec::decode(data, width, height, frame).map_err(|_| IcError::Error);
+        }
+        // 24 bits: decode twice over opposite fills; the pixels the stream drew are
+        // those where both agree, and only those get their palette colour.
+        let size = codec::frame_size(width, height).map_err(|_| IcError::BadFormat)?;
+        let (mut drawn, mut probe) = (vec![0u8; size], vec![0xFFu8; size]);
+        codec::decode(data, width, height, &mut drawn).map_err(|_| IcError::Error)?;
+        codec::decode(data, width, height, &mut probe).map_err(|_| IcError::Error)?;
+        let stride8 = size / height.max(1);
+        let stride24 = output.row_bytes().map_err(|_| IcError::BadFormat)?;
+        let palette = input.palette();
+        for y in 0..height {
+            for x in 0..width {
+                let i = y * stride8 + x;
+                if drawn[i] != probe[i] {
+                    continue;
+                }
+                let v = usize::from(drawn[i]);
+                let bgr = palette.get(4 * v..4 * v + 3).unwrap_or(&[0, 0, 0]);
+                let at = y * stride24 + 3 * x;
+                frame.get_mut(at..at + 3).ok_or(IcError::BadSize)?.copy_from_slice(bgr);
+            }
+        }
+        Ok(())
     }
 }
 

@@ -195,3 +195,42 @@ fn delta_frames_leave_skipped_pixels_and_bad_streams_draw_nothing() {
     let err = codec.decompress(&rle, &[0, 1], false, &rgb, short).unwrap_err();
     assert!(matches!(err, VfwError::BufferTooSmall { needed: 16, len: 15, .. }), "{err}");
 }
+
+/// Decompressing into 24 bits draws the palette's colours, and a delta frame
+/// leaves the pixels it skips as they were.
+#[test]
+fn decompresses_into_24_bits_with_the_palette() {
+    let (width, height) = (5usize, 2usize);
+    let (_m, codec) = open(ICMODE_DECOMPRESS);
+    let input = rgb8(width as i32, height as i32);
+    let mut rle = codec.compress_get_format(&input).unwrap();
+    let mut rgb24 = input.clone();
+    (rgb24.header.bit_count, rgb24.header.clr_used, rgb24.header.size_image) = (24, 0, 0);
+    rgb24.extra.clear();
+    codec.decompress_query(&rle, Some(&rgb24)).unwrap();
+    let mut rgb16 = rgb24.clone();
+    rgb16.header.bit_count = 16;
+    assert_eq!(driver_error(codec.decompress_query(&rle, Some(&rgb16)).unwrap_err()), ICERR_BADFORMAT);
+
+    let first = [1, 2, 3, 4, 5, 0, 0, 0, 250, 251, 252, 253, 254, 0, 0, 0];
+    let key = codec.compress(&input, &first, &mut rle, FrameOptions::default()).unwrap();
+    let stride24 = 16; // 15 bytes rounded up to 4
+    let mut shown = vec![0xEEu8; stride24 * height + 8];
+    codec.decompress(&rle, &key.data, false, &rgb24, &mut shown).unwrap();
+    let colour = |v: u8| [v, 255 - v, v / 2];
+    for y in 0..height {
+        for x in 0..width {
+            assert_eq!(shown[y * stride24 + 3 * x..][..3], colour(first[y * 8 + x]), "pixel ({x}, {y})");
+        }
+        assert_eq!(shown[y * stride24 + 15], 0xEE, "row padding untouched");
+    }
+    assert_eq!(&shown[stride24 * height..], &[0xEE; 8], "nothing past the frame");
+
+    // Skip to (1, 1), draw two pixels of 7; nothing else changes.
+    let before = shown.clone();
+    codec.decompress(&rle, &[0, 2, 1, 1, 2, 7, 0, 1], true, &rgb24, &mut shown).unwrap();
+    let mut expected = before;
+    expected[stride24 + 3..stride24 + 6].copy_from_slice(&colour(7));
+    expected[stride24 + 6..stride24 + 9].copy_from_slice(&colour(7));
+    assert_eq!(shown, expected);
+}
