@@ -18,7 +18,8 @@ fn answer(result: Result<(), IcError>) -> LResult {
 ///
 /// It accepts the session open (`lParam2` NULL) and opens with an `ICOPEN` of type
 /// `'vidc'` (in any case, as msvfw32 compares fourccs); any other type is refused
-/// with `dwError = ICERR_UNSUPPORTED`. The handler fourcc is not checked: the
+/// with `dwError = ICERR_UNSUPPORTED`, and an `ICOPEN` whose `dwSize` does not
+/// reach `dwFlags` is refused. The handler fourcc is not checked: the
 /// codec answers under whatever alias it was installed.
 ///
 /// The buffers msvfw32 hands over carry no lengths; the kit takes them as:
@@ -81,14 +82,17 @@ impl<C: VideoCodec> Driver for VfwDriver<C> {
     fn open(&self, params: &OpenParams) -> Option<VfwInstance> {
         // SAFETY: DRV_OPEN's lParam2 for a video codec is NULL or an ICOPEN (the
         // contract of the DriverProc this runs behind).
-        let request = unsafe { wire::open_request(params.lparam2) };
-        if let Some(r) = request
-            && !same_fourcc(r.fcc_type, ICTYPE_VIDEO)
-        {
-            // SAFETY: as above.
-            unsafe { wire::set_open_error(params.lparam2, ICERR_UNSUPPORTED) };
-            return None;
-        }
+        let request = match unsafe { wire::open_request(params.lparam2) } {
+            None => None,
+            // Too short to be an ICOPEN, and not the session's NULL either.
+            Some(None) => return None,
+            Some(Some(r)) if !same_fourcc(r.fcc_type, ICTYPE_VIDEO) => {
+                // SAFETY: as above.
+                unsafe { wire::set_open_error(params.lparam2, ICERR_UNSUPPORTED) };
+                return None;
+            }
+            Some(Some(r)) => Some(r),
+        };
         Some(VfwInstance {
             mode: request.map_or(0, |r| r.flags),
             compressing: AtomicBool::new(false),

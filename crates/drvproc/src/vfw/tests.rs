@@ -179,6 +179,10 @@ fn msvfw32s_sequence() {
     let other = call(0, DRV_OPEN, 0, lp(&mut upper));
     assert_ne!(other, 0, "fourccs compare without case");
     assert_eq!(call(other as usize, DRV_CLOSE, 0, 0), 1);
+    let mut short = ic_open(ICTYPE_VIDEO, ICMODE_COMPRESS);
+    short.size = 19; // too short to hold dwFlags: not an ICOPEN, and not a session open
+    assert_eq!(call(0, DRV_OPEN, 0, lp(&mut short)), 0);
+    assert_eq!(short.error, 0, "no dwError inside 19 bytes");
     let mut open = ic_open(ICTYPE_VIDEO, ICMODE_COMPRESS);
     let id = call(0, DRV_OPEN, 0, lp(&mut open)) as usize;
     assert_ne!(id, 0);

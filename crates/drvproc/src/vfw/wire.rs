@@ -29,13 +29,13 @@ pub(super) struct OpenRequest {
     pub flags: u32,
 }
 
-/// Reads `ICOPEN` (as much as its `dwSize` covers); `None` for NULL or a size too
-/// small to hold `dwFlags`.
+/// Reads `ICOPEN`: `None` for NULL (the session open), `Some(None)` for a structure
+/// whose `dwSize` is too small to hold `dwFlags`.
 ///
 /// # Safety
 /// `l2` is `DRV_OPEN`'s `lParam2` for a video codec: NULL or an `ICOPEN` of
 /// `dwSize` bytes.
-pub(super) unsafe fn open_request(l2: LParam) -> Option<OpenRequest> {
+pub(super) unsafe fn open_request(l2: LParam) -> Option<Option<OpenRequest>> {
     let base = l2 as *const u8;
     if base.is_null() {
         return None;
@@ -43,15 +43,15 @@ pub(super) unsafe fn open_request(l2: LParam) -> Option<OpenRequest> {
     // SAFETY: every ICOPEN starts with its u32 size (the contract).
     let size = unsafe { ptr::read_unaligned(base.cast::<u32>()) } as usize;
     if size < offset_of!(IcOpen, flags) + 4 {
-        return None;
+        return Some(None);
     }
     // SAFETY: all three fields lie within `size` bytes.
     unsafe {
-        Some(OpenRequest {
+        Some(Some(OpenRequest {
             fcc_type: ptr::read_unaligned(base.add(offset_of!(IcOpen, fcc_type)).cast()),
             fcc_handler: ptr::read_unaligned(base.add(offset_of!(IcOpen, fcc_handler)).cast()),
             flags: ptr::read_unaligned(base.add(offset_of!(IcOpen, flags)).cast()),
-        })
+        }))
     }
 }
 
