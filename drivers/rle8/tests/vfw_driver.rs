@@ -90,6 +90,16 @@ fn formats_sizes_and_refusals() {
     let other_size = codec.compress_get_format(&rgb8(32, 48)).unwrap();
     assert_eq!(driver_error(codec.compress_query(&input, Some(&other_size)).unwrap_err()), ICERR_BADFORMAT);
     assert_eq!(driver_error(codec.decompress_query(&input, None).unwrap_err()), ICERR_BADFORMAT);
+    // A format whose header promises more colours than it carries never reaches
+    // the driver, which would read the table by the header.
+    let mut cut = input.clone();
+    cut.extra.truncate(100);
+    let err = codec.compress_query(&cut, None).unwrap_err();
+    assert!(matches!(err, VfwError::Format { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "ICM_COMPRESS_QUERY: bad format: the format needs 1064 bytes (header and colour table), 140 given"
+    );
     let err = codec.compress_get_format(&deep).unwrap_err();
     assert_eq!(err.to_string(), "ICM_COMPRESS_GET_FORMAT failed: ICERR_BADFORMAT (-2)");
 }
