@@ -73,6 +73,7 @@ mod registry;
 mod resolve;
 mod system_registry;
 mod text_encoding;
+mod vfw_client;
 #[cfg(windows)]
 mod wide;
 
@@ -92,3 +93,4 @@ pub use registry::{Committed, DRIVERS32, EditOptions, EntrySource, Registry, Reg
 pub use resolve::is_path;
 pub use resolve::split_entry;
 pub use system_registry::{MAX_VALUE_UNITS, SYSTEM_KEY, SystemKey};
+pub use vfw_client::{CompressedFrame, FrameOptions, VfwCodec, VfwError, VideoInfo};

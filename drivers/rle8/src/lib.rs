@@ -1,6 +1,10 @@
 //! `drvrle8`: the BI_RLE8 video codec, the run-length compression of 8-bit paletted
 //! Windows bitmaps that Video for Windows players expect from an `MRLE` codec.
 //!
+//! As a driver library it exports `DriverProc` ([`vfw`], through drvproc's VfW kit),
+//! so it drops in where msrle32.dll sits: `vidc.mrle=drvrle8.dll` in the `Drivers32`
+//! registry key or system.ini.
+//!
 //! [`codec`] holds the algorithm itself, independent of any driver message: a decoder
 //! that never writes outside the frame nor reads outside the stream, and a compressor
 //! whose keyframes and delta frames always decode back to exactly the input frame.
@@ -28,3 +32,6 @@
 //! ```
 
 pub mod codec;
+pub mod vfw;
+
+drvproc::export_driver!(drvproc::vfw::VfwDriver<vfw::Rle8>);

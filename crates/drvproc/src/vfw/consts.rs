@@ -81,6 +81,7 @@ pub const AVIIF_KEYFRAME: u32 = 0x10;
 pub const BI_RGB: u32 = 0;
 pub const BI_RLE8: u32 = 1;
 pub const BI_RLE4: u32 = 2;
+pub const BI_BITFIELDS: u32 = 3;
 
 #[cfg(test)]
 mod tests {
