@@ -77,9 +77,9 @@ mod vfw_client;
 #[cfg(windows)]
 mod wide;
 
+pub use acm_client::{AcmCodec, AcmError, AcmStream, CodecInfo, TagInfo};
 /// Whether sends use the light barrier (Linux `membarrier` available) rather than a
 /// full fence each; see the handle table's design notes.
-pub use acm_client::{AcmCodec, AcmError, AcmStream, CodecInfo, TagInfo};
 pub use barrier::expedited as sends_are_fence_free;
 pub use callback::{DEFAULT_QUEUE_CAPACITY, Event, MessageQueue, PostedMessage, driver_callback};
 pub use drvproc::def_driver_proc;
