@@ -518,6 +518,270 @@ typedef struct {
 #pragma pack(pop)
 #endif
 
+/* ---- VfW codec messages, errors and flags (vfw.h, aviriff.h, wingdi.h) ------ *
+ * For C video codecs and clients; each is defined only if the system headers did
+ * not. drvproc::vfw::consts holds the same values (checked by the tests). */
+#ifndef ICM_GETSTATE
+#  define ICM_GETSTATE 0x5000
+#endif
+#ifndef ICM_SETSTATE
+#  define ICM_SETSTATE 0x5001
+#endif
+#ifndef ICM_GETINFO
+#  define ICM_GETINFO 0x5002
+#endif
+#ifndef ICM_CONFIGURE
+#  define ICM_CONFIGURE 0x500A
+#endif
+#ifndef ICM_ABOUT
+#  define ICM_ABOUT 0x500B
+#endif
+#ifndef ICM_GETDEFAULTQUALITY
+#  define ICM_GETDEFAULTQUALITY 0x501E
+#endif
+#ifndef ICM_GETQUALITY
+#  define ICM_GETQUALITY 0x501F
+#endif
+#ifndef ICM_SETQUALITY
+#  define ICM_SETQUALITY 0x5020
+#endif
+#ifndef ICM_COMPRESS_GET_FORMAT
+#  define ICM_COMPRESS_GET_FORMAT 0x4004
+#endif
+#ifndef ICM_COMPRESS_GET_SIZE
+#  define ICM_COMPRESS_GET_SIZE 0x4005
+#endif
+#ifndef ICM_COMPRESS_QUERY
+#  define ICM_COMPRESS_QUERY 0x4006
+#endif
+#ifndef ICM_COMPRESS_BEGIN
+#  define ICM_COMPRESS_BEGIN 0x4007
+#endif
+#ifndef ICM_COMPRESS
+#  define ICM_COMPRESS 0x4008
+#endif
+#ifndef ICM_COMPRESS_END
+#  define ICM_COMPRESS_END 0x4009
+#endif
+#ifndef ICM_DECOMPRESS_GET_FORMAT
+#  define ICM_DECOMPRESS_GET_FORMAT 0x400A
+#endif
+#ifndef ICM_DECOMPRESS_QUERY
+#  define ICM_DECOMPRESS_QUERY 0x400B
+#endif
+#ifndef ICM_DECOMPRESS_BEGIN
+#  define ICM_DECOMPRESS_BEGIN 0x400C
+#endif
+#ifndef ICM_DECOMPRESS
+#  define ICM_DECOMPRESS 0x400D
+#endif
+#ifndef ICM_DECOMPRESS_END
+#  define ICM_DECOMPRESS_END 0x400E
+#endif
+#ifndef ICERR_OK
+#  define ICERR_OK 0
+#endif
+#ifndef ICERR_DONTDRAW
+#  define ICERR_DONTDRAW 1
+#endif
+#ifndef ICERR_NEWPALETTE
+#  define ICERR_NEWPALETTE 2
+#endif
+#ifndef ICERR_GOTOKEYFRAME
+#  define ICERR_GOTOKEYFRAME 3
+#endif
+#ifndef ICERR_STOPDRAWING
+#  define ICERR_STOPDRAWING 4
+#endif
+#ifndef ICERR_UNSUPPORTED
+#  define ICERR_UNSUPPORTED (-1)
+#endif
+#ifndef ICERR_BADFORMAT
+#  define ICERR_BADFORMAT (-2)
+#endif
+#ifndef ICERR_MEMORY
+#  define ICERR_MEMORY (-3)
+#endif
+#ifndef ICERR_INTERNAL
+#  define ICERR_INTERNAL (-4)
+#endif
+#ifndef ICERR_BADFLAGS
+#  define ICERR_BADFLAGS (-5)
+#endif
+#ifndef ICERR_BADPARAM
+#  define ICERR_BADPARAM (-6)
+#endif
+#ifndef ICERR_BADSIZE
+#  define ICERR_BADSIZE (-7)
+#endif
+#ifndef ICERR_BADHANDLE
+#  define ICERR_BADHANDLE (-8)
+#endif
+#ifndef ICERR_CANTUPDATE
+#  define ICERR_CANTUPDATE (-9)
+#endif
+#ifndef ICERR_ABORT
+#  define ICERR_ABORT (-10)
+#endif
+#ifndef ICERR_ERROR
+#  define ICERR_ERROR (-100)
+#endif
+#ifndef ICERR_BADBITDEPTH
+#  define ICERR_BADBITDEPTH (-200)
+#endif
+#ifndef ICERR_BADIMAGESIZE
+#  define ICERR_BADIMAGESIZE (-201)
+#endif
+#ifndef ICTYPE_VIDEO
+#  define ICTYPE_VIDEO 0x63646976
+#endif
+#ifndef ICMODE_COMPRESS
+#  define ICMODE_COMPRESS 1
+#endif
+#ifndef ICMODE_DECOMPRESS
+#  define ICMODE_DECOMPRESS 2
+#endif
+#ifndef ICMODE_FASTDECOMPRESS
+#  define ICMODE_FASTDECOMPRESS 3
+#endif
+#ifndef ICMODE_QUERY
+#  define ICMODE_QUERY 4
+#endif
+#ifndef ICMODE_FASTCOMPRESS
+#  define ICMODE_FASTCOMPRESS 5
+#endif
+#ifndef ICMODE_DRAW
+#  define ICMODE_DRAW 8
+#endif
+#ifndef VIDCF_QUALITY
+#  define VIDCF_QUALITY 1
+#endif
+#ifndef VIDCF_CRUNCH
+#  define VIDCF_CRUNCH 2
+#endif
+#ifndef VIDCF_TEMPORAL
+#  define VIDCF_TEMPORAL 4
+#endif
+#ifndef VIDCF_COMPRESSFRAMES
+#  define VIDCF_COMPRESSFRAMES 8
+#endif
+#ifndef VIDCF_DRAW
+#  define VIDCF_DRAW 16
+#endif
+#ifndef VIDCF_FASTTEMPORALC
+#  define VIDCF_FASTTEMPORALC 32
+#endif
+#ifndef VIDCF_FASTTEMPORALD
+#  define VIDCF_FASTTEMPORALD 128
+#endif
+#ifndef ICVERSION
+#  define ICVERSION 260
+#endif
+#ifndef ICCOMPRESS_KEYFRAME
+#  define ICCOMPRESS_KEYFRAME 1
+#endif
+#ifndef ICDECOMPRESS_HURRYUP
+#  define ICDECOMPRESS_HURRYUP 0x80000000
+#endif
+#ifndef ICDECOMPRESS_UPDATE
+#  define ICDECOMPRESS_UPDATE 0x40000000
+#endif
+#ifndef ICDECOMPRESS_PREROLL
+#  define ICDECOMPRESS_PREROLL 0x20000000
+#endif
+#ifndef ICDECOMPRESS_NULLFRAME
+#  define ICDECOMPRESS_NULLFRAME 0x10000000
+#endif
+#ifndef ICDECOMPRESS_NOTKEYFRAME
+#  define ICDECOMPRESS_NOTKEYFRAME 0x08000000
+#endif
+#ifndef AVIIF_LIST
+#  define AVIIF_LIST 1
+#endif
+#ifndef AVIIF_TWOCC
+#  define AVIIF_TWOCC 2
+#endif
+#ifndef AVIIF_KEYFRAME
+#  define AVIIF_KEYFRAME 16
+#endif
+#ifndef BI_RGB
+#  define BI_RGB 0
+#endif
+#ifndef BI_RLE8
+#  define BI_RLE8 1
+#endif
+#ifndef BI_RLE4
+#  define BI_RLE4 2
+#endif
+#ifndef BI_BITFIELDS
+#  define BI_BITFIELDS 3
+#endif
+
+/* ---- VfW structures, as msvfw32 hands them to a codec (vfw.h, wingdi.h) ------ *
+ * Natural alignment (sizes on 64-bit targets: 40, 56, 568, 88, 48).
+ * drvproc::vfw::layout holds the same declarations (checked by the tests). */
+#if !defined(_WINGDI_) && !defined(__WINE_WINGDI_H)
+typedef struct tagBITMAPINFOHEADER {
+    DWORD biSize;
+    LONG  biWidth;
+    LONG  biHeight;          /* positive: bottom-up rows */
+    WORD  biPlanes;
+    WORD  biBitCount;
+    DWORD biCompression;
+    DWORD biSizeImage;
+    LONG  biXPelsPerMeter;
+    LONG  biYPelsPerMeter;
+    DWORD biClrUsed;
+    DWORD biClrImportant;
+} BITMAPINFOHEADER, *PBITMAPINFOHEADER, *LPBITMAPINFOHEADER;
+#endif
+#if !defined(_INC_VFW) && !defined(__WINE_VFW_H)
+typedef struct {
+    DWORD   dwSize;
+    DWORD   fccType;         /* 'vidc' */
+    DWORD   fccHandler;
+    DWORD   dwVersion;
+    DWORD   dwFlags;         /* ICMODE_* */
+    LRESULT dwError;         /* set by a driver that refuses the open */
+    void   *pV1Reserved;
+    void   *pV2Reserved;
+    DWORD   dnDevNode;
+} ICOPEN;
+typedef struct {
+    DWORD dwSize;
+    DWORD fccType;
+    DWORD fccHandler;
+    DWORD dwFlags;
+    DWORD dwVersion;
+    DWORD dwVersionICM;
+    WCHAR szName[16];
+    WCHAR szDescription[128];
+    WCHAR szDriver[128];
+} ICINFO;
+typedef struct {
+    DWORD              dwFlags;
+    LPBITMAPINFOHEADER lpbiOutput;
+    void              *lpOutput;
+    LPBITMAPINFOHEADER lpbiInput;
+    void              *lpInput;
+    DWORD             *lpckid;
+    DWORD             *lpdwFlags;
+    LONG               lFrameNum;
+    DWORD              dwFrameSize;
+    DWORD              dwQuality;
+    LPBITMAPINFOHEADER lpbiPrev;
+    void              *lpPrev;
+} ICCOMPRESS;
+typedef struct {
+    DWORD              dwFlags;
+    LPBITMAPINFOHEADER lpbiInput;
+    void              *lpInput;
+    LPBITMAPINFOHEADER lpbiOutput;
+    void              *lpOutput;
+    DWORD              ckid;
+} ICDECOMPRESS;
+#endif
+
 /* ---- The manager ---------------------------------------------------------- */
 
 /* OpenDriver: opens an instance of a driver (spec §7, §8).

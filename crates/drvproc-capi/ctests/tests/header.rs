@@ -41,8 +41,12 @@ fn defined_constants() -> Vec<String> {
 
 #[test]
 fn every_constant_matches_and_none_is_missing() {
-    let rust: BTreeMap<&str, i64> =
-        drvproc::consts::ALL.iter().chain(drvproc::acm::consts::ALL).copied().collect();
+    let rust: BTreeMap<&str, i64> = drvproc::consts::ALL
+        .iter()
+        .chain(drvproc::acm::consts::ALL)
+        .chain(drvproc::vfw::consts::ALL)
+        .copied()
+        .collect();
     let header_names = defined_constants();
     let extra: Vec<_> = header_names.iter().filter(|n| !rust.contains_key(n.as_str())).collect();
     assert!(extra.is_empty(), "constants in drvproc.h but not in drvproc::consts: {extra:?}");
@@ -149,7 +153,7 @@ fn header_compiles_cleanly_as_c99_c11_and_cpp() {
 /// The ACM structures of `drvproc.h` have the layouts of `drvproc::acm::layout`:
 /// every size and field offset, compiled and printed by C.
 #[test]
-fn acm_structures_match_the_rust_layouts() {
+fn acm_and_vfw_structures_match_the_rust_layouts() {
     use drvproc::acm::layout::*;
     use std::mem::{offset_of, size_of};
     let rust: Vec<(&str, &str, usize)> = vec![
@@ -180,6 +184,18 @@ fn acm_structures_match_the_rust_layouts() {
         ("ACMFORMATDETAILSW", "", size_of::<AcmFormatDetailsW>()),
         ("ACMFORMATDETAILSW", "cbwfx", offset_of!(AcmFormatDetailsW, cbwfx)),
         ("ACMFORMATDETAILSW", "szFormat", offset_of!(AcmFormatDetailsW, format_name)),
+        ("BITMAPINFOHEADER", "", size_of::<drvproc::vfw::layout::BitmapInfoHeader>()),
+        ("BITMAPINFOHEADER", "biSizeImage", offset_of!(drvproc::vfw::layout::BitmapInfoHeader, size_image)),
+        ("ICOPEN", "", size_of::<drvproc::vfw::layout::IcOpen>()),
+        ("ICOPEN", "dwError", offset_of!(drvproc::vfw::layout::IcOpen, error)),
+        ("ICOPEN", "dnDevNode", offset_of!(drvproc::vfw::layout::IcOpen, dev_node)),
+        ("ICINFO", "", size_of::<drvproc::vfw::layout::IcInfo>()),
+        ("ICINFO", "szDriver", offset_of!(drvproc::vfw::layout::IcInfo, driver)),
+        ("ICCOMPRESS", "", size_of::<drvproc::vfw::layout::IcCompress>()),
+        ("ICCOMPRESS", "lFrameNum", offset_of!(drvproc::vfw::layout::IcCompress, frame_num)),
+        ("ICCOMPRESS", "lpPrev", offset_of!(drvproc::vfw::layout::IcCompress, prev)),
+        ("ICDECOMPRESS", "", size_of::<drvproc::vfw::layout::IcDecompress>()),
+        ("ICDECOMPRESS", "ckid", offset_of!(drvproc::vfw::layout::IcDecompress, ckid)),
     ];
     let dir = tempfile::tempdir().unwrap();
     let mut src =

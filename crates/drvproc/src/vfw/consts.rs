@@ -1,87 +1,86 @@
 //! The VfW codec messages, errors and flags (vfw.h, aviriff.h).
 
-use crate::consts::{ICM_RESERVED, ICM_USER};
+use crate::consts::{ICM_RESERVED, ICM_USER, constants};
 use crate::types::Msg;
 
-/// `ICM_*` in the system range.
-pub const ICM_GETSTATE: Msg = ICM_RESERVED;
-pub const ICM_SETSTATE: Msg = ICM_RESERVED + 1;
-pub const ICM_GETINFO: Msg = ICM_RESERVED + 2;
-pub const ICM_CONFIGURE: Msg = ICM_RESERVED + 10;
-pub const ICM_ABOUT: Msg = ICM_RESERVED + 11;
-pub const ICM_GETDEFAULTQUALITY: Msg = ICM_RESERVED + 30;
-pub const ICM_GETQUALITY: Msg = ICM_RESERVED + 31;
-pub const ICM_SETQUALITY: Msg = ICM_RESERVED + 32;
-
-/// `ICM_*` in the user range: compression and decompression.
-pub const ICM_COMPRESS_GET_FORMAT: Msg = ICM_USER + 4;
-pub const ICM_COMPRESS_GET_SIZE: Msg = ICM_USER + 5;
-pub const ICM_COMPRESS_QUERY: Msg = ICM_USER + 6;
-pub const ICM_COMPRESS_BEGIN: Msg = ICM_USER + 7;
-pub const ICM_COMPRESS: Msg = ICM_USER + 8;
-pub const ICM_COMPRESS_END: Msg = ICM_USER + 9;
-pub const ICM_DECOMPRESS_GET_FORMAT: Msg = ICM_USER + 10;
-pub const ICM_DECOMPRESS_QUERY: Msg = ICM_USER + 11;
-pub const ICM_DECOMPRESS_BEGIN: Msg = ICM_USER + 12;
-pub const ICM_DECOMPRESS: Msg = ICM_USER + 13;
-pub const ICM_DECOMPRESS_END: Msg = ICM_USER + 14;
-
-/// `ICERR_*`: the answers of ICM messages.
-pub const ICERR_OK: isize = 0;
-pub const ICERR_DONTDRAW: isize = 1;
-pub const ICERR_NEWPALETTE: isize = 2;
-pub const ICERR_GOTOKEYFRAME: isize = 3;
-pub const ICERR_STOPDRAWING: isize = 4;
-pub const ICERR_UNSUPPORTED: isize = -1;
-pub const ICERR_BADFORMAT: isize = -2;
-pub const ICERR_MEMORY: isize = -3;
-pub const ICERR_INTERNAL: isize = -4;
-pub const ICERR_BADFLAGS: isize = -5;
-pub const ICERR_BADPARAM: isize = -6;
-pub const ICERR_BADSIZE: isize = -7;
-pub const ICERR_BADHANDLE: isize = -8;
-pub const ICERR_CANTUPDATE: isize = -9;
-pub const ICERR_ABORT: isize = -10;
-pub const ICERR_ERROR: isize = -100;
-pub const ICERR_BADBITDEPTH: isize = -200;
-pub const ICERR_BADIMAGESIZE: isize = -201;
-
-/// `ICTYPE_VIDEO`: `'vidc'`.
-pub const ICTYPE_VIDEO: u32 = u32::from_le_bytes(*b"vidc");
-/// `ICMODE_*`: `ICOPEN::dwFlags`.
-pub const ICMODE_COMPRESS: u32 = 1;
-pub const ICMODE_DECOMPRESS: u32 = 2;
-pub const ICMODE_FASTDECOMPRESS: u32 = 3;
-pub const ICMODE_QUERY: u32 = 4;
-pub const ICMODE_FASTCOMPRESS: u32 = 5;
-pub const ICMODE_DRAW: u32 = 8;
-/// `VIDCF_*`: `ICINFO::dwFlags`.
-pub const VIDCF_QUALITY: u32 = 0x1;
-pub const VIDCF_CRUNCH: u32 = 0x2;
-pub const VIDCF_TEMPORAL: u32 = 0x4;
-pub const VIDCF_COMPRESSFRAMES: u32 = 0x8;
-pub const VIDCF_DRAW: u32 = 0x10;
-pub const VIDCF_FASTTEMPORALC: u32 = 0x20;
-pub const VIDCF_FASTTEMPORALD: u32 = 0x80;
-/// `ICVERSION`.
-pub const ICVERSION: u32 = 0x0104;
-/// `ICCOMPRESS_KEYFRAME`: `ICCOMPRESS::dwFlags`.
-pub const ICCOMPRESS_KEYFRAME: u32 = 0x1;
-/// `ICDECOMPRESS_*`: `ICDECOMPRESS::dwFlags`.
-pub const ICDECOMPRESS_HURRYUP: u32 = 0x8000_0000;
-pub const ICDECOMPRESS_UPDATE: u32 = 0x4000_0000;
-pub const ICDECOMPRESS_PREROLL: u32 = 0x2000_0000;
-pub const ICDECOMPRESS_NULLFRAME: u32 = 0x1000_0000;
-pub const ICDECOMPRESS_NOTKEYFRAME: u32 = 0x0800_0000;
-/// `AVIIF_*`: the flags written through `ICCOMPRESS::lpdwFlags`.
-pub const AVIIF_LIST: u32 = 0x1;
-pub const AVIIF_TWOCC: u32 = 0x2;
-pub const AVIIF_KEYFRAME: u32 = 0x10;
-/// `BI_*` compressions.
-pub const BI_RGB: u32 = 0;
-pub const BI_RLE8: u32 = 1;
-pub const BI_RLE4: u32 = 2;
-pub const BI_BITFIELDS: u32 = 3;
+constants! {
+    /// `ICM_*` in the system range.
+    ICM_GETSTATE: Msg = ICM_RESERVED;
+    ICM_SETSTATE: Msg = ICM_RESERVED + 1;
+    ICM_GETINFO: Msg = ICM_RESERVED + 2;
+    ICM_CONFIGURE: Msg = ICM_RESERVED + 10;
+    ICM_ABOUT: Msg = ICM_RESERVED + 11;
+    ICM_GETDEFAULTQUALITY: Msg = ICM_RESERVED + 30;
+    ICM_GETQUALITY: Msg = ICM_RESERVED + 31;
+    ICM_SETQUALITY: Msg = ICM_RESERVED + 32;
+    /// `ICM_*` in the user range: compression and decompression.
+    ICM_COMPRESS_GET_FORMAT: Msg = ICM_USER + 4;
+    ICM_COMPRESS_GET_SIZE: Msg = ICM_USER + 5;
+    ICM_COMPRESS_QUERY: Msg = ICM_USER + 6;
+    ICM_COMPRESS_BEGIN: Msg = ICM_USER + 7;
+    ICM_COMPRESS: Msg = ICM_USER + 8;
+    ICM_COMPRESS_END: Msg = ICM_USER + 9;
+    ICM_DECOMPRESS_GET_FORMAT: Msg = ICM_USER + 10;
+    ICM_DECOMPRESS_QUERY: Msg = ICM_USER + 11;
+    ICM_DECOMPRESS_BEGIN: Msg = ICM_USER + 12;
+    ICM_DECOMPRESS: Msg = ICM_USER + 13;
+    ICM_DECOMPRESS_END: Msg = ICM_USER + 14;
+    /// `ICERR_*`: the answers of ICM messages.
+    ICERR_OK: isize = 0;
+    ICERR_DONTDRAW: isize = 1;
+    ICERR_NEWPALETTE: isize = 2;
+    ICERR_GOTOKEYFRAME: isize = 3;
+    ICERR_STOPDRAWING: isize = 4;
+    ICERR_UNSUPPORTED: isize = -1;
+    ICERR_BADFORMAT: isize = -2;
+    ICERR_MEMORY: isize = -3;
+    ICERR_INTERNAL: isize = -4;
+    ICERR_BADFLAGS: isize = -5;
+    ICERR_BADPARAM: isize = -6;
+    ICERR_BADSIZE: isize = -7;
+    ICERR_BADHANDLE: isize = -8;
+    ICERR_CANTUPDATE: isize = -9;
+    ICERR_ABORT: isize = -10;
+    ICERR_ERROR: isize = -100;
+    ICERR_BADBITDEPTH: isize = -200;
+    ICERR_BADIMAGESIZE: isize = -201;
+    /// `ICTYPE_VIDEO`: `'vidc'`.
+    ICTYPE_VIDEO: u32 = u32::from_le_bytes(*b"vidc");
+    /// `ICMODE_*`: `ICOPEN::dwFlags`.
+    ICMODE_COMPRESS: u32 = 1;
+    ICMODE_DECOMPRESS: u32 = 2;
+    ICMODE_FASTDECOMPRESS: u32 = 3;
+    ICMODE_QUERY: u32 = 4;
+    ICMODE_FASTCOMPRESS: u32 = 5;
+    ICMODE_DRAW: u32 = 8;
+    /// `VIDCF_*`: `ICINFO::dwFlags`.
+    VIDCF_QUALITY: u32 = 0x1;
+    VIDCF_CRUNCH: u32 = 0x2;
+    VIDCF_TEMPORAL: u32 = 0x4;
+    VIDCF_COMPRESSFRAMES: u32 = 0x8;
+    VIDCF_DRAW: u32 = 0x10;
+    VIDCF_FASTTEMPORALC: u32 = 0x20;
+    VIDCF_FASTTEMPORALD: u32 = 0x80;
+    /// `ICVERSION`.
+    ICVERSION: u32 = 0x0104;
+    /// `ICCOMPRESS_KEYFRAME`: `ICCOMPRESS::dwFlags`.
+    ICCOMPRESS_KEYFRAME: u32 = 0x1;
+    /// `ICDECOMPRESS_*`: `ICDECOMPRESS::dwFlags`.
+    ICDECOMPRESS_HURRYUP: u32 = 0x8000_0000;
+    ICDECOMPRESS_UPDATE: u32 = 0x4000_0000;
+    ICDECOMPRESS_PREROLL: u32 = 0x2000_0000;
+    ICDECOMPRESS_NULLFRAME: u32 = 0x1000_0000;
+    ICDECOMPRESS_NOTKEYFRAME: u32 = 0x0800_0000;
+    /// `AVIIF_*`: the flags written through `ICCOMPRESS::lpdwFlags`.
+    AVIIF_LIST: u32 = 0x1;
+    AVIIF_TWOCC: u32 = 0x2;
+    AVIIF_KEYFRAME: u32 = 0x10;
+    /// `BI_*` compressions.
+    BI_RGB: u32 = 0;
+    BI_RLE8: u32 = 1;
+    BI_RLE4: u32 = 2;
+    BI_BITFIELDS: u32 = 3;
+}
 
 #[cfg(test)]
 mod tests {
