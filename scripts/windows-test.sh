@@ -3,6 +3,7 @@
 # Debian's rustc) and checks it under Wine:
 #   - the workspace's tests, run as Windows executables;
 #   - that every SDK driver DLL exports DriverProc;
+#   - the class kits' Win32 structure layouts (a check build for i686);
 #   - one C client scenario through Wine's own winmm (by file and by a Drivers32
 #     registry alias) against the same scenario on Linux through libdrvproc, after
 #     the documented deviations of spec section 15;
@@ -149,6 +150,14 @@ phase "windows build (std from source)"
 for f in drvproc.dll libdrvproc.dll.a drvctl.exe drvtrace.dll drvsample.dll drvnull.dll drvbroken.dll; do
     [ -f "$WIN_OUT/$f" ] || die "the Windows build did not produce $f"
 done
+
+# ---------------------------------------------------------------------------
+phase "win32 layouts (i686 check build)"
+# The class kits' structures have Win32 layouts too, asserted at compile time for
+# 32-bit targets (crates/drvproc/src/{acm,vfw}/layout.rs): a check build for i686
+# evaluates them with no i686 linker or libraries.
+(cd "$ROOT" && win_cargo check -q -Zbuild-std --target i686-unknown-linux-gnu -p drvproc) ||
+    fail "drvproc's structures do not have their Win32 layouts on i686"
 
 # ---------------------------------------------------------------------------
 phase "DLL exports"

@@ -282,15 +282,36 @@ mod tests {
             [4, 8, 12, 16, 24, 28]
         );
     }
-
-    /// The same declarations with 4-byte pointers (Win32).
-    #[cfg(target_pointer_width = "32")]
-    #[test]
-    fn win32_layouts() {
-        assert_eq!(size_of::<AcmDrvStreamInstance>(), 40);
-        assert_eq!(size_of::<AcmDrvStreamHeader>(), 84);
-        assert_eq!(size_of::<AcmDrvFormatSuggest>(), 24);
-        assert_eq!(size_of::<AcmDriverDetailsW>(), 1800);
-        assert_eq!(size_of::<AcmFormatDetailsW>(), 280);
-    }
 }
+
+/// The same declarations with 4-byte pointers are Win32's layouts: checked when the
+/// crate is compiled for a 32-bit target, as compile errors rather than tests, so a
+/// check build suffices (`scripts/windows-test.sh` runs one for i686; the fields are
+/// all 2-, 4-byte or pointer-sized, which i686 Linux and Win32 align alike).
+#[cfg(target_pointer_width = "32")]
+const _: () = {
+    use std::mem::{offset_of, size_of};
+    assert!(size_of::<AcmDrvOpenDescW>() == 36);
+    assert!(offset_of!(AcmDrvOpenDescW, error) == 20 && offset_of!(AcmDrvOpenDescW, dev_node) == 32);
+    assert!(size_of::<AcmDrvStreamInstance>() == 40);
+    assert!(
+        offset_of!(AcmDrvStreamInstance, fdw_open) == 24 && offset_of!(AcmDrvStreamInstance, dw_driver) == 32
+    );
+    assert!(size_of::<AcmDrvStreamHeader>() == 84);
+    assert!(
+        offset_of!(AcmDrvStreamHeader, pb_dst) == 28 && offset_of!(AcmDrvStreamHeader, fdw_convert) == 44
+    );
+    assert!(
+        offset_of!(AcmDrvStreamHeader, dw_driver) == 56
+            && offset_of!(AcmDrvStreamHeader, cb_prepared_dst_length) == 80
+    );
+    assert!(size_of::<AcmDrvStreamSize>() == 16);
+    assert!(size_of::<AcmDrvFormatSuggest>() == 24);
+    assert!(
+        offset_of!(AcmDrvFormatSuggest, pwfx_dst) == 16 && offset_of!(AcmDrvFormatSuggest, cbwfx_dst) == 20
+    );
+    assert!(size_of::<AcmDriverDetailsW>() == 1800);
+    assert!(size_of::<AcmFormatTagDetailsW>() == 120);
+    assert!(size_of::<AcmFormatDetailsW>() == 280);
+    assert!(offset_of!(AcmFormatDetailsW, cbwfx) == 20 && offset_of!(AcmFormatDetailsW, format_name) == 24);
+};

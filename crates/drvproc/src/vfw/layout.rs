@@ -150,3 +150,20 @@ mod tests {
         );
     }
 }
+
+/// The same declarations with 4-byte pointers are Win32's layouts: checked when the
+/// crate is compiled for a 32-bit target, as compile errors rather than tests, so a
+/// check build suffices (`scripts/windows-test.sh` runs one for i686; the fields are
+/// all 2-, 4-byte or pointer-sized, which i686 Linux and Win32 align alike).
+#[cfg(target_pointer_width = "32")]
+const _: () = {
+    use std::mem::{offset_of, size_of};
+    assert!(size_of::<IcOpen>() == 36);
+    assert!(offset_of!(IcOpen, error) == 20 && offset_of!(IcOpen, dev_node) == 32);
+    assert!(size_of::<IcInfo>() == 568);
+    assert!(size_of::<IcCompress>() == 48);
+    assert!(offset_of!(IcCompress, dw_flags) == 24);
+    assert!(offset_of!(IcCompress, frame_num) == 28 && offset_of!(IcCompress, prev) == 44);
+    assert!(size_of::<IcDecompress>() == 24);
+    assert!(offset_of!(IcDecompress, output) == 16 && offset_of!(IcDecompress, ckid) == 20);
+};

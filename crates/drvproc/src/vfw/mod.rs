@@ -85,6 +85,22 @@
 //! assert_eq!((output.header.compression, output.header.size_image, output.size()), (RAW8, 8, 1064));
 //! # }
 //! ```
+//!
+//! No `unsafe` anywhere: the kit reads and writes msvfw32's structures and checks
+//! every length before the codec sees a slice. A codec keeps whatever frames
+//! need between calls (the previous frame of a delta coder) in itself; msvfw32
+//! brackets a sequence with `ICM_*_BEGIN` and `ICM_*_END`.
+//!
+//! **Installing it.** On Windows, a value of the registry key
+//! `HKLM\Software\Microsoft\Windows NT\CurrentVersion\Drivers32` named
+//! `vidc.` and the codec's handler fourcc names the DLL: `vidc.raw8` = `raw8.dll`
+//! (`reg add "HKLM\Software\Microsoft\Windows NT\CurrentVersion\Drivers32" /v
+//! vidc.raw8 /d raw8.dll`), or a line `vidc.raw8=raw8.dll` in the `[drivers32]`
+//! section of `system.ini`. msvfw32 finds it by that fourcc (`ICOpen(ICTYPE_VIDEO,
+//! mmioFOURCC('R','A','W','8'), ...)`) and tries it in `ICLocate`. Under Wine the
+//! same `reg add` runs as `wine reg add ...`. With drvproc on Linux: `drvctl
+//! install vidc.raw8 /path/to/libraw8.so`, then `drvproc_host::VfwCodec` (or a C
+//! client through `drvproc.h`) opens it by that alias.
 
 mod codec;
 pub mod consts;
