@@ -15,6 +15,12 @@
  * the reference compressor does not reproduce (msrle32 is lossy on some inputs)
  * are reported as NOTE lines, not failures. Last, ICLocate must find a codec for
  * BI_RLE8 to 8-bit BI_RGB. One PASS/FAIL line per check; exit status 1 if any failed.
+ *
+ * What a stream means is decided by a small RLE8 interpreter here, not by either
+ * codec: a decoder is checked against that meaning. Defects of the reference codec
+ * (lossy frames, frames it draws wrongly or past the buffer, output beyond its own
+ * ICCompressGetSize) are NOTE lines. With VFW_TEST_DUMP=DIR (a Windows path) every
+ * input frame and compressed frame is also written to DIR.
  */
 #include <stdarg.h>
 #include <stdio.h>
