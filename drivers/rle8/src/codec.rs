@@ -66,8 +66,6 @@ pub enum Code {
     EncodedRun,
     /// `0 n`, `n >= 3`, with its pixels and padding.
     AbsoluteRun,
-    /// `0 0`.
-    EndOfLine,
     /// `0 2 dx dy`.
     Delta,
     /// A `0` whose second byte is missing.
@@ -79,7 +77,6 @@ impl fmt::Display for Code {
         f.write_str(match self {
             Code::EncodedRun => "encoded run",
             Code::AbsoluteRun => "absolute run",
-            Code::EndOfLine => "end of line",
             Code::Delta => "delta",
             Code::Escape => "escape",
         })
@@ -114,7 +111,7 @@ pub enum CodecError {
          and runs past the row end (width {width})"
     )]
     RunPastRowEnd { code: Code, offset: usize, count: usize, column: usize, row: usize, width: usize },
-    /// A run or an end of line after the last row.
+    /// A run after the last row.
     #[error("the {code} at byte {offset} comes after the last row ({height} rows)")]
     PastLastRow { code: Code, offset: usize, height: usize },
     /// A delta would move the cursor right of the row end or above the last row.
@@ -214,11 +211,10 @@ fn walk(data: &[u8], g: Geometry, mut frame: Option<&mut [u8]>) -> Result<(), Co
         pos += 2;
         match (first, second) {
             (ESCAPE, END_OF_LINE) => {
-                if y >= g.height {
-                    return Err(CodecError::PastLastRow { code: Code::EndOfLine, offset, height: g.height });
-                }
+                // Below the last row an end of line draws nothing and moves nowhere: Wine's
+                // msrle32 writes such ends of line in delta frames and decodes them itself.
                 x = 0;
-                y += 1;
+                y = (y + 1).min(g.height);
             }
             (ESCAPE, END_OF_BITMAP) => return Ok(()),
             (ESCAPE, DELTA) => {
