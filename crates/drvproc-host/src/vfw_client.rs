@@ -362,6 +362,11 @@ impl VfwCodec {
         }
         let mut input = input.clone();
         input.header.size_image = u32::try_from(data.len()).unwrap_or(u32::MAX);
+        // An uncompressed input is read by its image size, whatever biSizeImage says.
+        let needed = input.data_size();
+        if data.len() < needed {
+            return Err(VfwError::BufferTooSmall { message, needed, len: data.len() });
+        }
         let (mut i, mut o) = (format_bytes(message, &input)?, format_bytes(message, output)?);
         let mut ic = IcDecompress {
             flags: if not_keyframe { ICDECOMPRESS_NOTKEYFRAME } else { 0 },

@@ -5,7 +5,16 @@
 //! caller asks for one or gives no previous frame, delta frames against `lpPrev`
 //! otherwise, every frame lossless. Decompression draws over the caller's
 //! persistent buffer, so the pixels a delta frame skips keep the previous frame's
-//! values. Top-down bitmaps (negative height) are refused: BI_RLE8 is bottom-up.
+//! values. Uncompressed 8-bit frames decompress too (copied, or drawn into 24 bits),
+//! as msrle32 decompresses them. Top-down bitmaps (negative height) are refused:
+//! BI_RLE8 is bottom-up.
+//!
+//! Where it answers otherwise than msrle32, on purpose: `ICGetInfo`'s flags are
+//! `VIDCF_TEMPORAL` only (the codec is lossless and has no quality or size target to
+//! honour, which `VIDCF_QUALITY` and `VIDCF_CRUNCH` would promise); a format it
+//! cannot compress is `ICERR_BADFORMAT` (msrle32 says `ICERR_UNSUPPORTED` for some);
+//! and `ICCompressGetSize` is the true bound of its encoder, not msrle32's larger
+//! figure (which msrle32 itself exceeds on 1x1 delta frames).
 
 use drvproc::vfw::consts::*;
 use drvproc::vfw::{BitmapFormat, CompressFrame, Compressed, IcError, Info, VideoCodec};
@@ -94,7 +103,8 @@ impl VideoCodec for Rle8 {
             let rgb24 = o.header.bit_count == 24 && o.header.compression == BI_RGB && o.header.height > 0;
             (is_8bit(o, BI_RGB) || rgb24) && same_size(input, o)
         });
-        if is_8bit(input, BI_RLE8) && output_ok { Ok(()) } else { Err(IcError::BadFormat) }
+        let input_ok = is_8bit(input, BI_RLE8) || is_8bit(input, BI_RGB);
+        if input_ok && output_ok { Ok(()) } else { Err(IcError::BadFormat) }
     }
 
     fn decompress_get_format(&self, input: &BitmapFormat) -> Result<BitmapFormat, IcError> {
@@ -104,8 +114,9 @@ impl VideoCodec for Rle8 {
     }
 
     /// An empty frame is a frame where nothing changed (`ICDECOMPRESS_NULLFRAME`
-    /// callers send those); a stream that is not BI_RLE8 or leaves the frame is
-    /// `ICERR_ERROR`, with the frame untouched.
+    /// callers send those); a stream that leaves the frame is `ICERR_ERROR`, an
+    /// uncompressed frame shorter than the image `ICERR_BADSIZE`, with the frame
+    /// untouched either way.
     fn decompress(
         &self,
         input: &BitmapFormat,
@@ -119,32 +130,57 @@ impl VideoCodec for Rle8 {
             return Ok(());
         }
         let (width, height) = (input.width(), input.rows());
+        let size = codec::frame_size(width, height).map_err(|_| IcError::BadFormat)?;
+        if input.header.compression == BI_RGB {
+            // Uncompressed: every pixel is drawn.
+            let pixels = data.get(..size).ok_or(IcError::BadSize)?;
+            if output.header.bit_count == 8 {
+                frame.get_mut(..size).ok_or(IcError::BadSize)?.copy_from_slice(pixels);
+                return Ok(());
+            }
+            return draw_24(input, output, pixels, pixels, frame);
+        }
         if output.header.bit_count == 8 {
             return codec::decode(data, width, height, frame).map_err(|_| IcError::Error);
         }
         // 24 bits: decode twice over opposite fills; the pixels the stream drew are
         // those where both agree, and only those get their palette colour.
-        let size = codec::frame_size(width, height).map_err(|_| IcError::BadFormat)?;
         let (mut drawn, mut probe) = (vec![0u8; size], vec![0xFFu8; size]);
         codec::decode(data, width, height, &mut drawn).map_err(|_| IcError::Error)?;
         codec::decode(data, width, height, &mut probe).map_err(|_| IcError::Error)?;
-        let stride8 = size / height.max(1);
-        let stride24 = output.row_bytes().map_err(|_| IcError::BadFormat)?;
-        let palette = input.palette();
-        for y in 0..height {
-            for x in 0..width {
-                let i = y * stride8 + x;
-                if drawn[i] != probe[i] {
-                    continue;
-                }
-                let v = usize::from(drawn[i]);
-                let bgr = palette.get(4 * v..4 * v + 3).unwrap_or(&[0, 0, 0]);
-                let at = y * stride24 + 3 * x;
-                frame.get_mut(at..at + 3).ok_or(IcError::BadSize)?.copy_from_slice(bgr);
-            }
-        }
-        Ok(())
+        draw_24(input, output, &drawn, &probe, frame)
     }
+}
+
+/// Draws into the 24-bit `frame` the palette colour of each pixel of the 8-bit
+/// frame `drawn` where `probe` agrees with it (the others were not drawn).
+fn draw_24(
+    input: &BitmapFormat,
+    output: &BitmapFormat,
+    drawn: &[u8],
+    probe: &[u8],
+    frame: &mut [u8],
+) -> Result<(), IcError> {
+    let (width, height) = (input.width(), input.rows());
+    let stride8 = drawn.len() / height.max(1);
+    let stride24 = output.row_bytes().map_err(|_| IcError::BadFormat)?;
+    if frame.len() < stride24.checked_mul(height).ok_or(IcError::BadFormat)? {
+        return Err(IcError::BadSize);
+    }
+    let palette = input.palette();
+    for y in 0..height {
+        for x in 0..width {
+            let i = y * stride8 + x;
+            if drawn[i] != probe[i] {
+                continue;
+            }
+            let v = usize::from(drawn[i]);
+            let bgr = palette.get(4 * v..4 * v + 3).unwrap_or(&[0, 0, 0]);
+            let at = y * stride24 + 3 * x;
+            frame[at..at + 3].copy_from_slice(bgr);
+        }
+    }
+    Ok(())
 }
 
 /// The compressed bound for `input`'s geometry.

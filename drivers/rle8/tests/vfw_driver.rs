@@ -89,7 +89,7 @@ fn formats_sizes_and_refusals() {
     assert_eq!(driver_error(codec.compress_query(&top_down, None).unwrap_err()), ICERR_BADFORMAT);
     let other_size = codec.compress_get_format(&rgb8(32, 48)).unwrap();
     assert_eq!(driver_error(codec.compress_query(&input, Some(&other_size)).unwrap_err()), ICERR_BADFORMAT);
-    assert_eq!(driver_error(codec.decompress_query(&input, None).unwrap_err()), ICERR_BADFORMAT);
+    assert_eq!(driver_error(codec.decompress_query(&deep, None).unwrap_err()), ICERR_BADFORMAT);
     // A format whose header promises more colours than it carries never reaches
     // the driver, which would read the table by the header.
     let mut cut = input.clone();
@@ -243,4 +243,39 @@ fn decompresses_into_24_bits_with_the_palette() {
     expected[stride24 + 3..stride24 + 6].copy_from_slice(&colour(7));
     expected[stride24 + 6..stride24 + 9].copy_from_slice(&colour(7));
     assert_eq!(shown, expected);
+}
+
+/// Uncompressed 8-bit frames decompress too, as msrle32 does (players hand a
+/// paletted BI_RGB stream to the same codec): copied into 8 bits, or drawn with the
+/// palette into 24 bits.
+#[test]
+fn uncompressed_8bit_frames_are_copied_or_drawn() {
+    let (width, height) = (5usize, 2usize);
+    let (_m, codec) = open(ICMODE_DECOMPRESS);
+    let input = rgb8(width as i32, height as i32);
+    codec.decompress_query(&input, None).unwrap();
+    codec.decompress_query(&input, Some(&input)).unwrap();
+    assert_eq!(codec.decompress_get_format(&input).unwrap(), input);
+
+    let frame = [1, 2, 3, 4, 5, 0xAA, 0xAA, 0xAA, 250, 251, 252, 253, 254, 0xAA, 0xAA, 0xAA];
+    let mut shown = vec![0xEEu8; frame.len() + 4];
+    codec.decompress(&input, &frame, false, &input, &mut shown).unwrap();
+    for y in 0..height {
+        assert_eq!(shown[y * 8..][..width], frame[y * 8..][..width], "row {y}");
+    }
+    assert_eq!(&shown[frame.len()..], &[0xEE; 4], "nothing past the frame");
+
+    let mut rgb24 = input.clone();
+    (rgb24.header.bit_count, rgb24.header.clr_used, rgb24.header.size_image) = (24, 0, 0);
+    rgb24.extra.clear();
+    let mut shown = vec![0xEEu8; 16 * height];
+    codec.decompress(&input, &frame, false, &rgb24, &mut shown).unwrap();
+    assert_eq!(shown[16 + 3..16 + 6], [251, 4, 125], "pixel (1, 1) has palette entry 251's colour");
+
+    // A frame shorter than stride * height is refused before the driver would read
+    // past it, the output untouched.
+    let mut shown = vec![0xEEu8; frame.len()];
+    let err = codec.decompress(&input, &frame[..15], false, &input, &mut shown).unwrap_err();
+    assert!(matches!(err, VfwError::BufferTooSmall { needed: 16, len: 15, .. }), "{err}");
+    assert_eq!(shown, vec![0xEE; frame.len()]);
 }
