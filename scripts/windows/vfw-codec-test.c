@@ -783,8 +783,8 @@ static void formats(struct codec *cs, const RGBQUAD *pal)
             { "ICDecompressQuery(RLE8, NULL)", 1, &rle, NULL, 1 },
             { "ICDecompressQuery(RLE8, 8-bit RGB)", 1, &rle, &rgb8, 1 },
             { "ICDecompressQuery(RLE8, 24-bit RGB)", 1, &rle, &rgb24, 1 },
-            /* msrle32 also "decompresses" uncompressed frames; this codec takes only BI_RLE8. */
-            { "ICDecompressQuery(8-bit RGB, NULL)", 1, &rgb8, NULL, 0 },
+            /* Uncompressed 8-bit frames "decompress" too (copied). */
+            { "ICDecompressQuery(8-bit RGB, NULL)", 1, &rgb8, NULL, 1 },
             { "ICDecompressQuery(RLE8 64x48, 8-bit RGB 64x24)", 1, &rle, &bad, 1 },
         };
         size_t j;
