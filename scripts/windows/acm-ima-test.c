@@ -12,7 +12,9 @@
  * be byte-identical) in one buffer, block-aligned chunks, odd source chunks and odd
  * destination sizes; encoding of a speech-like signal at 8000 Hz mono and 22050 Hz
  * stereo by both codecs, with the SNR of each, and our blocks decoded by both
- * decoders. One PASS/FAIL line per check; the exit status is 1 if any failed.
+ * decoders; 8-bit PCM (listed by both, converted by ours only) against the
+ * reference's 16-bit results. One PASS/FAIL line per check; the exit status is 1
+ * if any failed.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -210,13 +212,12 @@ static void compare_formats(struct driver *ours, struct driver *ref)
     check(ra == 0 && ima >= 0 && ta.tag[ima].cbFormatSize == 20,
           "ours: acmFormatTagEnum -> %u, lists tag 0x11 with cbFormatSize %lu", ra,
           ima >= 0 ? (unsigned long)ta.tag[ima].cbFormatSize : 0ul);
-    /* cStandardFormats of PCM is compared with the formats below. */
     same = ra == 0 && rb == 0 && ta.n == tb.n;
     for (i = 0; same && i < ta.n; i++)
         same = ta.tag[i].dwFormatTag == tb.tag[i].dwFormatTag && ta.tag[i].cbFormatSize == tb.tag[i].cbFormatSize &&
                ta.tag[i].fdwSupport == tb.tag[i].fdwSupport &&
-               (ta.tag[i].dwFormatTag == WAVE_FORMAT_PCM || ta.tag[i].cStandardFormats == tb.tag[i].cStandardFormats);
-    check(same, "format tags (tag, cbFormatSize, fdwSupport, IMA's cStandardFormats) as the reference's (%d, %d tags)",
+               ta.tag[i].cStandardFormats == tb.tag[i].cStandardFormats;
+    check(same, "format tags (tag, cbFormatSize, fdwSupport, cStandardFormats) as the reference's (%d, %d tags)",
           ta.n, tb.n);
 
     for (i = 0; i < ta.n; i++) {
@@ -242,64 +243,8 @@ static void compare_formats(struct driver *ours, struct driver *ref)
             if (!eq)
                 same = 0;
         }
-        if (tag != WAVE_FORMAT_PCM) {
-            check(same, "formats of tag %#lx: the same list as the reference's, in the same order", (unsigned long)tag);
-            continue;
-        }
-        /*
-         * The reference also lists 8-bit PCM, which it does not convert (see
-         * pcm8 below); ours lists only the 16-bit formats it converts, which
-         * must be the reference's 16-bit ones in the same order.
-         */
-        {
-            int k = 0, eight = 0;
-            same = ra == 0 && rb == 0;
-            for (j = 0; j < fb.n; j++) {
-                if (fb.fmt[j].wfx.wBitsPerSample != 16) {
-                    eight++;
-                    continue;
-                }
-                if (k >= fa.n || !same_format(&fa.fmt[k], &fb.fmt[j]))
-                    same = 0;
-                k++;
-            }
-            check(same && k == fa.n,
-                  "formats of tag 0x1: ours = the reference's %d 16-bit PCM formats in the same order (it also lists %d "
-                  "8-bit ones)",
-                  k, eight);
-        }
+        check(same, "formats of tag %#lx: the same list as the reference's, in the same order", (unsigned long)tag);
     }
-}
-
-/* Neither codec opens a stream from 8-bit PCM, which the reference lists. */
-static void pcm8(struct driver *ours, struct driver *ref)
-{
-    fmtbuf src, dst;
-    HACMSTREAM has = NULL;
-    MMRESULT ra, rb;
-    char what[] = "PCM 8-bit 8000 Hz mono -> IMA";
-
-    memset(&src, 0, sizeof src);
-    src.wfx.wFormatTag = WAVE_FORMAT_PCM;
-    src.wfx.nChannels = 1;
-    src.wfx.nSamplesPerSec = 8000;
-    src.wfx.wBitsPerSample = 8;
-    src.wfx.nBlockAlign = 1;
-    src.wfx.nAvgBytesPerSec = 8000;
-    memset(&dst, 0, sizeof dst);
-    dst.wfx.wFormatTag = WAVE_FORMAT_IMA_ADPCM;
-    dst.wfx.nChannels = 1;
-    dst.wfx.nSamplesPerSec = 8000;
-    dst.wfx.wBitsPerSample = 4;
-    dst.wfx.nBlockAlign = 256;
-    dst.wfx.nAvgBytesPerSec = 4055;
-    dst.wfx.cbSize = 2;
-    dst.extra[0] = 505;
-    ra = acmStreamOpen(&has, ours->had, &src.wfx, &dst.wfx, NULL, 0, 0, ACM_STREAMOPENF_QUERY);
-    rb = acmStreamOpen(&has, ref->had, &src.wfx, &dst.wfx, NULL, 0, 0, ACM_STREAMOPENF_QUERY);
-    /* The reference refuses with MMSYSERR_NOTSUPPORTED, ours with the documented ACMERR_NOTPOSSIBLE. */
-    check(ra == ACMERR_NOTPOSSIBLE && rb != 0, "%s: acmStreamOpen(QUERY) -> ours %u, reference %u (both refuse)",
-          what, ra, rb);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -704,6 +649,62 @@ static double snr(const short *x, const BYTE *y, DWORD samples)
     return err > 0 ? 10 * log10(sig / err) : 999;
 }
 
+/*
+ * 8-bit PCM, which both list: ours converts it as the high byte of a 16-bit sample
+ * (unsigned, 0x80 = 0); Wine's imaadp32 lists it but refuses the stream. Ours is
+ * checked against the reference's 16-bit results: the reference's blocks decode to
+ * the high bytes of its 16-bit decoding, and 8-bit input encodes to the same blocks
+ * as that input widened to 16 bits.
+ */
+static void pcm8(struct driver *ours, struct driver *ref, const fmtbuf *ima, const struct run *enc_ref,
+                 const struct run *dec_ref, const short *signal, DWORD frames)
+{
+    fmtbuf p8 = pcm16(ima->wfx.nChannels, ima->wfx.nSamplesPerSec), p16 = p8;
+    DWORD spb = samples_per_block(ima), n = frames * ima->wfx.nChannels, i, at;
+    HACMSTREAM has = NULL;
+    MMRESULT rb;
+    BYTE *in8 = malloc(n), *want8 = malloc(n);
+    short *in16 = malloc(2 * n);
+    struct run dec8, enc8, enc16;
+    char what[100];
+
+    snprintf(what, sizeof what, "8-bit PCM %lu Hz %u ch", (unsigned long)p8.wfx.nSamplesPerSec, p8.wfx.nChannels);
+    p8.wfx.wBitsPerSample = 8;
+    p8.wfx.nBlockAlign = p8.wfx.nChannels;
+    p8.wfx.nAvgBytesPerSec = p8.wfx.nSamplesPerSec * p8.wfx.nBlockAlign;
+    if (!in8 || !want8 || !in16) {
+        check(0, "out of memory");
+        goto out;
+    }
+    rb = acmStreamOpen(&has, ref->had, &p8.wfx, (WAVEFORMATEX *)&ima->wfx, NULL, 0, 0, ACM_STREAMOPENF_QUERY);
+    printf("  NOTE: %s -> IMA: the reference's acmStreamOpen(QUERY) -> %u\n", what, rb);
+    for (i = 0; i < n; i++) {
+        in8[i] = (BYTE)(((unsigned short)signal[i] >> 8) ^ 0x80);
+        in16[i] = (short)(unsigned short)((in8[i] ^ 0x80) << 8);
+        want8[i] = (BYTE)(dec_ref->out[2 * i + 1] ^ 0x80);
+    }
+    convert(ours->had, ima, &p8, ima->wfx.nBlockAlign, spb * p8.wfx.nChannels, enc_ref->out, enc_ref->out_len, WHOLE,
+            &dec8);
+    if (run_ok(what, "ours, decoding", &dec8))
+        check(dec8.out_len == n && memcmp(dec8.out, want8, n) == 0,
+              "%s: ours decodes the reference's blocks to the high bytes of the reference's 16-bit PCM (%lu bytes)",
+              what, (unsigned long)dec8.out_len);
+    convert(ours->had, &p8, ima, spb * p8.wfx.nChannels, ima->wfx.nBlockAlign, in8, n, WHOLE, &enc8);
+    convert(ours->had, &p16, ima, 2 * spb * p16.wfx.nChannels, ima->wfx.nBlockAlign, (BYTE *)in16, 2 * n, WHOLE,
+            &enc16);
+    if (run_ok(what, "ours, encoding", &enc8) && run_ok(what, "ours, encoding 16-bit", &enc16))
+        check(enc8.out_len > 0 && same_bytes(&enc8, &enc16, &at),
+              "%s: ours encodes 8-bit input as the same input widened to 16 bits (%lu bytes)", what,
+              (unsigned long)enc8.out_len);
+    free_run(&dec8);
+    free_run(&enc8);
+    free_run(&enc16);
+out:
+    free(in8);
+    free(want8);
+    free(in16);
+}
+
 static void codec_case(struct driver *ours, struct driver *ref, WORD channels, DWORD rate, double seconds)
 {
     fmtbuf pcm = pcm16(channels, rate), ima;
@@ -775,6 +776,8 @@ static void codec_case(struct driver *ours, struct driver *ref, WORD channels, D
         free_run(&ref_m);
     }
 
+    pcm8(ours, ref, &ima, &enc_ref, &dec_ref_of_ref, signal, frames);
+
     /* Our blocks: the same PCM through either decoder; the SNR of both encoders. */
     convert(ref->had, &ima, &pcm, ima_block, pcm_block, enc_ours.out, enc_ours.out_len, WHOLE, &dec_ref_of_ours);
     convert(ours->had, &ima, &pcm, ima_block, pcm_block, enc_ours.out, enc_ours.out_len, WHOLE, &dec_ours_of_ours);
@@ -845,7 +848,6 @@ int main(int argc, char **argv)
         goto done;
 
     compare_formats(&ours, &ref);
-    pcm8(&ours, &ref);
     suggestions(&ours, &ref);
     codec_case(&ours, &ref, 1, 8000, 3.0);
     codec_case(&ours, &ref, 2, 22050, 2.0);
