@@ -119,7 +119,7 @@ impl Codec for ImaAdpcm {
             long_name: "drvproc IMA ADPCM codec".into(),
             copyright: String::new(),
             licensing: String::new(),
-            features: "IMA ADPCM to and from 16-bit PCM".into(),
+            features: "IMA ADPCM to and from 8- and 16-bit PCM".into(),
         }
     }
 
