@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # The ACM codecs as Windows DLLs under Wine's own msacm32, compared with Wine's own
-# codecs: builds drvg711.dll (x86_64-win7-windows-gnu, std built from source with
-# Debian's rustc), compiles scripts/windows/acm-codec-test.c with mingw, registers
-# the DLL in a throwaway Wine prefix (one `msacm.*` value in the Drivers32 registry
-# key) and runs the test, which compares it with Wine's msg711.acm: once with the
-# driver registered when msacm32 starts, once from the cache msacm32 then keeps.
+# codecs: builds drvg711.dll and drvimaadpcm.dll (x86_64-win7-windows-gnu, std built
+# from source with Debian's rustc) in one cargo run, compiles
+# scripts/windows/acm-codec-test.c (G.711) and scripts/windows/acm-ima-test.c (IMA
+# ADPCM) with mingw, registers both DLLs in a throwaway Wine prefix and runs the
+# tests, which compare them with Wine's msg711.acm and imaadp32.acm: once with the
+# drivers registered when msacm32 starts, once from the cache msacm32 then keeps
+# (whose entries must equal the reference codecs' entries).
+#
+# Registration: drvg711 is the only `msacm.*` value in the Drivers32 registry key,
+# drvimaadpcm a line of system.ini [drivers32] beside Wine's own codecs. Wine 8.0's
+# msacm32 skips a later registry value whose name is not shorter, or whose data is
+# larger, than an earlier one's, so a second registry value may register nothing.
 #
 # Usage: scripts/windows-acm-test.sh
 # Environment:
 #   DRVPROC_WINDOWS_TARGET_DIR  cargo target directory of the Windows build
 #                               (default: target/windows; kept between runs as a cache)
 #   ACM_TEST_LOG                if set, a path prefix for WINEDEBUG=+msacm,+driver traces of the runs
-#                               (ACM_TEST_LOG.registered, ACM_TEST_LOG.cached)
+#                               (ACM_TEST_LOG.g711.registered, ACM_TEST_LOG.ima.cached, ...)
 # Exit status: non-zero if the build or any check fails.
 set -euo pipefail
 
@@ -59,55 +66,73 @@ START=$(now_ms)
 (wineboot --init >"$WORK/wineboot.log" 2>&1 && wineserver -w) &
 WINEBOOT_PID=$!
 
-# The DLL with the same profile and std as scripts/windows-test.sh (debug, unwinding),
-# so both share one target directory; only this package and its dependencies.
+# The DLLs with the same profile and std as scripts/windows-test.sh (debug, unwinding),
+# so both share one target directory; only these packages and their dependencies.
 CARGO_CONFIG=$WORK/cargo-windows.toml
 printf '[target.%s]\nlinker = "x86_64-w64-mingw32-gcc"\n' "$TRIPLE" >"$CARGO_CONFIG"
 (cd "$ROOT" && nice env PATH="/usr/bin:$PATH" RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
     CARGO_TARGET_DIR="$WIN_TARGET_DIR" /usr/bin/cargo --config "$CARGO_CONFIG" build -q -Zbuild-std \
-    --target "$TRIPLE" -p drvproc-g711) || die "the Windows build of drvproc-g711 failed"
-[ -f "$WIN_OUT/drvg711.dll" ] || die "the build did not produce $WIN_OUT/drvg711.dll"
+    --target "$TRIPLE" -p drvproc-g711 -p drvproc-imaadpcm) || die "the Windows build of the codecs failed"
+for dll in drvg711.dll drvimaadpcm.dll; do
+    [ -f "$WIN_OUT/$dll" ] || die "the build did not produce $WIN_OUT/$dll"
+    cp "$WIN_OUT/$dll" "$WORK/"
+done
 timing "windows build" "$START"
 
 START=$(now_ms)
-cp "$WIN_OUT/drvg711.dll" "$WORK/"
-x86_64-w64-mingw32-gcc -std=c11 -O1 -Wall -Wextra -Werror "$ROOT/scripts/windows/acm-codec-test.c" \
-    -o "$WORK/acm-codec-test.exe" -lmsacm32 -lwinmm || die "acm-codec-test.c does not compile"
-timing "test program" "$START"
+for prog in acm-codec-test acm-ima-test; do
+    x86_64-w64-mingw32-gcc -std=c11 -O1 -Wall -Wextra -Werror "$ROOT/scripts/windows/$prog.c" \
+        -o "$WORK/$prog.exe" -lmsacm32 -lwinmm -lm || die "$prog.c does not compile"
+done
+timing "test programs" "$START"
 
 START=$(now_ms)
 wait "$WINEBOOT_PID" || die "wineboot failed: $(cat "$WORK/wineboot.log")"
 # One msacm.* value in the registry key (Wine 8.0's msacm32 skips later values with
-# longer names); Wine's own codecs stay in system.ini [drivers32].
+# names not shorter or data larger); Wine's own codecs and drvimaadpcm in system.ini [drivers32].
 wine reg add "$DRIVERS32" /v msacm.drvg711 /d "$(winpath "$WORK/drvg711.dll")" /f >/dev/null 2>&1 ||
     die "wine reg add failed"
+SYSTEM_INI=$WINEPREFIX/drive_c/windows/system.ini
+grep -q '^\[drivers32\]' "$SYSTEM_INI" || die "$SYSTEM_INI has no [drivers32] section"
+IMA_LINE="msacm.drvima=$(winpath "$WORK/drvimaadpcm.dll")" \
+    awk '{ print } /^\[drivers32\]/ { print ENVIRON["IMA_LINE"] }' "$SYSTEM_INI" >"$WORK/system.ini" &&
+    cp "$WORK/system.ini" "$SYSTEM_INI" || die "cannot add drvimaadpcm to $SYSTEM_INI"
 timing "wine prefix" "$START"
 
-# run_test NAME: runs the test program, keeps its output in $WORK/NAME.out, and
-# sets status to its exit status.
+# run_test NAME PROGRAM ARGS...: runs a test program, keeps its output in
+# $WORK/NAME.out, and sets status to its exit status.
 run_test() {
-    local start
+    local start name=$1 prog=$2
+    shift 2
     start=$(now_ms)
     status=0
     if [ -n "${ACM_TEST_LOG:-}" ]; then
-        WINEDEBUG=+msacm,+driver wine "$WORK/acm-codec-test.exe" drvproc G.711 2>"$ACM_TEST_LOG.$1" |
-            tr -d '\r' | tee "$WORK/$1.out" || status=$?
+        WINEDEBUG=+msacm,+driver wine "$WORK/$prog.exe" "$@" 2>"$ACM_TEST_LOG.$name" |
+            tr -d '\r' | tee "$WORK/$name.out" || status=$?
     else
-        wine "$WORK/acm-codec-test.exe" drvproc G.711 2>"$WORK/$1.err" | tr -d '\r' | tee "$WORK/$1.out" ||
-            status=$?
+        wine "$WORK/$prog.exe" "$@" 2>"$WORK/$name.err" | tr -d '\r' | tee "$WORK/$name.out" || status=$?
     fi
     wineserver -w
-    timing "acm-codec-test ($1)" "$start"
-    grep -q '^acm-codec-test: ' "$WORK/$1.out" || {
-        [ -f "$WORK/$1.err" ] && tail -n 20 "$WORK/$1.err" >&2
-        die "acm-codec-test ($1) did not finish"
+    timing "$prog ($name)" "$start"
+    grep -q "^$prog: " "$WORK/$name.out" || {
+        [ -f "$WORK/$name.err" ] && tail -n 20 "$WORK/$name.err" >&2
+        die "$prog ($name) did not finish"
     }
 }
 
+# run_both PHASE: both test programs, each codec against its Wine counterpart.
+run_both() {
+    echo "=== acm-codec-test (drvg711 vs msg711), $2"
+    run_test "g711.$1" acm-codec-test "drvproc G.711" G.711
+    [ "$status" -eq 0 ] || failures+=("acm-codec-test ($2)")
+    echo
+    echo "=== acm-ima-test (drvimaadpcm vs imaadp32), $2"
+    run_test "ima.$1" acm-ima-test "drvproc IMA" "IMA ADPCM"
+    [ "$status" -eq 0 ] || failures+=("acm-ima-test ($2)")
+}
+
 failures=()
-echo "=== acm-codec-test, the codec registered by msacm32 at its start"
-run_test registered
-[ "$status" -eq 0 ] || failures+=("acm-codec-test (registered at msacm32's start)")
+run_both registered "the codecs registered by msacm32 at its start"
 
 # At exit msacm32 caches each driver's tags under DriverCache\<alias>, and later
 # processes read the cache instead of asking the driver: it must be what msg711's is.
@@ -115,21 +140,24 @@ cache_of() {
     local key='HKLM\Software\Microsoft\AudioCompressionManager\DriverCache'
     { wine reg query "$key\\$1" 2>/dev/null || true; } | tr -d '\r' | awk '$2 ~ /^REG_/ {print $1, $2, $3}' | sort
 }
-cache_of msacm.drvg711 >"$WORK/cache.ours"
-cache_of msacm.msg711 >"$WORK/cache.msg711"
-echo
-cat "$WORK/cache.ours"
-if [ -s "$WORK/cache.ours" ] && diff -u "$WORK/cache.msg711" "$WORK/cache.ours"; then
-    echo "PASS: msacm32's DriverCache entry of drvg711 = msg711's"
-else
-    echo "FAIL: msacm32's DriverCache entry of drvg711 differs from msg711's (- msg711, + drvg711)"
-    failures+=("DriverCache")
-fi
+# same_cache OURS REFERENCE: the DriverCache entries of two aliases are the same.
+same_cache() {
+    cache_of "msacm.$1" >"$WORK/cache.$1"
+    cache_of "msacm.$2" >"$WORK/cache.$2"
+    echo
+    cat "$WORK/cache.$1"
+    if [ -s "$WORK/cache.$1" ] && diff -u "$WORK/cache.$2" "$WORK/cache.$1"; then
+        echo "PASS: msacm32's DriverCache entry of $1 = $2's"
+    else
+        echo "FAIL: msacm32's DriverCache entry of $1 differs from $2's (- $2, + $1)"
+        failures+=("DriverCache of $1")
+    fi
+}
+same_cache drvg711 msg711
+same_cache drvima imaadpcm
 
 echo
-echo "=== acm-codec-test, the codec known from msacm32's DriverCache"
-run_test cached
-[ "$status" -eq 0 ] || failures+=("acm-codec-test (from the DriverCache)")
+run_both cached "the codecs known from msacm32's DriverCache"
 
 timing total "$TOTAL_START"
 if [ ${#failures[@]} -gt 0 ]; then

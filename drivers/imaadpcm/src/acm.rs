@@ -1,5 +1,5 @@
 //! The IMA ADPCM codec as an ACM driver: `WAVE_FORMAT_IMA_ADPCM` (0x11) to and
-//! from 16-bit PCM, mono and stereo, answering as Wine's imaadp32.acm does:
+//! from 8- and 16-bit PCM, mono and stereo, answering as Wine's imaadp32.acm does:
 //! whole blocks only, `START` resets the encoder, and `acmStreamSize` rounds
 //! by blocks (see [`ImaStream`]).
 //!
@@ -72,8 +72,19 @@ fn usable(f: &Format) -> bool {
     (1..=2).contains(&f.channels) && RATE_RANGE.contains(&f.samples_per_sec)
 }
 
-fn is_pcm16(f: &Format) -> bool {
-    f.tag == WAVE_FORMAT_PCM && f.bits_per_sample == 16 && f.block_align == 2 * f.channels && usable(f)
+/// The PCM sample sizes this codec converts, in the order its formats list them.
+pub const PCM_BITS: [u16; 2] = [8, 16];
+
+/// The bytes per sample of a PCM format this codec converts: 8-bit (unsigned,
+/// 128 is silence) or 16-bit (signed little-endian), with a `nBlockAlign` that
+/// agrees. Windows' IMA ADPCM codec converts both; Wine's lists 8-bit formats
+/// but refuses to open streams with them.
+fn pcm_bytes(f: &Format) -> Option<usize> {
+    let ok = f.tag == WAVE_FORMAT_PCM
+        && PCM_BITS.contains(&f.bits_per_sample)
+        && f.block_align == f.bits_per_sample / 8 * f.channels
+        && usable(f);
+    ok.then_some(usize::from(f.bits_per_sample / 8))
 }
 
 /// The block layout of an IMA ADPCM format whose fields agree with each other:
@@ -108,7 +119,7 @@ impl Codec for ImaAdpcm {
             long_name: "drvproc IMA ADPCM codec".into(),
             copyright: String::new(),
             licensing: String::new(),
-            features: "IMA ADPCM to and from 16-bit PCM".into(),
+            features: "IMA ADPCM to and from 8- and 16-bit PCM".into(),
         }
     }
 
@@ -123,22 +134,27 @@ impl Codec for ImaAdpcm {
         ]
     }
 
+    /// At each rate of [`RATES`]: PCM 8-bit mono, 8-bit stereo, 16-bit mono,
+    /// 16-bit stereo, and IMA ADPCM mono, stereo (the lists and order of
+    /// Windows' and Wine's codecs).
     fn formats(&self, tag: u16) -> Vec<Format> {
         let mut out = Vec::new();
         for rate in RATES {
-            for channels in [1, 2] {
-                match tag {
-                    WAVE_FORMAT_PCM => out.push(Format::pcm(channels, rate, 16)),
-                    WAVE_FORMAT_IMA_ADPCM => out.extend(ima_format(channels, rate)),
-                    _ => {}
+            match tag {
+                WAVE_FORMAT_PCM => {
+                    for bits in PCM_BITS {
+                        out.extend([1, 2].map(|channels| Format::pcm(channels, rate, bits)));
+                    }
                 }
+                WAVE_FORMAT_IMA_ADPCM => out.extend([1, 2].into_iter().filter_map(|ch| ima_format(ch, rate))),
+                _ => {}
             }
         }
         out
     }
 
     fn supports(&self, format: &Format) -> bool {
-        is_pcm16(format) || ima_layout(format).is_some()
+        pcm_bytes(format).is_some() || ima_layout(format).is_some()
     }
 
     fn suggest(&self, src: &Format, wanted: &Suggestion) -> Option<Format> {
@@ -148,11 +164,13 @@ impl Codec for ImaAdpcm {
         if channels != src.channels || rate != src.samples_per_sec {
             return None;
         }
-        if is_pcm16(src) && wanted.tag.is_none_or(|t| t == WAVE_FORMAT_IMA_ADPCM) {
+        if pcm_bytes(src).is_some() && wanted.tag.is_none_or(|t| t == WAVE_FORMAT_IMA_ADPCM) {
             return ima_format(channels, rate);
         }
         if ima_layout(src).is_some() && wanted.tag.is_none_or(|t| t == WAVE_FORMAT_PCM) {
-            return Some(Format::pcm(channels, rate, 16));
+            // 16-bit unless the caller fixed the sample size to one this codec writes.
+            let bits = wanted.bits_per_sample.unwrap_or(16);
+            return PCM_BITS.contains(&bits).then(|| Format::pcm(channels, rate, bits));
         }
         None
     }
@@ -161,14 +179,14 @@ impl Codec for ImaAdpcm {
         if src.channels != dst.channels || src.samples_per_sec != dst.samples_per_sec {
             return None;
         }
-        let (direction, layout) = if is_pcm16(src) {
-            (Direction::Encode, ima_layout(dst)?)
-        } else if is_pcm16(dst) {
-            (Direction::Decode, ima_layout(src)?)
+        let (direction, layout, pcm_bytes) = if let Some(bytes) = pcm_bytes(src) {
+            (Direction::Encode, ima_layout(dst)?, bytes)
+        } else if let Some(bytes) = pcm_bytes(dst) {
+            (Direction::Decode, ima_layout(src)?, bytes)
         } else {
             return None;
         };
-        Some(ImaStream { direction, layout, state: EncoderState::new(), samples: Vec::new() })
+        Some(ImaStream { direction, layout, pcm_bytes, state: EncoderState::new(), samples: Vec::new() })
     }
 }
 
@@ -183,7 +201,7 @@ enum Direction {
 /// An IMA ADPCM conversion, whole blocks at a time as Wine's imaadp32.acm works:
 ///
 /// - a call converts min(source blocks, destination blocks), where a PCM block
-///   is `2 * wSamplesPerBlock * nChannels` bytes, with or without
+///   is `wSamplesPerBlock * nChannels` samples of 1 or 2 bytes, with or without
 ///   `ACM_STREAMCONVERTF_BLOCKALIGN`; what is left over comes back in the next
 ///   call, and an `END` call with less than a block converts nothing;
 /// - `START` resets the encoder's step index, so the same input gives the same
@@ -196,6 +214,8 @@ enum Direction {
 pub struct ImaStream {
     direction: Direction,
     layout: BlockLayout,
+    /// Bytes per PCM sample: 1 (8-bit) or 2 (16-bit).
+    pcm_bytes: usize,
     state: EncoderState,
     /// One block's samples, allocated at the first conversion (a query open
     /// makes a stream and drops it at once).
@@ -205,7 +225,7 @@ pub struct ImaStream {
 impl ImaStream {
     /// Bytes of one block in the source and the destination.
     fn block_bytes(&self) -> (usize, usize) {
-        let pcm = 2 * self.layout.pcm_samples_per_block();
+        let pcm = self.pcm_bytes * self.layout.pcm_samples_per_block();
         let ima = self.layout.block_align();
         match self.direction {
             Direction::Encode => (pcm, ima),
@@ -247,16 +267,16 @@ impl Stream for ImaStream {
         for (input, output) in src_blocks.zip(dst_blocks) {
             let converted = match self.direction {
                 Direction::Encode => {
-                    for (sample, bytes) in self.samples.iter_mut().zip(input.chunks_exact(2)) {
-                        *sample = i16::from_le_bytes([bytes[0], bytes[1]]);
+                    for (sample, bytes) in self.samples.iter_mut().zip(input.chunks_exact(self.pcm_bytes)) {
+                        *sample = read_pcm(bytes);
                     }
                     self.layout.encode(&self.samples, &mut self.state, output).is_ok()
                 }
                 Direction::Decode => {
                     let ok = self.layout.decode(input, &mut self.samples).is_ok();
                     if ok {
-                        for (bytes, sample) in output.chunks_exact_mut(2).zip(&self.samples) {
-                            bytes.copy_from_slice(&sample.to_le_bytes());
+                        for (bytes, &sample) in output.chunks_exact_mut(self.pcm_bytes).zip(&self.samples) {
+                            write_pcm(sample, bytes);
                         }
                     }
                     ok
@@ -268,6 +288,27 @@ impl Stream for ImaStream {
             done += 1;
         }
         (done * src_block, done * dst_block)
+    }
+}
+
+/// One PCM sample from its 1 or 2 bytes: 8-bit samples are unsigned with 128
+/// as silence and become the high byte of a 16-bit sample.
+fn read_pcm(bytes: &[u8]) -> i16 {
+    match *bytes {
+        [b] => i16::from((b ^ 0x80) as i8) << 8,
+        [lo, hi] => i16::from_le_bytes([lo, hi]),
+        _ => 0,
+    }
+}
+
+/// Writes `sample` in 1 or 2 bytes: as 8-bit, its high byte offset by 128
+/// (truncated, as Windows' codecs convert 16-bit samples to 8-bit).
+fn write_pcm(sample: i16, bytes: &mut [u8]) {
+    let [lo, hi] = sample.to_le_bytes();
+    match bytes {
+        [b] => *b = hi ^ 0x80,
+        [a, b] => (*a, *b) = (lo, hi),
+        _ => {}
     }
 }
 

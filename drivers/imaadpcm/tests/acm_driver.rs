@@ -47,7 +47,7 @@ fn details_tags_and_formats() {
     );
     let tags = codec.format_tags().unwrap();
     let summary: Vec<_> = tags.iter().map(|t| (t.tag, t.format_size, t.standard_formats)).collect();
-    assert_eq!(summary, [(WAVE_FORMAT_PCM, 16, 8), (WAVE_FORMAT_IMA_ADPCM, 20, 8)]);
+    assert_eq!(summary, [(WAVE_FORMAT_PCM, 16, 16), (WAVE_FORMAT_IMA_ADPCM, 20, 8)]);
     let formats = codec.formats(&tags[1]).unwrap();
     let fields: Vec<_> = formats
         .iter()
@@ -77,7 +77,7 @@ fn details_tags_and_formats() {
         ]
     );
     let pcm = codec.formats(&tags[0]).unwrap();
-    assert_eq!((pcm[0].clone(), pcm[7].clone()), (Format::pcm(1, 8000, 16), Format::pcm(2, 44100, 16)));
+    assert_eq!((pcm[0].clone(), pcm[15].clone()), (Format::pcm(1, 8000, 8), Format::pcm(2, 44100, 16)));
 }
 
 #[test]
@@ -94,9 +94,9 @@ fn suggestions_keep_rate_and_channels() {
     for (src, wanted) in [
         (Format::pcm(1, 22050, 16), Suggestion { samples_per_sec: Some(8000), ..Suggestion::default() }),
         (Format::pcm(2, 8000, 16), Suggestion { channels: Some(1), ..Suggestion::default() }),
-        (ima(1, 8000), Suggestion { bits_per_sample: Some(8), ..Suggestion::default() }),
+        (ima(1, 8000), Suggestion { bits_per_sample: Some(12), ..Suggestion::default() }),
         (Format::pcm(1, 8000, 16), to_pcm.clone()),
-        (Format::pcm(1, 8000, 8), any.clone()),
+        (Format::pcm(1, 8000, 24), any.clone()),
     ] {
         let err = codec.suggest(&src, &wanted).unwrap_err();
         assert!(not_possible(&err), "{src:?} {wanted:?}: {err}");
@@ -297,7 +297,12 @@ fn pairs_it_does_not_convert_are_refused() {
     for (name, src, dst) in [
         ("different rate", Format::pcm(1, 11025, 16), good.clone()),
         ("different channels", Format::pcm(2, 8000, 16), good.clone()),
-        ("8-bit PCM", Format::pcm(1, 8000, 8), good.clone()),
+        ("24-bit PCM", Format::pcm(1, 8000, 24), good.clone()),
+        (
+            "8-bit PCM with nBlockAlign 2",
+            with(&|f| *f = Format { block_align: 2, ..Format::pcm(1, 8000, 8) }),
+            good.clone(),
+        ),
         ("PCM to PCM", pcm.clone(), pcm.clone()),
         ("IMA to IMA", good.clone(), good.clone()),
         ("cbSize 0", pcm.clone(), with(&|f| f.extra.clear())),
@@ -315,4 +320,64 @@ fn pairs_it_does_not_convert_are_refused() {
     let big = ima_format_with(2, 22050, 2048).unwrap();
     assert!(codec.stream(&Format::pcm(2, 22050, 16), &big).is_ok());
     assert!(codec.stream(&big, &Format::pcm(2, 22050, 16)).is_ok());
+}
+
+/// The PCM formats are the list Windows' and Wine's IMA ADPCM codecs give, in
+/// their order: at each standard rate 8-bit mono, 8-bit stereo, 16-bit mono,
+/// 16-bit stereo.
+#[test]
+fn pcm_formats_are_8_and_16_bit_in_the_reference_order() {
+    let (_m, codec) = open();
+    let tags = codec.format_tags().unwrap();
+    assert_eq!((tags[0].tag, tags[0].standard_formats), (WAVE_FORMAT_PCM, 16));
+    let listed: Vec<_> = codec
+        .formats(&tags[0])
+        .unwrap()
+        .iter()
+        .map(|f| (f.samples_per_sec, f.bits_per_sample, f.channels))
+        .collect();
+    let expected: Vec<_> = [8000, 11025, 22050, 44100]
+        .into_iter()
+        .flat_map(|rate| [(rate, 8, 1), (rate, 8, 2), (rate, 16, 1), (rate, 16, 2)])
+        .collect();
+    assert_eq!(listed, expected);
+}
+
+/// 8-bit PCM (unsigned, 128 = silence) converts as its 16-bit equivalent: the
+/// encoder sees `(byte - 128) << 8`, and the decoder's 8-bit output is the high
+/// byte of its 16-bit output, offset by 128. Blocks, sizes and suggestions count
+/// one byte per sample.
+#[test]
+fn eight_bit_pcm_converts_as_its_16_bit_equivalent() {
+    let (_m, codec) = open();
+    for channels in [1u16, 2] {
+        let ima_format = ima(channels, 8000);
+        let (pcm8, pcm16) = (Format::pcm(channels, 8000, 8), Format::pcm(channels, 8000, 16));
+        let pcm8_block = 505 * usize::from(channels);
+        let bytes: Vec<u8> = speech_like(8000.0, 0.4).iter().map(|s| ((s >> 8) as u8) ^ 0x80).collect();
+        let widened: Vec<i16> = bytes.iter().map(|&b| i16::from((b ^ 0x80) as i8) << 8).collect();
+
+        let mut enc8 = codec.stream(&pcm8, &ima_format).unwrap();
+        assert_eq!(
+            enc8.size(SizeQuery::Source(pcm8_block as u32)).unwrap(),
+            u32::from(ima_format.block_align)
+        );
+        let blocks = whole(&mut enc8, &bytes, pcm8_block);
+        let mut enc16 = codec.stream(&pcm16, &ima_format).unwrap();
+        let blocks16 = whole(&mut enc16, &le_bytes(&widened), 2 * pcm8_block);
+        assert!(blocks == blocks16, "{channels} ch: 8-bit input encodes as its 16-bit equivalent");
+
+        let mut dec8 = codec.stream(&ima_format, &pcm8).unwrap();
+        let back8 = whole(&mut dec8, &blocks, usize::from(ima_format.block_align));
+        let mut dec16 = codec.stream(&ima_format, &pcm16).unwrap();
+        let back16 = samples(&whole(&mut dec16, &blocks, usize::from(ima_format.block_align)));
+        let expected: Vec<u8> = back16.iter().map(|s| ((s >> 8) as u8) ^ 0x80).collect();
+        assert_eq!(back8.len(), blocks.len() / usize::from(ima_format.block_align) * pcm8_block);
+        assert!(back8 == expected, "{channels} ch: 8-bit output is the 16-bit output's high byte");
+
+        assert_eq!(codec.suggest(&pcm8, &Suggestion::default()).unwrap(), ima_format);
+        let to_8 =
+            Suggestion { tag: Some(WAVE_FORMAT_PCM), bits_per_sample: Some(8), ..Suggestion::default() };
+        assert_eq!(codec.suggest(&ima_format, &to_8).unwrap(), pcm8);
+    }
 }

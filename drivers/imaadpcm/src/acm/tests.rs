@@ -43,13 +43,23 @@ fn block_aligns_follow_the_rule_and_the_contract_sizes() {
 #[test]
 fn standard_formats_are_supported_and_listed_in_order() {
     let codec = ImaAdpcm;
-    for tag in [WAVE_FORMAT_PCM, WAVE_FORMAT_IMA_ADPCM] {
+    for (tag, count) in [(WAVE_FORMAT_PCM, 16), (WAVE_FORMAT_IMA_ADPCM, 8)] {
         let formats = codec.formats(tag);
-        assert_eq!(formats.len(), 8);
+        assert_eq!(formats.len(), count);
         assert!(formats.iter().all(|f| codec.supports(f)), "{formats:?}");
     }
     assert_eq!(codec.formats(WAVE_FORMAT_IMA_ADPCM)[5], ima(2, 22050));
-    assert_eq!(codec.formats(WAVE_FORMAT_PCM)[0], Format::pcm(1, 8000, 16));
+    let pcm = codec.formats(WAVE_FORMAT_PCM);
+    assert_eq!(
+        pcm[..4],
+        [
+            Format::pcm(1, 8000, 8),
+            Format::pcm(2, 8000, 8),
+            Format::pcm(1, 8000, 16),
+            Format::pcm(2, 8000, 16)
+        ]
+    );
+    assert_eq!(pcm[15], Format::pcm(2, 44100, 16));
     assert!(codec.formats(WAVE_FORMAT_ALAW).is_empty());
 }
 
@@ -183,5 +193,10 @@ fn suggestions_keep_rate_and_channels() {
     assert_eq!(codec.suggest(&Format::pcm(1, 8000, 16), &to_pcm), None);
     let mono = Suggestion { channels: Some(1), ..Suggestion::default() };
     assert_eq!(codec.suggest(&Format::pcm(2, 8000, 16), &mono), None);
-    assert_eq!(codec.suggest(&Format::pcm(1, 8000, 8), &any), None);
+    assert_eq!(codec.suggest(&Format::pcm(1, 8000, 8), &any), Some(ima(1, 8000)));
+    let to_8 = Suggestion { bits_per_sample: Some(8), ..Suggestion::default() };
+    assert_eq!(codec.suggest(&ima(2, 8000), &to_8), Some(Format::pcm(2, 8000, 8)));
+    let to_24 = Suggestion { bits_per_sample: Some(24), ..Suggestion::default() };
+    assert_eq!(codec.suggest(&ima(2, 8000), &to_24), None);
+    assert_eq!(codec.suggest(&Format::pcm(1, 8000, 24), &any), None);
 }
