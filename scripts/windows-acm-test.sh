@@ -2,16 +2,12 @@
 # The ACM codecs as Windows DLLs under Wine's own msacm32, compared with Wine's own
 # codecs: builds drvg711.dll and drvimaadpcm.dll (x86_64-win7-windows-gnu, std built
 # from source with Debian's rustc) in one cargo run, compiles
-# scripts/windows/acm-codec-test.c (G.711) and scripts/windows/acm-ima-test.c (IMA
-# ADPCM) with mingw, registers both DLLs in a throwaway Wine prefix and runs the
-# tests, which compare them with Wine's msg711.acm and imaadp32.acm: once with the
-# drivers registered when msacm32 starts, once from the cache msacm32 then keeps
-# (whose entries must equal the reference codecs' entries).
-#
-# Registration: drvg711 is the only `msacm.*` value in the Drivers32 registry key,
-# drvimaadpcm a line of system.ini [drivers32] beside Wine's own codecs. Wine 8.0's
-# msacm32 skips a later registry value whose name is not shorter, or whose data is
-# larger, than an earlier one's, so a second registry value may register nothing.
+# scripts/windows/acm-codec-test.c (G.711), acm-ima-test.c and acm-ima-edge-test.c
+# (IMA ADPCM) with mingw, registers both DLLs in a throwaway Wine prefix (two
+# `msacm.*` values in the Drivers32 registry key, see below) and runs the tests,
+# which compare them with Wine's msg711.acm and imaadp32.acm: once with the drivers
+# registered when msacm32 starts, once from the cache msacm32 then keeps (whose
+# entries must equal the reference codecs' entries).
 #
 # Usage: scripts/windows-acm-test.sh
 # Environment:
@@ -73,14 +69,16 @@ printf '[target.%s]\nlinker = "x86_64-w64-mingw32-gcc"\n' "$TRIPLE" >"$CARGO_CON
 (cd "$ROOT" && nice env PATH="/usr/bin:$PATH" RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
     CARGO_TARGET_DIR="$WIN_TARGET_DIR" /usr/bin/cargo --config "$CARGO_CONFIG" build -q -Zbuild-std \
     --target "$TRIPLE" -p drvproc-g711 -p drvproc-imaadpcm) || die "the Windows build of the codecs failed"
-for dll in drvg711.dll drvimaadpcm.dll; do
-    [ -f "$WIN_OUT/$dll" ] || die "the build did not produce $WIN_OUT/$dll"
-    cp "$WIN_OUT/$dll" "$WORK/"
+# drvg711.dll one directory deeper than drvimaadpcm.dll: see the registration below.
+mkdir -p "$WORK/g711"
+for dll in g711/drvg711.dll drvimaadpcm.dll; do
+    [ -f "$WIN_OUT/${dll#g711/}" ] || die "the build did not produce $WIN_OUT/${dll#g711/}"
+    cp "$WIN_OUT/${dll#g711/}" "$WORK/$dll"
 done
 timing "windows build" "$START"
 
 START=$(now_ms)
-for prog in acm-codec-test acm-ima-test; do
+for prog in acm-codec-test acm-ima-test acm-ima-edge-test; do
     x86_64-w64-mingw32-gcc -std=c11 -O1 -Wall -Wextra -Werror "$ROOT/scripts/windows/$prog.c" \
         -o "$WORK/$prog.exe" -lmsacm32 -lwinmm -lm || die "$prog.c does not compile"
 done
@@ -88,15 +86,21 @@ timing "test programs" "$START"
 
 START=$(now_ms)
 wait "$WINEBOOT_PID" || die "wineboot failed: $(cat "$WORK/wineboot.log")"
-# One msacm.* value in the registry key (Wine 8.0's msacm32 skips later values with
-# names not shorter or data larger); Wine's own codecs and drvimaadpcm in system.ini [drivers32].
-wine reg add "$DRIVERS32" /v msacm.drvg711 /d "$(winpath "$WORK/drvg711.dll")" /f >/dev/null 2>&1 ||
+# Both codecs as `msacm.*` values of the Drivers32 registry key; Wine's own codecs
+# stay in system.ini [drivers32]. Wine 8.0's msacm32 enumerates the key with
+# RegEnumValueW without resetting the name and data sizes between values, and stops
+# at the first value that does not fit the sizes the previous one left. Values come
+# in sorted order, so each later value must have a strictly SHORTER name and data no
+# larger than the one before. Measured: msacm.drvg711 then msacm.drvima registers
+# both when drvima's data is not larger; equal-length names (msacm.drvg711,
+# msacm.drvima4) or larger data register only the first. Hence the short alias
+# msacm.drvima and drvg711.dll in a subdirectory, which makes its path the longer.
+G711_VALUE=$(winpath "$WORK/g711/drvg711.dll")
+IMA_VALUE=$(winpath "$WORK/drvimaadpcm.dll")
+[ ${#IMA_VALUE} -le ${#G711_VALUE} ] || die "msacm.drvima's data must not be longer than msacm.drvg711's"
+wine reg add "$DRIVERS32" /v msacm.drvg711 /d "$G711_VALUE" /f >/dev/null 2>&1 &&
+    wine reg add "$DRIVERS32" /v msacm.drvima /d "$IMA_VALUE" /f >/dev/null 2>&1 ||
     die "wine reg add failed"
-SYSTEM_INI=$WINEPREFIX/drive_c/windows/system.ini
-grep -q '^\[drivers32\]' "$SYSTEM_INI" || die "$SYSTEM_INI has no [drivers32] section"
-IMA_LINE="msacm.drvima=$(winpath "$WORK/drvimaadpcm.dll")" \
-    awk '{ print } /^\[drivers32\]/ { print ENVIRON["IMA_LINE"] }' "$SYSTEM_INI" >"$WORK/system.ini" &&
-    cp "$WORK/system.ini" "$SYSTEM_INI" || die "cannot add drvimaadpcm to $SYSTEM_INI"
 timing "wine prefix" "$START"
 
 # run_test NAME PROGRAM ARGS...: runs a test program, keeps its output in
@@ -120,7 +124,7 @@ run_test() {
     }
 }
 
-# run_both PHASE: both test programs, each codec against its Wine counterpart.
+# run_both PHASE WHAT: the test programs, each codec against its Wine counterpart.
 run_both() {
     echo "=== acm-codec-test (drvg711 vs msg711), $2"
     run_test "g711.$1" acm-codec-test "drvproc G.711" G.711
@@ -129,6 +133,10 @@ run_both() {
     echo "=== acm-ima-test (drvimaadpcm vs imaadp32), $2"
     run_test "ima.$1" acm-ima-test "drvproc IMA" "IMA ADPCM"
     [ "$status" -eq 0 ] || failures+=("acm-ima-test ($2)")
+    echo
+    echo "=== acm-ima-edge-test (drvimaadpcm vs imaadp32), $2"
+    run_test "ima-edge.$1" acm-ima-edge-test "drvproc IMA" "IMA ADPCM"
+    [ "$status" -eq 0 ] || failures+=("acm-ima-edge-test ($2)")
 }
 
 failures=()
