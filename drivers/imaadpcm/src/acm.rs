@@ -13,7 +13,7 @@
 use drvproc::acm::consts::*;
 use drvproc::acm::{Codec, ConvertFlags, Details, Format, FormatTag, SizeQuery, Stream, Suggestion};
 
-use crate::codec::{BlockLayout, EncoderState, samples_per_block};
+use crate::codec::{BlockLayout, CodecError, EncoderState, HEADER_BYTES, MAX_STEP_INDEX, samples_per_block};
 
 /// The sample rates of the standard formats (those of Windows' and Wine's codecs).
 pub const RATES: [u32; 4] = [8000, 11025, 22050, 44100];
@@ -206,11 +206,10 @@ enum Direction {
 ///   call, and an `END` call with less than a block converts nothing;
 /// - `START` resets the encoder's step index, so the same input gives the same
 ///   blocks on every conversion;
-/// - decoding stops before a block whose header is corrupt (a step index past
-///   88): the blocks before it are converted and reported as used, that block
-///   and the rest are not, and the next call stops at the same block. Wine's
-///   decoder clamps such an index instead; refusing keeps a damaged stream
-///   from turning into loud noise.
+/// - a block whose header is damaged (a step index past 88) decodes with the
+///   index clamped to 88, as Wine's imaadp32 decodes it. Refusing it would
+///   leave a block no call ever consumes, and a client that feeds the unused
+///   bytes again (as streaming clients do) would loop on it forever.
 pub struct ImaStream {
     direction: Direction,
     layout: BlockLayout,
@@ -273,7 +272,21 @@ impl Stream for ImaStream {
                     self.layout.encode(&self.samples, &mut self.state, output).is_ok()
                 }
                 Direction::Decode => {
-                    let ok = self.layout.decode(input, &mut self.samples).is_ok();
+                    let ok = match self.layout.decode(input, &mut self.samples) {
+                        Err(CodecError::StepIndex { .. }) => {
+                            // A damaged header: decoded with its step indexes clamped to
+                            // 88, as Wine's imaadp32 does, rather than stalling the
+                            // stream on a block no call would ever consume.
+                            let mut block = input.to_vec();
+                            for header in
+                                block.chunks_exact_mut(HEADER_BYTES).take(self.layout.channels().into())
+                            {
+                                header[2] = header[2].min(MAX_STEP_INDEX);
+                            }
+                            self.layout.decode(&block, &mut self.samples).is_ok()
+                        }
+                        result => result.is_ok(),
+                    };
                     if ok {
                         for (bytes, &sample) in output.chunks_exact_mut(self.pcm_bytes).zip(&self.samples) {
                             write_pcm(sample, bytes);

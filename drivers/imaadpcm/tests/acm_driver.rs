@@ -381,3 +381,24 @@ fn eight_bit_pcm_converts_as_its_16_bit_equivalent() {
         assert_eq!(codec.suggest(&ima_format, &to_8).unwrap(), pcm8);
     }
 }
+
+/// A damaged block whose header's step index is past 88 decodes as if it were 88,
+/// as Wine's imaadp32 decodes it: a stream never stalls on one bad block, which a
+/// client feeding the same bytes again would loop on.
+#[test]
+fn a_step_index_past_88_decodes_as_88() {
+    let (_m, codec) = open();
+    let mut enc = codec.stream(&Format::pcm(2, 8000, 16), &ima(2, 8000)).unwrap();
+    let pcm = le_bytes(&speech_like(8000.0, 1.0));
+    let mut blocks = vec![0u8; 3 * 512];
+    assert_eq!(enc.convert(&pcm[..3 * 2020], &mut blocks, START).unwrap(), (3 * 2020, 3 * 512));
+    let (mut damaged, mut clamped) = (blocks.clone(), blocks.clone());
+    // Block 1: the left channel's step index 99, the right one's 255.
+    (damaged[512 + 2], damaged[512 + 6]) = (99, 255);
+    (clamped[512 + 2], clamped[512 + 6]) = (88, 88);
+    let mut dec = codec.stream(&ima(2, 8000), &Format::pcm(2, 8000, 16)).unwrap();
+    let (mut got, mut want) = (vec![0u8; 3 * 2020], vec![0u8; 3 * 2020]);
+    assert_eq!(dec.convert(&damaged, &mut got, START).unwrap(), (3 * 512, 3 * 2020));
+    assert_eq!(dec.convert(&clamped, &mut want, START).unwrap(), (3 * 512, 3 * 2020));
+    assert_eq!(samples(&got), samples(&want));
+}
