@@ -386,6 +386,8 @@ fn run(mut stream: AcmStream<'_>, src: &mut Input, dst: &Format, file: &File) ->
     let mut left = src.data_len;
     let mut first = true;
     let mut written = 0u64;
+    // Bytes of the data the codec has used, for the position in errors.
+    let mut consumed = 0u64;
     while left > 0 {
         let got = src.source.read(&mut pending, chunk).map_err(failed_read)?;
         if got == 0 {
@@ -396,11 +398,12 @@ fn run(mut stream: AcmStream<'_>, src: &mut Input, dst: &Format, file: &File) ->
         let last = left == 0;
         while !pending.is_empty() {
             // What the codec says it needs, with room to spare if it cannot say.
-            let room = stream
+            // The codec's answer is 0 (or an error) when no whole block is pending.
+            let needed = stream
                 .size(SizeQuery::Source(u32::try_from(pending.len()).unwrap_or(u32::MAX)))
                 .map(|n| n as usize)
-                .unwrap_or(0)
-                .max(pending.len() * 4 + 4096);
+                .unwrap_or(0);
+            let room = needed.max(pending.len() * 4 + 4096);
             out.resize(room, 0);
             let flags = ConvertFlags { start: first, end: last, block_align: !last };
             let (used, made) = stream
@@ -409,7 +412,9 @@ fn run(mut stream: AcmStream<'_>, src: &mut Input, dst: &Format, file: &File) ->
             first = false;
             sink.write(&out[..made]).map_err(failed_write)?;
             written += made as u64;
+            check_progress(used, needed > 0, consumed)?;
             pending.drain(..used);
+            consumed += used as u64;
             if used == 0 {
                 break;
             }
@@ -423,4 +428,32 @@ fn run(mut stream: AcmStream<'_>, src: &mut Input, dst: &Format, file: &File) ->
     };
     sink.finish(frames).map_err(failed_write)?;
     Ok(Converted { driver: String::new(), dst: dst.clone(), written, dropped: pending.len() })
+}
+
+/// After a conversion call: a codec that used nothing although it sized a whole
+/// block's output for what was pending (`whole_block`) will not use it on any
+/// later call either. Waiting would hold the rest of the file in memory and end
+/// with it called "not a whole block", so this says where the codec stopped.
+fn check_progress(used: usize, whole_block: bool, at: u64) -> Result<(), CliError> {
+    if used == 0 && whole_block {
+        return Err(failed!("the codec converted nothing from byte {at} of the data on (a damaged block?)"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_codec_that_uses_no_whole_block_is_an_error_not_a_short_file() {
+        // Less than a block: the codec waits for more, as it should.
+        assert!(check_progress(0, false, 0).is_ok());
+        assert!(check_progress(256, true, 0).is_ok());
+        let err = check_progress(0, true, 1024).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the codec converted nothing from byte 1024 of the data on (a damaged block?)"
+        );
+    }
 }
