@@ -19,56 +19,14 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-TRIPLE=x86_64-win7-windows-gnu
-WIN_TARGET_DIR=${DRVPROC_WINDOWS_TARGET_DIR:-$ROOT/target/windows}
-WIN_OUT=$WIN_TARGET_DIR/$TRIPLE/debug
-DRIVERS32='HKLM\Software\Microsoft\Windows NT\CurrentVersion\Drivers32'
+# shellcheck source=windows/codec-test.sh
+. "$ROOT/scripts/windows/codec-test.sh"
+TRACE=${ACM_TEST_LOG:-}
+TRACE_CHANNELS=+msacm,+driver
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/drvproc-acm.XXXXXX")
-export WINEPREFIX=$WORK/wine-prefix WINEARCH=win64 WINEDEBUG=-all WINEDLLOVERRIDES='mscoree,mshtml='
-unset DISPLAY WAYLAND_DISPLAY
-
-cleanup() {
-    if command -v wineserver >/dev/null 2>&1 && [ -d "$WINEPREFIX" ]; then
-        wineserver -k >/dev/null 2>&1 || true
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-TOTAL_START=$(now_ms)
-timing() {
-    local ms=$(($(now_ms) - $2))
-    printf 'timing: %-30s %4d.%01d s\n' "$1" $((ms / 1000)) $((ms % 1000 / 100))
-}
-die() {
-    echo "FATAL: $*" >&2
-    exit 1
-}
-# Linux paths as Wine shows them (drive Z: is the Unix root).
-winpath() {
-    local p=${1//\//\\}
-    printf 'Z:%s' "$p"
-}
-
-for tool in wine wineboot wineserver x86_64-w64-mingw32-gcc /usr/bin/rustc /usr/bin/cargo; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (see scripts/windows-test.sh for the packages)"
-done
-
-# The prefix is made in the background while the DLL builds.
+setup acm
 START=$(now_ms)
-(wineboot --init >"$WORK/wineboot.log" 2>&1 && wineserver -w) &
-WINEBOOT_PID=$!
-
-# The DLLs with the same profile and std as scripts/windows-test.sh (debug, unwinding),
-# so both share one target directory; only these packages and their dependencies.
-CARGO_CONFIG=$WORK/cargo-windows.toml
-printf '[target.%s]\nlinker = "x86_64-w64-mingw32-gcc"\n' "$TRIPLE" >"$CARGO_CONFIG"
-(cd "$ROOT" && nice env PATH="/usr/bin:$PATH" RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
-    CARGO_TARGET_DIR="$WIN_TARGET_DIR" /usr/bin/cargo --config "$CARGO_CONFIG" build -q -Zbuild-std \
-    --target "$TRIPLE" -p drvproc-g711 -p drvproc-imaadpcm) || die "the Windows build of the codecs failed"
+build drvproc-g711 drvproc-imaadpcm
 # drvg711.dll one directory deeper than drvimaadpcm.dll: see the registration below.
 mkdir -p "$WORK/g711"
 for dll in g711/drvg711.dll drvimaadpcm.dll; do
@@ -79,13 +37,12 @@ timing "windows build" "$START"
 
 START=$(now_ms)
 for prog in acm-codec-test acm-ima-test acm-ima-edge-test; do
-    x86_64-w64-mingw32-gcc -std=c11 -O1 -Wall -Wextra -Werror "$ROOT/scripts/windows/$prog.c" \
-        -o "$WORK/$prog.exe" -lmsacm32 -lwinmm -lm || die "$prog.c does not compile"
+    compile "$prog" msacm32 winmm m
 done
 timing "test programs" "$START"
 
 START=$(now_ms)
-wait "$WINEBOOT_PID" || die "wineboot failed: $(cat "$WORK/wineboot.log")"
+wait_prefix
 # Both codecs as `msacm.*` values of the Drivers32 registry key; Wine's own codecs
 # stay in system.ini [drivers32]. Wine 8.0's msacm32 enumerates the key with
 # RegEnumValueW without resetting the name and data sizes between values, and stops
@@ -102,27 +59,6 @@ wine reg add "$DRIVERS32" /v msacm.drvg711 /d "$G711_VALUE" /f >/dev/null 2>&1 &
     wine reg add "$DRIVERS32" /v msacm.drvima /d "$IMA_VALUE" /f >/dev/null 2>&1 ||
     die "wine reg add failed"
 timing "wine prefix" "$START"
-
-# run_test NAME PROGRAM ARGS...: runs a test program, keeps its output in
-# $WORK/NAME.out, and sets status to its exit status.
-run_test() {
-    local start name=$1 prog=$2
-    shift 2
-    start=$(now_ms)
-    status=0
-    if [ -n "${ACM_TEST_LOG:-}" ]; then
-        WINEDEBUG=+msacm,+driver wine "$WORK/$prog.exe" "$@" 2>"$ACM_TEST_LOG.$name" |
-            tr -d '\r' | tee "$WORK/$name.out" || status=$?
-    else
-        wine "$WORK/$prog.exe" "$@" 2>"$WORK/$name.err" | tr -d '\r' | tee "$WORK/$name.out" || status=$?
-    fi
-    wineserver -w
-    timing "$prog ($name)" "$start"
-    grep -q "^$prog: " "$WORK/$name.out" || {
-        [ -f "$WORK/$name.err" ] && tail -n 20 "$WORK/$name.err" >&2
-        die "$prog ($name) did not finish"
-    }
-}
 
 # run_both PHASE WHAT: the test programs, each codec against its Wine counterpart.
 run_both() {

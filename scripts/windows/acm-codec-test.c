@@ -25,39 +25,14 @@
 #include <mmreg.h>
 #include <msacm.h>
 
+#include "check.h"
+
 #ifndef WAVE_FORMAT_ALAW
 #  define WAVE_FORMAT_ALAW 0x0006
 #endif
 #ifndef WAVE_FORMAT_MULAW
 #  define WAVE_FORMAT_MULAW 0x0007
 #endif
-
-static int passed, failed;
-
-static void check(int ok, const char *fmt, ...)
-{
-    va_list ap;
-    printf("%s: ", ok ? "PASS" : "FAIL");
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    if (ok)
-        passed++;
-    else
-        failed++;
-}
-
-/* UTF-16 to UTF-8, into a static buffer of one of four slots. */
-static const char *narrow(const WCHAR *w)
-{
-    static char buf[4][512];
-    static int slot;
-    char *out = buf[slot++ & 3];
-    if (!WideCharToMultiByte(CP_UTF8, 0, w, -1, out, sizeof buf[0], NULL, NULL))
-        strcpy(out, "?");
-    return out;
-}
 
 static const char *tag_name(DWORD tag)
 {

@@ -26,35 +26,11 @@
 #include <mmreg.h>
 #include <msacm.h>
 
+#include "check.h"
+
 #ifndef WAVE_FORMAT_IMA_ADPCM
 #  define WAVE_FORMAT_IMA_ADPCM 0x0011
 #endif
-
-static int passed, failed;
-
-static void check(int ok, const char *fmt, ...)
-{
-    va_list ap;
-    printf("%s: ", ok ? "PASS" : "FAIL");
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    if (ok)
-        passed++;
-    else
-        failed++;
-}
-
-static const char *narrow(const WCHAR *w)
-{
-    static char buf[4][512];
-    static int slot;
-    char *out = buf[slot++ & 3];
-    if (!WideCharToMultiByte(CP_UTF8, 0, w, -1, out, sizeof buf[0], NULL, NULL))
-        strcpy(out, "?");
-    return out;
-}
 
 /* A format with room for IMA's extra bytes (wSamplesPerBlock). */
 typedef struct {
