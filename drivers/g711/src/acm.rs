@@ -53,17 +53,8 @@ impl Codec for G711 {
 
     fn details(&self) -> Details {
         Details {
-            fcc_comp: 0,
-            mid: 0,
-            pid: 0,
-            acm_version: 0x0332_0000,
-            driver_version: 0x0001_0000,
-            support: ACMDRIVERDETAILS_SUPPORTF_CODEC,
-            short_name: "G.711".into(),
-            long_name: "drvproc G.711 A-law and mu-law codec".into(),
-            copyright: String::new(),
-            licensing: String::new(),
             features: "A-law and mu-law to and from 16-bit PCM".into(),
+            ..Details::new(ACMDRIVERDETAILS_SUPPORTF_CODEC, "G.711", "drvproc G.711 A-law and mu-law codec")
         }
     }
 

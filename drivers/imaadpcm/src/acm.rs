@@ -109,17 +109,8 @@ impl Codec for ImaAdpcm {
 
     fn details(&self) -> Details {
         Details {
-            fcc_comp: 0,
-            mid: 0,
-            pid: 0,
-            acm_version: 0x0332_0000,
-            driver_version: 0x0001_0000,
-            support: ACMDRIVERDETAILS_SUPPORTF_CODEC,
-            short_name: "IMA ADPCM".into(),
-            long_name: "drvproc IMA ADPCM codec".into(),
-            copyright: String::new(),
-            licensing: String::new(),
             features: "IMA ADPCM to and from 8- and 16-bit PCM".into(),
+            ..Details::new(ACMDRIVERDETAILS_SUPPORTF_CODEC, "IMA ADPCM", "drvproc IMA ADPCM codec")
         }
     }
 

@@ -24,6 +24,27 @@ pub struct Details {
     pub features: String,
 }
 
+impl Details {
+    /// The details most codecs give: `support` (`ACMDRIVERDETAILS_SUPPORTF_CODEC`,
+    /// `_CONVERTER`, ...), the two names, ACM 3.50, version 1.0, no manufacturer
+    /// ids and empty texts. Set the other fields with struct update syntax.
+    pub fn new(support: u32, short_name: &str, long_name: &str) -> Details {
+        Details {
+            fcc_comp: 0,
+            mid: 0,
+            pid: 0,
+            acm_version: 0x0332_0000,
+            driver_version: 0x0001_0000,
+            support,
+            short_name: short_name.into(),
+            long_name: long_name.into(),
+            copyright: String::new(),
+            licensing: String::new(),
+            features: String::new(),
+        }
+    }
+}
+
 /// One format tag a codec handles (`ACMFORMATTAGDETAILSW`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FormatTag {

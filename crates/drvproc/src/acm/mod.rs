@@ -28,19 +28,7 @@
 //!     type Stream = WidenStream;
 //!
 //!     fn details(&self) -> Details {
-//!         Details {
-//!             fcc_comp: 0,
-//!             mid: 0,
-//!             pid: 0,
-//!             acm_version: 0x0332_0000,
-//!             driver_version: 0x0001_0000,
-//!             support: ACMDRIVERDETAILS_SUPPORTF_CONVERTER,
-//!             short_name: "Widen".into(),
-//!             long_name: "8-bit to 16-bit PCM".into(),
-//!             copyright: String::new(),
-//!             licensing: String::new(),
-//!             features: String::new(),
-//!         }
+//!         Details::new(ACMDRIVERDETAILS_SUPPORTF_CONVERTER, "Widen", "8-bit to 16-bit PCM")
 //!     }
 //!
 //!     fn format_tags(&self) -> Vec<FormatTag> {

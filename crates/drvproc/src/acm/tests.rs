@@ -66,17 +66,9 @@ impl Codec for HighByte {
 
     fn details(&self) -> Details {
         Details {
-            fcc_comp: 0,
             mid: 1,
             pid: 2,
-            acm_version: 0x0332_0000,
-            driver_version: 0x0001_0000,
-            support: ACMDRIVERDETAILS_SUPPORTF_CODEC,
-            short_name: "High byte".into(),
-            long_name: "High byte test codec".into(),
-            copyright: String::new(),
-            licensing: String::new(),
-            features: String::new(),
+            ..Details::new(ACMDRIVERDETAILS_SUPPORTF_CODEC, "High byte", "High byte test codec")
         }
     }
 
