@@ -5,6 +5,9 @@
 //! a driver library it exports `DriverProc`, so it drops in where msg711.acm sits:
 //! `msacm.drvg711=drvg711.dll` in the `Drivers32` registry key or system.ini.
 
+// Written with the class kit: a codec needs no unsafe code, and this one has none.
+#![forbid(unsafe_code)]
+
 pub mod acm;
 pub mod codec;
 

@@ -31,6 +31,9 @@
 //! # Ok::<(), drvrle8::codec::CodecError>(())
 //! ```
 
+// Written with the class kit: a codec needs no unsafe code, and this one has none.
+#![forbid(unsafe_code)]
+
 pub mod codec;
 pub mod vfw;
 
