@@ -12,6 +12,10 @@
 //! * [`probe_library`]: whether a file maps as a driver, judged exactly as `open`
 //!   judges it (for tools that report on drivers);
 //! * [`driver_callback`] with the portable [`Event`] and [`MessageQueue`] targets.
+//! * [`AcmCodec`] and [`VfwCodec`]: typed clients of ACM audio and VfW video codecs,
+//!   sending what msacm32 and msvfw32 send (an `ACMDRVSTREAMHEADER`, an `ICDECOMPRESS`)
+//!   built from safe values and buffers whose sizes they check first; they go the
+//!   same path as any message, below.
 //!
 //! ## The path of a message
 //!
