@@ -65,6 +65,7 @@ mod handle_table;
 mod identity;
 mod ini;
 mod instance;
+mod isolation;
 mod lifecycle;
 mod loader;
 mod locked_file;
