@@ -785,9 +785,9 @@ impl Layout {
     }
 
     /// Rewrites the fields `src` (in `from`'s layout) covers into `dst` (the other
-    /// layout), as far as `dst` covers them. `ptr` gives each pointer field's new
-    /// value from its old one (`None`: leave the field alone); `Null` fields become
-    /// NULL.
+    /// layout), as far as `dst` covers them. `ptr` gives the new value of each
+    /// pointer field, `Ptr` and `Null` alike, from its index and old value (`None`:
+    /// leave the field alone).
     fn convert(
         &self,
         src: &[u8],
@@ -825,8 +825,7 @@ impl Layout {
                 Ty::Size => Some(self.translate(read_uint(s) as usize, from) as u64),
                 Ty::Word => Some(read_uint(s)),
                 Ty::SWord => Some(read_int(s) as u64),
-                Ty::Null => Some(if to == Side::Wire { WIRE_NULL } else { 0 }),
-                Ty::Ptr(_) => ptr(index, read_uint(s))?,
+                Ty::Ptr(_) | Ty::Null => ptr(index, read_uint(s))?,
             };
             if let Some(v) = value {
                 write_uint(&mut dst[da..da + dl], v);
@@ -1628,10 +1627,14 @@ pub(crate) fn rebuild(l1: WireArg, l2: WireArg, payload: &mut [u8]) -> Result<Ho
             Kind::Struct(id) => {
                 let layout =
                     layout_by_id(id).ok_or(MarshalError::BadPayload("a structure of unknown kind"))?;
+                // The driver trusts the size: it must not reach past the segment.
+                if layout.size_in == SizeIn::Field0 && u32_at(region, 0).is_some_and(|cb| cb > s.len) {
+                    return Err(MarshalError::BadPayload("a structure's size is larger than its segment"));
+                }
                 let wire = region.to_vec();
                 region.fill(0);
-                layout.convert(&wire, Side::Wire, region, |_, v| {
-                    if v == WIRE_NULL {
+                layout.convert(&wire, Side::Wire, region, |index, v| {
+                    if v == WIRE_NULL || matches!(layout.fields[index].ty, Ty::Null) {
                         return Ok(Some(0));
                     }
                     table
@@ -1660,12 +1663,17 @@ pub(crate) fn rebuild(l1: WireArg, l2: WireArg, payload: &mut [u8]) -> Result<Ho
                 (base + offset as usize) as LParam
             }
             WireArg::StructSize(v) => {
-                let layout = table.iter().find_map(|t| match t.kind {
-                    Kind::Struct(id) if t.which != which && !t.nested => layout_by_id(id),
+                let structure = table.iter().find_map(|t| match t.kind {
+                    Kind::Struct(id) if t.which != which && !t.nested => layout_by_id(id).map(|l| (l, t.len)),
                     _ => None,
                 });
-                match layout {
-                    Some(layout) if v >= 0 => layout.translate(v as usize, Side::Wire) as LParam,
+                match structure {
+                    Some((_, len)) if v > i64::from(len) => {
+                        return Err(MarshalError::BadPayload(
+                            "a structure's size is larger than its segment",
+                        ));
+                    }
+                    Some((layout, _)) if v >= 0 => layout.translate(v as usize, Side::Wire) as LParam,
                     _ => v as LParam,
                 }
             }

@@ -923,15 +923,16 @@ fn icm_get_format_fills_the_callers_buffer_with_the_format_only() {
     let i = input.as_mut_ptr() as LParam;
     // SAFETY: a BITMAPINFO and NULL.
     assert_eq!(unsafe { isolated(&vfw(None), ICM_COMPRESS_GET_FORMAT, i, 0) }, Ok(1064));
-    let mut direct = vec![0x77u8; 1064 + 16];
-    let mut through = vec![0x77u8; 1064 + 16];
+    // Room past the format for more than the host's out area holds.
+    let mut direct = vec![0x77u8; 1064 + MAX_BITMAP_FORMAT];
+    let mut through = vec![0x77u8; 1064 + MAX_BITMAP_FORMAT];
     // SAFETY: a BITMAPINFO and a 1064-byte buffer (the size the driver announced).
     let expected = unsafe { fake(ICM_COMPRESS_GET_FORMAT, i, direct.as_mut_ptr() as LParam) };
     // SAFETY: as above.
     let got = unsafe { isolated(&vfw(None), ICM_COMPRESS_GET_FORMAT, i, through.as_mut_ptr() as LParam) };
     assert_eq!(got, Ok(expected));
     assert_eq!(through, direct);
-    assert_eq!(&through[1064..], &[0x77; 16], "nothing past the format");
+    assert!(through[1064..].iter().all(|&b| b == 0x77), "nothing past the format");
 }
 
 struct Compress {
@@ -1206,4 +1207,68 @@ fn integers_cross_with_their_sign_and_width() {
         assert_eq!(WireArg::decode(tag, value), Ok(w));
     }
     assert!(WireArg::decode(9, 0).is_err());
+}
+
+/// What the driver writes comes back; the caller's own pointers stay as they were.
+#[test]
+fn pointer_fields_are_not_copied_back() {
+    let mut c = Convert::new(ACMDM_STREAM_CONVERT, 100, 100);
+    let (msg, l1, l2) = c.params();
+    // SAFETY: the fixture's live structures.
+    assert_eq!(unsafe { isolated(&acm(), msg, l1, l2) }, Ok(0));
+    let h = &*c.header;
+    assert_eq!(({ h.cb_dst_length_used }, { h.fdw_driver }), (97, 9));
+    assert_eq!(({ h.pb_src }, { h.pb_dst }), (c.src.as_mut_ptr(), c.dst.as_mut_ptr()));
+    assert_eq!(({ h.pb_prepared_src }, { h.padsh_next }), (c.src.as_mut_ptr(), ptr::null_mut()));
+
+    let mut s = Box::new(StreamOpen(StreamInstance::new(0, true)));
+    let (msg, l1, l2) = s.params();
+    // SAFETY: as above.
+    assert_eq!(unsafe { isolated(&acm(), msg, l1, l2) }, Ok(0));
+    let i = &s.0.instance;
+    assert_eq!(
+        (i.pwfx_src.cast::<u8>(), i.pwfx_dst.cast::<u8>()),
+        (s.0.src.as_mut_ptr(), s.0.dst.as_mut_ptr())
+    );
+    assert_eq!(i.has as usize, 0x4000);
+    assert_ne!(i.dw_driver, 0);
+
+    let mut d = compress(true);
+    let (msg, l1, l2) = d.params();
+    // SAFETY: as above.
+    assert_eq!(unsafe { isolated(&vfw(Some(4000)), msg, l1, l2) }, Ok(12));
+    assert_eq!((d.ic.output.cast::<u8>(), d.ic.ckid), (d.out.as_mut_ptr(), &raw mut d.ckid));
+    assert_eq!(d.flags, 0x102);
+}
+
+#[test]
+fn copy_back_needs_the_whole_payload() {
+    let mut q = 1u32;
+    let mut app = Buffer::new(4096);
+    // SAFETY: a DWORD.
+    let m = unsafe { marshal(&vfw(None), ICM_GETDEFAULTQUALITY, lp(&mut q), 0, app.bytes()) }.unwrap();
+    // SAFETY: as above.
+    let err = unsafe { copy_back(&m, &app.bytes()[..m.used - 1]) }.unwrap_err();
+    assert_eq!(err, MarshalError::PayloadTooSmall { needed: m.used as u64, available: m.used - 1 });
+    assert_eq!(q, 1);
+}
+
+/// A structure whose size says more than its segment holds is refused by the
+/// host: the driver would write past it.
+#[test]
+fn the_host_refuses_a_structure_larger_than_its_segment() {
+    let mut size = AcmDrvStreamSize { cb_struct: 16, fdw_size: 0, cb_src_length: 1, cb_dst_length: 0 };
+    let mut instance = StreamInstance::new(0, false);
+    let mut app = Buffer::new(4096);
+    // SAFETY: live structures.
+    let m = unsafe { marshal(&acm(), ACMDM_STREAM_SIZE, instance.lp(), lp(&mut size), app.bytes()) }.unwrap();
+    let seg = m.segments.iter().find(|s| s.kind == Kind::Struct(STREAM_SIZE.id)).unwrap();
+    let at = seg.offset as usize;
+    app.bytes()[at..at + 4].copy_from_slice(&4000u32.to_le_bytes());
+    let mut host = Buffer::new(4096);
+    host.bytes()[..m.used].copy_from_slice(&app.bytes()[..m.used]);
+    assert_eq!(
+        rebuild(m.l1, m.l2, host.bytes()),
+        Err(MarshalError::BadPayload("a structure's size is larger than its segment"))
+    );
 }
