@@ -161,6 +161,13 @@ impl Dir {
     }
 }
 
+impl Segment {
+    /// Its bytes in the payload.
+    pub(crate) fn range(&self) -> std::ops::Range<usize> {
+        self.offset as usize..self.offset as usize + self.len as usize
+    }
+}
+
 /// Which parameter a segment belongs to (directly, or through a structure).
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -372,11 +379,12 @@ enum Ty {
 }
 
 impl Field {
-    fn native_len(&self) -> usize {
+    /// Its length in a native layout whose pointers are `ptr` bytes.
+    fn native_len(&self, ptr: usize) -> usize {
         match self.ty {
             Ty::Size => 4,
             Ty::Bytes(n) => n,
-            Ty::Word | Ty::SWord | Ty::Ptr(_) | Ty::Null => PTR,
+            Ty::Word | Ty::SWord | Ty::Ptr(_) | Ty::Null => ptr,
         }
     }
 
@@ -406,6 +414,9 @@ pub(crate) struct Layout {
     native_size: usize,
     wire_size: usize,
     size_in: SizeIn,
+    /// The native pointer width: this build's (a table for the other width exists
+    /// only in tests, to check the conversions between widths).
+    ptr: usize,
     /// In ascending order of both offsets.
     fields: &'static [Field],
 }
@@ -426,6 +437,7 @@ static OPEN_DESC: Layout = Layout {
     native_size: size_of::<AcmDrvOpenDescW>(),
     wire_size: 48,
     size_in: SizeIn::Field0,
+    ptr: PTR,
     fields: &[
         SIZE0,
         b(offset_of!(AcmDrvOpenDescW, fcc_type), 4, 20),
@@ -441,6 +453,7 @@ static IC_OPEN: Layout = Layout {
     native_size: size_of::<IcOpen>(),
     wire_size: 56,
     size_in: SizeIn::Field0,
+    ptr: PTR,
     fields: &[
         SIZE0,
         b(offset_of!(IcOpen, fcc_type), 4, 16),
@@ -458,6 +471,7 @@ static CONFIG_PACKED: Layout = Layout {
     native_size: size_of::<DrvConfigInfo>(),
     wire_size: 20,
     size_in: SizeIn::Field0,
+    ptr: PTR,
     fields: &[
         SIZE0,
         f(offset_of!(DrvConfigInfo, lpsz_dci_section_name), 4, Ty::Ptr(Child::Text)),
@@ -472,6 +486,7 @@ static CONFIG_NATURAL: Layout = Layout {
     native_size: 3 * PTR,
     wire_size: 24,
     size_in: SizeIn::Field0,
+    ptr: PTR,
     fields: &[SIZE0, f(PTR, 8, Ty::Ptr(Child::Text)), f(2 * PTR, 16, Ty::Ptr(Child::Text))],
 };
 
@@ -481,6 +496,7 @@ static DRIVER_DETAILS: Layout = Layout {
     native_size: size_of::<AcmDriverDetailsW>(),
     wire_size: 1804,
     size_in: SizeIn::Field0,
+    ptr: PTR,
     fields: &[
         SIZE0,
         b(offset_of!(AcmDriverDetailsW, fcc_type), 4, 32),
@@ -495,6 +511,7 @@ static FORMATTAG_DETAILS: Layout = Layout {
     native_size: size_of::<AcmFormatTagDetailsW>(),
     wire_size: 120,
     size_in: SizeIn::Field0,
+    ptr: PTR,
     fields: &[SIZE0, b(4, 4, 116)],
 };
 
@@ -504,6 +521,7 @@ static FORMAT_DETAILS: Layout = Layout {
     native_size: size_of::<AcmFormatDetailsW>(),
     wire_size: 284,
     size_in: SizeIn::Field0,
+    ptr: PTR,
     fields: &[
         SIZE0,
         b(offset_of!(AcmFormatDetailsW, format_index), 4, 12),
@@ -528,6 +546,7 @@ static FORMAT_SUGGEST: Layout = Layout {
     native_size: size_of::<AcmDrvFormatSuggest>(),
     wire_size: 40,
     size_in: SizeIn::Field0,
+    ptr: PTR,
     fields: &[
         SIZE0,
         b(offset_of!(AcmDrvFormatSuggest, fdw_suggest), 4, 4),
@@ -562,6 +581,7 @@ static STREAM_INSTANCE: Layout = Layout {
     native_size: size_of::<AcmDrvStreamInstance>(),
     wire_size: 72,
     size_in: SizeIn::Field0,
+    ptr: PTR,
     fields: &[
         SIZE0,
         f(offset_of!(AcmDrvStreamInstance, pwfx_src), 8, Ty::Ptr(Child::Wave)),
@@ -582,6 +602,7 @@ static STREAM_SIZE: Layout = Layout {
     native_size: 16,
     wire_size: 16,
     size_in: SizeIn::Field0,
+    ptr: PTR,
     fields: &[SIZE0, b(4, 4, 12)],
 };
 
@@ -640,6 +661,7 @@ static HEADER_CONVERT: Layout = Layout {
     native_size: size_of::<AcmDrvStreamHeader>(),
     wire_size: 124,
     size_in: SizeIn::Field0,
+    ptr: PTR,
     fields: stream_header_fields!(Back::UsedAtWire(52)),
 };
 
@@ -651,6 +673,7 @@ static HEADER_PREPARE: Layout = Layout {
     native_size: size_of::<AcmDrvStreamHeader>(),
     wire_size: 124,
     size_in: SizeIn::Field0,
+    ptr: PTR,
     fields: stream_header_fields!(Back::Nothing),
 };
 
@@ -660,6 +683,7 @@ static IC_COMPRESS: Layout = Layout {
     native_size: size_of::<IcCompress>(),
     wire_size: 88,
     size_in: SizeIn::OtherParam,
+    ptr: PTR,
     fields: &[
         b(offset_of!(IcCompress, flags), 0, 4),
         f(offset_of!(IcCompress, bi_output), 8, Ty::Ptr(Child::Bitmap(Dir::InOut))),
@@ -701,6 +725,7 @@ static IC_DECOMPRESS: Layout = Layout {
     native_size: size_of::<IcDecompress>(),
     wire_size: 48,
     size_in: SizeIn::OtherParam,
+    ptr: PTR,
     fields: &[
         b(offset_of!(IcDecompress, flags), 0, 4),
         f(offset_of!(IcDecompress, bi_input), 8, Ty::Ptr(Child::Bitmap(Dir::In))),
@@ -759,29 +784,34 @@ enum Side {
 impl Layout {
     fn at(&self, field: &Field, side: Side) -> (usize, usize) {
         match side {
-            Side::Native => (field.native, field.native_len()),
+            Side::Native => (field.native, field.native_len(self.ptr)),
             Side::Wire => (field.wire, field.wire_len()),
         }
     }
 
     /// A structure size of `cb` bytes counted in `from`'s layout, counted in the
-    /// other: the whole structure maps to the whole structure, and a shorter one
-    /// to the end of the last field it covers (plus the bytes it has of the next).
+    /// other: the whole structure maps to the whole structure, and a shorter one to
+    /// the same fields, plus as many bytes of the field it ends in (or of the
+    /// padding before it) as the other side has there.
     fn translate(&self, cb: usize, from: Side) -> usize {
         let to = if from == Side::Native { Side::Wire } else { Side::Native };
         let size = |s: Side| if s == Side::Native { self.native_size } else { self.wire_size };
         if cb >= size(from) {
             return size(to);
         }
+        // Ends of the last field `cb` covers, on both sides.
         let (mut end_from, mut end_to) = (0, 0);
         for field in self.fields {
-            let (at, len) = self.at(field, from);
-            if at + len <= cb {
-                let (to_at, to_len) = self.at(field, to);
-                (end_from, end_to) = (at + len, to_at + to_len);
+            let ((fa, fl), (ta, tl)) = (self.at(field, from), self.at(field, to));
+            if fa + fl <= cb {
+                (end_from, end_to) = (fa + fl, ta + tl);
+            } else if cb > fa {
+                return ta + (cb - fa).min(tl);
+            } else {
+                return end_to + (cb - end_from).min(ta - end_to);
             }
         }
-        cb - end_from + end_to
+        end_to + (cb - end_from).min(size(to) - end_to)
     }
 
     /// Rewrites the fields `src` (in `from`'s layout) covers into `dst` (the other
@@ -1369,7 +1399,7 @@ impl Planner {
         let offsets: Vec<u32> = self.plans.iter().map(|p| p.seg.offset).collect();
         for plan in &self.plans {
             let s = plan.seg;
-            let region = &mut payload[s.offset as usize..(s.offset + s.len) as usize];
+            let region = &mut payload[s.range()];
             match &plan.origin {
                 Origin::Struct { layout, native, links, .. } => {
                     region.fill(0);
@@ -1489,11 +1519,11 @@ impl Marshalled {
             Resolved::Nothing => 0,
             Resolved::UsedIn { plan: p, at } => {
                 let holder = self.plans[p].seg;
-                let holder = &payload[holder.offset as usize..(holder.offset + holder.len) as usize];
+                let holder = &payload[holder.range()];
                 u32_at(holder, at).unwrap_or(0) as usize
             }
             Resolved::BitmapSpan => {
-                let region = &payload[s.offset as usize..(s.offset + s.len) as usize];
+                let region = &payload[s.range()];
                 BitmapFormat::span(region).unwrap_or(0)
             }
         };
@@ -1522,7 +1552,7 @@ pub(crate) unsafe fn copy_back(m: &Marshalled, payload: &[u8]) -> Result<(), Mar
         if !s.dir.copies_back() {
             continue;
         }
-        let region = &payload[s.offset as usize..(s.offset + s.len) as usize];
+        let region = &payload[s.range()];
         match &plan.origin {
             Origin::Struct { addr, layout, native, .. } => {
                 // SAFETY: the structure's `covered` bytes are the caller's (the contract).
@@ -1555,7 +1585,7 @@ pub(crate) fn copy_back_args<'a>(
     for plan in &m.plans {
         let (Origin::Arg(which), s) = (&plan.origin, plan.seg) else { continue };
         let arg = if *which == Which::L1 { &mut *l1 } else { &mut *l2 };
-        let region = &payload[s.offset as usize..(s.offset + s.len) as usize];
+        let region = &payload[s.range()];
         match arg {
             Arg::Out(b) | Arg::InOut(b) if b.len() == region.len() => b.copy_from_slice(region),
             Arg::Out(_) | Arg::InOut(_) => return Err(MarshalError::BadPayload("a buffer changed length")),
@@ -1622,7 +1652,7 @@ pub(crate) fn rebuild(l1: WireArg, l2: WireArg, payload: &mut [u8]) -> Result<Ho
     }
     let table = read_table(payload)?;
     for s in &table {
-        let region = &mut payload[s.offset as usize..(s.offset + s.len) as usize];
+        let region = &mut payload[s.range()];
         match s.kind {
             Kind::Struct(id) => {
                 let layout =
@@ -1690,7 +1720,7 @@ pub(crate) fn finish(payload: &mut [u8]) -> Result<(), MarshalError> {
     for s in table.iter().filter(|s| s.dir.copies_back()) {
         let Kind::Struct(id) = s.kind else { continue };
         let layout = layout_by_id(id).ok_or(MarshalError::BadPayload("a structure of unknown kind"))?;
-        let region = &mut payload[s.offset as usize..(s.offset + s.len) as usize];
+        let region = &mut payload[s.range()];
         let covered = layout.translate(region.len(), Side::Wire).min(region.len());
         let native = region[..covered].to_vec();
         layout.convert(&native, Side::Native, region, |_, _| Ok(Some(WIRE_NULL)))?;

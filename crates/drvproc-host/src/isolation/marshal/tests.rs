@@ -1179,7 +1179,7 @@ fn wire_offsets_are_the_win64_layouts() {
         for field in layout.fields {
             assert_eq!(field.native, field.wire, "{}", layout.name);
         }
-        let mut ends = layout.fields.iter().map(|f| (f.native, f.native + f.native_len()));
+        let mut ends = layout.fields.iter().map(|f| (f.native, f.native + f.native_len(layout.ptr)));
         let mut last = 0;
         assert!(ends.all(|(start, end)| {
             let ok = start >= last;
@@ -1271,4 +1271,134 @@ fn the_host_refuses_a_structure_larger_than_its_segment() {
         rebuild(m.l1, m.l2, host.bytes()),
         Err(MarshalError::BadPayload("a structure's size is larger than its segment"))
     );
+}
+
+// ---------------------------------------------------------------------------------
+// The other pointer width: structures as a 32-bit host lays them out.
+// ---------------------------------------------------------------------------------
+
+/// `ICOPEN` on Win32 (the offsets `drvproc::vfw::layout` asserts on 32-bit targets).
+static IC_OPEN_32: Layout = Layout {
+    id: 2,
+    name: "ICOPEN",
+    native_size: 36,
+    wire_size: 56,
+    size_in: SizeIn::Field0,
+    ptr: 4,
+    fields: &[
+        SIZE0,
+        b(4, 4, 16),
+        f(20, 24, Ty::SWord),
+        f(24, 32, Ty::Null),
+        f(28, 40, Ty::Null),
+        b(32, 48, 4),
+    ],
+};
+
+/// `ACMDRVSTREAMHEADER` on Win32, packed (the offsets `drvproc::acm::layout` asserts).
+static HEADER_32: Layout = Layout {
+    id: 11,
+    name: "ACMDRVSTREAMHEADER",
+    native_size: 84,
+    wire_size: 124,
+    size_in: SizeIn::Field0,
+    ptr: 4,
+    fields: &[
+        SIZE0,
+        b(4, 4, 4),
+        f(8, 8, Ty::Word),
+        f(12, 16, Ty::Ptr(Child::Text)),
+        b(16, 24, 8),
+        f(24, 32, Ty::Word),
+        f(28, 40, Ty::Ptr(Child::Text)),
+        b(32, 48, 8),
+        f(40, 56, Ty::Word),
+        b(44, 64, 4),
+        f(48, 68, Ty::Null),
+        b(52, 76, 4),
+        f(56, 80, Ty::Word),
+        b(60, 88, 4),
+        f(64, 92, Ty::Word),
+        f(68, 100, Ty::Null),
+        b(72, 108, 4),
+        f(76, 112, Ty::Null),
+        b(80, 120, 4),
+    ],
+};
+
+fn u32_le(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+/// What a 32-bit host does with a 64-bit application's `ICOPEN`: the size becomes
+/// 36, `dwError` moves from 24 to 20 as a 32-bit value, the reserved pointers are
+/// NULL; the driver's `dwError` comes back sign-extended into the 64-bit field.
+#[test]
+fn icopen_between_pointer_widths() {
+    let mut open = zeroed::<IcOpen>();
+    open.size = 56;
+    open.fcc_type = 0x1111_1111;
+    open.flags = 2;
+    open.error = -7;
+    open.v1_reserved = 0x5555 as *mut _;
+    open.dev_node = 99;
+    let app = masked(&*open, &IC_OPEN);
+    let mut wire = [0u8; 56];
+    IC_OPEN.convert(&app, Side::Native, &mut wire, |_, _| Ok(Some(WIRE_NULL))).unwrap();
+    let mut host = [0xEEu8; 36];
+    IC_OPEN_32.convert(&wire, Side::Wire, &mut host, |_, _| Ok(Some(0))).unwrap();
+    assert_eq!([u32_le(&host, 0), u32_le(&host, 4), u32_le(&host, 16)], [36, 0x1111_1111, 2]);
+    assert_eq!(
+        (u32_le(&host, 20) as i32, u32_le(&host, 24), u32_le(&host, 28), u32_le(&host, 32)),
+        (-7, 0, 0, 99)
+    );
+    // The driver refuses with its error; finish, then the copy back.
+    host[20..24].copy_from_slice(&(-12i32).to_le_bytes());
+    let mut back = wire;
+    IC_OPEN_32.convert(&host, Side::Native, &mut back, |_, _| Ok(Some(WIRE_NULL))).unwrap();
+    let mut caller = app.clone();
+    IC_OPEN.apply_wire(&back, &mut caller).unwrap();
+    let mut expected = app;
+    expected[24..32].copy_from_slice(&(-12i64).to_le_bytes());
+    assert_eq!(caller, expected);
+    // Sizes: whole to whole, and a size ending in padding does not reach the next field.
+    assert_eq!((IC_OPEN_32.translate(56, Side::Wire), IC_OPEN_32.translate(36, Side::Native)), (36, 56));
+    assert_eq!(IC_OPEN_32.translate(24, Side::Wire), 20, "dwError (wire 24..32) is not covered");
+    assert_eq!(IC_OPEN_32.translate(28, Side::Wire), 24, "half of dwError: the 32-bit field");
+    assert_eq!(IC_OPEN_32.translate(22, Side::Native), 26);
+}
+
+/// `ACMDRVSTREAMHEADER` from wire to a 32-bit host and back: the fields move, the
+/// pointers become the host's 32-bit addresses, pointer-sized integers are cut to
+/// 32 bits and come back zero-extended.
+#[test]
+fn stream_header_between_pointer_widths() {
+    let mut wire = [0u8; 124];
+    wire[0..4].copy_from_slice(&124u32.to_le_bytes());
+    wire[8..16].copy_from_slice(&0x1_2345_6789u64.to_le_bytes()); // dwUser
+    wire[16..24].copy_from_slice(&0x200u64.to_le_bytes()); // pbSrc: offset 0x200
+    wire[24..28].copy_from_slice(&4000u32.to_le_bytes());
+    wire[40..48].copy_from_slice(&0x1200u64.to_le_bytes()); // pbDst
+    wire[48..52].copy_from_slice(&2000u32.to_le_bytes());
+    wire[64..68].copy_from_slice(&0x10u32.to_le_bytes()); // fdwConvert
+    wire[80..88].copy_from_slice(&0xABCDu64.to_le_bytes()); // dwDriver
+    wire[120..124].copy_from_slice(&77u32.to_le_bytes());
+    let mut host = [0u8; 84];
+    HEADER_32
+        .convert(&wire, Side::Wire, &mut host, |index, v| {
+            Ok(Some(if matches!(HEADER_32.fields[index].ty, Ty::Null) { 0 } else { 0x4000_0000 + v }))
+        })
+        .unwrap();
+    let fields = [0, 8, 12, 16, 28, 32, 44, 56, 80].map(|at| u32_le(&host, at));
+    assert_eq!(fields, [84, 0x2345_6789, 0x4000_0200, 4000, 0x4000_1200, 2000, 0x10, 0xABCD, 77]);
+    // The driver reports what it used and keeps a 32-bit value.
+    host[20..24].copy_from_slice(&3999u32.to_le_bytes());
+    host[36..40].copy_from_slice(&1999u32.to_le_bytes());
+    host[56..60].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    let mut back = [0u8; 124];
+    HEADER_32.convert(&host, Side::Native, &mut back, |_, _| Ok(Some(WIRE_NULL))).unwrap();
+    assert_eq!([u32_le(&back, 0), u32_le(&back, 28), u32_le(&back, 52)], [124, 3999, 1999]);
+    assert_eq!(u64::from_le_bytes(back[80..88].try_into().unwrap()), 0xFFFF_FFF0);
+    assert_eq!(u64::from_le_bytes(back[100..108].try_into().unwrap()), WIRE_NULL);
+    assert_eq!(HEADER_32.translate(124, Side::Wire), 84);
 }
