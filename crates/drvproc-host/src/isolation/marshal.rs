@@ -42,6 +42,17 @@
 //! own length). Pointer fields inside structures are never copied back: a driver
 //! does not repoint the caller's structures.
 //!
+//! # What a driver sees differently
+//!
+//! * A size field larger than the structure it sizes (`cbStruct` beyond
+//!   `sizeof`) arrives as the structure's own size: the bytes past the known
+//!   structure are not carried.
+//! * Pointers no contract lets a driver follow — `ICOPEN`'s reserved ones,
+//!   msacm32's `padshNext`, `pbPreparedSrc`/`pbPreparedDst` — arrive NULL.
+//! * `Out` buffers do not hold the caller's old bytes (see above).
+//! * Strings are cut at [`drvproc::wide::MAX_WIDE_LEN`] units, as the manager's
+//!   own readers cut them.
+//!
 //! # The message table
 //!
 //! | message | `lParam1` | `lParam2` |
@@ -68,7 +79,11 @@
 //!
 //! ACM messages are known only for [`DriverClass::Acm`] and VfW ones only for
 //! [`DriverClass::Icm`]: both live in the range of driver-defined messages, where
-//! another driver's message of the same number means something else.
+//! another driver's message of the same number means something else. For a
+//! driver of no known class, `DRV_OPEN`'s `lParam2` is recognised by its size and
+//! type (an `ACMDRVOPENDESCW` is `'audc'`; an `ICOPEN` of that size otherwise);
+//! anything else that is not NULL (an MCI driver's `MCI_OPEN_DRIVER_PARMSW`, a
+//! private structure) is refused ([`MarshalError::UnknownOpenParam`]).
 //!
 //! Any other message (driver-defined ones from `DRV_USER`, and system ones not
 //! listed) is refused by [`marshal`] when either parameter is not 0
@@ -84,6 +99,10 @@
 //! what the message's contract says. All of those accesses are in the `caller`
 //! section below. Everything else — the typed [`Arg`] path and the host side
 //! ([`rebuild`], [`finish`]), which only touch the payload slice — is safe.
+
+// The channel and the host process build on this module; until they are in,
+// only its tests use it.
+#![cfg_attr(not(test), allow(dead_code))]
 
 use std::mem::{offset_of, size_of};
 
