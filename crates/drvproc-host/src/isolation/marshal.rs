@@ -1344,6 +1344,7 @@ impl Planner {
                 self.bytes(addr, seg, Resolved::BitmapSpan)?
             }
         };
+        // The plan's index, until `pack` gives it its payload offset.
         Ok(WireArg::Payload { offset: planned as u32 })
     }
 }
@@ -1524,6 +1525,7 @@ pub(crate) fn marshal_args(
         let seg = Planner::seg(len, dir, Kind::Bytes, which, false)?;
         let back = if dir.copies_back() { Resolved::All } else { Resolved::Nothing };
         let planned = planner.push(seg, Origin::Arg(which), back)?;
+        // The plan's index, until `pack` gives it its payload offset.
         wire[i] = WireArg::Payload { offset: planned as u32 };
     }
     planner.pack(msg, wire[0], wire[1], payload, [Some(l1), Some(l2)])
