@@ -663,10 +663,13 @@ mod tests {
     fn a_dead_mark_wakes_a_sleeping_server() {
         let (client, mut server) = pair(0);
         server.set_spin(Duration::ZERO);
-        let t = std::thread::spawn(move || server.serve_one(|_, _| Response::default()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(server.serve_one(|_, _| Response::default())));
         std::thread::sleep(Duration::from_millis(50));
         client.dead_switch().mark_dead();
-        assert!(matches!(t.join().unwrap(), Err(ChannelError::PeerDead)));
+        // A server that missed the wake-up would wait for ever; give it a second.
+        let served = rx.recv_timeout(Duration::from_secs(1)).expect("the server woke up");
+        assert!(matches!(served, Err(ChannelError::PeerDead)));
     }
 
     #[test]
