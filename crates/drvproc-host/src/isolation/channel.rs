@@ -1,0 +1,699 @@
+//! A shared-memory channel between the application and a driver host process,
+//! carrying one call at a time.
+//!
+//! # Layout
+//!
+//! One memfd, sealed against shrinking and growing, mapped `MAP_SHARED` by both
+//! processes (the host process inherits the descriptor). Offsets are fixed, the same
+//! for 32- and 64-bit processes:
+//!
+//! | offset | what                                                                |
+//! |--------|---------------------------------------------------------------------|
+//! | 0      | header: magic, version, payload offset and length (written once)     |
+//! | 128    | request slot: state word, "server sleeping" flag, [`Request`] frame  |
+//! | 256    | response slot: state word, "client sleeping" flag, [`Response`] frame|
+//! | 4096   | payload area, `payload_len` bytes                                    |
+//!
+//! Each slot has its own 128-byte block (two cache lines, so the adjacent-line
+//! prefetcher does not pair them either): a side spinning on one state word does not
+//! slow the other side's writes to the other slot, and the frame travels with its
+//! state word in one transfer.
+//!
+//! # Who writes what, when
+//!
+//! Each state word is `EMPTY`, `FULL` or `DEAD`. The request slot's word is set
+//! `EMPTY → FULL` only by the client and `FULL → EMPTY` only by the server; the
+//! response slot's word `EMPTY → FULL` only by the server and `FULL → EMPTY` only by
+//! the client. `DEAD` is stored by anyone (the supervisor, or a client abandoning a
+//! call) and is final: every other transition is a compare-exchange from a live
+//! value, so none can undo it.
+//!
+//! Ownership of the frames and the payload area follows the words:
+//!
+//! 1. Between calls both words are `EMPTY` and the client owns the request frame and
+//!    the payload area. It writes the frame and the payload, then publishes with a
+//!    compare-exchange `EMPTY → FULL` on the request word (a release: it pairs with
+//!    the server's acquire load that sees `FULL`, so the server sees the frame and
+//!    payload bytes).
+//! 2. The server, having seen `FULL`, copies the frame, sets the request word back to
+//!    `EMPTY` (relaxed: the client never looks at the request slot again before step
+//!    4, and step 3's release orders the server's reads before it), runs the handler
+//!    on the payload area, writes the response frame and publishes with a
+//!    compare-exchange `EMPTY → FULL` on the response word (release, paired with the
+//!    client's acquire load that sees `FULL`).
+//! 3. The client copies the response frame, sets the response word back to `EMPTY`
+//!    (relaxed: the server's next write of the response frame or payload comes after
+//!    it has acquired the client's next request, which the client publishes after
+//!    reading), and reads the out bytes; the borrow of [`Reply`] ends before the next
+//!    call can start, so the reads precede the next publication.
+//! 4. Back to 1.
+//!
+//! # Sleeping without lost wake-ups
+//!
+//! A waiter (the server on the request word, the client on the response word) first
+//! spins for a bounded time, then sets its slot's sleeping flag, loads the word again
+//! and, if still `EMPTY`, calls `FUTEX_WAIT(word, EMPTY)`. A publisher does its
+//! compare-exchange, then loads the sleeping flag and calls `FUTEX_WAKE` only when it
+//! is set, so a call whose peer is awake makes no system call. The flag store and
+//! word load of the waiter and the word exchange and flag load of the publisher are
+//! all `SeqCst`: in the single order of those four operations, either the
+//! publisher's flag load comes after the waiter's flag store (and it wakes), or the
+//! waiter's word load comes after the publisher's exchange (and it sees `FULL` and
+//! does not sleep). `FUTEX_WAIT` compares the word with `EMPTY` atomically with
+//! queueing the waiter, which closes the window between the load and the sleep: a
+//! word changed before that returns at once, one changed after it is woken. A stale
+//! flag (the waiter woke and has not cleared it yet) only costs one needless wake.
+//!
+//! # Death
+//!
+//! [`DeadSwitch::mark_dead`] (for the supervisor, when the host process died or ran
+//! past its time) stores `DEAD` into both words and wakes every waiter on both,
+//! unconditionally; a waiter that was about to sleep finds the word no longer
+//! `EMPTY` in `FUTEX_WAIT` and returns. Every wait checks for `DEAD` on each look at
+//! its word, and the spin loop looks at it on each turn. A client whose wait times
+//! out marks the channel dead itself: the host may still be working on the call and
+//! write into the payload area, so no later call may reuse it.
+//!
+//! The other process is trusted to follow this protocol, not to be correct
+//! otherwise: frames are copied out with one volatile read and used only as copies,
+//! the header is checked once and never read again, payload descriptors are checked
+//! by [`PayloadDesc::range`](super::protocol::PayloadDesc::range), an unknown state
+//! value counts as `DEAD`, and the sealed size means the mapping cannot be cut short
+//! under either process.
+
+use std::cell::UnsafeCell;
+use std::io;
+use std::mem::{offset_of, size_of};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use super::protocol::{Request, Response};
+
+/// Payload area of a channel unless the creator asks otherwise: room for a large
+/// audio or video buffer of one call.
+pub(crate) const DEFAULT_PAYLOAD_LEN: usize = 1 << 20;
+
+/// Largest payload area a channel may have (so the file size fits every `off_t`).
+pub(crate) const MAX_PAYLOAD_LEN: usize = 1 << 30;
+
+/// How long a waiter spins before it sleeps, unless set otherwise: longer than a
+/// typical short driver call takes, so such a call costs no system call and no
+/// context switch, and short enough that an idle channel goes to sleep at once.
+pub(crate) const DEFAULT_SPIN: Duration = Duration::from_micros(20);
+
+const MAGIC: u32 = u32::from_le_bytes(*b"DRch");
+const VERSION: u32 = 1;
+/// Where the payload area starts: one page after the mapping's start.
+const PAYLOAD_OFFSET: usize = 4096;
+
+const EMPTY: u32 = 0;
+const FULL: u32 = 1;
+const DEAD: u32 = 2;
+
+/// Spin-loop turns between two looks at the clock.
+const SPIN_BATCH: u32 = 32;
+
+/// Why a channel operation failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ChannelError {
+    #[error("cannot set up a channel: {what} failed: {source}")]
+    Setup { what: &'static str, source: io::Error },
+    #[error("a payload area of {requested} bytes is over the limit of {MAX_PAYLOAD_LEN}")]
+    PayloadTooLarge { requested: usize },
+    #[error("the descriptor is not a driver channel: {0}")]
+    NotAChannel(&'static str),
+    #[error("the process at the other end of the channel is dead")]
+    PeerDead,
+    #[error("no answer within {0:?}; the channel is now dead")]
+    Timeout(Duration),
+    #[error("the answer is for call {got}, not for call {expected}; the channel is now dead")]
+    OutOfSequence { expected: u64, got: u64 },
+    #[error("a channel slot was busy at the start of a call; the channel is now dead")]
+    Busy,
+    #[error("waiting on the channel failed: {0}")]
+    Wait(io::Error),
+}
+
+/// A block of its own for each part of the control area (see the module notes).
+#[repr(C, align(128))]
+struct Block<T>(T);
+
+#[repr(C)]
+struct Header {
+    magic: u32,
+    version: u32,
+    payload_offset: u64,
+    payload_len: u64,
+}
+
+/// One direction of the channel: the state word its waiter sleeps on, the flag the
+/// waiter sets before sleeping, and the frame the state word hands over.
+#[repr(C)]
+struct Slot<F> {
+    state: AtomicU32,
+    waiter_sleeping: AtomicU32,
+    frame: UnsafeCell<F>,
+}
+
+/// The control area at the start of the mapping. Every field is an atomic or in an
+/// `UnsafeCell`, because the other process writes into it.
+#[repr(C)]
+struct Control {
+    header: Block<UnsafeCell<Header>>,
+    request: Block<Slot<Request>>,
+    response: Block<Slot<Response>>,
+}
+
+const _: () = {
+    assert!(offset_of!(Control, request) == 128);
+    assert!(offset_of!(Control, response) == 256);
+    assert!(size_of::<Control>() == 384);
+    assert!(size_of::<Control>() <= PAYLOAD_OFFSET);
+    assert!(offset_of!(Slot<Request>, frame) == 8);
+    assert!(offset_of!(Slot<Response>, frame) == 8);
+    assert!(size_of::<Header>() == 24);
+    assert!(MAX_PAYLOAD_LEN + PAYLOAD_OFFSET <= i32::MAX as usize);
+};
+
+/// The mapped region, unmapped on drop.
+struct Mapping {
+    base: NonNull<u8>,
+    len: usize,
+    /// Validated once at creation or opening; never re-read from the header.
+    payload_len: usize,
+}
+
+// SAFETY: the mapping is process-wide memory, not tied to a thread; every access to
+// it from `&Mapping` goes through atomics, or through frames and a payload area
+// whose use the state words serialise (module notes), and `&mut` access to those is
+// only handed out by `Client::call` (`&mut Client`) and `Server::serve_one`
+// (`&mut Server`), one end each.
+unsafe impl Send for Mapping {}
+// SAFETY: as above.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    /// Maps `len` bytes of `fd` shared, readable and writable.
+    fn map(fd: BorrowedFd<'_>, len: usize, payload_len: usize) -> Result<Mapping, ChannelError> {
+        // SAFETY: a fresh mapping chosen by the kernel (null hint), so no existing
+        // memory is affected; the arguments are plain values and `fd` is open.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(ChannelError::Setup { what: "mmap", source: io::Error::last_os_error() });
+        }
+        let base = NonNull::new(p.cast::<u8>())
+            .ok_or(ChannelError::Setup { what: "mmap", source: io::Error::other("null mapping") })?;
+        Ok(Mapping { base, len, payload_len })
+    }
+
+    fn control(&self) -> &Control {
+        // SAFETY: the mapping is at least `PAYLOAD_OFFSET` bytes (checked by both
+        // constructors) and `Control` fits in that (const assertion); mmap returns
+        // page-aligned memory, enough for `Control`'s 128-byte alignment; every field
+        // is atomic or an `UnsafeCell`, so a shared reference permits the other
+        // process's writes; memfd pages start zeroed, a valid value of each field.
+        unsafe { self.base.cast::<Control>().as_ref() }
+    }
+
+    fn payload_ptr(&self) -> *mut u8 {
+        // SAFETY: `PAYLOAD_OFFSET <= len` (checked by both constructors), so the
+        // result stays inside the mapping.
+        unsafe { self.base.as_ptr().add(PAYLOAD_OFFSET) }
+    }
+
+    fn mark_dead(&self) {
+        let control = self.control();
+        for state in [&control.request.0.state, &control.response.0.state] {
+            state.store(DEAD, Ordering::SeqCst);
+            futex_wake(state, i32::MAX);
+        }
+    }
+
+    fn is_dead(&self) -> bool {
+        let control = self.control();
+        [&control.request.0.state, &control.response.0.state]
+            .iter()
+            .any(|s| !matches!(s.load(Ordering::Acquire), EMPTY | FULL))
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: `base`/`len` are exactly what mmap returned, and every reference
+        // into the mapping borrows from an owner of this `Arc`ed mapping, so none
+        // outlives it.
+        unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
+    }
+}
+
+/// Sets a channel dead from anywhere, e.g. a supervisor that saw the host exit.
+#[derive(Clone)]
+pub(crate) struct DeadSwitch {
+    map: Arc<Mapping>,
+}
+
+impl DeadSwitch {
+    /// Makes every current and future wait on the channel, on both ends, fail with
+    /// [`ChannelError::PeerDead`].
+    pub(crate) fn mark_dead(&self) {
+        self.map.mark_dead();
+    }
+
+    pub(crate) fn is_dead(&self) -> bool {
+        self.map.is_dead()
+    }
+}
+
+/// The application's end: creates the channel and makes calls on it.
+pub(crate) struct Client {
+    map: Arc<Mapping>,
+    fd: OwnedFd,
+    seq: u64,
+    spin: Duration,
+}
+
+/// The answer to a call: the response frame, and the payload area to read out bytes
+/// from until the next call.
+pub(crate) struct Reply<'a> {
+    pub(crate) response: Response,
+    pub(crate) payload: &'a [u8],
+}
+
+impl Client {
+    /// Creates a channel with a payload area of `payload_len` bytes. Its descriptor
+    /// ([`Client::fd`]) is close-on-exec; whoever starts the host process clears
+    /// that in the child only, so no other child inherits it.
+    pub(crate) fn create(payload_len: usize) -> Result<Client, ChannelError> {
+        if payload_len > MAX_PAYLOAD_LEN {
+            return Err(ChannelError::PayloadTooLarge { requested: payload_len });
+        }
+        let len = PAYLOAD_OFFSET + payload_len;
+        let setup = |what| ChannelError::Setup { what, source: io::Error::last_os_error() };
+        // SAFETY: the name is a NUL-terminated literal; the flags are plain values.
+        let raw = unsafe {
+            libc::memfd_create(c"drvproc-channel".as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
+        };
+        if raw < 0 {
+            return Err(setup("memfd_create"));
+        }
+        // SAFETY: `raw` is a descriptor memfd_create just opened, owned by nothing else.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let size = libc::off_t::try_from(len)
+            .map_err(|_| ChannelError::PayloadTooLarge { requested: payload_len })?;
+        // SAFETY: plain-value arguments on a descriptor we own.
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), size) } != 0 {
+            return Err(setup("ftruncate"));
+        }
+        // The server maps the size it finds; sealing it means neither process can
+        // shrink the file under the other's mapping (which would fault on access).
+        let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
+        // SAFETY: plain-value arguments on a descriptor we own.
+        if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
+            return Err(setup("sealing the memfd"));
+        }
+        let map = Mapping::map(fd.as_fd(), len, payload_len)?;
+        let header = Header {
+            magic: MAGIC,
+            version: VERSION,
+            payload_offset: PAYLOAD_OFFSET as u64,
+            payload_len: payload_len as u64,
+        };
+        // SAFETY: the header lies in the mapping (`Mapping::control`), and no other
+        // process has the descriptor yet.
+        unsafe { map.control().header.0.get().write_volatile(header) };
+        Ok(Client { map: Arc::new(map), fd, seq: 0, spin: DEFAULT_SPIN })
+    }
+
+    /// The channel's descriptor, for the host process to inherit.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    pub(crate) fn payload_len(&self) -> usize {
+        self.map.payload_len
+    }
+
+    /// How long a call spins for its answer before it sleeps; zero sleeps at once.
+    pub(crate) fn set_spin(&mut self, spin: Duration) {
+        self.spin = spin;
+    }
+
+    pub(crate) fn dead_switch(&self) -> DeadSwitch {
+        DeadSwitch { map: Arc::clone(&self.map) }
+    }
+
+    pub(crate) fn mark_dead(&self) {
+        self.map.mark_dead();
+    }
+
+    pub(crate) fn is_dead(&self) -> bool {
+        self.map.is_dead()
+    }
+
+    /// Sends `request` (its `seq` replaced by the channel's call number) after
+    /// `fill` has written the in bytes into the payload area, and waits up to
+    /// `timeout` for the answer. On a timeout the channel is dead from then on.
+    pub(crate) fn call(
+        &mut self,
+        request: &Request,
+        fill: impl FnOnce(&mut [u8]),
+        timeout: Duration,
+    ) -> Result<Reply<'_>, ChannelError> {
+        let map = &*self.map;
+        let control = map.control();
+        let (req, resp) = (&control.request.0, &control.response.0);
+        match (req.state.load(Ordering::Acquire), resp.state.load(Ordering::Acquire)) {
+            (EMPTY, EMPTY) => {}
+            (EMPTY | FULL, EMPTY | FULL) => {
+                map.mark_dead();
+                return Err(ChannelError::Busy);
+            }
+            _ => return Err(ChannelError::PeerDead),
+        }
+        self.seq = self.seq.wrapping_add(1);
+        let frame = Request { seq: self.seq, ..*request };
+        // SAFETY: both words are `EMPTY`, so the client owns the request frame
+        // (module notes, step 1); the frame lies in the mapping.
+        unsafe { req.frame.get().write_volatile(frame) };
+        // SAFETY: the payload area is `payload_len` bytes inside the mapping, owned by
+        // the client until the publication below; `&mut self` makes this the only
+        // reference to it in this process, and it ends with `fill`.
+        fill(unsafe { std::slice::from_raw_parts_mut(map.payload_ptr(), map.payload_len) });
+        publish(req)?;
+        let deadline = Instant::now().checked_add(timeout);
+        match wait_full(resp, self.spin, deadline) {
+            Ok(()) => {}
+            Err(Wait::TimedOut) => {
+                map.mark_dead();
+                return Err(ChannelError::Timeout(timeout));
+            }
+            Err(Wait::Dead) => return Err(ChannelError::PeerDead),
+            Err(Wait::Failed(e)) => {
+                map.mark_dead();
+                return Err(ChannelError::Wait(e));
+            }
+        }
+        // SAFETY: the response word was `FULL` (acquired), so the server has
+        // finished writing the frame and passed it to the client (step 3).
+        let response = unsafe { resp.frame.get().read_volatile() };
+        // Failure means it went `DEAD` meanwhile; the answer is complete all the
+        // same, and the next call will see the dead word.
+        let _ = resp.state.compare_exchange(FULL, EMPTY, Ordering::Relaxed, Ordering::Relaxed);
+        if response.seq != self.seq {
+            map.mark_dead();
+            return Err(ChannelError::OutOfSequence { expected: self.seq, got: response.seq });
+        }
+        // SAFETY: as for `fill`; the server has handed the payload area back, and the
+        // shared borrow ends before `&mut self` allows the next call.
+        let payload = unsafe { std::slice::from_raw_parts(map.payload_ptr(), map.payload_len) };
+        Ok(Reply { response, payload })
+    }
+}
+
+/// The host process's end: opens an inherited channel and answers calls.
+pub(crate) struct Server {
+    map: Arc<Mapping>,
+    spin: Duration,
+}
+
+impl Server {
+    /// Opens the channel whose descriptor the host process inherited, after checking
+    /// that it is one: a sealed memfd with this protocol's header, of the size that
+    /// header states.
+    pub(crate) fn from_fd(fd: OwnedFd) -> Result<Server, ChannelError> {
+        // SAFETY: plain-value arguments on an open descriptor.
+        let seals = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
+        if seals < 0 {
+            return Err(ChannelError::NotAChannel("not a memfd"));
+        }
+        if seals & libc::F_SEAL_SHRINK == 0 {
+            return Err(ChannelError::NotAChannel("its size is not sealed"));
+        }
+        // SAFETY: `stat` is plain data, valid when zeroed.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: `st` is a valid, writable `stat`; `fd` is open.
+        if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+            return Err(ChannelError::Setup { what: "fstat", source: io::Error::last_os_error() });
+        }
+        let len = usize::try_from(st.st_size).map_err(|_| ChannelError::NotAChannel("bad size"))?;
+        if !(PAYLOAD_OFFSET..=PAYLOAD_OFFSET + MAX_PAYLOAD_LEN).contains(&len) {
+            return Err(ChannelError::NotAChannel("bad size"));
+        }
+        let payload_len = len - PAYLOAD_OFFSET;
+        let map = Mapping::map(fd.as_fd(), len, payload_len)?;
+        // SAFETY: the header lies in the mapping; the creator wrote it before passing
+        // the descriptor on and nobody writes it afterwards.
+        let header = unsafe { map.control().header.0.get().read_volatile() };
+        if header.magic != MAGIC {
+            return Err(ChannelError::NotAChannel("wrong magic number"));
+        }
+        if header.version != VERSION {
+            return Err(ChannelError::NotAChannel("other protocol version"));
+        }
+        if header.payload_offset != PAYLOAD_OFFSET as u64 || header.payload_len != payload_len as u64 {
+            return Err(ChannelError::NotAChannel("header does not match the size"));
+        }
+        Ok(Server { map: Arc::new(map), spin: DEFAULT_SPIN })
+    }
+
+    /// How long the server spins for the next request before it sleeps.
+    pub(crate) fn set_spin(&mut self, spin: Duration) {
+        self.spin = spin;
+    }
+
+    pub(crate) fn payload_len(&self) -> usize {
+        self.map.payload_len
+    }
+
+    pub(crate) fn mark_dead(&self) {
+        self.map.mark_dead();
+    }
+
+    /// Waits (without limit) for the next request, runs `handler` on it and the
+    /// payload area, and sends its response (with the request's `seq`). Returns the
+    /// request served.
+    pub(crate) fn serve_one(
+        &mut self,
+        handler: impl FnOnce(&Request, &mut [u8]) -> Response,
+    ) -> Result<Request, ChannelError> {
+        let map = &*self.map;
+        let control = map.control();
+        let (req, resp) = (&control.request.0, &control.response.0);
+        match wait_full(req, self.spin, None) {
+            Ok(()) => {}
+            Err(Wait::Dead | Wait::TimedOut) => return Err(ChannelError::PeerDead),
+            Err(Wait::Failed(e)) => return Err(ChannelError::Wait(e)),
+        }
+        // SAFETY: the request word was `FULL` (acquired): the client has written the
+        // frame and handed it over (step 2).
+        let request = unsafe { req.frame.get().read_volatile() };
+        if req.state.compare_exchange(FULL, EMPTY, Ordering::Relaxed, Ordering::Relaxed).is_err() {
+            return Err(ChannelError::PeerDead);
+        }
+        // SAFETY: the payload area is `payload_len` bytes inside the mapping, owned by
+        // the server from the request's publication until the response's (step 2);
+        // `&mut self` makes this the only reference to it in this process.
+        let payload = unsafe { std::slice::from_raw_parts_mut(map.payload_ptr(), map.payload_len) };
+        let response = Response { seq: request.seq, ..handler(&request, payload) };
+        // SAFETY: the server owns the response frame while the response word is
+        // `EMPTY` and a request is being served (step 2).
+        unsafe { resp.frame.get().write_volatile(response) };
+        publish(resp)?;
+        Ok(request)
+    }
+}
+
+/// Hands a slot's frame to its waiter: `EMPTY → FULL`, then a wake-up if the waiter
+/// said it sleeps (module notes).
+fn publish<F>(slot: &Slot<F>) -> Result<(), ChannelError> {
+    if slot.state.compare_exchange(EMPTY, FULL, Ordering::SeqCst, Ordering::Relaxed).is_err() {
+        // Only `DEAD` can be there: the other end never sets its waiter's word.
+        return Err(ChannelError::PeerDead);
+    }
+    if slot.waiter_sleeping.load(Ordering::SeqCst) != 0 {
+        futex_wake(&slot.state, 1);
+    }
+    Ok(())
+}
+
+enum Wait {
+    Dead,
+    TimedOut,
+    Failed(io::Error),
+}
+
+/// Waits until `slot`'s word is `FULL`: spins for `spin`, then sleeps on the futex,
+/// until `deadline` if there is one.
+fn wait_full<F>(slot: &Slot<F>, spin: Duration, deadline: Option<Instant>) -> Result<(), Wait> {
+    let look = |v: u32| match v {
+        FULL => Some(Ok(())),
+        EMPTY => None,
+        _ => Some(Err(Wait::Dead)),
+    };
+    if let Some(r) = look(slot.state.load(Ordering::Acquire)) {
+        return r;
+    }
+    if !spin.is_zero() {
+        let start = Instant::now();
+        loop {
+            for _ in 0..SPIN_BATCH {
+                std::hint::spin_loop();
+                if let Some(r) = look(slot.state.load(Ordering::Acquire)) {
+                    return r;
+                }
+            }
+            if start.elapsed() >= spin {
+                break;
+            }
+        }
+    }
+    loop {
+        slot.waiter_sleeping.store(1, Ordering::SeqCst);
+        if let Some(r) = look(slot.state.load(Ordering::SeqCst)) {
+            slot.waiter_sleeping.store(0, Ordering::Relaxed);
+            return r;
+        }
+        let left = match deadline {
+            None => None,
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => Some(left),
+                _ => {
+                    slot.waiter_sleeping.store(0, Ordering::Relaxed);
+                    return Err(Wait::TimedOut);
+                }
+            },
+        };
+        let woke = futex_wait(&slot.state, EMPTY, left);
+        slot.waiter_sleeping.store(0, Ordering::Relaxed);
+        if let Err(e) = woke {
+            match e.raw_os_error() {
+                // The word changed before the sleep, a signal, or the time ran out:
+                // look again (the deadline is checked above).
+                Some(libc::EAGAIN | libc::EINTR | libc::ETIMEDOUT) => {}
+                _ => return Err(Wait::Failed(e)),
+            }
+        }
+        if let Some(r) = look(slot.state.load(Ordering::Acquire)) {
+            return r;
+        }
+    }
+}
+
+/// Sleeps while `word` holds `expected`, at most `timeout`. Not the private variant:
+/// the word is in memory shared between processes.
+fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> io::Result<()> {
+    let ts = timeout.map(|t| libc::timespec {
+        // Saturates: a wait longer than `time_t` allows is a wait without limit anyway.
+        tv_sec: libc::time_t::try_from(t.as_secs()).unwrap_or(libc::time_t::MAX),
+        // Below 10^9, so it fits a 32-bit `c_long` too.
+        tv_nsec: t.subsec_nanos() as libc::c_long,
+    });
+    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `word` is a live, aligned u32 for the duration of the call; `ts_ptr` is
+    // null or points at `ts`, alive until the call returns; the kernel only reads
+    // both. The value is passed as the kernel's `u32` bit pattern.
+    let r = unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT, expected, ts_ptr, 0usize, 0u32)
+    };
+    if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+/// Wakes up to `n` waiters sleeping on `word`.
+fn futex_wake(word: &AtomicU32, n: i32) {
+    // SAFETY: `word` is a live, aligned u32; FUTEX_WAKE only uses its address as a
+    // key. The result (the number woken) is not needed.
+    unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, n, 0usize, 0usize, 0u32) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::isolation::protocol::{op, status};
+
+    /// Both ends in one process, the server on a thread: the protocol alone, without
+    /// a second process.
+    fn pair(payload_len: usize) -> (Client, Server) {
+        let client = Client::create(payload_len).unwrap();
+        let fd = client.fd().try_clone_to_owned().unwrap();
+        (client, Server::from_fd(fd).unwrap())
+    }
+
+    #[test]
+    fn calls_round_trip_between_threads() {
+        let (mut client, mut server) = pair(4096);
+        let t = std::thread::spawn(move || {
+            loop {
+                let req = server
+                    .serve_one(|req, payload| {
+                        payload[0] = payload[0].wrapping_add(1);
+                        Response { ret: req.l1 * 2, ..Response::default() }
+                    })
+                    .unwrap();
+                if req.op == op::SHUTDOWN {
+                    break;
+                }
+            }
+        });
+        for i in 0..1000i64 {
+            let req = Request { op: op::CALL, l1: i, ..Request::default() };
+            let reply = client.call(&req, |p| p[0] = i as u8, Duration::from_secs(10)).unwrap();
+            assert_eq!(reply.response.ret, 2 * i);
+            assert_eq!(reply.response.seq, (i + 1) as u64);
+            assert_eq!(reply.response.status, status::OK);
+            assert_eq!(reply.payload[0], (i as u8).wrapping_add(1));
+        }
+        let req = Request { op: op::SHUTDOWN, ..Request::default() };
+        client.call(&req, |_| {}, Duration::from_secs(10)).unwrap();
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn a_dead_mark_wakes_a_sleeping_server() {
+        let (client, mut server) = pair(0);
+        server.set_spin(Duration::ZERO);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(server.serve_one(|_, _| Response::default())));
+        std::thread::sleep(Duration::from_millis(50));
+        client.dead_switch().mark_dead();
+        // A server that missed the wake-up would wait for ever; give it a second.
+        let served = rx.recv_timeout(Duration::from_secs(1)).expect("the server woke up");
+        assert!(matches!(served, Err(ChannelError::PeerDead)));
+    }
+
+    #[test]
+    fn from_fd_refuses_what_is_not_a_channel() {
+        let err = |fd| Server::from_fd(fd).err().map(|e| e.to_string());
+        // A pipe: no seals.
+        let mut fds = [0; 2];
+        // SAFETY: `fds` is a writable array of two ints.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: both descriptors were just opened by pipe and are owned here only.
+        let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        drop(w);
+        assert_eq!(err(r).as_deref(), Some("the descriptor is not a driver channel: not a memfd"));
+        // A channel whose header was overwritten.
+        let client = Client::create(16).unwrap();
+        // SAFETY: nobody else uses this channel.
+        unsafe { (*client.map.control().header.0.get()).magic = 0 };
+        assert_eq!(
+            err(client.fd().try_clone_to_owned().unwrap()).as_deref(),
+            Some("the descriptor is not a driver channel: wrong magic number")
+        );
+        assert!(matches!(
+            Client::create(MAX_PAYLOAD_LEN + 1),
+            Err(ChannelError::PayloadTooLarge { requested }) if requested == MAX_PAYLOAD_LEN + 1
+        ));
+    }
+}
