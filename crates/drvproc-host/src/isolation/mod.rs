@@ -6,7 +6,9 @@
 //! * `protocol`: the fixed-width request and response frames, one layout for 32-
 //!   and 64-bit processes;
 //! * `channel` (Linux): a shared-memory channel carrying one call at a time, with
-//!   futex wake-ups and a dead state a supervisor sets when the host process dies.
+//!   futex wake-ups and a dead state a supervisor sets when the host process dies;
+//! * `host` and `remote` (Linux): the two ends of a hosted module, the host
+//!   process's loop and the application's calls.
 
 // Nothing in the manager calls into this yet: the process supervisor and the host
 // binary are built on top of it.
@@ -14,5 +16,9 @@
 
 #[cfg(target_os = "linux")]
 pub(crate) mod channel;
+#[cfg(target_os = "linux")]
+pub(crate) mod host;
 pub(crate) mod marshal;
 pub(crate) mod protocol;
+#[cfg(target_os = "linux")]
+pub(crate) mod remote;

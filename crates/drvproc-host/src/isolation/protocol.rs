@@ -104,6 +104,9 @@ pub(crate) struct Request {
     pub(crate) l2: i64,
     /// The buffers the parameters point at; [`dir::NONE`] marks an unused one.
     pub(crate) descs: [PayloadDesc; MAX_DESCS],
+    /// What `l1` and `l2` are (`op::CALL`): the tags of the marshaller's wire
+    /// parameters (an integer, a payload offset, a structure's size).
+    pub(crate) tags: [u32; 2],
 }
 
 /// The host process's answer to a [`Request`].
@@ -128,7 +131,7 @@ const _: () = {
     assert!(offset_of!(PayloadDesc, dir) == 8);
     assert!(offset_of!(PayloadDesc, which) == 12);
 
-    assert!(size_of::<Request>() == 80 && align_of::<Request>() == 8);
+    assert!(size_of::<Request>() == 88 && align_of::<Request>() == 8);
     assert!(offset_of!(Request, seq) == 0);
     assert!(offset_of!(Request, op) == 8);
     assert!(offset_of!(Request, msg) == 12);
@@ -137,6 +140,7 @@ const _: () = {
     assert!(offset_of!(Request, l1) == 32);
     assert!(offset_of!(Request, l2) == 40);
     assert!(offset_of!(Request, descs) == 48);
+    assert!(offset_of!(Request, tags) == 80);
 
     assert!(size_of::<Response>() == 24 && align_of::<Response>() == 8);
     assert!(offset_of!(Response, seq) == 0);
@@ -165,10 +169,11 @@ mod tests {
                 PayloadDesc { offset: 16, len: 64, dir: dir::IN_OUT, which: which::L1 },
                 PayloadDesc::default(),
             ],
+            tags: [1, 2],
         };
         // SAFETY: `Request` is `repr(C)` of integer fields with no implicit padding
-        // (the const assertions fix every offset), so all 80 bytes are initialised.
-        let bytes: [u8; 80] = unsafe { std::mem::transmute(req) };
+        // (the const assertions fix every offset), so all 88 bytes are initialised.
+        let bytes: [u8; 88] = unsafe { std::mem::transmute(req) };
         let at = |o: usize, n: usize| bytes[o..o + n].to_vec();
         assert_eq!(at(0, 8), 0x0102_0304_0506_0708u64.to_ne_bytes());
         assert_eq!(at(8, 4), op::CALL.to_ne_bytes());
@@ -182,6 +187,7 @@ mod tests {
         assert_eq!(at(56, 4), dir::IN_OUT.to_ne_bytes());
         assert_eq!(at(60, 4), which::L1.to_ne_bytes());
         assert_eq!(at(64, 16), [0u8; 16]);
+        assert_eq!(at(80, 8), [1u32.to_ne_bytes(), 2u32.to_ne_bytes()].concat());
     }
 
     #[test]

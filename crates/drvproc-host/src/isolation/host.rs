@@ -1,0 +1,102 @@
+//! The host process's side of a channel: it loads the module it is asked to, and
+//! answers each call by rebuilding the parameters into its copy of the payload,
+//! calling `DriverProc`, and turning what the driver wrote back into wire form.
+//!
+//! One thread serves one channel, one call at a time, in the order the application
+//! sent them; the application side ([`super::remote`]) keeps to that.
+
+use std::path::PathBuf;
+
+use drvproc::{DriverProc, Hdrvr, LParam};
+
+use super::channel::{ChannelError, Server};
+use super::marshal::{self, WireArg};
+use super::protocol::{Request, Response, op, status};
+use crate::loader::{self, LoadedLibrary};
+use crate::resolve::Target;
+
+/// What the host serves calls with: a module it loaded, or (in tests) a
+/// `DriverProc` of this process.
+pub(crate) enum Driver {
+    None,
+    Loaded(LoadedLibrary),
+    Proc(DriverProc),
+}
+
+impl Driver {
+    fn proc_(&self) -> Option<DriverProc> {
+        match self {
+            Driver::None => None,
+            Driver::Loaded(l) => Some(l.proc_),
+            Driver::Proc(p) => Some(*p),
+        }
+    }
+}
+
+/// Serves `server` until the application asks it to stop or goes away.
+pub(crate) fn serve(server: &mut Server, driver: &mut Driver) -> Result<(), ChannelError> {
+    loop {
+        let served = server.serve_one(|req, payload| answer(req, payload, driver))?;
+        if served.op == op::SHUTDOWN {
+            return Ok(());
+        }
+    }
+}
+
+/// The answer to one request. A failure's text goes into the payload (UTF-8),
+/// with its length as `ret`.
+fn answer(req: &Request, payload: &mut [u8], driver: &mut Driver) -> Response {
+    let reply = |ret: i64, status: u32| Response { ret, status, ..Response::default() };
+    let failed = |payload: &mut [u8], text: &str| {
+        let n = text.len().min(payload.len());
+        payload[..n].copy_from_slice(&text.as_bytes()[..n]);
+        reply(n as i64, status::FAILED)
+    };
+    match req.op {
+        op::SHUTDOWN => reply(0, status::OK),
+        op::LOAD_MODULE => {
+            let Some(range) = req.descs[0].range(payload.len()) else {
+                return reply(0, status::BAD_PAYLOAD);
+            };
+            let Ok(path) = std::str::from_utf8(&payload[range]).map(PathBuf::from) else {
+                return failed(payload, "the module path is not UTF-8");
+            };
+            match loader::load(&Target::Path(path)) {
+                Ok(library) => {
+                    *driver = Driver::Loaded(library);
+                    reply(0, status::OK)
+                }
+                Err(e) => failed(payload, &e.to_string()),
+            }
+        }
+        op::CALL => {
+            let Some(proc_) = driver.proc_() else {
+                return failed(payload, "no module is loaded");
+            };
+            match call(proc_, req, payload) {
+                Ok(ret) => reply(ret as i64, status::OK),
+                Err(e) => failed(payload, &e.to_string()),
+            }
+        }
+        _ => reply(0, status::UNKNOWN_OP),
+    }
+}
+
+/// Rebuilds the parameters of a `CALL`, calls the driver and puts what it wrote
+/// into wire form. Integer-only calls touch no payload.
+fn call(proc_: DriverProc, req: &Request, payload: &mut [u8]) -> Result<isize, marshal::MarshalError> {
+    let l1 = WireArg::decode(req.tags[0], req.l1)?;
+    let l2 = WireArg::decode(req.tags[1], req.l2)?;
+    let (id, hdrvr) = (req.id as usize, req.hdrvr as usize);
+    if let (WireArg::Int(a), WireArg::Int(b)) = (l1, l2) {
+        // SAFETY: integers the application passed as integers, to the module's
+        // DriverProc, which the loader resolved with its ABI signature.
+        return Ok(unsafe { proc_(id, Hdrvr::from_raw(hdrvr), req.msg, a as LParam, b as LParam) });
+    }
+    let host = marshal::rebuild(l1, l2, payload)?;
+    // SAFETY: `rebuild` made every pointer parameter point into `payload`, laid out
+    // as the message's contract says, and `payload` lives through the call.
+    let ret = unsafe { proc_(id, Hdrvr::from_raw(hdrvr), req.msg, host.l1, host.l2) };
+    marshal::finish(payload)?;
+    Ok(ret)
+}
