@@ -82,6 +82,15 @@ mod vfw_client;
 #[cfg(windows)]
 mod wide;
 
+/// The `drvproc-hostd` program: the process an isolated driver module runs in,
+/// serving the channel the manager hands it (`--channel FD`). Its binary is this
+/// function; nothing else should call it.
+#[cfg(target_os = "linux")]
+pub fn host_process_main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    isolation::host::main(&args)
+}
+
 pub use acm_client::{AcmCodec, AcmError, AcmStream, CodecInfo, TagInfo};
 /// Whether sends use the light barrier (Linux `membarrier` available) rather than a
 /// full fence each; see the handle table's design notes.

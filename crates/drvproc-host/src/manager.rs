@@ -137,6 +137,8 @@ pub(crate) struct ManagerState {
     pub(crate) registry: Option<Registry>,
     pub(crate) search: SearchPath,
     pub(crate) session_instance: bool,
+    /// The host program when driver files are hosted in processes of their own.
+    pub(crate) isolate: Option<PathBuf>,
 }
 
 impl DriverManager {
@@ -169,6 +171,9 @@ impl DriverManager {
             registry,
             search,
             session_instance: options.session_instance,
+            isolate: options
+                .isolate
+                .then(|| options.host_program.clone().unwrap_or_else(crate::options::default_host_program)),
         };
         let state = Arc::new(state);
         directory::register(state.table.identity(), Arc::downgrade(&state));

@@ -57,11 +57,12 @@ pub(crate) struct ModuleState {
     pub(crate) session: Option<Hdrvr>,
 }
 
-/// How messages reach the driver. Today the driver runs in this process; hosting a
-/// module in another process adds a variant here and nowhere else.
-#[derive(Clone, Copy, Debug)]
+/// How messages reach the driver: a `DriverProc` in this process, or a host
+/// process serving the module over a channel (`isolation`).
 enum Endpoint {
     Local(DriverProc),
+    #[cfg(target_os = "linux")]
+    Remote(Box<crate::isolation::remote::Remote>),
 }
 
 /// One driver module.
@@ -123,6 +124,19 @@ impl Module {
         }
     }
 
+    /// A module served by a host process (`name` and `path` as for [`Module::new`]).
+    /// It has no platform handle here: `GetDriverModuleHandle` answers NULL for it.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn new_remote(
+        name: String,
+        path: Option<PathBuf>,
+        remote: crate::isolation::remote::Remote,
+    ) -> Self {
+        let mut module = Module::new(name, path, 0, unreachable_proc, None);
+        module.endpoint = Endpoint::Remote(Box::new(remote));
+        module
+    }
+
     /// Signals phase changes to threads waiting for a load or unload to finish.
     pub(crate) fn changed(&self) -> &Condvar {
         &self.sync.changed
@@ -177,16 +191,48 @@ impl Module {
         l1: LParam,
         l2: LParam,
     ) -> LResult {
-        let Endpoint::Local(proc_) = self.endpoint;
-        // SAFETY: `proc_` is the module's DriverProc, kept mapped while the module
-        // lives; the parameters are the caller's contract.
-        unsafe { proc_(id, h, msg, l1, l2) }
+        match &self.endpoint {
+            // SAFETY: `proc_` is the module's DriverProc, kept mapped while the module
+            // lives; the parameters are the caller's contract.
+            Endpoint::Local(proc_) => unsafe { proc_(id, h, msg, l1, l2) },
+            // SAFETY: the parameters are the caller's contract, which the remote
+            // side needs to copy them.
+            #[cfg(target_os = "linux")]
+            Endpoint::Remote(remote) => unsafe { self.call_remote(remote, id, h, msg, l1, l2) },
+        }
+    }
+
+    /// A call to a hosted module. A call that cannot be delivered or answered (the
+    /// host died or hung, the parameters cannot be carried) answers 0, as a
+    /// driver refusing the message would, and says why in a warning.
+    ///
+    /// # Safety
+    /// `l1` and `l2` are what the driver expects for `msg`.
+    #[cfg(target_os = "linux")]
+    #[cold]
+    #[inline(never)]
+    unsafe fn call_remote(
+        &self,
+        remote: &crate::isolation::remote::Remote,
+        id: DriverId,
+        h: Hdrvr,
+        msg: Msg,
+        l1: LParam,
+        l2: LParam,
+    ) -> LResult {
+        // SAFETY: forwarded contract.
+        match unsafe { remote.call(id, h, msg, l1, l2) } {
+            Ok(ret) => ret,
+            Err(e) => {
+                tracing::warn!(target: "drvproc::isolation", driver = %self.name, msg = %MessageName(msg), "{e}");
+                0
+            }
+        }
     }
 
     #[cold]
     #[inline(never)]
     fn call_traced(&self, id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
-        let Endpoint::Local(proc_) = self.endpoint;
         let span = tracing::trace_span!(
             target: "drvproc::call",
             "DriverProc",
@@ -200,10 +246,17 @@ impl Module {
         );
         let _entered = span.enter();
         // SAFETY: as in `call`.
-        let ret = unsafe { proc_(id, h, msg, l1, l2) };
+        let ret = unsafe { self.call_untraced(id, h, msg, l1, l2) };
         span.record("ret", ret);
         // One self-contained event per call, for plain line-oriented output.
         tracing::trace!(target: "drvproc::call", msg = %MessageName(msg), code = msg, id, hdrvr = %h, l1, l2, ret);
         ret
     }
+}
+
+/// The `DriverProc` slot of a hosted module, which is never called: its calls go
+/// to the host process.
+#[cfg(target_os = "linux")]
+unsafe extern "system" fn unreachable_proc(_: DriverId, _: Hdrvr, _: Msg, _: LParam, _: LParam) -> LResult {
+    0
 }

@@ -62,6 +62,13 @@ impl ManagerState {
             Target::Path(p) => p.display().to_string(),
             Target::System(s) => s.clone(),
         };
+        #[cfg(target_os = "linux")]
+        if let (Some(program), Target::Path(p)) = (&self.isolate, target) {
+            let module = hosted_module(program, p, file, &path_text)?;
+            let mut maps = self.maps();
+            maps.remember(target, cache_as, &module);
+            return Ok(module);
+        }
         let loaded = loader::load(target).map_err(|failure| match failure {
             LoadError::NotFound { loader_said } => {
                 let looked = match target {
@@ -104,3 +111,34 @@ impl ManagerState {
         maps.by_name.retain(|_, m| !Arc::ptr_eq(m, module));
     }
 }
+
+/// A module in a host process of its own: `program` started on a new channel and
+/// asked to map `path`. Each open of a file not yet loaded starts one; the process
+/// ends with the module's `DRV_FREE` (when the module is dropped).
+#[cfg(target_os = "linux")]
+fn hosted_module(
+    program: &std::path::Path,
+    path: &std::path::Path,
+    file: &str,
+    path_text: &str,
+) -> Result<Arc<Module>, OpenError> {
+    use crate::isolation::marshal::Context;
+    use crate::isolation::remote::Remote;
+
+    let not_loadable = |e: &dyn std::fmt::Display| OpenError::NotLoadable {
+        path: path_text.to_string(),
+        message: format!("in its host process: {e}"),
+    };
+    let class = drvproc::DriverClass::Generic;
+    let (remote, _ended) =
+        Remote::spawn(program, Context { class, compress_capacity: None }, HOSTED_CALL_TIMEOUT)
+            .map_err(|e| not_loadable(&e))?;
+    remote.load(path).map_err(|e| not_loadable(&e))?;
+    let display = if file == path_text { path_text.to_string() } else { format!("{file} ({path_text})") };
+    Ok(Arc::new(Module::new_remote(display, Some(path.to_path_buf()), remote)))
+}
+
+/// How long a hosted driver may take over one message before its host process is
+/// taken for hung and killed.
+#[cfg(target_os = "linux")]
+const HOSTED_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);

@@ -26,11 +26,26 @@ pub struct ManagerOptions {
     /// fail with [`OpenError::TooManyInstances`](crate::OpenError::TooManyInstances).
     /// `None`: the most handles can address (2^24 − 1 on 64-bit targets).
     pub max_instances: Option<usize>,
+    /// Hosts every driver file in a process of its own (`drvproc-hostd`), so a
+    /// driver that crashes or hangs fails its calls instead of the application.
+    /// Off by default; `DRVPROC_ISOLATE=1` turns it on. Linux only for now: on
+    /// other platforms drivers stay in the process.
+    pub isolate: bool,
+    /// The host program for isolated drivers; `None`: `$DRVPROC_HOSTD`, else
+    /// `drvproc-hostd` beside the running program, else on `PATH`.
+    pub host_program: Option<PathBuf>,
 }
 
 impl Default for ManagerOptions {
     fn default() -> Self {
-        ManagerOptions { config_path: None, search_path: None, session_instance: true, max_instances: None }
+        ManagerOptions {
+            config_path: None,
+            search_path: None,
+            session_instance: true,
+            max_instances: None,
+            isolate: std::env::var_os("DRVPROC_ISOLATE").is_some_and(|v| v == "1"),
+            host_program: None,
+        }
     }
 }
 
@@ -67,4 +82,26 @@ impl ManagerOptions {
         self.max_instances = Some(limit);
         self
     }
+
+    /// Hosts every driver file in a process of its own (see [`isolate`](Self::isolate)).
+    pub fn isolate(mut self, on: bool) -> Self {
+        self.isolate = on;
+        self
+    }
+
+    /// Uses `program` as the host process of isolated drivers.
+    pub fn host_program(mut self, program: impl Into<PathBuf>) -> Self {
+        self.host_program = Some(program.into());
+        self
+    }
+}
+
+/// The host program: `$DRVPROC_HOSTD`, else `drvproc-hostd` beside the running
+/// program, else the bare name for `PATH`.
+pub(crate) fn default_host_program() -> PathBuf {
+    if let Some(p) = std::env::var_os("DRVPROC_HOSTD") {
+        return PathBuf::from(p);
+    }
+    let beside = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.join("drvproc-hostd")));
+    beside.filter(|p| p.is_file()).unwrap_or_else(|| PathBuf::from("drvproc-hostd"))
 }

@@ -100,3 +100,42 @@ fn call(proc_: DriverProc, req: &Request, payload: &mut [u8]) -> Result<isize, m
     marshal::finish(payload)?;
     Ok(ret)
 }
+
+/// `drvproc-hostd --channel FD`: maps the inherited channel and serves it until
+/// the application asks it to stop. Exit status 0 after a `SHUTDOWN`, 1 when the
+/// channel fails (the application died), 2 for a bad command line.
+pub(crate) fn main(args: &[String]) -> std::process::ExitCode {
+    use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+    use std::process::ExitCode;
+
+    let fd: Option<RawFd> = match args {
+        [flag, n] if flag == "--channel" => n.parse().ok(),
+        _ => None,
+    };
+    let Some(fd) = fd.filter(|&fd| fd > 2) else {
+        eprintln!("drvproc-hostd: usage: drvproc-hostd --channel FD (started by the driver manager)");
+        return ExitCode::from(2);
+    };
+    // SAFETY: plain-value arguments; F_GETFD only asks whether `fd` is open.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        eprintln!("drvproc-hostd: descriptor {fd} is not open");
+        return ExitCode::from(2);
+    }
+    // SAFETY: `fd` is open (checked above) and was handed to this process for the
+    // channel alone: nothing else in it owns or closes it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut server = match Server::from_fd(fd) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("drvproc-hostd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match serve(&mut server, &mut Driver::None) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("drvproc-hostd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

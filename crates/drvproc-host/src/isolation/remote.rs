@@ -34,6 +34,9 @@ pub(crate) enum RemoteError {
     /// The host answered with a status this side does not know.
     #[error("the host process answered with status {0}")]
     Status(u32),
+    /// The host process could not be started.
+    #[error("cannot start the driver host {program}: {source}")]
+    Spawn { program: String, source: std::io::Error },
 }
 
 struct Conn {
@@ -47,14 +50,79 @@ pub(crate) struct Remote {
     conn: Mutex<Conn>,
     ctx: Context,
     timeout: Duration,
+    /// The host process, when this side started one (a pidfd, which cannot name
+    /// another process after this one is reaped): killed if it does not stop when
+    /// asked.
+    process: Option<std::os::fd::OwnedFd>,
 }
+
+/// How the host process ended, once it has.
+pub(crate) type Ended = std::sync::Arc<std::sync::OnceLock<std::process::ExitStatus>>;
 
 impl Remote {
     /// A hosted module reached through `client`; every call waits at most
     /// `timeout` for its answer (after that the channel is dead).
     pub(crate) fn new(client: Client, ctx: Context, timeout: Duration) -> Remote {
         let scratch = vec![0u8; client.payload_len()];
-        Remote { conn: Mutex::new(Conn { client, scratch }), ctx, timeout }
+        Remote { conn: Mutex::new(Conn { client, scratch }), ctx, timeout, process: None }
+    }
+
+    /// Starts `program` (`drvproc-hostd`) on a new channel. A thread waits for the
+    /// process to end; when it does, the channel goes dead, so a call in flight or
+    /// any later one fails at once, and the exit status is kept in the returned
+    /// [`Ended`].
+    pub(crate) fn spawn(
+        program: &Path,
+        ctx: Context,
+        timeout: Duration,
+    ) -> Result<(Remote, Ended), RemoteError> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+
+        let client = Client::create(super::channel::DEFAULT_PAYLOAD_LEN)?;
+        let fd = client.fd().as_raw_fd();
+        let mut command = std::process::Command::new(program);
+        command.arg("--channel").arg(fd.to_string()).stdin(std::process::Stdio::null());
+        // SAFETY: between fork and exec the closure only calls fcntl, which is
+        // async-signal-safe, on a descriptor the child inherited; it clears
+        // close-on-exec on the channel there alone, so no other child gets it.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::fcntl(fd, libc::F_SETFD, 0) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        let mut child = command
+            .spawn()
+            .map_err(|source| RemoteError::Spawn { program: program.display().to_string(), source })?;
+        // Opened before the waiting thread exists, so before anything can reap the
+        // process: the pidfd names this process and no other.
+        // SAFETY: plain-value arguments.
+        let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id() as libc::pid_t, 0) };
+        let process = if pidfd >= 0 {
+            // SAFETY: a descriptor the kernel just returned to this thread alone.
+            Some(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(pidfd as i32) })
+        } else {
+            None
+        };
+        let dead = client.dead_switch();
+        let ended: Ended = Default::default();
+        let status = ended.clone();
+        std::thread::Builder::new()
+            .name("drvproc-hostd wait".into())
+            .spawn(move || {
+                if let Ok(s) = child.wait() {
+                    let _ = status.set(s);
+                }
+                dead.mark_dead();
+            })
+            .map_err(|source| RemoteError::Spawn { program: program.display().to_string(), source })?;
+        let mut remote = Remote::new(client, ctx, timeout);
+        remote.process = process;
+        Ok((remote, ended))
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Conn> {
