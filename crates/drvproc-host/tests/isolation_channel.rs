@@ -253,6 +253,22 @@ fn a_host_that_hangs_fails_the_call_by_timeout() {
     assert!(matches!(add(&mut client, 1, 2), Err(ChannelError::PeerDead)));
 }
 
+/// With nobody watching the process, its death still ends the call: by the timeout.
+#[test]
+fn a_host_that_aborts_unwatched_fails_the_call_by_timeout() {
+    let mut client = Client::create(4096).unwrap();
+    let mut server = ServerProcess::spawn(&client, "abort", DEFAULT_SPIN);
+    let req = Request { op: op::CALL, msg: MSG_FATAL, ..Request::default() };
+    let timeout = Duration::from_millis(300);
+    let start = Instant::now();
+    let err = client.call(&req, |_| {}, timeout).err();
+    let took = start.elapsed();
+    assert!(matches!(err, Some(ChannelError::Timeout(t)) if t == timeout), "{err:?}");
+    assert!(took >= timeout && took < timeout + Duration::from_millis(700), "took {took:?}");
+    assert_eq!(server.wait().signal(), Some(libc::SIGABRT));
+    assert!(matches!(add(&mut client, 1, 2), Err(ChannelError::PeerDead)));
+}
+
 #[test]
 fn a_dead_mark_wakes_a_caller_asleep_on_a_hung_host() {
     let mut client = Client::create(4096).unwrap();
