@@ -21,9 +21,17 @@
 // The channel is internal to the crate, so its source is compiled in here. The
 // clippy check of benches sees its test modules without their tests, hence the allow.
 #[cfg(target_os = "linux")]
-#[path = "../src/isolation/mod.rs"]
-#[allow(unused_imports)]
-mod isolation;
+#[allow(dead_code, unused_imports)]
+#[path = "../src/isolation/channel.rs"]
+mod channel;
+#[cfg(target_os = "linux")]
+#[allow(dead_code, unused_imports)]
+#[path = "../src/isolation/protocol.rs"]
+mod protocol;
+#[cfg(target_os = "linux")]
+mod isolation {
+    pub(crate) use super::{channel, protocol};
+}
 
 #[cfg(not(target_os = "linux"))]
 fn main() {}
