@@ -65,6 +65,8 @@ mod handle_table;
 mod identity;
 mod ini;
 mod instance;
+#[cfg(target_os = "linux")]
+mod isolation;
 mod lifecycle;
 mod loader;
 mod locked_file;
