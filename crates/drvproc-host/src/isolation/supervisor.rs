@@ -53,7 +53,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, mpsc};
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 use landlock::{
@@ -73,17 +73,7 @@ const READS_PER_WAKE: usize = 16;
 
 /// What the sandbox always allows reading and executing: what a dynamically linked
 /// program needs to start. Missing ones are skipped.
-const SYSTEM_PATHS: &[&str] = &[
-    "/usr",
-    "/lib",
-    "/lib64",
-    "/lib32",
-    "/bin",
-    "/sbin",
-    "/etc/ld.so.cache",
-    "/etc/ld.so.conf",
-    "/etc/ld.so.conf.d",
-];
+const SYSTEM_PATHS: &[&str] = &["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/ld.so.cache"];
 
 /// The Landlock ABI whose rights the sandbox asks for; with fewer, it is enforced in part.
 /// V5 is the last that added file-system rights (`IoctlDev`); V6 added the scopes.
@@ -114,6 +104,8 @@ pub(crate) enum SupervisorError {
     Landlock(#[from] landlock::RulesetError),
     #[error("the host supervisor has shut down")]
     ShutDown,
+    #[error("a host process cannot be started from a death callback (the supervisor's own thread)")]
+    FromWatcher,
 }
 
 /// Where a host's stdout and stderr go.
@@ -555,6 +547,7 @@ impl Shared {
 pub(crate) struct Supervisor {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    thread_id: ThreadId,
     tid: i32,
 }
 
@@ -580,7 +573,8 @@ impl Supervisor {
             })
             .map_err(SupervisorError::Thread)?;
         let tid = tid_rx.recv().map_err(|_| SupervisorError::ShutDown)?;
-        Ok(Supervisor { shared, thread: Some(thread), tid })
+        let thread_id = thread.thread().id();
+        Ok(Supervisor { shared, thread: Some(thread), thread_id, tid })
     }
 
     /// The thread id of the watching thread (for measuring that it stays idle).
@@ -591,7 +585,8 @@ impl Supervisor {
     /// Starts `command` as a host, passing it `pass` at the same descriptor numbers,
     /// and calls `on_death` on the supervisor thread when it has died and been reaped.
     /// `on_death` must be short and must not wait for other hosts: every other death
-    /// is reported after it returns.
+    /// is reported after it returns. It cannot start a host (that would wait for
+    /// its own thread) nor drop the supervisor.
     pub(crate) fn spawn<F>(
         &self,
         command: &HostCommand,
@@ -601,6 +596,9 @@ impl Supervisor {
     where
         F: FnOnce(&Death) + Send + 'static,
     {
+        if std::thread::current().id() == self.thread_id {
+            return Err(SupervisorError::FromWatcher);
+        }
         // The raw numbers stay valid: `pass` is borrowed until this returns, and
         // it returns only after the fork.
         let keep: Vec<RawFd> = pass.iter().map(AsRawFd::as_raw_fd).collect();
