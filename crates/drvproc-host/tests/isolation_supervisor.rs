@@ -15,7 +15,7 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::process::Command;
 use std::sync::mpsc;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use supervisor::{
@@ -52,6 +52,11 @@ fn host_mode_entry() {
             // a real segmentation fault (volatile, so it is not optimised away).
             unsafe { std::ptr::with_exposed_provenance_mut::<u8>(8).write_volatile(1) };
             unreachable!("the write to address 8 did not fault");
+        }
+        "hello" => {
+            println!("hello from pid {}", std::process::id());
+            std::io::stdout().flush().unwrap();
+            std::process::exit(0);
         }
         "abort" => {
             eprintln!("about to abort");
@@ -480,5 +485,44 @@ fn a_sandboxed_host_cannot_create_or_read_files_in_home() {
         // Without Landlock there is no ruleset to add the path to.
         Ok(host) if matches!(host.sandbox(), SandboxStatus::Unsupported(_)) => {}
         other => panic!("a missing sandbox path must be refused, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_rust_program_starts_and_runs_in_the_sandbox() {
+    if std::env::var(MODE).is_ok() {
+        return;
+    }
+    let _serial = serial();
+    let supervisor = Supervisor::new().unwrap();
+    let command = self_host("hello").sandbox(Sandbox::new(SandboxLevel::BestEffort));
+    let (host, rx) = spawn_watched(&supervisor, &command);
+    let (death, _, _) = rx.recv_timeout(Duration::from_secs(10)).expect("death callback");
+    println!("sandbox {:?}: {death}", host.sandbox());
+    assert_eq!(death.cause, Cause::Exited(0), "{}", death.output_text());
+    assert!(
+        death.output_text().contains(&format!("hello from pid {}", host.pid())),
+        "{}",
+        death.output_text()
+    );
+}
+
+#[test]
+fn a_death_callback_cannot_start_a_host() {
+    if std::env::var(MODE).is_ok() {
+        return;
+    }
+    let _serial = serial();
+    let supervisor = Arc::new(Supervisor::new().unwrap());
+    let (tx, rx) = mpsc::channel();
+    let inner = supervisor.clone();
+    let _host = supervisor
+        .spawn(&sh("exit 0"), &[], move |_| {
+            let _ = tx.send(inner.spawn(&sh("exit 0"), &[], |_| {}).map(|host| host.pid()));
+        })
+        .unwrap();
+    match rx.recv_timeout(Duration::from_secs(5)).expect("the callback ran and returned") {
+        Err(SupervisorError::FromWatcher) => {}
+        other => panic!("a spawn from the watcher must be refused, got {other:?}"),
     }
 }
