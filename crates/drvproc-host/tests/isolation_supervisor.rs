@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use supervisor::{
-    Cause, Death, Host, HostCommand, Output, Sandbox, SandboxLevel, SandboxStatus, Supervisor,
-    SupervisorError, Tail,
+    Cause, Death, Host, HostCommand, LandlockAbsence, Output, Sandbox, SandboxLevel, SandboxStatus,
+    Supervisor, SupervisorError, Tail, landlock_abi, prepare_sandbox_on,
 };
 
 /// The variable that makes this test binary, re-executed, act as a host.
@@ -525,4 +525,76 @@ fn a_death_callback_cannot_start_a_host() {
         Err(SupervisorError::FromWatcher) => {}
         other => panic!("a spawn from the watcher must be refused, got {other:?}"),
     }
+}
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn with_captured_warnings<T>(f: impl FnOnce() -> T) -> (T, String) {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(move || writer.clone())
+        .finish();
+    let result = tracing::subscriber::with_default(subscriber, f);
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    (result, text)
+}
+
+#[test]
+fn a_kernel_without_landlock_is_reported_and_refused_when_required() {
+    // It opens descriptors, which the leak test counts.
+    let _serial = serial();
+    let program = Path::new("/bin/sh");
+    let required = Sandbox::new(SandboxLevel::Required);
+    let (result, warnings) =
+        with_captured_warnings(|| prepare_sandbox_on(&required, program, Err(LandlockAbsence::NotBuilt)));
+    let err = result.unwrap_err();
+    assert_eq!(err.to_string(), "the sandbox is required but this kernel is built without Landlock");
+    assert_eq!(warnings, "");
+
+    let best_effort = Sandbox::new(SandboxLevel::BestEffort);
+    let (result, warnings) = with_captured_warnings(|| {
+        prepare_sandbox_on(&best_effort, program, Err(LandlockAbsence::NotEnabled))
+    });
+    let (ruleset, status) = result.unwrap();
+    assert!(ruleset.is_none());
+    assert_eq!(status, SandboxStatus::Unsupported(LandlockAbsence::NotEnabled));
+    assert!(
+        warnings.contains(" WARN drvproc::isolation: host processes run with no_new_privs only, not confined to their files: Landlock is not enabled in this kernel (see the lsm= boot parameter)"),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn an_old_landlock_is_reported_as_partial() {
+    // It opens descriptors, which the leak test counts.
+    let _serial = serial();
+    if landlock_abi().is_err() {
+        println!("no Landlock here: the partial case cannot be built");
+        return;
+    }
+    let sandbox = Sandbox::new(SandboxLevel::Required);
+    let (result, warnings) =
+        with_captured_warnings(|| prepare_sandbox_on(&sandbox, Path::new("/bin/sh"), Ok(3)));
+    let (ruleset, status) = result.unwrap();
+    assert!(ruleset.is_some());
+    assert_eq!(status, SandboxStatus::Partial { abi: 3 });
+    assert!(
+        warnings.contains("this kernel's Landlock (ABI 3) confines host processes only in part"),
+        "{warnings:?}"
+    );
 }

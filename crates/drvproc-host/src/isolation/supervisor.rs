@@ -640,7 +640,17 @@ fn prepare_sandbox(
     sandbox: &Sandbox,
     program: &Path,
 ) -> Result<(Option<OwnedFd>, SandboxStatus), SupervisorError> {
-    let abi = match landlock_abi() {
+    prepare_sandbox_on(sandbox, program, landlock_abi())
+}
+
+/// [`prepare_sandbox`] for a kernel whose Landlock ABI is `kernel` (so that the
+/// handling of a kernel without Landlock can be tried on one with it).
+pub(crate) fn prepare_sandbox_on(
+    sandbox: &Sandbox,
+    program: &Path,
+    kernel: Result<i32, LandlockAbsence>,
+) -> Result<(Option<OwnedFd>, SandboxStatus), SupervisorError> {
+    let abi = match kernel {
         Ok(abi) => abi,
         Err(absence) => {
             if sandbox.level == SandboxLevel::Required {
@@ -686,7 +696,7 @@ fn prepare_sandbox(
 }
 
 /// The kernel's Landlock ABI version, or why there is none.
-fn landlock_abi() -> Result<i32, LandlockAbsence> {
+pub(crate) fn landlock_abi() -> Result<i32, LandlockAbsence> {
     // SAFETY: with a null attribute, size 0 and the VERSION flag,
     // landlock_create_ruleset only returns a number; it reads and writes no memory.
     let v = unsafe {
