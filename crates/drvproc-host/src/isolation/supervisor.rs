@@ -990,18 +990,25 @@ fn start(
     // would never reach end of file; the ruleset is no longer needed.
     drop(cmd);
     drop(ruleset);
-    let pid = i32::try_from(child.id()).unwrap_or(-1);
+    // std's u32 is the kernel's pid_t, which is positive: never 0 or -1, which
+    // would make the kills below hit the caller's group or every process.
+    let pid = child.id() as libc::pid_t;
     drop(child);
     // SAFETY: pidfd_open(2) takes integers and returns a new descriptor or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {
         let source = io::Error::last_os_error();
-        // SAFETY: the child is ours and not reaped: kill and reap it, integers only.
-        unsafe {
-            libc::kill(-pid, libc::SIGKILL);
-            libc::kill(pid, libc::SIGKILL);
+        // ESRCH: the child is gone already, reaped by someone else (an application
+        // that ignores SIGCHLD), and its pid may be another's now: leave it alone.
+        if source.raw_os_error() != Some(libc::ESRCH) {
+            // SAFETY: kill(2) takes integers only; the child is ours and not reaped,
+            // so `pid` and `-pid` are still its own.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+                libc::kill(pid, libc::SIGKILL);
+            }
+            reap_pid(pid);
         }
-        reap_pid(pid);
         return Err(SupervisorError::PidFd { pid, source });
     }
     // SAFETY: `fd` was just returned by pidfd_open, is close-on-exec and owned by nothing else.
