@@ -26,7 +26,8 @@
 //! Each host has a pidfd. One thread per [`Supervisor`] blocks in `poll(2)` on all
 //! pidfds, all output pipes and an eventfd through which spawn and shutdown requests
 //! arrive. It has no timeout: an idle host costs no wake-up and no CPU; the thread
-//! runs only when a host wrote, died, or a request came.
+//! runs only when a host wrote, died, or a request came. A host leaves the watch
+//! only by dying: dropping its [`Host`] kills it, and the death goes the usual way.
 //!
 //! On a death the thread first kills the rest of the process group (while the
 //! unreaped leader still holds its process id, so that id cannot name another
