@@ -219,7 +219,7 @@ fn a_looping_host_is_killed_with_the_reason_given() {
     }
     let _serial = serial();
     let supervisor = Supervisor::new().unwrap();
-    let (host, rx) = spawn_watched(&supervisor, &sh("while :; do :; done"));
+    let (host, rx) = spawn_watched(&supervisor, &sh("sleep 30 & echo child=$!; while :; do :; done"));
     assert!(rx.recv_timeout(Duration::from_millis(200)).is_err(), "a looping host is alive");
     let t0 = Instant::now();
     assert!(host.kill("message 0x4001 timed out after 200 ms"));
@@ -232,6 +232,8 @@ fn a_looping_host_is_killed_with_the_reason_given() {
         death.to_string(),
         format!("host process {} was killed: message 0x4001 timed out after 200 ms", host.pid())
     );
+    let child = value_after(&death.output_text(), "child=").expect("the child's pid") as i32;
+    assert!(wait_dead(child, Duration::from_secs(1)), "the killed host's child {child} lives on");
 }
 
 #[test]
