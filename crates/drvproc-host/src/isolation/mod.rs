@@ -8,7 +8,9 @@
 //! * `channel` (Linux): a shared-memory channel carrying one call at a time, with
 //!   futex wake-ups and a dead state a supervisor sets when the host process dies;
 //! * `host` and `remote` (Linux): the two ends of a hosted module, the host
-//!   process's loop and the application's calls.
+//!   process's loop and the application's calls;
+//! * `supervisor` (Linux): starting host processes confined (process group, death
+//!   signal, descriptors, optional sandbox) and watching them die, with no polling.
 
 // Nothing in the manager calls into this yet: the process supervisor and the host
 // binary are built on top of it.
@@ -22,3 +24,5 @@ pub(crate) mod marshal;
 pub(crate) mod protocol;
 #[cfg(target_os = "linux")]
 pub(crate) mod remote;
+#[cfg(target_os = "linux")]
+pub(crate) mod supervisor;
