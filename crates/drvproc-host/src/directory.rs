@@ -49,7 +49,7 @@ pub(crate) fn unregister(id: usize) {
 }
 
 /// The live manager of this copy whose table has identity `id`.
-fn find_local(id: usize) -> Option<DriverManager> {
+pub(crate) fn find_local(id: usize) -> Option<DriverManager> {
     let state = local().iter().find(|(i, _)| *i == id).and_then(|(_, w)| w.upgrade())?;
     Some(DriverManager::from_state(state))
 }

@@ -49,6 +49,15 @@ pub enum OpenError {
         /// The driver's file or alias.
         driver: String,
     },
+    /// The process hosting an isolated driver died (or was killed for hanging)
+    /// during the open; `reason` names the driver, the message and the death.
+    #[error("{reason}")]
+    HostDied {
+        /// The driver's file or alias.
+        driver: String,
+        /// What happened, in words.
+        reason: String,
+    },
     /// A driver tried to open its own module from inside its `DRV_DISABLE`/`DRV_FREE`.
     #[error("{driver}: cannot open a module while it is being unloaded by the same thread")]
     Unloading {

@@ -172,7 +172,14 @@ impl ManagerState {
     /// Opens one instance of `module` with the sequences of spec §7.3 (a)–(c).
     pub(crate) fn open_instance(&self, module: &Arc<Module>, args: Option<&str>, l2: LParam) -> Attempt {
         let me = thread::current().id();
-        let refused = |what: fn(String) -> OpenError| Attempt::Done(Err(what(module.name.clone())));
+        // A hosted driver whose host died "refused" only in that it answered 0: say why.
+        let refused = |what: fn(String) -> OpenError| {
+            let driver = module.name.clone();
+            Attempt::Done(Err(match module.death() {
+                Some(reason) => OpenError::HostDied { driver, reason: reason.to_string() },
+                None => what(driver),
+            }))
+        };
         let too_many = || Attempt::Done(Err(OpenError::TooManyInstances { limit: self.table.capacity() }));
         // Args come from a NUL-free name or registry value; a NUL would only cut them.
         let args = args.and_then(|a| WideString::new(a).ok());

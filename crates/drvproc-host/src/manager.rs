@@ -139,6 +139,8 @@ pub(crate) struct ManagerState {
     pub(crate) session_instance: bool,
     /// The host program when driver files are hosted in processes of their own.
     pub(crate) isolate: Option<PathBuf>,
+    /// How long a hosted driver may take over one message.
+    pub(crate) host_timeout: std::time::Duration,
 }
 
 impl DriverManager {
@@ -174,6 +176,7 @@ impl DriverManager {
             isolate: options
                 .isolate
                 .then(|| options.host_program.clone().unwrap_or_else(crate::options::default_host_program)),
+            host_timeout: options.host_timeout,
         };
         let state = Arc::new(state);
         directory::register(state.table.identity(), Arc::downgrade(&state));
@@ -181,6 +184,10 @@ impl DriverManager {
     }
 
     /// The manager whose shared state this is.
+    pub(crate) fn state(&self) -> &Arc<ManagerState> {
+        &self.state
+    }
+
     pub(crate) fn from_state(state: Arc<ManagerState>) -> Self {
         DriverManager { state }
     }

@@ -62,7 +62,7 @@ pub(crate) struct ModuleState {
 enum Endpoint {
     Local(DriverProc),
     #[cfg(target_os = "linux")]
-    Remote(Box<crate::isolation::remote::Remote>),
+    Remote(Box<crate::isolation::hosted::Hosted>),
 }
 
 /// One driver module.
@@ -131,9 +131,10 @@ impl Module {
         name: String,
         path: Option<PathBuf>,
         remote: crate::isolation::remote::Remote,
+        manager: usize,
     ) -> Self {
         let mut module = Module::new(name, path, 0, unreachable_proc, None);
-        module.endpoint = Endpoint::Remote(Box::new(remote));
+        module.endpoint = Endpoint::Remote(Box::new(crate::isolation::hosted::Hosted::new(remote, manager)));
         module
     }
 
@@ -202,9 +203,16 @@ impl Module {
         }
     }
 
-    /// A call to a hosted module. A call that cannot be delivered or answered (the
-    /// host died or hung, the parameters cannot be carried) answers 0, as a
-    /// driver refusing the message would, and says why in a warning.
+    /// Why a hosted module is dead (its host process died), if it is.
+    pub(crate) fn death(&self) -> Option<&str> {
+        match &self.endpoint {
+            Endpoint::Local(_) => None,
+            #[cfg(target_os = "linux")]
+            Endpoint::Remote(hosted) => hosted.dead(),
+        }
+    }
+
+    /// A call to a hosted module (see `isolation::hosted`).
     ///
     /// # Safety
     /// `l1` and `l2` are what the driver expects for `msg`.
@@ -213,7 +221,7 @@ impl Module {
     #[inline(never)]
     unsafe fn call_remote(
         &self,
-        remote: &crate::isolation::remote::Remote,
+        hosted: &crate::isolation::hosted::Hosted,
         id: DriverId,
         h: Hdrvr,
         msg: Msg,
@@ -221,13 +229,7 @@ impl Module {
         l2: LParam,
     ) -> LResult {
         // SAFETY: forwarded contract.
-        match unsafe { remote.call(id, h, msg, l1, l2) } {
-            Ok(ret) => ret,
-            Err(e) => {
-                tracing::warn!(target: "drvproc::isolation", driver = %self.name, msg = %MessageName(msg), "{e}");
-                0
-            }
-        }
+        unsafe { hosted.call(self, id, h, msg, l1, l2) }
     }
 
     #[cold]

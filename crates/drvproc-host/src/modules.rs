@@ -64,7 +64,8 @@ impl ManagerState {
         };
         #[cfg(target_os = "linux")]
         if let (Some(program), Target::Path(p)) = (&self.isolate, target) {
-            let module = hosted_module(program, p, file, &path_text)?;
+            let module =
+                hosted_module(program, p, file, &path_text, self.table.identity(), self.host_timeout)?;
             let mut maps = self.maps();
             maps.remember(target, cache_as, &module);
             return Ok(module);
@@ -103,12 +104,13 @@ impl ManagerState {
         Ok(module)
     }
 
-    pub(crate) fn forget_module(&self, module: &Arc<Module>) {
+    pub(crate) fn forget_module(&self, module: &Module) {
         let mut maps = self.maps();
-        maps.by_handle.retain(|_, m| !Arc::ptr_eq(m, module));
-        maps.by_path.retain(|_, m| !Arc::ptr_eq(m, module));
-        maps.by_function.retain(|_, m| !Arc::ptr_eq(m, module));
-        maps.by_name.retain(|_, m| !Arc::ptr_eq(m, module));
+        let other = |m: &Arc<Module>| !std::ptr::eq(&**m, module);
+        maps.by_handle.retain(|_, m| other(m));
+        maps.by_path.retain(|_, m| other(m));
+        maps.by_function.retain(|_, m| other(m));
+        maps.by_name.retain(|_, m| other(m));
     }
 }
 
@@ -121,24 +123,22 @@ fn hosted_module(
     path: &std::path::Path,
     file: &str,
     path_text: &str,
+    manager: usize,
+    timeout: std::time::Duration,
 ) -> Result<Arc<Module>, OpenError> {
     use crate::isolation::marshal::Context;
     use crate::isolation::remote::Remote;
+    use crate::isolation::supervisor::HostCommand;
 
     let not_loadable = |e: &dyn std::fmt::Display| OpenError::NotLoadable {
         path: path_text.to_string(),
         message: format!("in its host process: {e}"),
     };
     let class = drvproc::DriverClass::Generic;
-    let (remote, _ended) =
-        Remote::spawn(program, Context { class, compress_capacity: None }, HOSTED_CALL_TIMEOUT)
-            .map_err(|e| not_loadable(&e))?;
-    remote.load(path).map_err(|e| not_loadable(&e))?;
     let display = if file == path_text { path_text.to_string() } else { format!("{file} ({path_text})") };
-    Ok(Arc::new(Module::new_remote(display, Some(path.to_path_buf()), remote)))
+    let ctx = Context { class, compress_capacity: None };
+    let remote = Remote::spawn(HostCommand::new(program), ctx, timeout, display.clone())
+        .map_err(|e| not_loadable(&e))?;
+    remote.load(path).map_err(|e| not_loadable(&e))?;
+    Ok(Arc::new(Module::new_remote(display, Some(path.to_path_buf()), remote, manager)))
 }
-
-/// How long a hosted driver may take over one message before its host process is
-/// taken for hung and killed.
-#[cfg(target_os = "linux")]
-const HOSTED_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);

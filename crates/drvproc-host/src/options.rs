@@ -1,6 +1,7 @@
 //! How a [`DriverManager`](crate::DriverManager) is configured.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Options of a driver manager. [`Default`] reads the environment when the manager
 /// is created: the configuration from `$DRVPROC_CONFIG` (else, on Windows, the
@@ -34,6 +35,9 @@ pub struct ManagerOptions {
     /// The host program for isolated drivers; `None`: `$DRVPROC_HOSTD`, else
     /// `drvproc-hostd` beside the running program, else on `PATH`.
     pub host_program: Option<PathBuf>,
+    /// How long an isolated driver may take over one message before its host
+    /// process is taken for hung and killed, with its process group (30 s).
+    pub host_timeout: Duration,
 }
 
 impl Default for ManagerOptions {
@@ -45,6 +49,7 @@ impl Default for ManagerOptions {
             max_instances: None,
             isolate: std::env::var_os("DRVPROC_ISOLATE").is_some_and(|v| v == "1"),
             host_program: None,
+            host_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -86,6 +91,13 @@ impl ManagerOptions {
     /// Hosts every driver file in a process of its own (see [`isolate`](Self::isolate)).
     pub fn isolate(mut self, on: bool) -> Self {
         self.isolate = on;
+        self
+    }
+
+    /// Sets how long an isolated driver may take over one message (see
+    /// [`host_timeout`](Self::host_timeout)).
+    pub fn host_timeout(mut self, limit: Duration) -> Self {
+        self.host_timeout = limit;
         self
     }
 

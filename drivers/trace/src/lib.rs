@@ -17,6 +17,7 @@
 //! | `FAIL_OPEN` | comma-separated n: the n-th `DRV_OPEN` since load answers 0 | none |
 //! | `ANSWER` | `MSG:VALUE,...`, fixed answers (`DRV_INSTALL:2,DRV_USER+1:-5`) | none |
 //! | `ABORT` | a message name: abort the process when it arrives | none |
+//! | `SEGV` | a message name: end the process with a segmentation fault when it arrives (`SIGSEGV`; on Windows an access violation's exit code) | none |
 //! | `HANG` | a message name: never return from it | none |
 //! | `PANIC` | a message name: panic in it (a raw `extern "system"` function cannot unwind, so the process aborts) | none |
 //! | `SLEEP` | `MSG:MICROSECONDS,...`: take that long to answer (widens race windows: a message still running when another arrives is recorded after it) | none |
@@ -60,6 +61,7 @@ struct Settings {
     fail_open: Vec<usize>,
     answers: HashMap<Msg, LResult>,
     abort: Option<Msg>,
+    segv: Option<Msg>,
     hang: Option<Msg>,
     panic: Option<Msg>,
     sleep: HashMap<Msg, u64>,
@@ -108,6 +110,27 @@ pub unsafe extern "system" fn DriverProc(
     answer
 }
 
+/// Ends the process as an invalid memory access would, without one (which would
+/// be undefined behaviour in Rust).
+fn segfault() -> ! {
+    #[cfg(unix)]
+    // SAFETY: signal(2) and raise(3) take integers. SIG_DFL makes SIGSEGV fatal
+    // whatever a handler the host installed, and the signal is delivered to this
+    // thread before raise returns.
+    unsafe {
+        libc::signal(libc::SIGSEGV, libc::SIG_DFL);
+        libc::raise(libc::SIGSEGV);
+    }
+    #[cfg(windows)]
+    {
+        const STATUS_ACCESS_VIOLATION: u32 = 0xC000_0005;
+        // SAFETY: ExitProcess takes an integer and does not return.
+        unsafe { windows_sys::Win32::System::Threading::ExitProcess(STATUS_ACCESS_VIOLATION) }
+    }
+    #[allow(unreachable_code)]
+    std::process::abort()
+}
+
 fn answer(id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
     let settings = SETTINGS.read().unwrap_or_else(PoisonError::into_inner);
     let settings = settings.as_ref();
@@ -116,6 +139,10 @@ fn answer(id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
         if s.abort == Some(msg) {
             eprintln!("drvtrace: aborting on {} as configured", message_name(msg));
             std::process::abort();
+        }
+        if s.segv == Some(msg) {
+            eprintln!("drvtrace: crashing with a segmentation fault on {} as configured", message_name(msg));
+            segfault();
         }
         if s.panic == Some(msg) {
             panic!("drvtrace: panicking on {} as configured", message_name(msg));
@@ -268,6 +295,7 @@ fn reload_settings() {
             .unwrap_or_default(),
         answers: get("ANSWER").map(|v| message_values(&v, parse_value)).unwrap_or_default(),
         abort: get("ABORT").and_then(|m| parse_message(&m).ok()),
+        segv: get("SEGV").and_then(|m| parse_message(&m).ok()),
         hang: get("HANG").and_then(|m| parse_message(&m).ok()),
         panic: get("PANIC").and_then(|m| parse_message(&m).ok()),
         sleep: get("SLEEP").map(|v| message_values(&v, |t| t.trim().parse().ok())).unwrap_or_default(),

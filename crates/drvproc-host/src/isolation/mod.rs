@@ -18,8 +18,11 @@
 
 #[cfg(target_os = "linux")]
 pub(crate) mod channel;
+pub(crate) mod failure;
 #[cfg(target_os = "linux")]
 pub(crate) mod host;
+#[cfg(target_os = "linux")]
+pub(crate) mod hosted;
 pub(crate) mod marshal;
 pub(crate) mod protocol;
 #[cfg(target_os = "linux")]

@@ -9,14 +9,16 @@
 //! the in bytes; packing straight into the shared area is the next step.
 
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use drvproc::{DriverId, Hdrvr, LParam, LResult, Msg};
+use drvproc::{DriverId, Hdrvr, LParam, LResult, MessageName, Msg};
 
 use super::channel::{ChannelError, Client};
 use super::marshal::{self, Arg, Context, MarshalError, Marshalled};
 use super::protocol::{PayloadDesc, Request, dir, op, status, which};
+use super::supervisor::{Death, Host, HostCommand, Supervisor};
 
 /// Why a hosted call failed.
 #[derive(Debug, thiserror::Error)]
@@ -34,9 +36,9 @@ pub(crate) enum RemoteError {
     /// The host answered with a status this side does not know.
     #[error("the host process answered with status {0}")]
     Status(u32),
-    /// The host process could not be started.
-    #[error("cannot start the driver host {program}: {source}")]
-    Spawn { program: String, source: std::io::Error },
+    /// The host process died (or was killed for hanging); how, in words.
+    #[error("{0}")]
+    Died(String),
 }
 
 struct Conn {
@@ -50,79 +52,114 @@ pub(crate) struct Remote {
     conn: Mutex<Conn>,
     ctx: Context,
     timeout: Duration,
-    /// The host process, when this side started one (a pidfd, which cannot name
-    /// another process after this one is reaped): killed if it does not stop when
-    /// asked.
-    process: Option<std::os::fd::OwnedFd>,
+    /// The host process, when this side started one; dropping it kills the host
+    /// (and its process group) if it has not ended by then.
+    host: Option<Host>,
+    /// Set when this side ends the host: its death is then no news.
+    retiring: Arc<AtomicBool>,
 }
 
-/// How the host process ended, once it has.
-pub(crate) type Ended = std::sync::Arc<std::sync::OnceLock<std::process::ExitStatus>>;
+impl Drop for Remote {
+    /// Asks the host to stop (its driver has had `DRV_FREE`), briefly; dropping
+    /// [`Host`] then kills whatever is left of its process group.
+    fn drop(&mut self) {
+        self.retiring.store(true, Ordering::Release);
+        let mut conn = self.conn();
+        if self.host.is_some() && !conn.client.is_dead() {
+            let _ =
+                conn.client.call(&Request { op: op::SHUTDOWN, ..Request::default() }, |_| {}, SHUTDOWN_WAIT);
+        }
+    }
+}
+
+/// How long a host that is no longer needed gets to stop by itself.
+const SHUTDOWN_WAIT: Duration = Duration::from_millis(500);
+
+/// How long a failed call waits for the supervisor to report the host's death.
+const DEATH_REPORT_WAIT: Duration = Duration::from_secs(1);
+
+/// The supervisor that starts and watches every host process of this process.
+/// One for all managers: its thread must outlive the hosts it forked (their death
+/// signal is tied to it), and one `poll` thread serves any number of hosts.
+fn supervisor() -> Result<&'static Supervisor, RemoteError> {
+    static SUPERVISOR: OnceLock<Result<Supervisor, String>> = OnceLock::new();
+    SUPERVISOR
+        .get_or_init(|| Supervisor::new().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| RemoteError::Host(e.clone()))
+}
 
 impl Remote {
     /// A hosted module reached through `client`; every call waits at most
     /// `timeout` for its answer (after that the channel is dead).
     pub(crate) fn new(client: Client, ctx: Context, timeout: Duration) -> Remote {
         let scratch = vec![0u8; client.payload_len()];
-        Remote { conn: Mutex::new(Conn { client, scratch }), ctx, timeout, process: None }
+        let retiring = Arc::new(AtomicBool::new(false));
+        Remote { conn: Mutex::new(Conn { client, scratch }), ctx, timeout, host: None, retiring }
     }
 
-    /// Starts `program` (`drvproc-hostd`) on a new channel. A thread waits for the
-    /// process to end; when it does, the channel goes dead, so a call in flight or
-    /// any later one fails at once, and the exit status is kept in the returned
-    /// [`Ended`].
+    /// Starts `command` (`drvproc-hostd`, with its output and sandbox settings) on
+    /// a new channel. When the process dies, the supervisor marks the channel dead,
+    /// so a call in flight or any later one fails at once; `label` names the
+    /// module in the event that records the death.
     pub(crate) fn spawn(
-        program: &Path,
+        command: HostCommand,
         ctx: Context,
         timeout: Duration,
-    ) -> Result<(Remote, Ended), RemoteError> {
+        label: String,
+    ) -> Result<Remote, RemoteError> {
         use std::os::fd::AsRawFd;
-        use std::os::unix::process::CommandExt;
 
         let client = Client::create(super::channel::DEFAULT_PAYLOAD_LEN)?;
-        let fd = client.fd().as_raw_fd();
-        let mut command = std::process::Command::new(program);
-        command.arg("--channel").arg(fd.to_string()).stdin(std::process::Stdio::null());
-        // SAFETY: between fork and exec the closure only calls fcntl, which is
-        // async-signal-safe, on a descriptor the child inherited; it clears
-        // close-on-exec on the channel there alone, so no other child gets it.
-        unsafe {
-            command.pre_exec(move || {
-                if libc::fcntl(fd, libc::F_SETFD, 0) == 0 {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::last_os_error())
-                }
-            });
-        }
-        let mut child = command
-            .spawn()
-            .map_err(|source| RemoteError::Spawn { program: program.display().to_string(), source })?;
-        // Opened before the waiting thread exists, so before anything can reap the
-        // process: the pidfd names this process and no other.
-        // SAFETY: plain-value arguments.
-        let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id() as libc::pid_t, 0) };
-        let process = if pidfd >= 0 {
-            // SAFETY: a descriptor the kernel just returned to this thread alone.
-            Some(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(pidfd as i32) })
-        } else {
-            None
-        };
+        let fd = client.fd();
+        let command = command.arg("--channel").arg(fd.as_raw_fd().to_string());
         let dead = client.dead_switch();
-        let ended: Ended = Default::default();
-        let status = ended.clone();
-        std::thread::Builder::new()
-            .name("drvproc-hostd wait".into())
-            .spawn(move || {
-                if let Ok(s) = child.wait() {
-                    let _ = status.set(s);
-                }
+        let retiring = Arc::new(AtomicBool::new(false));
+        let expected = retiring.clone();
+        let host = supervisor()?
+            .spawn(&command, &[fd], move |death| {
                 dead.mark_dead();
+                if expected.load(Ordering::Acquire) {
+                    tracing::debug!(target: "drvproc::isolation", driver = %label, "{death}");
+                } else {
+                    tracing::warn!(target: "drvproc::isolation", driver = %label, "{death}");
+                }
             })
-            .map_err(|source| RemoteError::Spawn { program: program.display().to_string(), source })?;
+            .map_err(|e| RemoteError::Host(e.to_string()))?;
         let mut remote = Remote::new(client, ctx, timeout);
-        remote.process = process;
-        Ok((remote, ended))
+        remote.host = Some(host);
+        remote.retiring = retiring;
+        Ok(remote)
+    }
+
+    /// The host process's id, when this side started one.
+    pub(crate) fn pid(&self) -> Option<i32> {
+        self.host.as_ref().map(Host::pid)
+    }
+
+    /// [`failed`](Self::failed) for a channel failure; other failures as they are.
+    fn escalate(&self, error: RemoteError, msg: Msg) -> RemoteError {
+        match error {
+            RemoteError::Channel(e) => self.failed(e, msg),
+            other => other,
+        }
+    }
+
+    /// Turns a channel failure into what the caller is told: a dead host's death
+    /// (after a timeout, once it has been killed for it), or the failure itself.
+    fn failed(&self, error: ChannelError, msg: Msg) -> RemoteError {
+        let Some(host) = &self.host else { return error.into() };
+        if let ChannelError::Timeout(limit) = error {
+            host.kill(format!("{} took longer than {limit:?}", MessageName(msg)));
+        } else if !matches!(error, ChannelError::PeerDead) {
+            host.kill(format!("the channel failed: {error}"));
+        }
+        // The death follows the kill, or the channel saw it first: its report comes
+        // within the supervisor's next wake-up.
+        match host.wait(DEATH_REPORT_WAIT) {
+            Some(death) => RemoteError::Died(describe(&death)),
+            None => error.into(),
+        }
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Conn> {
@@ -146,7 +183,8 @@ impl Remote {
                 payload[..n].copy_from_slice(&bytes[..n]);
             },
             self.timeout,
-        )?;
+        );
+        let reply = reply.map_err(|e| self.failed(e, drvproc::consts::DRV_LOAD))?;
         answer(reply.response, reply.payload).map(drop)
     }
 
@@ -167,7 +205,8 @@ impl Remote {
         let Conn { client, scratch } = &mut *guard;
         // SAFETY: forwarded contract.
         let packed = unsafe { marshal::marshal(&self.ctx, msg, l1, l2, scratch) }?;
-        let (ret, payload) = exchange(client, scratch, &packed, id, hdrvr, self.timeout)?;
+        let (ret, payload) =
+            exchange(client, scratch, &packed, id, hdrvr, self.timeout).map_err(|e| self.escalate(e, msg))?;
         // SAFETY: forwarded contract; `packed` describes this call's parameters.
         unsafe { marshal::copy_back(&packed, payload) }?;
         Ok(ret)
@@ -187,7 +226,8 @@ impl Remote {
         let mut guard = self.conn();
         let Conn { client, scratch } = &mut *guard;
         let packed = marshal::marshal_args(msg, l1, l2, scratch)?;
-        let (ret, payload) = exchange(client, scratch, &packed, id, hdrvr, self.timeout)?;
+        let (ret, payload) =
+            exchange(client, scratch, &packed, id, hdrvr, self.timeout).map_err(|e| self.escalate(e, msg))?;
         marshal::copy_back_args(&packed, l1, l2, payload)?;
         Ok(ret)
     }
@@ -198,6 +238,20 @@ impl Remote {
         let reply =
             conn.client.call(&Request { op: op::SHUTDOWN, ..Request::default() }, |_| {}, self.timeout)?;
         answer(reply.response, reply.payload).map(drop)
+    }
+}
+
+/// A death in words: how the host ended, and the last line it wrote, which is
+/// often the driver's own account (an assertion, a panic message).
+fn describe(death: &Death) -> String {
+    const MAX_LINE: usize = 300;
+    let output = death.output_text();
+    match output.lines().rev().map(str::trim).find(|l| !l.is_empty()) {
+        Some(line) => {
+            let cut = line.char_indices().nth(MAX_LINE).map_or(line.len(), |(i, _)| i);
+            format!("{death}; its last output: {}", &line[..cut])
+        }
+        None => death.to_string(),
     }
 }
 
