@@ -60,6 +60,20 @@ impl Instance {
         unsafe { self.manager.send(self.handle, msg, l1, l2) }
     }
 
+    /// A message with described parameters: see [`DriverManager::send_params`].
+    ///
+    /// # Safety
+    /// As for [`DriverManager::send_params`].
+    pub unsafe fn send_params<'a>(
+        &self,
+        msg: Msg,
+        l1: &mut crate::Param<'a>,
+        l2: &mut crate::Param<'a>,
+    ) -> Result<LResult, crate::SendError> {
+        // SAFETY: forwarded contract.
+        unsafe { self.manager.send_params(self.handle, msg, l1, l2) }
+    }
+
     /// `DRV_QUERYCONFIGURE`: whether the driver has a configuration dialog.
     pub fn query_configure(&self) -> Result<bool, BadHandle> {
         // SAFETY: DRV_QUERYCONFIGURE takes no parameters.

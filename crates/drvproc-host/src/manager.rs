@@ -137,10 +137,8 @@ pub(crate) struct ManagerState {
     pub(crate) registry: Option<Registry>,
     pub(crate) search: SearchPath,
     pub(crate) session_instance: bool,
-    /// The host program when driver files are hosted in processes of their own.
-    pub(crate) isolate: Option<PathBuf>,
-    /// How long a hosted driver may take over one message.
-    pub(crate) host_timeout: std::time::Duration,
+    /// How driver files are hosted in processes of their own, when they are.
+    pub(crate) isolate: Option<crate::options::HostSettings>,
 }
 
 impl DriverManager {
@@ -160,6 +158,7 @@ impl DriverManager {
     /// A manager with these options, or an error when too many managers are alive
     /// at once for their handles to stay distinct.
     pub fn try_new(options: ManagerOptions) -> Result<Self, TooManyManagers> {
+        let isolate = options.isolate.then(|| crate::options::HostSettings::from_options(&options));
         let registry = options.config_path.map(Registry::new).or_else(Registry::default_registry);
         // Bare names of Windows' own registry are left to the system's search order,
         // as winmm leaves them, rather than looked for beside system.ini first.
@@ -173,10 +172,7 @@ impl DriverManager {
             registry,
             search,
             session_instance: options.session_instance,
-            isolate: options
-                .isolate
-                .then(|| options.host_program.clone().unwrap_or_else(crate::options::default_host_program)),
-            host_timeout: options.host_timeout,
+            isolate,
         };
         let state = Arc::new(state);
         directory::register(state.table.identity(), Arc::downgrade(&state));
@@ -323,6 +319,34 @@ impl DriverManager {
     #[inline]
     pub unsafe fn send(&self, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> Result<LResult, BadHandle> {
         self.state.table.with_entered(h, |module, id| module.call(id, h, msg, l1, l2)).ok_or(BadHandle(h))
+    }
+
+    /// Sends a message whose parameters are described (see [`Param`](crate::Param)):
+    /// the way to send a custom message that carries buffers to a driver that may be
+    /// hosted in another process. Unlike [`send`](Self::send), a message that could
+    /// not be delivered to a hosted driver, or whose host died in it, is an error.
+    ///
+    /// # Safety
+    /// What `l1` and `l2` describe must be what the driver reads and writes for
+    /// `msg` (a driver reading past a buffer reads past it).
+    pub unsafe fn send_params<'a>(
+        &self,
+        h: Hdrvr,
+        msg: Msg,
+        l1: &mut crate::Param<'a>,
+        l2: &mut crate::Param<'a>,
+    ) -> Result<LResult, crate::SendError> {
+        crate::take_hosted_failure();
+        // SAFETY: forwarded contract.
+        let ret = self
+            .state
+            .table
+            .with_entered(h, |module, id| unsafe { module.call_params(id, h, msg, l1, l2) })
+            .ok_or(BadHandle(h))?;
+        match crate::take_hosted_failure() {
+            Some(failure) => Err(crate::SendError::Hosted(failure)),
+            None => Ok(ret),
+        }
     }
 
     /// Closes an instance with `lParam1 = lParam2 = 0` (`CloseDriver(h, 0, 0)`).

@@ -203,6 +203,26 @@ impl Module {
         }
     }
 
+    /// Delivers a message whose parameters the sender describes: as raw values to
+    /// a driver in this process, marshalled as described to a hosted one.
+    ///
+    /// # Safety
+    /// What `l1` and `l2` describe is what the driver reads and writes for `msg`.
+    pub(crate) unsafe fn call_params<'a>(
+        &self,
+        id: DriverId,
+        h: Hdrvr,
+        msg: Msg,
+        l1: &mut crate::Param<'a>,
+        l2: &mut crate::Param<'a>,
+    ) -> LResult {
+        match &self.endpoint {
+            Endpoint::Local(_) => self.call(id, h, msg, l1.raw(), l2.raw()),
+            #[cfg(target_os = "linux")]
+            Endpoint::Remote(hosted) => hosted.call_args(self, id, h, msg, l1, l2),
+        }
+    }
+
     /// Why a hosted module is dead (its host process died), if it is.
     pub(crate) fn death(&self) -> Option<&str> {
         match &self.endpoint {

@@ -63,9 +63,11 @@ impl ManagerState {
             Target::System(s) => s.clone(),
         };
         #[cfg(target_os = "linux")]
-        if let (Some(program), Target::Path(p)) = (&self.isolate, target) {
-            let module =
-                hosted_module(program, p, file, &path_text, self.table.identity(), self.host_timeout)?;
+        if let (Some(settings), Target::Path(p)) = (&self.isolate, target) {
+            let display = if file == path_text { path_text.clone() } else { format!("{file} ({path_text})") };
+            let module = crate::isolation::hosted::start(settings, p, display, self.table.identity())
+                .map_err(|message| OpenError::NotLoadable { path: path_text.clone(), message })?;
+            let module = Arc::new(module);
             let mut maps = self.maps();
             maps.remember(target, cache_as, &module);
             return Ok(module);
@@ -112,33 +114,4 @@ impl ManagerState {
         maps.by_function.retain(|_, m| other(m));
         maps.by_name.retain(|_, m| other(m));
     }
-}
-
-/// A module in a host process of its own: `program` started on a new channel and
-/// asked to map `path`. Each open of a file not yet loaded starts one; the process
-/// ends with the module's `DRV_FREE` (when the module is dropped).
-#[cfg(target_os = "linux")]
-fn hosted_module(
-    program: &std::path::Path,
-    path: &std::path::Path,
-    file: &str,
-    path_text: &str,
-    manager: usize,
-    timeout: std::time::Duration,
-) -> Result<Arc<Module>, OpenError> {
-    use crate::isolation::marshal::Context;
-    use crate::isolation::remote::Remote;
-    use crate::isolation::supervisor::HostCommand;
-
-    let not_loadable = |e: &dyn std::fmt::Display| OpenError::NotLoadable {
-        path: path_text.to_string(),
-        message: format!("in its host process: {e}"),
-    };
-    let class = drvproc::DriverClass::Generic;
-    let display = if file == path_text { path_text.to_string() } else { format!("{file} ({path_text})") };
-    let ctx = Context { class, compress_capacity: None };
-    let remote = Remote::spawn(HostCommand::new(program), ctx, timeout, display.clone())
-        .map_err(|e| not_loadable(&e))?;
-    remote.load(path).map_err(|e| not_loadable(&e))?;
-    Ok(Arc::new(Module::new_remote(display, Some(path.to_path_buf()), remote, manager)))
 }

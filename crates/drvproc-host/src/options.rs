@@ -108,6 +108,22 @@ impl ManagerOptions {
     }
 }
 
+/// What a manager needs to start the host process of an isolated module.
+#[derive(Clone, Debug)]
+pub(crate) struct HostSettings {
+    pub(crate) program: PathBuf,
+    pub(crate) timeout: Duration,
+}
+
+impl HostSettings {
+    pub(crate) fn from_options(options: &ManagerOptions) -> Self {
+        HostSettings {
+            program: options.host_program.clone().unwrap_or_else(default_host_program),
+            timeout: options.host_timeout,
+        }
+    }
+}
+
 /// The host program: `$DRVPROC_HOSTD`, else `drvproc-hostd` beside the running
 /// program, else the bare name for `PATH`.
 pub(crate) fn default_host_program() -> PathBuf {

@@ -9,15 +9,35 @@
 //! the supervisor's thread: the death is found by the calls, which the supervisor
 //! wakes by marking the channel dead.
 
+use std::path::Path;
 use std::sync::OnceLock;
 
 use drvproc::{DriverId, Hdrvr, LParam, LResult, MessageName, Msg};
 
 use super::failure;
-use super::marshal::Arg;
+use super::marshal::{Arg, Context};
 use super::remote::{Remote, RemoteError};
+use super::supervisor::HostCommand;
 use crate::handle_table::Presence;
 use crate::module::Module;
+use crate::options::HostSettings;
+
+/// Starts a host process for the driver file at `path` and asks it to map the
+/// file: the module that is then opened like any other. `display` names it in
+/// messages. Fails with the reason in words.
+pub(crate) fn start(
+    settings: &HostSettings,
+    path: &Path,
+    display: String,
+    manager: usize,
+) -> Result<Module, String> {
+    let in_host = |e: RemoteError| format!("in its host process: {e}");
+    let ctx = Context { class: drvproc::DriverClass::Generic, compress_capacity: None };
+    let command = HostCommand::new(&settings.program);
+    let remote = Remote::spawn(command, ctx, settings.timeout, display.clone()).map_err(in_host)?;
+    remote.load(path).map_err(in_host)?;
+    Ok(Module::new_remote(display, Some(path.to_path_buf()), remote, manager))
+}
 
 pub(crate) struct Hosted {
     pub(crate) remote: Remote,

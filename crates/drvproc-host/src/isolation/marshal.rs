@@ -281,17 +281,7 @@ impl WireArg {
 }
 
 /// A parameter of a message the table does not know, as its sender describes it.
-#[derive(Debug)]
-pub(crate) enum Arg<'a> {
-    /// An integer, passed as it is.
-    Int(i64),
-    /// A buffer the driver reads.
-    In(&'a [u8]),
-    /// A buffer the driver fills (it receives zeroes; all of it comes back).
-    Out(&'a mut [u8]),
-    /// A buffer the driver reads and writes.
-    InOut(&'a mut [u8]),
-}
+pub(crate) use crate::params::Param as Arg;
 
 /// What the marshaller needs to know beyond the message.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -1515,7 +1505,7 @@ pub(crate) fn marshal_args(
     for (i, (arg, which)) in [(l1, Which::L1), (l2, Which::L2)].into_iter().enumerate() {
         let (len, dir) = match arg {
             Arg::Int(v) => {
-                wire[i] = WireArg::Int(*v);
+                wire[i] = WireArg::Int(*v as i64);
                 continue;
             }
             Arg::In(b) => (b.len(), Dir::In),
