@@ -104,7 +104,7 @@ pub use instance::Instance;
 pub use isolation::failure::{set_failure_hook, take_hosted_failure};
 pub use loader::{LoadError, probe_library};
 pub use manager::{DRIVER_FLAGS_VALID, DriverManager};
-pub use options::ManagerOptions;
+pub use options::{HostSandbox, ManagerOptions};
 pub use params::{Param, SendError};
 pub use registry::{Committed, DRIVERS32, EditOptions, EntrySource, Registry, RegistryEdit, RegistryError};
 pub use resolve::is_path;

@@ -38,6 +38,25 @@ pub struct ManagerOptions {
     /// How long an isolated driver may take over one message before its host
     /// process is taken for hung and killed, with its process group (30 s).
     pub host_timeout: Duration,
+    /// Confines the host processes of isolated drivers (Linux): no new privileges,
+    /// and a Landlock ruleset that lets a host read only the system's libraries,
+    /// the host program, its driver's directory and what [`HostSandbox`] adds.
+    /// `None` (the default; `DRVPROC_SANDBOX=1` sets the best-effort one): not
+    /// confined.
+    pub host_sandbox: Option<HostSandbox>,
+}
+
+/// What a sandboxed host process may touch beyond its driver's directory (read),
+/// the system's library directories (read) and the host program.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostSandbox {
+    /// Fail the open when the kernel cannot confine the host (no Landlock), instead
+    /// of running it with `no_new_privs` alone and a warning.
+    pub required: bool,
+    /// More files or directories the driver may read.
+    pub read: Vec<PathBuf>,
+    /// Directories the driver may create files in and write to.
+    pub write: Vec<PathBuf>,
 }
 
 impl Default for ManagerOptions {
@@ -50,6 +69,9 @@ impl Default for ManagerOptions {
             isolate: std::env::var_os("DRVPROC_ISOLATE").is_some_and(|v| v == "1"),
             host_program: None,
             host_timeout: Duration::from_secs(30),
+            host_sandbox: std::env::var_os("DRVPROC_SANDBOX")
+                .is_some_and(|v| v == "1")
+                .then(HostSandbox::default),
         }
     }
 }
@@ -101,6 +123,13 @@ impl ManagerOptions {
         self
     }
 
+    /// Confines the host processes of isolated drivers (see
+    /// [`host_sandbox`](Self::host_sandbox)).
+    pub fn host_sandbox(mut self, sandbox: HostSandbox) -> Self {
+        self.host_sandbox = Some(sandbox);
+        self
+    }
+
     /// Uses `program` as the host process of isolated drivers.
     pub fn host_program(mut self, program: impl Into<PathBuf>) -> Self {
         self.host_program = Some(program.into());
@@ -113,6 +142,7 @@ impl ManagerOptions {
 pub(crate) struct HostSettings {
     pub(crate) program: PathBuf,
     pub(crate) timeout: Duration,
+    pub(crate) sandbox: Option<HostSandbox>,
 }
 
 impl HostSettings {
@@ -120,6 +150,7 @@ impl HostSettings {
         HostSettings {
             program: options.host_program.clone().unwrap_or_else(default_host_program),
             timeout: options.host_timeout,
+            sandbox: options.host_sandbox.clone(),
         }
     }
 }

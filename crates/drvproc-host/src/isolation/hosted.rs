@@ -17,7 +17,7 @@ use drvproc::{DriverId, Hdrvr, LParam, LResult, MessageName, Msg};
 use super::failure;
 use super::marshal::{Arg, Context};
 use super::remote::{Remote, RemoteError};
-use super::supervisor::HostCommand;
+use super::supervisor::{HostCommand, Sandbox, SandboxLevel};
 use crate::handle_table::Presence;
 use crate::module::Module;
 use crate::options::HostSettings;
@@ -33,7 +33,18 @@ pub(crate) fn start(
 ) -> Result<Module, String> {
     let in_host = |e: RemoteError| format!("in its host process: {e}");
     let ctx = Context { class: drvproc::DriverClass::Generic, compress_capacity: None };
-    let command = HostCommand::new(&settings.program);
+    let mut command = HostCommand::new(&settings.program);
+    if let Some(wanted) = &settings.sandbox {
+        let level = if wanted.required { SandboxLevel::Required } else { SandboxLevel::BestEffort };
+        let mut sandbox = Sandbox::new(level).driver(path);
+        for p in &wanted.read {
+            sandbox = sandbox.allow_read(p);
+        }
+        for p in &wanted.write {
+            sandbox = sandbox.allow_write(p);
+        }
+        command = command.sandbox(sandbox);
+    }
     let remote = Remote::spawn(command, ctx, settings.timeout, display.clone()).map_err(in_host)?;
     remote.load(path).map_err(in_host)?;
     Ok(Module::new_remote(display, Some(path.to_path_buf()), remote, manager))
