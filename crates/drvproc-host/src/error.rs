@@ -49,10 +49,12 @@ pub enum OpenError {
         /// The driver's file or alias.
         driver: String,
     },
-    /// The process hosting an isolated driver died (or was killed for hanging)
-    /// during the open; `reason` names the driver, the message and the death.
+    /// An isolated driver's open failed in a way no driver answers: its host
+    /// process died (or was killed for hanging), or `DRV_LOAD`/`DRV_OPEN`'s
+    /// parameters could not be carried to it. `reason` names the driver, the
+    /// message and what happened.
     #[error("{reason}")]
-    HostDied {
+    HostFailed {
         /// The driver's file or alias.
         driver: String,
         /// What happened, in words.

@@ -172,11 +172,17 @@ impl ManagerState {
     /// Opens one instance of `module` with the sequences of spec §7.3 (a)–(c).
     pub(crate) fn open_instance(&self, module: &Arc<Module>, args: Option<&str>, l2: LParam) -> Attempt {
         let me = thread::current().id();
-        // A hosted driver whose host died "refused" only in that it answered 0: say why.
+        // A hosted driver "refuses" a message it never got (its host died, the
+        // parameters could not be carried) by answering 0: say why instead.
+        let hosted = module.is_hosted();
+        if hosted {
+            crate::take_hosted_failure();
+        }
         let refused = |what: fn(String) -> OpenError| {
             let driver = module.name.clone();
-            Attempt::Done(Err(match module.death() {
-                Some(reason) => OpenError::HostDied { driver, reason: reason.to_string() },
+            let failure = if hosted { crate::take_hosted_failure() } else { None };
+            Attempt::Done(Err(match module.death().map(str::to_string).or(failure) {
+                Some(reason) => OpenError::HostFailed { driver, reason },
                 None => what(driver),
             }))
         };

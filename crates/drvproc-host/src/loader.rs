@@ -187,7 +187,7 @@ fn kind_at(path: &Path) -> std::io::Result<Kind> {
 }
 
 /// Refuses what the loader must not be given: nothing, or anything but a regular file.
-fn regular_file(path: &Path) -> Result<(), LoadError> {
+pub(crate) fn regular_file(path: &Path) -> Result<(), LoadError> {
     match kind_at(path) {
         Ok(Kind::File) => Ok(()),
         Ok(Kind::Other(kind)) => {

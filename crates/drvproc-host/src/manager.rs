@@ -127,6 +127,18 @@ pub struct DriverManager {
     state: Arc<ManagerState>,
 }
 
+/// Refuses a driver name no open can use.
+fn check_name(name: &str) -> Result<(), OpenError> {
+    let invalid = |reason| Err(OpenError::InvalidName { name: name.to_string(), reason });
+    if name.trim().is_empty() {
+        return invalid("it is empty");
+    }
+    if name.contains('\0') {
+        return invalid("it contains a NUL character");
+    }
+    Ok(())
+}
+
 pub(crate) struct ManagerState {
     pub(crate) table: HandleTable<Module>,
     pub(crate) modules: Mutex<ModuleMaps>,
@@ -289,6 +301,27 @@ impl DriverManager {
         Ok(unsafe { Instance::from_raw(self.clone(), h) })
     }
 
+    /// [`open_with`](Self::open_with) with a `lParam2` that is a number, not an
+    /// address: the same open for a driver in this process; an isolated driver of
+    /// no known class receives the number as it is (with
+    /// [`open_with`](Self::open_with), a non-zero `lParam2` is refused for it, as it
+    /// may be an address that means nothing in the host).
+    ///
+    /// # Safety
+    /// The driver reads `lparam2` as a number in `DRV_OPEN`.
+    pub unsafe fn open_with_number(
+        &self,
+        name: &str,
+        section: Option<&str>,
+        lparam2: LParam,
+    ) -> Result<Instance, OpenError> {
+        check_name(name)?;
+        let _number = crate::isolation::open_number::mark(true);
+        let h = self.state.open(name, section, lparam2)?;
+        // SAFETY: `h` was just opened by this manager and is owned by no one else.
+        Ok(unsafe { Instance::from_raw(self.clone(), h) })
+    }
+
     /// [`open_with`](Self::open_with) returning the raw handle, which the caller must
     /// close with [`close`](Self::close) (the C ABI's `OpenDriver`).
     ///
@@ -300,13 +333,10 @@ impl DriverManager {
         section: Option<&str>,
         lparam2: LParam,
     ) -> Result<Hdrvr, OpenError> {
-        let invalid = |reason| Err(OpenError::InvalidName { name: name.to_string(), reason });
-        if name.trim().is_empty() {
-            return invalid("it is empty");
-        }
-        if name.contains('\0') {
-            return invalid("it contains a NUL character");
-        }
+        check_name(name)?;
+        // An open a driver makes from inside this one's open_with_number says
+        // nothing about its own lParam2.
+        let _unmarked = crate::isolation::open_number::mark(false);
         self.state.open(name, section, lparam2)
     }
 
@@ -509,7 +539,12 @@ impl DriverManager {
     /// Number of modules currently loaded.
     pub fn loaded_module_count(&self) -> usize {
         let maps = self.state.maps();
-        maps.by_handle.values().chain(maps.by_function.values()).filter(|m| !m.is_gone()).count()
+        maps.by_handle
+            .values()
+            .chain(maps.by_function.values())
+            .chain(maps.by_file.values())
+            .filter(|m| !m.is_gone())
+            .count()
     }
 
     /// Closes every instance callers opened (the session instances follow their last

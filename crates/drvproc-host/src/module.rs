@@ -219,8 +219,19 @@ impl Module {
         match &self.endpoint {
             Endpoint::Local(_) => self.call(id, h, msg, l1.raw(), l2.raw()),
             #[cfg(target_os = "linux")]
-            Endpoint::Remote(hosted) => hosted.call_args(self, id, h, msg, l1, l2),
+            Endpoint::Remote(hosted) => {
+                if tracing_wanted() && !std::thread::panicking() {
+                    let (v1, v2) = (l1.raw(), l2.raw());
+                    return self.traced(id, h, msg, v1, v2, || hosted.call_args(self, id, h, msg, l1, l2));
+                }
+                hosted.call_args(self, id, h, msg, l1, l2)
+            }
         }
+    }
+
+    /// Whether the module is served by a host process.
+    pub(crate) fn is_hosted(&self) -> bool {
+        !matches!(self.endpoint, Endpoint::Local(_))
     }
 
     /// Why a hosted module is dead (its host process died), if it is.
@@ -255,6 +266,21 @@ impl Module {
     #[cold]
     #[inline(never)]
     fn call_traced(&self, id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
+        // SAFETY: as in `call`.
+        self.traced(id, h, msg, l1, l2, || unsafe { self.call_untraced(id, h, msg, l1, l2) })
+    }
+
+    /// Runs `deliver` (the call of `msg`) inside a `DriverProc` span, and ends with
+    /// the call's event (see [`call`](Self::call)).
+    fn traced(
+        &self,
+        id: DriverId,
+        h: Hdrvr,
+        msg: Msg,
+        l1: LParam,
+        l2: LParam,
+        deliver: impl FnOnce() -> LResult,
+    ) -> LResult {
         let span = tracing::trace_span!(
             target: "drvproc::call",
             "DriverProc",
@@ -267,8 +293,7 @@ impl Module {
             ret = tracing::field::Empty,
         );
         let _entered = span.enter();
-        // SAFETY: as in `call`.
-        let ret = unsafe { self.call_untraced(id, h, msg, l1, l2) };
+        let ret = deliver();
         span.record("ret", ret);
         // One self-contained event per call, for plain line-oriented output.
         tracing::trace!(target: "drvproc::call", msg = %MessageName(msg), code = msg, id, hdrvr = %h, l1, l2, ret);

@@ -18,6 +18,9 @@ type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState
 pub(crate) struct ModuleMaps {
     /// By platform module handle: one module per mapped library, whatever the path.
     pub(crate) by_handle: HashMap<usize, Arc<Module>>,
+    /// Hosted modules by the device and inode of their file: one module (and one
+    /// host process) per file, whatever the path.
+    pub(crate) by_file: HashMap<(u64, u64), Arc<Module>>,
     /// By the path it was opened with, so reopening skips the platform loader.
     pub(crate) by_path: HashMap<Target, Arc<Module>>,
     /// By function address, for registered function drivers.
@@ -64,27 +67,10 @@ impl ManagerState {
         };
         #[cfg(target_os = "linux")]
         if let (Some(settings), Target::Path(p)) = (&self.isolate, target) {
-            let display = if file == path_text { path_text.clone() } else { format!("{file} ({path_text})") };
-            let module = crate::isolation::hosted::start(settings, p, display, self.table.identity())
-                .map_err(|message| OpenError::NotLoadable { path: path_text.clone(), message })?;
-            let module = Arc::new(module);
-            let mut maps = self.maps();
-            maps.remember(target, cache_as, &module);
-            return Ok(module);
+            loader::regular_file(p).map_err(|f| self.load_error(f, name, target, &path_text))?;
+            return self.hosted_module(settings, p, file, target, cache_as, path_text);
         }
-        let loaded = loader::load(target).map_err(|failure| match failure {
-            LoadError::NotFound { loader_said } => {
-                let looked = match target {
-                    Target::Path(p) => format!("(no file {})", p.display()),
-                    Target::System(found) => {
-                        self.search.describe_failure((found != name).then_some(found), loader_said.as_deref())
-                    }
-                };
-                OpenError::NotFound { name: name.to_string(), looked }
-            }
-            LoadError::NotLoadable { message } => OpenError::NotLoadable { path: path_text.clone(), message },
-            LoadError::NoDriverProc => OpenError::NoDriverProc { path: path_text.clone() },
-        })?;
+        let loaded = loader::load(target).map_err(|f| self.load_error(f, name, target, &path_text))?;
         let mut maps = self.maps();
         if let Some(existing) = maps.by_handle.get(&loaded.raw_handle).filter(|m| !m.is_gone()).cloned() {
             // Same library under another path: one module (spec §7.1). Our extra
@@ -106,10 +92,71 @@ impl ManagerState {
         Ok(module)
     }
 
+    /// The open error for a load failure of `target`.
+    fn load_error(&self, failure: LoadError, name: &str, target: &Target, path_text: &str) -> OpenError {
+        match failure {
+            LoadError::NotFound { loader_said } => {
+                let looked = match target {
+                    Target::Path(p) => format!("(no file {})", p.display()),
+                    Target::System(found) => {
+                        self.search.describe_failure((found != name).then_some(found), loader_said.as_deref())
+                    }
+                };
+                OpenError::NotFound { name: name.to_string(), looked }
+            }
+            LoadError::NotLoadable { message } => {
+                OpenError::NotLoadable { path: path_text.to_string(), message }
+            }
+            LoadError::NoDriverProc => OpenError::NoDriverProc { path: path_text.to_string() },
+        }
+    }
+
+    /// The module of the driver file at `path` in a host process of its own: the
+    /// one already hosted for the same file (by device and inode, however it was
+    /// named, as one library is one module in process), or a new host.
+    #[cfg(target_os = "linux")]
+    fn hosted_module(
+        &self,
+        settings: &crate::options::HostSettings,
+        path: &std::path::Path,
+        file: &str,
+        target: &Target,
+        cache_as: Option<&str>,
+        path_text: String,
+    ) -> Result<Arc<Module>, OpenError> {
+        use std::os::unix::fs::MetadataExt;
+
+        let identity = std::fs::metadata(path)
+            .map(|m| (m.dev(), m.ino()))
+            .map_err(|e| OpenError::NotLoadable { path: path_text.clone(), message: e.to_string() })?;
+        {
+            let mut maps = self.maps();
+            if let Some(existing) = maps.by_file.get(&identity).filter(|m| !m.is_gone()).cloned() {
+                maps.remember(target, cache_as, &existing);
+                return Ok(existing);
+            }
+        }
+        let display = if file == path_text { path_text.clone() } else { format!("{file} ({path_text})") };
+        let module = crate::isolation::hosted::start(settings, path, display, self.table.identity())
+            .map_err(|message| OpenError::NotLoadable { path: path_text, message })?;
+        let module = Arc::new(module);
+        let mut maps = self.maps();
+        // Another thread may have started a host for the same file meanwhile: the
+        // first one recorded wins, and this one's host ends as `module` drops.
+        if let Some(existing) = maps.by_file.get(&identity).filter(|m| !m.is_gone()).cloned() {
+            maps.remember(target, cache_as, &existing);
+            return Ok(existing);
+        }
+        maps.by_file.insert(identity, module.clone());
+        maps.remember(target, cache_as, &module);
+        Ok(module)
+    }
+
     pub(crate) fn forget_module(&self, module: &Module) {
         let mut maps = self.maps();
         let other = |m: &Arc<Module>| !std::ptr::eq(&**m, module);
         maps.by_handle.retain(|_, m| other(m));
+        maps.by_file.retain(|_, m| other(m));
         maps.by_path.retain(|_, m| other(m));
         maps.by_function.retain(|_, m| other(m));
         maps.by_name.retain(|_, m| other(m));

@@ -8,7 +8,7 @@ mod common;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use common::{Trace, assert_no_message_after_close, within};
+use common::{Trace, assert_no_message_after_close, send_numbers, within};
 use drvproc::consts::*;
 use drvproc::{Hdrvr, LResult};
 use drvproc_host::BadHandle;
@@ -25,12 +25,12 @@ fn hammer(m: &drvproc_host::DriverManager, h: Hdrvr) -> Result<usize, String> {
     let mut answered = 0;
     for _ in 0..MAX_SENDS {
         // SAFETY: the trace driver treats the parameters as numbers.
-        match unsafe { m.send(h, DRV_USER, 1, 2) } {
+        match unsafe { send_numbers(m, h, DRV_USER, 1, 2) } {
             Ok(ANSWER) => answered += 1,
             Err(BadHandle(bad)) if bad == h => {
                 // Refused once: refused for good.
                 // SAFETY: as above.
-                return match unsafe { m.send(h, DRV_USER, 1, 2) } {
+                return match unsafe { send_numbers(m, h, DRV_USER, 1, 2) } {
                     Err(BadHandle(_)) => Ok(answered),
                     other => Err(format!("{h}: a send after a refusal returned {other:?}")),
                 };

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Trace, strings};
+use common::{Trace, send_numbers_to, strings};
 use drvproc::consts::*;
 use drvproc_host::OpenError;
 
@@ -14,7 +14,7 @@ fn open_l2(
     l2: isize,
 ) -> Result<drvproc_host::Instance, OpenError> {
     // SAFETY: the trace driver treats lParam2 as a plain number.
-    unsafe { m.open_with(name, None, l2) }
+    unsafe { m.open_with_number(name, None, l2) }
 }
 
 #[test]
@@ -264,8 +264,8 @@ fn sends_reach_the_instance_id_and_answers_come_back_unchanged() {
     t.take();
     // SAFETY: the trace driver treats every parameter as a number.
     unsafe {
-        assert_eq!(b.send(DRV_USER + 1, 1, 2), Ok(-7));
-        assert_eq!(a.send(DRV_USER + 2, -1, 4), Ok(0));
+        assert_eq!(send_numbers_to(&b, DRV_USER + 1, 1, 2), Ok(-7));
+        assert_eq!(send_numbers_to(&a, DRV_USER + 2, -1, 4), Ok(0));
         assert_eq!(a.send(DRV_CLOSE, 0, 0), Ok(1), "forwarded verbatim, not a close");
     }
     assert!(a.query_configure().unwrap());

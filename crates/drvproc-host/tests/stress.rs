@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Record, Trace};
+use common::{Record, Trace, send_numbers_to};
 use drvproc::consts::*;
 use drvproc_host::{DriverManager, Instance};
 
@@ -42,7 +42,7 @@ fn random_open_send_close_keeps_the_lifecycle_invariants() {
                             let path = &paths[(xorshift(&mut rng) % 3) as usize];
                             let l2 = (xorshift(&mut rng) % 2) as isize; // session scheme too
                             // SAFETY: the trace driver treats lParam2 as a number.
-                            open.push(unsafe { m.open_with(path, None, l2) }.expect("open"));
+                            open.push(unsafe { m.open_with_number(path, None, l2) }.expect("open"));
                         }
                         3..=5 if !open.is_empty() => {
                             let i = (xorshift(&mut rng) as usize) % open.len();
@@ -51,7 +51,8 @@ fn random_open_send_close_keeps_the_lifecycle_invariants() {
                         _ if !open.is_empty() => {
                             let i = (xorshift(&mut rng) as usize) % open.len();
                             // SAFETY: numbers only.
-                            unsafe { open[i].send(DRV_USER + 1, 1, 2) }.expect("send to an open instance");
+                            unsafe { send_numbers_to(&open[i], DRV_USER + 1, 1, 2) }
+                                .expect("send to an open instance");
                         }
                         _ => {}
                     }

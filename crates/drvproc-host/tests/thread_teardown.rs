@@ -12,7 +12,7 @@ mod common;
 use std::cell::RefCell;
 use std::time::Duration;
 
-use common::{Trace, nowhere, run_scenario_in_child, scenario_arg, strings};
+use common::{Trace, nowhere, run_scenario_in_child, scenario_arg, send_numbers_to, strings};
 use drvproc::consts::*;
 use drvproc_host::{DriverManager, Instance, ManagerOptions};
 
@@ -37,7 +37,8 @@ fn play_instance_held_in_a_thread_local(lib: String) {
             let instance = m.open(&lib, None).expect("open the trace driver");
             HELD.with(|held| *held.borrow_mut() = Some(instance));
             // SAFETY: the trace driver treats every parameter as a number.
-            let answer = HELD.with(|held| unsafe { held.borrow().as_ref().map(|i| i.send(DRV_USER, 1, 2)) });
+            let answer = HELD
+                .with(|held| unsafe { held.borrow().as_ref().map(|i| send_numbers_to(i, DRV_USER, 1, 2)) });
             println!("scenario: send -> {answer:?}");
         })
     };
@@ -82,7 +83,7 @@ impl Drop for SendsWhenDropped {
     fn drop(&mut self) {
         if let Some(instance) = self.0.take() {
             // SAFETY: numbers only.
-            let answer = unsafe { instance.send(DRV_USER + 2, 3, 4) };
+            let answer = unsafe { send_numbers_to(&instance, DRV_USER + 2, 3, 4) };
             println!("scenario: send from a thread-local destructor -> {answer:?}");
             println!("scenario: close from a thread-local destructor -> {:?}", instance.close());
         }
@@ -102,8 +103,8 @@ fn play_send_from_a_thread_local_destructor(lib: String) {
             let instance = m.open(&lib, None).expect("open the trace driver");
             SENDER.with(|s| s.borrow_mut().0 = Some(instance));
             // SAFETY: numbers only.
-            let answer =
-                SENDER.with(|s| unsafe { s.borrow().0.as_ref().map(|i| i.send(DRV_USER + 1, 1, 2)) });
+            let answer = SENDER
+                .with(|s| unsafe { s.borrow().0.as_ref().map(|i| send_numbers_to(i, DRV_USER + 1, 1, 2)) });
             println!("scenario: send -> {answer:?}");
         })
     };

@@ -6,7 +6,7 @@ mod common;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use common::Trace;
+use common::{Trace, send_numbers_to};
 use drvproc::consts::DRV_USER;
 
 #[derive(Clone, Default)]
@@ -37,7 +37,7 @@ fn calls_are_traced_with_their_fields() {
     tracing::subscriber::with_default(subscriber, || {
         let i = m.open(t.path(), None).unwrap();
         // SAFETY: numbers only.
-        unsafe { i.send(DRV_USER + 3, 5, -6) }.unwrap();
+        unsafe { send_numbers_to(&i, DRV_USER + 3, 5, -6) }.unwrap();
     });
     let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<&str> = text.lines().collect();

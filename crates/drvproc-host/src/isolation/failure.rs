@@ -26,10 +26,12 @@ pub(crate) fn record(text: String) {
     if let Some(hook) = HOOK.get() {
         hook(&text);
     }
-    LAST.with(|last| *last.borrow_mut() = Some(text));
+    // `try_with`: a send from a thread-local destructor may fail after this
+    // thread's slot is gone; the hook has had the text all the same.
+    let _ = LAST.try_with(|last| *last.borrow_mut() = Some(text));
 }
 
 /// Takes this thread's last hosted failure, leaving none.
 pub fn take_hosted_failure() -> Option<String> {
-    LAST.with(|last| last.borrow_mut().take())
+    LAST.try_with(|last| last.borrow_mut().take()).ok().flatten()
 }

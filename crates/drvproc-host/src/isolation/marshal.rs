@@ -80,10 +80,11 @@
 //! ACM messages are known only for [`DriverClass::Acm`] and VfW ones only for
 //! [`DriverClass::Icm`]: both live in the range of driver-defined messages, where
 //! another driver's message of the same number means something else. For a
-//! driver of no known class, `DRV_OPEN`'s `lParam2` is recognised by its size and
-//! type (an `ACMDRVOPENDESCW` is `'audc'`; an `ICOPEN` of that size otherwise);
-//! anything else that is not NULL (an MCI driver's `MCI_OPEN_DRIVER_PARMSW`, a
-//! private structure) is refused ([`MarshalError::UnknownOpenParam`]).
+//! driver of no known class, a `DRV_OPEN` whose `lParam2` is not NULL is refused
+//! ([`MarshalError::UnknownOpenParam`]) without reading it: `OpenDriver`'s
+//! `lParam2` may be an integer the driver never dereferences as well as an MCI
+//! driver's `MCI_OPEN_DRIVER_PARMSW` or a private structure, and nothing tells
+//! them apart.
 //!
 //! Any other message (driver-defined ones from `DRV_USER`, and system ones not
 //! listed) is refused by [`marshal`] when either parameter is not 0
@@ -311,10 +312,10 @@ pub(crate) enum MarshalError {
     #[error("DRVCONFIGINFO has dwDCISize {0}, which is neither the packed nor the aligned size")]
     BadConfigInfo(u32),
     #[error(
-        "DRV_OPEN's lParam2 is neither NULL, an ACMDRVOPENDESCW nor an ICOPEN (size {size}, type {fcc_type:#010x}); \
-         open the driver with its class known"
+        "DRV_OPEN's lParam2 is not NULL, and what it is cannot be known for a driver of class {class:?}: \
+         an isolated driver is opened with lParam2 = 0, or as an ACM or VfW codec"
     )]
-    UnknownOpenParam { size: u32, fcc_type: u32 },
+    UnknownOpenParam { class: DriverClass },
     #[error("ICM_COMPRESS: the output buffer's capacity (the ICM_COMPRESS_GET_SIZE answer) is not known")]
     NoCompressCapacity,
     #[error("{what}: {error}")]
@@ -1299,11 +1300,12 @@ impl Planner {
             Rule::Text => unsafe { self.text(addr, which, false) }?,
             // SAFETY: forwarded contract.
             Rule::Struct(layout, dir) => unsafe { self.structure(layout, addr, other, dir, which, ctx) }?,
+            Rule::OpenParam if super::open_number::is_number() => return Ok(WireArg::Int(value as i64)),
             Rule::OpenParam => {
-                // SAFETY: a class structure: it starts with its size and type.
-                let head = unsafe { caller::array::<8>(addr) };
-                let layout = open_layout(ctx.class, &head)?;
-                // SAFETY: forwarded contract, the layout chosen by the class or sniffed.
+                // Chosen by the class alone: for a driver of no known class the value
+                // may be an integer the driver never dereferences, so it is not read.
+                let layout = open_layout(ctx.class)?;
+                // SAFETY: forwarded contract, the layout chosen by the class.
                 unsafe { self.structure(layout, addr, other, Dir::InOut, which, ctx) }?
             }
             Rule::ConfigInfo => {
@@ -1354,20 +1356,12 @@ unsafe fn image_len(format: usize) -> Result<usize, MarshalError> {
     Ok(parsed.data_size())
 }
 
-/// Which structure `DRV_OPEN`'s `lParam2` is: by the driver's class, or for a
-/// driver of no known class by its size (48 or 56 on Win64) and type (`'audc'`
-/// for ACM, where Win32's sizes are both 36).
-fn open_layout(class: DriverClass, head: &[u8; 8]) -> Result<&'static Layout, MarshalError> {
-    let size = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
-    let fcc_type = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-    let audc = u32::from_le_bytes(*b"audc");
-    let vidc = u32::from_le_bytes(*b"vidc");
+/// Which structure `DRV_OPEN`'s `lParam2` is, by the driver's class.
+fn open_layout(class: DriverClass) -> Result<&'static Layout, MarshalError> {
     match class {
         DriverClass::Acm => Ok(&OPEN_DESC),
         DriverClass::Icm => Ok(&IC_OPEN),
-        _ if size as usize == OPEN_DESC.native_size && fcc_type == audc => Ok(&OPEN_DESC),
-        _ if size as usize == IC_OPEN.native_size && (fcc_type == vidc || fcc_type == audc) => Ok(&IC_OPEN),
-        _ => Err(MarshalError::UnknownOpenParam { size, fcc_type }),
+        other => Err(MarshalError::UnknownOpenParam { class: other }),
     }
 }
 

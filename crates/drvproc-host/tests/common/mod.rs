@@ -335,3 +335,50 @@ pub fn assert_no_message_after_close(records: &[Record], h: Hdrvr, id: usize, de
         "{h} (id {id:#x}): the driver recorded every delivered send, and only those"
     );
 }
+
+/// Whether this run hosts drivers in processes of their own (`DRVPROC_ISOLATE=1`,
+/// as `tests/isolation_suites.rs` runs the lifecycle suites).
+pub fn isolated_run() -> bool {
+    std::env::var_os("DRVPROC_ISOLATE").is_some_and(|v| v == "1")
+}
+
+/// `SendDriverMessage` of a message whose two parameters are plain numbers: `send`
+/// itself in process, and the same numbers described as numbers in an isolated run
+/// (an undescribed custom message with non-zero parameters is refused there, as it
+/// may carry addresses).
+///
+/// # Safety
+/// The driver reads both parameters as numbers.
+pub unsafe fn send_numbers(
+    m: &DriverManager,
+    h: Hdrvr,
+    msg: drvproc::Msg,
+    l1: drvproc::LParam,
+    l2: drvproc::LParam,
+) -> Result<drvproc::LResult, drvproc_host::BadHandle> {
+    use drvproc_host::{Param, SendError};
+    if !isolated_run() {
+        // SAFETY: forwarded contract.
+        return unsafe { m.send(h, msg, l1, l2) };
+    }
+    // SAFETY: forwarded contract: numbers, described as such.
+    match unsafe { m.send_params(h, msg, &mut Param::Int(l1), &mut Param::Int(l2)) } {
+        Ok(answer) => Ok(answer),
+        Err(SendError::BadHandle(bad)) => Err(bad),
+        Err(SendError::Hosted(why)) => panic!("{why}"),
+    }
+}
+
+/// [`send_numbers`] to an instance.
+///
+/// # Safety
+/// As for [`send_numbers`].
+pub unsafe fn send_numbers_to(
+    i: &drvproc_host::Instance,
+    msg: drvproc::Msg,
+    l1: drvproc::LParam,
+    l2: drvproc::LParam,
+) -> Result<drvproc::LResult, drvproc_host::BadHandle> {
+    // SAFETY: forwarded contract.
+    unsafe { send_numbers(i.manager(), i.handle(), msg, l1, l2) }
+}

@@ -436,11 +436,9 @@ fn open_acm(args: Option<&str>) -> Box<OpenAcm> {
 
 #[test]
 fn drv_open_with_an_acm_description() {
-    for class in [DriverClass::Acm, DriverClass::Generic] {
-        let ctx = Context { class, ..Context::default() };
-        same_as_direct(ctx, || open_acm(Some("-x  mode=fast")));
-        same_as_direct(ctx, || open_acm(None));
-    }
+    let ctx = Context { class: DriverClass::Acm, ..Context::default() };
+    same_as_direct(ctx, || open_acm(Some("-x  mode=fast")));
+    same_as_direct(ctx, || open_acm(None));
 }
 
 struct OpenIc {
@@ -468,7 +466,6 @@ fn drv_open_with_an_icopen_writes_its_error_back() {
         Box::new(OpenIc { open })
     };
     same_as_direct(Context { class: DriverClass::Icm, ..Context::default() }, make);
-    same_as_direct(Context::default(), make);
 }
 
 #[test]
@@ -484,14 +481,17 @@ fn drv_open_session_open_and_args() {
 }
 
 #[test]
-fn drv_open_with_an_unknown_structure_is_refused() {
-    let mut odd = [0u32; 16];
-    odd[0] = 64;
-    odd[1] = 0x1234_5678;
+fn drv_open_with_lparam2_for_a_driver_of_no_known_class_is_refused_unread() {
     let mut app = Buffer::new(4096);
-    // SAFETY: 64 readable bytes, of which 8 are read.
-    let err = unsafe { marshal(&Context::default(), DRV_OPEN, 0, odd.as_mut_ptr() as LParam, app.bytes()) };
-    assert_eq!(err.unwrap_err(), MarshalError::UnknownOpenParam { size: 64, fcc_type: 0x1234_5678 });
+    // An integer the driver would not dereference: read, it would fault here.
+    // SAFETY: the marshaller must refuse it without reading it.
+    let err = unsafe { marshal(&Context::default(), DRV_OPEN, 0, 0x77, app.bytes()) };
+    assert_eq!(err.unwrap_err(), MarshalError::UnknownOpenParam { class: DriverClass::Generic });
+    // An ACM description is not recognised either: the class says what it is.
+    let mut open = open_acm(None);
+    // SAFETY: as above.
+    let err = unsafe { marshal(&Context::default(), DRV_OPEN, 0, lp(&mut open.desc), app.bytes()) };
+    assert_eq!(err.unwrap_err(), MarshalError::UnknownOpenParam { class: DriverClass::Generic });
 }
 
 struct Config {
