@@ -150,7 +150,10 @@ pub(crate) struct ManagerState {
     pub(crate) search: SearchPath,
     pub(crate) session_instance: bool,
     /// How driver files are hosted in processes of their own, when they are.
-    pub(crate) isolate: Option<crate::options::HostSettings>,
+    pub(crate) hosting: crate::options::HostSettings,
+    /// Whether every driver file is hosted (otherwise only those that must be:
+    /// 32-bit ones in a 64-bit process).
+    pub(crate) isolate_all: bool,
 }
 
 impl DriverManager {
@@ -170,7 +173,8 @@ impl DriverManager {
     /// A manager with these options, or an error when too many managers are alive
     /// at once for their handles to stay distinct.
     pub fn try_new(options: ManagerOptions) -> Result<Self, TooManyManagers> {
-        let isolate = options.isolate.then(|| crate::options::HostSettings::from_options(&options));
+        let hosting = crate::options::HostSettings::from_options(&options);
+        let isolate_all = options.isolate;
         let registry = options.config_path.map(Registry::new).or_else(Registry::default_registry);
         // Bare names of Windows' own registry are left to the system's search order,
         // as winmm leaves them, rather than looked for beside system.ini first.
@@ -184,7 +188,8 @@ impl DriverManager {
             registry,
             search,
             session_instance: options.session_instance,
-            isolate,
+            hosting,
+            isolate_all,
         };
         let state = Arc::new(state);
         directory::register(state.table.identity(), Arc::downgrade(&state));

@@ -66,9 +66,12 @@ impl ManagerState {
             Target::System(s) => s.clone(),
         };
         #[cfg(target_os = "linux")]
-        if let (Some(settings), Target::Path(p)) = (&self.isolate, target) {
-            loader::regular_file(p).map_err(|f| self.load_error(f, name, target, &path_text))?;
-            return self.hosted_module(settings, p, file, target, cache_as, path_text);
+        if let Target::Path(p) = target {
+            let bits = crate::isolation::hosted::file_bits(p);
+            if self.isolate_all || bits.is_some_and(|b| b != usize::BITS) {
+                loader::regular_file(p).map_err(|f| self.load_error(f, name, target, &path_text))?;
+                return self.hosted_module(&self.hosting, p, file, target, cache_as, path_text);
+            }
         }
         let loaded = loader::load(target).map_err(|f| self.load_error(f, name, target, &path_text))?;
         let mut maps = self.maps();

@@ -35,6 +35,12 @@ pub struct ManagerOptions {
     /// The host program for isolated drivers; `None`: `$DRVPROC_HOSTD`, else
     /// `drvproc-hostd` beside the running program, else on `PATH`.
     pub host_program: Option<PathBuf>,
+    /// The host program for 32-bit driver files (a `drvproc-hostd` built for
+    /// i686), which a 64-bit application cannot load itself; `None`:
+    /// `$DRVPROC_HOSTD32`, else `drvproc-hostd32` beside the running program. A
+    /// 32-bit driver file is always hosted, whether or not [`isolate`](Self::isolate)
+    /// is set, when this program exists.
+    pub host_program_32: Option<PathBuf>,
     /// How long an isolated driver may take over one message before its host
     /// process is taken for hung and killed, with its process group (30 s).
     pub host_timeout: Duration,
@@ -68,6 +74,7 @@ impl Default for ManagerOptions {
             max_instances: None,
             isolate: std::env::var_os("DRVPROC_ISOLATE").is_some_and(|v| v == "1"),
             host_program: None,
+            host_program_32: None,
             host_timeout: Duration::from_secs(30),
             host_sandbox: std::env::var_os("DRVPROC_SANDBOX")
                 .is_some_and(|v| v == "1")
@@ -130,6 +137,13 @@ impl ManagerOptions {
         self
     }
 
+    /// Uses `program` as the host process of 32-bit drivers (see
+    /// [`host_program_32`](Self::host_program_32)).
+    pub fn host_program_32(mut self, program: impl Into<PathBuf>) -> Self {
+        self.host_program_32 = Some(program.into());
+        self
+    }
+
     /// Uses `program` as the host process of isolated drivers.
     pub fn host_program(mut self, program: impl Into<PathBuf>) -> Self {
         self.host_program = Some(program.into());
@@ -141,6 +155,8 @@ impl ManagerOptions {
 #[derive(Clone, Debug)]
 pub(crate) struct HostSettings {
     pub(crate) program: PathBuf,
+    /// The host of 32-bit driver files.
+    pub(crate) program_32: PathBuf,
     pub(crate) timeout: Duration,
     pub(crate) sandbox: Option<HostSandbox>,
 }
@@ -149,10 +165,21 @@ impl HostSettings {
     pub(crate) fn from_options(options: &ManagerOptions) -> Self {
         HostSettings {
             program: options.host_program.clone().unwrap_or_else(default_host_program),
+            program_32: options.host_program_32.clone().unwrap_or_else(default_host_program_32),
             timeout: options.host_timeout,
             sandbox: options.host_sandbox.clone(),
         }
     }
+}
+
+/// The 32-bit host program: `$DRVPROC_HOSTD32`, else `drvproc-hostd32` beside
+/// the running program.
+pub(crate) fn default_host_program_32() -> PathBuf {
+    if let Some(p) = std::env::var_os("DRVPROC_HOSTD32") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    exe.parent().map_or_else(|| PathBuf::from("drvproc-hostd32"), |dir| dir.join("drvproc-hostd32"))
 }
 
 /// The host program: `$DRVPROC_HOSTD`, else `drvproc-hostd` beside the running

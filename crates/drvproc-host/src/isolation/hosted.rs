@@ -33,7 +33,18 @@ pub(crate) fn start(
 ) -> Result<Module, String> {
     let in_host = |e: RemoteError| format!("in its host process: {e}");
     let ctx = Context { class: drvproc::DriverClass::Generic, compress_capacity: None };
-    let mut command = HostCommand::new(&settings.program);
+    let program = match file_bits(path) {
+        Some(32) if usize::BITS != 32 => &settings.program_32,
+        _ => &settings.program,
+    };
+    if !program.is_file() && program.components().count() > 1 {
+        return Err(format!(
+            "the host program {} does not exist (a {}-bit driver needs it)",
+            program.display(),
+            file_bits(path).unwrap_or(usize::BITS)
+        ));
+    }
+    let mut command = HostCommand::new(program);
     if let Some(wanted) = &settings.sandbox {
         let level = if wanted.required { SandboxLevel::Required } else { SandboxLevel::BestEffort };
         let mut sandbox = Sandbox::new(level).driver(path);
@@ -48,6 +59,26 @@ pub(crate) fn start(
     let remote = Remote::spawn(command, ctx, settings.timeout, display.clone()).map_err(in_host)?;
     remote.load(path).map_err(in_host)?;
     Ok(Module::new_remote(display, Some(path.to_path_buf()), remote, manager))
+}
+
+/// Whether the file at `path` is a 32- or 64-bit ELF image, by its header; `None`
+/// when it is not ELF or cannot be read (the loader then says why).
+pub(crate) fn file_bits(path: &Path) -> Option<u32> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    // Regular files only, and never a blocking open: a FIFO put in the file's place
+    // must not hang the open (the loader refuses it after this).
+    if !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
+    let mut file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).ok()?;
+    let mut head = [0u8; 5];
+    file.read_exact(&mut head).ok()?;
+    match head {
+        [0x7f, b'E', b'L', b'F', 1] => Some(32),
+        [0x7f, b'E', b'L', b'F', 2] => Some(64),
+        _ => None,
+    }
 }
 
 pub(crate) struct Hosted {
