@@ -92,6 +92,25 @@ pub fn host_process_main() -> std::process::ExitCode {
     isolation::host::main(&args)
 }
 
+/// `DriverCallback` in the `drvproc-hostd` program, which exports it under that
+/// name so that its drivers reach this rather than libdrvproc's: the values are
+/// the application's, so they go back to it while the calling thread serves one of
+/// its calls, and nothing is notified otherwise (FALSE). Never dereferences or
+/// calls `callback`.
+#[cfg(target_os = "linux")]
+#[doc(hidden)]
+pub fn host_process_driver_callback(
+    callback: usize,
+    flags: u32,
+    hdrvr: usize,
+    msg: u32,
+    user: usize,
+    p1: usize,
+    p2: usize,
+) -> bool {
+    isolation::host::driver_callback(callback, flags, hdrvr, msg, user, p1, p2)
+}
+
 pub use acm_client::{AcmCodec, AcmError, AcmStream, CodecInfo, TagInfo};
 /// Whether sends use the light barrier (Linux `membarrier` available) rather than a
 /// full fence each; see the handle table's design notes.

@@ -26,6 +26,7 @@
 //! | `SPAWN` | a message name: the first time it arrives in the process, start a helper process (`sleep 30`; on Windows `ping -n 31 127.0.0.1`) that inherits stdout and stderr; answer as usual | none |
 //! | `SPAWNED` | file to append the helper's process id to, one line per helper (relative: to the settings file), so that a test can check it is gone | none |
 //! | `EXIT` | `MSG:CODE`: end the process with `exit(CODE)` when MSG arrives | none |
+//! | `CALLBACK` | `MSG:FLAGS` or `MSG:FLAGS:thread`: when MSG arrives, call `DriverCallback(lParam1, FLAGS, hdrvr, MSG, lParam2, id, CALLBACK_PARAM2)` (found in the process by name, as a driver linked with `-ldrvproc` binds it; Unix only) and answer its result, -1 when the process has none; with `thread`, from a thread of the driver's own that it waits for | none |
 //! | `STALE` | `1`: remember a `DRV_FREE` in a static and refuse every later `DRV_LOAD`, as a driver relying on fresh statics does when its image stays mapped | none |
 //!
 //! `PRINT`, `FLOOD`, `SPAWN` and `EXIT` stand for drivers that misbehave towards the
@@ -54,6 +55,16 @@ use drvproc::{DriverId, Hdrvr, LParam, LResult, Msg, def_driver_proc, message_na
 /// Name of the settings file looked for beside the library.
 pub const SETTINGS_FILE: &str = "drvtrace.env";
 
+/// The `dwParam2` of a `CALLBACK` notification.
+pub const CALLBACK_PARAM2: usize = 0x0C0F_FEE5;
+
+/// What `CALLBACK` does: the flags, and whether from a thread of its own.
+#[derive(Debug, Clone, Copy)]
+struct Notify {
+    flags: u32,
+    on_thread: bool,
+}
+
 #[derive(Default, Debug)]
 struct Settings {
     log: Option<PathBuf>,
@@ -70,6 +81,7 @@ struct Settings {
     spawn: Option<Msg>,
     spawned: Option<PathBuf>,
     exit: Option<(Msg, i32)>,
+    callback: HashMap<Msg, Notify>,
     stale: bool,
 }
 
@@ -157,6 +169,9 @@ fn answer(id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
     if let Some(&micros) = settings.and_then(|s| s.sleep.get(&msg)) {
         std::thread::sleep(std::time::Duration::from_micros(micros));
     }
+    if let Some(&notify) = settings.and_then(|s| s.callback.get(&msg)) {
+        return call_back(notify, id, h, msg, l1, l2);
+    }
     let open_number = (msg == DRV_OPEN).then(|| OPENS.fetch_add(1, Ordering::SeqCst) + 1);
     if let Some(&fixed) = settings.and_then(|s| s.answers.get(&msg)) {
         return fixed;
@@ -212,6 +227,35 @@ fn misbehave(s: &Settings, msg: Msg) {
     if let Some(&(_, code)) = s.exit.as_ref().filter(|(m, _)| *m == msg) {
         std::process::exit(code);
     }
+}
+
+/// `DriverCallback`'s signature.
+type DriverCallbackFn = unsafe extern "system" fn(usize, u32, Hdrvr, u32, usize, usize, usize) -> i32;
+
+/// The `DriverCallback` a driver linked with `-ldrvproc` would call: the first
+/// definition in the process's global symbol scope.
+#[cfg(unix)]
+fn driver_callback_fn() -> Option<DriverCallbackFn> {
+    // SAFETY: RTLD_DEFAULT and a NUL-terminated name; dlsym only looks the name up.
+    let f = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"DriverCallback".as_ptr()) };
+    // SAFETY: a non-null `DriverCallback` is the driver-manager export with this
+    // signature (drvproc.h); a null one becomes `None`.
+    (!f.is_null()).then(|| unsafe { std::mem::transmute::<*mut libc::c_void, DriverCallbackFn>(f) })
+}
+
+#[cfg(not(unix))]
+fn driver_callback_fn() -> Option<DriverCallbackFn> {
+    None
+}
+
+/// The `CALLBACK` behaviour: notifies whatever the sender named in `lParam1`.
+fn call_back(notify: Notify, id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
+    let Some(f) = driver_callback_fn() else { return -1 };
+    let (callback, user) = (l1 as usize, l2 as usize);
+    // SAFETY: DriverCallback takes integers; the target is the sender's to choose
+    // (the sender of the message configured for this behaviour passes a callback).
+    let call = move || unsafe { f(callback, notify.flags, h, msg, user, id, CALLBACK_PARAM2) } as LResult;
+    if notify.on_thread { std::thread::spawn(call).join().unwrap_or(-1) } else { call() }
 }
 
 /// `SPAWN`'s helper: a program of the system's own that lives about 30 s and keeps
@@ -313,6 +357,19 @@ fn reload_settings() {
             let (m, code) = v.rsplit_once(':')?;
             Some((parse_message(m).ok()?, code.trim().parse().ok()?))
         }),
+        callback: get("CALLBACK")
+            .map(|v| {
+                v.split(',')
+                    .filter_map(|entry| {
+                        let mut parts = entry.split(':');
+                        let msg = parse_message(parts.next()?).ok()?;
+                        let flags = parts.next()?.trim().parse().ok()?;
+                        let on_thread = parts.next().map(str::trim) == Some("thread");
+                        Some((msg, Notify { flags, on_thread }))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         stale: get("STALE").is_some_and(|v| v.trim() == "1"),
     };
     let file = settings.log.as_deref().and_then(open_log);

@@ -12,6 +12,7 @@
 //! | 0      | header: magic, version, payload offset and length (written once)     |
 //! | 128    | request slot: state word, "server sleeping" flag, [`Request`] frame  |
 //! | 256    | response slot: state word, "client sleeping" flag, [`Response`] frame|
+//! | 384    | callback block: the [`Callback`] of a `status::CALLBACK` response    |
 //! | 4096   | payload area, `payload_len` bytes                                    |
 //!
 //! Each slot has its own 128-byte block (two cache lines, so the adjacent-line
@@ -47,6 +48,23 @@
 //!    reading), and reads the out bytes; the borrow of [`Reply`] ends before the next
 //!    call can start, so the reads precede the next publication.
 //! 4. Back to 1.
+//!
+//! # Callbacks during a call
+//!
+//! A driver may call `DriverCallback` while it serves a call; its target (a
+//! function, event or queue) lives in the application. The server, still owning
+//! the response slot and the payload area (step 2), writes the [`Callback`] into the
+//! callback block and publishes a response with `status::CALLBACK` and the call's
+//! `seq`, then waits on the request word. The client, seeing that status, copies
+//! the callback block, empties the response word as in step 3, runs the callback,
+//! writes a request frame with `op::CALLBACK_DONE` and the same `seq`, publishes it
+//! (`EMPTY → FULL` on the request word, which the server emptied when it took the
+//! call) and waits for the response word again. The server takes that frame as in
+//! step 2 and goes on with the call, to more callbacks or to its answer. The payload
+//! area stays the server's throughout: the client does not touch it until the real
+//! answer. The same release/acquire pairs as for calls order the frames, and the
+//! same sleeping rules apply to both waits. A call with no callback runs exactly the
+//! steps above; its only added work is a look at the response's status.
 //!
 //! # Sleeping without lost wake-ups
 //!
@@ -113,7 +131,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use super::protocol::{Request, Response};
+use super::protocol::{Callback, Request, Response, op, status};
 
 /// Payload area of a channel unless the creator asks otherwise: room for a large
 /// audio or video buffer of one call.
@@ -128,7 +146,8 @@ pub(crate) const MAX_PAYLOAD_LEN: usize = 1 << 30;
 pub(crate) const DEFAULT_SPIN: Duration = Duration::from_micros(20);
 
 const MAGIC: u32 = u32::from_le_bytes(*b"DRch");
-const VERSION: u32 = 1;
+/// 2: the callback block and the `CALLBACK`/`CALLBACK_DONE` exchange.
+const VERSION: u32 = 2;
 /// Where the payload area starts: one page after the mapping's start.
 const PAYLOAD_OFFSET: usize = 4096;
 
@@ -158,6 +177,8 @@ pub(crate) enum ChannelError {
     Busy,
     #[error("waiting on the channel failed: {0}")]
     Wait(io::Error),
+    #[error("a callback was answered with operation {op} for call {seq}; the channel is now dead")]
+    BadCallbackAnswer { op: u32, seq: u64 },
 }
 
 /// A block of its own for each part of the control area (see the module notes).
@@ -188,12 +209,16 @@ struct Control {
     header: Block<UnsafeCell<Header>>,
     request: Block<Slot<Request>>,
     response: Block<Slot<Response>>,
+    /// Written by the server before a `status::CALLBACK` response, read by the
+    /// client after it (see "Callbacks during a call").
+    callback: Block<UnsafeCell<Callback>>,
 }
 
 const _: () = {
     assert!(offset_of!(Control, request) == 128);
     assert!(offset_of!(Control, response) == 256);
-    assert!(size_of::<Control>() == 384);
+    assert!(offset_of!(Control, callback) == 384);
+    assert!(size_of::<Control>() == 512);
     assert!(size_of::<Control>() <= PAYLOAD_OFFSET);
     assert!(offset_of!(Slot<Request>, frame) == 8);
     assert!(offset_of!(Slot<Response>, frame) == 8);
@@ -386,14 +411,32 @@ impl Client {
         self.map.is_dead()
     }
 
-    /// Sends `request` (its `seq` replaced by the channel's call number) after
-    /// `fill` has written the in bytes into the payload area, and waits up to
-    /// `timeout` for the answer. On a timeout the channel is dead from then on.
+    /// [`call_with`](Self::call_with) for a request whose driver code has no
+    /// callback target to reach: each callback it sends is answered 0 (not
+    /// delivered).
     pub(crate) fn call(
         &mut self,
         request: &Request,
         fill: impl FnOnce(&mut [u8]),
         timeout: Duration,
+    ) -> Result<Reply<'_>, ChannelError> {
+        self.call_with(request, fill, timeout, |_| false)
+    }
+
+    /// Sends `request` (its `seq` replaced by the channel's call number) after
+    /// `fill` has written the in bytes into the payload area, and waits up to
+    /// `timeout` for the answer. On a timeout the channel is dead from then on.
+    ///
+    /// Each `DriverCallback` the driver makes meanwhile runs `on_callback` on this
+    /// thread, and its result goes back to the driver as `DriverCallback`'s. The
+    /// time `on_callback` takes is not counted against `timeout`: the host is
+    /// waiting then, not working.
+    pub(crate) fn call_with(
+        &mut self,
+        request: &Request,
+        fill: impl FnOnce(&mut [u8]),
+        timeout: Duration,
+        mut on_callback: impl FnMut(&Callback) -> bool,
     ) -> Result<Reply<'_>, ChannelError> {
         let map = &*self.map;
         let control = map.control();
@@ -416,29 +459,46 @@ impl Client {
         // reference to it in this process, and it ends with `fill`.
         fill(unsafe { std::slice::from_raw_parts_mut(map.payload_ptr(), map.payload_len) });
         publish(req)?;
-        let deadline = Instant::now().checked_add(timeout);
-        match wait_full(resp, &mut self.spin, deadline) {
-            Ok(()) => {}
-            Err(Wait::TimedOut) => {
-                map.mark_dead();
-                return Err(ChannelError::Timeout(timeout));
+        let mut deadline = Instant::now().checked_add(timeout);
+        let response = loop {
+            match wait_full(resp, &mut self.spin, deadline) {
+                Ok(()) => {}
+                Err(Wait::TimedOut) => {
+                    map.mark_dead();
+                    return Err(ChannelError::Timeout(timeout));
+                }
+                Err(Wait::Dead) => return Err(ChannelError::PeerDead),
+                Err(Wait::Failed(e)) => {
+                    map.mark_dead();
+                    return Err(ChannelError::Wait(e));
+                }
             }
-            Err(Wait::Dead) => return Err(ChannelError::PeerDead),
-            Err(Wait::Failed(e)) => {
+            // SAFETY: the response word was `FULL` (acquired), so the server has
+            // finished writing the frame and passed it to the client (step 3).
+            let response = unsafe { resp.frame.get().read_volatile() };
+            // Failure means it went `DEAD` meanwhile; the answer is complete all the
+            // same, and the next call will see the dead word.
+            let _ = resp.state.compare_exchange(FULL, EMPTY, Ordering::Relaxed, Ordering::Relaxed);
+            if response.seq != self.seq {
                 map.mark_dead();
-                return Err(ChannelError::Wait(e));
+                return Err(ChannelError::OutOfSequence { expected: self.seq, got: response.seq });
             }
-        }
-        // SAFETY: the response word was `FULL` (acquired), so the server has
-        // finished writing the frame and passed it to the client (step 3).
-        let response = unsafe { resp.frame.get().read_volatile() };
-        // Failure means it went `DEAD` meanwhile; the answer is complete all the
-        // same, and the next call will see the dead word.
-        let _ = resp.state.compare_exchange(FULL, EMPTY, Ordering::Relaxed, Ordering::Relaxed);
-        if response.seq != self.seq {
-            map.mark_dead();
-            return Err(ChannelError::OutOfSequence { expected: self.seq, got: response.seq });
-        }
+            if response.status != status::CALLBACK {
+                break response;
+            }
+            // SAFETY: the server wrote the callback block before it published this
+            // response, which was acquired above ("Callbacks during a call").
+            let callback = unsafe { control.callback.0.get().read_volatile() };
+            let started = Instant::now();
+            let delivered = on_callback(&callback);
+            deadline = deadline.and_then(|d| d.checked_add(started.elapsed()));
+            let done =
+                Request { seq: self.seq, op: op::CALLBACK_DONE, l1: delivered as i64, ..Request::default() };
+            // SAFETY: the server emptied the request word when it took the call and
+            // waits for this frame; the client owns the frame until it publishes.
+            unsafe { req.frame.get().write_volatile(done) };
+            publish(req)?;
+        };
         // SAFETY: as for `fill`; the server has handed the payload area back, and the
         // shared borrow ends before `&mut self` allows the next call.
         let payload = unsafe { std::slice::from_raw_parts(map.payload_ptr(), map.payload_len) };
@@ -505,6 +565,11 @@ impl Server {
         self.map.mark_dead();
     }
 
+    /// The way back to the client during a call, for the driver's callbacks.
+    pub(crate) fn back_channel(&self) -> BackChannel {
+        BackChannel { map: Arc::clone(&self.map) }
+    }
+
     /// Waits (without limit) for the next request, runs `handler` on it and the
     /// payload area, and sends its response (with the request's `seq`). Returns the
     /// request served.
@@ -536,6 +601,53 @@ impl Server {
         unsafe { resp.frame.get().write_volatile(response) };
         publish(resp)?;
         Ok(request)
+    }
+}
+
+/// The server's way to reach the client in the middle of a call: it sends the
+/// driver's callbacks and waits for their answers ("Callbacks during a call").
+pub(crate) struct BackChannel {
+    map: Arc<Mapping>,
+}
+
+impl BackChannel {
+    /// Sends `callback` to the client, which is waiting for the answer to call
+    /// `seq`, and waits (without limit: the client answers at once, or dies and the
+    /// channel goes dead) for whether it was delivered.
+    ///
+    /// Only for the thread serving call `seq`, while its handler runs: that thread
+    /// owns the response slot then. Anywhere else the frames would collide.
+    pub(crate) fn callback(&self, seq: u64, callback: &Callback) -> Result<bool, ChannelError> {
+        let map = &*self.map;
+        let control = map.control();
+        let (req, resp) = (&control.request.0, &control.response.0);
+        // SAFETY: while serving a call, the server owns the callback block and the
+        // response frame until it publishes the response word (step 2); the caller
+        // is that thread, in its handler.
+        unsafe {
+            control.callback.0.get().write_volatile(*callback);
+            resp.frame.get().write_volatile(Response {
+                seq,
+                status: status::CALLBACK,
+                ..Response::default()
+            });
+        }
+        publish(resp)?;
+        match wait_full(req, &mut Spin::new(DEFAULT_SPIN), None) {
+            Ok(()) => {}
+            Err(Wait::Dead | Wait::TimedOut) => return Err(ChannelError::PeerDead),
+            Err(Wait::Failed(e)) => return Err(ChannelError::Wait(e)),
+        }
+        // SAFETY: the request word was `FULL` (acquired): the client wrote the frame.
+        let answer = unsafe { req.frame.get().read_volatile() };
+        if req.state.compare_exchange(FULL, EMPTY, Ordering::Relaxed, Ordering::Relaxed).is_err() {
+            return Err(ChannelError::PeerDead);
+        }
+        if answer.op != op::CALLBACK_DONE || answer.seq != seq {
+            map.mark_dead();
+            return Err(ChannelError::BadCallbackAnswer { op: answer.op, seq: answer.seq });
+        }
+        Ok(answer.l1 != 0)
     }
 }
 
@@ -730,6 +842,98 @@ mod tests {
         let req = Request { op: op::SHUTDOWN, ..Request::default() };
         client.call(&req, |_| {}, Duration::from_secs(10)).unwrap();
         t.join().unwrap();
+    }
+
+    /// A handler that calls back twice mid-call: the client runs each callback with
+    /// the values sent, the server gets each answer, and the call's own answer and
+    /// payload come after, with the call's `seq`.
+    #[test]
+    fn callbacks_mid_call_reach_the_client_and_their_answers_come_back() {
+        let (mut client, mut server) = pair(64);
+        let back = server.back_channel();
+        let t = std::thread::spawn(move || {
+            for _ in 0..2 {
+                server
+                    .serve_one(|req, payload| {
+                        let cb = |n: u64| Callback {
+                            callback: 0xF00D_0000_0000 + n,
+                            hdrvr: 7,
+                            user: 8,
+                            p1: n,
+                            p2: u64::MAX,
+                            flags: 5,
+                            msg: req.msg,
+                        };
+                        let first = back.callback(req.seq, &cb(1)).unwrap();
+                        let second = back.callback(req.seq, &cb(2)).unwrap();
+                        payload[0] = 0xAB;
+                        Response { ret: i64::from(first) * 10 + i64::from(second), ..Response::default() }
+                    })
+                    .unwrap();
+            }
+        });
+        for round in 0..2u32 {
+            let mut seen = Vec::new();
+            let req = Request { op: op::CALL, msg: 0x4000 + round, ..Request::default() };
+            let reply = client
+                .call_with(
+                    &req,
+                    |_| {},
+                    Duration::from_secs(10),
+                    |cb| {
+                        seen.push(*cb);
+                        cb.p1 == 1
+                    },
+                )
+                .unwrap();
+            assert_eq!((reply.response.ret, reply.response.status), (10, status::OK));
+            assert_eq!(reply.response.seq, u64::from(round) + 1);
+            assert_eq!(reply.payload[0], 0xAB);
+            let expect = |n| Callback {
+                callback: 0xF00D_0000_0000 + n,
+                hdrvr: 7,
+                user: 8,
+                p1: n,
+                p2: u64::MAX,
+                flags: 5,
+                msg: 0x4000 + round,
+            };
+            assert_eq!(seen, [expect(1), expect(2)]);
+        }
+        t.join().unwrap();
+    }
+
+    /// A client that sends a new call where the answer to a callback belongs breaks
+    /// the protocol: the server's callback fails and the channel is dead.
+    #[test]
+    fn a_callback_answered_with_something_else_kills_the_channel() {
+        let (client, mut server) = pair(0);
+        let back = server.back_channel();
+        let map = Arc::clone(&client.map);
+        let t = std::thread::spawn(move || {
+            let mut got = None;
+            let _ = server.serve_one(|req, _| {
+                got = Some(back.callback(req.seq, &Callback::default()).map_err(|e| e.to_string()));
+                Response::default()
+            });
+            got
+        });
+        let control = map.control();
+        let (req, resp) = (&control.request.0, &control.response.0);
+        // SAFETY: a hand-made client: both words are `EMPTY`, it owns the frame.
+        unsafe { req.frame.get().write_volatile(Request { seq: 1, op: op::CALL, ..Request::default() }) };
+        publish(req).unwrap();
+        wait_full(resp, &mut Spin::new(Duration::ZERO), None).ok().unwrap();
+        resp.state.store(EMPTY, Ordering::Relaxed);
+        // SAFETY: the server waits for the answer; the client owns the frame.
+        unsafe { req.frame.get().write_volatile(Request { seq: 1, op: op::CALL, ..Request::default() }) };
+        publish(req).unwrap();
+        let got = t.join().unwrap().expect("the handler ran");
+        assert_eq!(
+            got,
+            Err("a callback was answered with operation 1 for call 1; the channel is now dead".to_string())
+        );
+        assert!(client.is_dead());
     }
 
     #[test]

@@ -4,14 +4,33 @@
 //!
 //! One thread serves one channel, one call at a time, in the order the application
 //! sent them; the application side ([`super::remote`]) keeps to that.
+//!
+//! # DriverCallback in a host process
+//!
+//! The `dwCallback` a driver passes is the application's: a function address, event
+//! or queue of its process. `drvproc-hostd` exports its own `DriverCallback`, which
+//! the dynamic linker binds the driver to ahead of libdrvproc's (the executable
+//! comes first in symbol lookup), and which lands in [`driver_callback`]: nothing
+//! is run or signalled in the host. On the thread serving a call, while the driver
+//! runs that call, the values go back over the channel and the application
+//! notifies its target on the thread that waits for the call's answer (see
+//! [`super::remote`]); `DriverCallback` returns what the application's did.
+//! Anywhere else (another thread of the driver, or outside a call) no application
+//! thread is waiting to run it, so `DriverCallback` returns FALSE, the answer
+//! for an undelivered notification, and the first such refusal is reported on
+//! stderr. Queuing them for the next call would deliver them late, whenever the
+//! application next sends, which is no use for a notification such as "buffer
+//! done".
 
+use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use drvproc::{DriverProc, Hdrvr, LParam};
 
-use super::channel::{ChannelError, Server};
+use super::channel::{BackChannel, ChannelError, Server};
 use super::marshal::{self, WireArg};
-use super::protocol::{Request, Response, op, status};
+use super::protocol::{Callback, Request, Response, op, status};
 use crate::loader::{self, LoadedLibrary};
 use crate::resolve::Target;
 
@@ -33,8 +52,67 @@ impl Driver {
     }
 }
 
+thread_local! {
+    /// The channel this thread serves, while it serves one.
+    static BACK: RefCell<Option<BackChannel>> = const { RefCell::new(None) };
+    /// The `seq` of the call whose driver code this thread runs, while it runs it.
+    static IN_CALL: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// Clears this thread's [`BACK`] when serving ends, however it ends.
+struct Serving;
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        BACK.set(None);
+    }
+}
+
+/// `DriverCallback` in a host process (see the module notes): the application's
+/// answer when this thread is running a call's driver code, FALSE otherwise. Only
+/// integers leave; nothing here dereferences or calls `callback`.
+pub(crate) fn driver_callback(
+    callback: usize,
+    flags: u32,
+    hdrvr: usize,
+    msg: u32,
+    user: usize,
+    p1: usize,
+    p2: usize,
+) -> bool {
+    let frame = Callback {
+        callback: callback as u64,
+        hdrvr: hdrvr as u64,
+        user: user as u64,
+        p1: p1 as u64,
+        p2: p2 as u64,
+        flags,
+        msg,
+    };
+    let sent =
+        IN_CALL.get().and_then(|seq| BACK.with_borrow(|back| back.as_ref().map(|b| b.callback(seq, &frame))));
+    match sent {
+        Some(Ok(delivered)) => delivered,
+        // The application is gone or broke the protocol; the channel is dead, and
+        // the serving loop ends when the driver returns.
+        Some(Err(_)) => false,
+        None => {
+            static REPORTED: AtomicBool = AtomicBool::new(false);
+            if !REPORTED.swap(true, Ordering::Relaxed) {
+                eprintln!(
+                    "drvproc-hostd: DriverCallback outside the thread serving a call cannot reach the \
+                     application; refused (FALSE), as are any later ones"
+                );
+            }
+            false
+        }
+    }
+}
+
 /// Serves `server` until the application asks it to stop or goes away.
 pub(crate) fn serve(server: &mut Server, driver: &mut Driver) -> Result<(), ChannelError> {
+    BACK.set(Some(server.back_channel()));
+    let _serving = Serving;
     loop {
         let served = server.serve_one(|req, payload| answer(req, payload, driver))?;
         if served.op == op::SHUTDOWN {
@@ -73,7 +151,10 @@ fn answer(req: &Request, payload: &mut [u8], driver: &mut Driver) -> Response {
             let Some(proc_) = driver.proc_() else {
                 return failed(payload, "no module is loaded");
             };
-            match call(proc_, req, payload) {
+            IN_CALL.set(Some(req.seq));
+            let result = call(proc_, req, payload);
+            IN_CALL.set(None);
+            match result {
                 Ok(ret) => reply(ret as i64, status::OK),
                 Err(e) => failed(payload, &e.to_string()),
             }

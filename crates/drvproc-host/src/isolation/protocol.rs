@@ -22,6 +22,10 @@ pub(crate) mod op {
     pub(crate) const LOAD_MODULE: u32 = 2;
     /// Answer, then stop serving the channel.
     pub(crate) const SHUTDOWN: u32 = 3;
+    /// Not a new request: the application's answer to the [`Callback`] the host sent
+    /// during the call with this `seq` (`Request::l1`: 1 if the notification went
+    /// through, 0 if not). The call itself goes on.
+    pub(crate) const CALLBACK_DONE: u32 = 4;
 }
 
 /// How a request went, apart from the driver's own answer (`Response::status`).
@@ -34,6 +38,11 @@ pub(crate) mod status {
     pub(crate) const BAD_PAYLOAD: u32 = 2;
     /// The operation failed in the host; details travel in the payload as UTF-8.
     pub(crate) const FAILED: u32 = 3;
+    /// Not the answer yet: the driver called `DriverCallback` during the call, and
+    /// the channel's callback block holds its arguments ([`Callback`]). The
+    /// application notifies its target, answers with [`op::CALLBACK_DONE`] and
+    /// waits on for the answer.
+    pub(crate) const CALLBACK: u32 = 4;
 }
 
 /// Which way a payload buffer's bytes travel (`PayloadDesc::dir`).
@@ -123,6 +132,29 @@ pub(crate) struct Response {
     pub(crate) _pad: u32,
 }
 
+/// A driver's `DriverCallback(dwCallback, fdwFlags, hdrvr, msg, dwUser, dwParam1,
+/// dwParam2)`, as the host sends it back to the application, whose values these
+/// are: `callback` is an address, event or queue of the application's process and
+/// means nothing in the host. Pointer-sized values travel zero-extended to 64 bits.
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Callback {
+    /// `dwCallback`.
+    pub(crate) callback: u64,
+    /// The device handle the driver passed.
+    pub(crate) hdrvr: u64,
+    /// `dwUser`.
+    pub(crate) user: u64,
+    /// `dwParam1`.
+    pub(crate) p1: u64,
+    /// `dwParam2`.
+    pub(crate) p2: u64,
+    /// `fdwFlags` (`DCB_*`).
+    pub(crate) flags: u32,
+    /// The notification message.
+    pub(crate) msg: u32,
+}
+
 // The layout both bitnesses must share. A change here is a protocol change.
 const _: () = {
     assert!(size_of::<PayloadDesc>() == 16 && align_of::<PayloadDesc>() == 4);
@@ -147,6 +179,15 @@ const _: () = {
     assert!(offset_of!(Response, ret) == 8);
     assert!(offset_of!(Response, status) == 16);
     assert!(offset_of!(Response, _pad) == 20);
+
+    assert!(size_of::<Callback>() == 48 && align_of::<Callback>() == 8);
+    assert!(offset_of!(Callback, callback) == 0);
+    assert!(offset_of!(Callback, hdrvr) == 8);
+    assert!(offset_of!(Callback, user) == 16);
+    assert!(offset_of!(Callback, p1) == 24);
+    assert!(offset_of!(Callback, p2) == 32);
+    assert!(offset_of!(Callback, flags) == 40);
+    assert!(offset_of!(Callback, msg) == 44);
 };
 
 #[cfg(test)]
@@ -199,6 +240,20 @@ mod tests {
         assert_eq!(bytes[8..16], (-1i64).to_ne_bytes());
         assert_eq!(bytes[16..20], status::FAILED.to_ne_bytes());
         assert_eq!(bytes[20..24], [0u8; 4]);
+    }
+
+    #[test]
+    fn callback_bytes_sit_at_fixed_offsets() {
+        let cb = Callback { callback: 1 << 40, hdrvr: 2, user: 3, p1: 4, p2: u64::MAX, flags: 5, msg: 0x3BD };
+        // SAFETY: `Callback` is `repr(C)` of integer fields with no implicit padding.
+        let bytes: [u8; 48] = unsafe { std::mem::transmute(cb) };
+        assert_eq!(bytes[0..8], (1u64 << 40).to_ne_bytes());
+        assert_eq!(bytes[8..16], 2u64.to_ne_bytes());
+        assert_eq!(bytes[16..24], 3u64.to_ne_bytes());
+        assert_eq!(bytes[24..32], 4u64.to_ne_bytes());
+        assert_eq!(bytes[32..40], u64::MAX.to_ne_bytes());
+        assert_eq!(bytes[40..44], 5u32.to_ne_bytes());
+        assert_eq!(bytes[44..48], 0x3BDu32.to_ne_bytes());
     }
 
     #[test]

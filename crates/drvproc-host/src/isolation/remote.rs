@@ -7,17 +7,31 @@
 //! serialised here (a lock around the channel). The parameters are packed into a
 //! scratch buffer and then copied into the shared payload, which costs one copy of
 //! the in bytes; packing straight into the shared area is the next step.
+//!
+//! # Callbacks
+//!
+//! A driver's `DriverCallback` during a call comes back as a callback frame (see
+//! the channel's notes) while the calling thread waits for the answer; that thread
+//! runs [`crate::callback::driver_callback`] with the driver's values, so a
+//! `DCB_FUNCTION` runs in this process on the thread that sent the message, as it
+//! would in process, and events and queues of this process are signalled. A
+//! function address that lies in no module loaded here is refused (FALSE to the
+//! driver), so a driver's stray integer does not become a jump into this process's
+//! heap. The function may not send to the same hosted module again: its driver is
+//! still inside the first call, and the channel carries one call at a time; such a
+//! send fails with [`RemoteError::Reentrant`] instead of waiting for ever.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
 use std::time::Duration;
 
+use drvproc::consts::{DCB_FUNCTION, DCB_TYPEMASK};
 use drvproc::{DriverId, Hdrvr, LParam, LResult, MessageName, Msg};
 
 use super::channel::{ChannelError, Client};
 use super::marshal::{self, Arg, Context, MarshalError, Marshalled};
-use super::protocol::{PayloadDesc, Request, dir, op, status, which};
+use super::protocol::{Callback, PayloadDesc, Request, dir, op, status, which};
 use super::supervisor::{Death, Host, HostCommand, Supervisor};
 
 /// Why a hosted call failed.
@@ -39,6 +53,10 @@ pub(crate) enum RemoteError {
     /// The host process died (or was killed for hanging); how, in words.
     #[error("{0}")]
     Died(String),
+    /// A callback of the driver sent to it again while the driver waits for that
+    /// callback to return.
+    #[error("a callback of the driver sent it another message while it waits for the callback to return")]
+    Reentrant,
 }
 
 struct Conn {
@@ -57,6 +75,9 @@ pub(crate) struct Remote {
     host: Option<Host>,
     /// Set when this side ends the host: its death is then no news.
     retiring: Arc<AtomicBool>,
+    /// The thread ([`this_thread`]) running one of the driver's callbacks while it
+    /// holds `conn`, 0 when none: a call from that thread would wait for itself.
+    callback_thread: AtomicUsize,
 }
 
 impl Drop for Remote {
@@ -95,7 +116,14 @@ impl Remote {
     pub(crate) fn new(client: Client, ctx: Context, timeout: Duration) -> Remote {
         let scratch = vec![0u8; client.payload_len()];
         let retiring = Arc::new(AtomicBool::new(false));
-        Remote { conn: Mutex::new(Conn { client, scratch }), ctx, timeout, host: None, retiring }
+        Remote {
+            conn: Mutex::new(Conn { client, scratch }),
+            ctx,
+            timeout,
+            host: None,
+            retiring,
+            callback_thread: AtomicUsize::new(0),
+        }
     }
 
     /// Starts `command` (`drvproc-hostd`, with its output and sandbox settings) on
@@ -162,15 +190,31 @@ impl Remote {
         }
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Conn> {
+    fn conn(&self) -> MutexGuard<'_, Conn> {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The channel for a call: as [`conn`](Self::conn), but a call from inside one
+    /// of this module's callbacks is refused rather than left waiting for itself.
+    /// Uncontended, this is the one atomic exchange `lock` is.
+    fn conn_for_call(&self) -> Result<MutexGuard<'_, Conn>, RemoteError> {
+        match self.conn.try_lock() {
+            Ok(guard) => Ok(guard),
+            Err(TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+            Err(TryLockError::WouldBlock) => {
+                if self.callback_thread.load(Ordering::Relaxed) == this_thread() {
+                    return Err(RemoteError::Reentrant);
+                }
+                Ok(self.conn())
+            }
+        }
     }
 
     /// Asks the host process to map the module at `path`.
     pub(crate) fn load(&self, path: &Path) -> Result<(), RemoteError> {
         let text = path.to_str().ok_or_else(|| RemoteError::Host("the module path is not UTF-8".into()))?;
         let bytes = text.as_bytes();
-        let mut conn = self.conn();
+        let mut conn = self.conn_for_call()?;
         let len = u32::try_from(bytes.len())
             .map_err(|_| RemoteError::Host("the module path is too long".into()))?;
         let desc = PayloadDesc { offset: 0, len, dir: dir::IN, which: which::L1 };
@@ -201,12 +245,13 @@ impl Remote {
         l1: LParam,
         l2: LParam,
     ) -> Result<LResult, RemoteError> {
-        let mut guard = self.conn();
+        let mut guard = self.conn_for_call()?;
         let Conn { client, scratch } = &mut *guard;
         // SAFETY: forwarded contract.
         let packed = unsafe { marshal::marshal(&self.ctx, msg, l1, l2, scratch) }?;
         let (ret, payload) =
-            exchange(client, scratch, &packed, id, hdrvr, self.timeout).map_err(|e| self.escalate(e, msg))?;
+            exchange(client, scratch, &packed, id, hdrvr, self.timeout, &self.callback_thread)
+                .map_err(|e| self.escalate(e, msg))?;
         // SAFETY: forwarded contract; `packed` describes this call's parameters.
         unsafe { marshal::copy_back(&packed, payload) }?;
         Ok(ret)
@@ -223,18 +268,19 @@ impl Remote {
         l1: &mut Arg<'a>,
         l2: &mut Arg<'a>,
     ) -> Result<LResult, RemoteError> {
-        let mut guard = self.conn();
+        let mut guard = self.conn_for_call()?;
         let Conn { client, scratch } = &mut *guard;
         let packed = marshal::marshal_args(msg, l1, l2, scratch)?;
         let (ret, payload) =
-            exchange(client, scratch, &packed, id, hdrvr, self.timeout).map_err(|e| self.escalate(e, msg))?;
+            exchange(client, scratch, &packed, id, hdrvr, self.timeout, &self.callback_thread)
+                .map_err(|e| self.escalate(e, msg))?;
         marshal::copy_back_args(&packed, l1, l2, payload)?;
         Ok(ret)
     }
 
     /// Asks the host process to stop serving; it exits when its last channel does.
     pub(crate) fn shutdown(&self) -> Result<(), RemoteError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn_for_call()?;
         let reply =
             conn.client.call(&Request { op: op::SHUTDOWN, ..Request::default() }, |_| {}, self.timeout)?;
         answer(reply.response, reply.payload).map(drop)
@@ -255,8 +301,54 @@ fn describe(death: &Death) -> String {
     }
 }
 
+/// A value that tells this thread from every other live one: the address of a
+/// thread-local.
+fn this_thread() -> usize {
+    thread_local!(static TOKEN: u8 = const { 0 });
+    TOKEN.with(|t| t as *const u8 as usize)
+}
+
+/// Whether `address` lies in a module (the program or a shared library) loaded in
+/// this process: what a callback function's address must at least do.
+fn in_a_loaded_module(address: usize) -> bool {
+    // SAFETY: `Dl_info` is plain data (pointers and integers), valid when zeroed.
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    // SAFETY: dladdr only compares the address with the loaded modules' ranges and
+    // fills `info`, a valid, writable `Dl_info`; it reads nothing at `address`.
+    unsafe { libc::dladdr(address as *const libc::c_void, &mut info) != 0 }
+}
+
+/// Notifies the target of a driver's `DriverCallback` in this process (see
+/// "Callbacks" in the module notes); whether it went through.
+fn deliver(cb: &Callback) -> bool {
+    let values = (
+        usize::try_from(cb.callback),
+        usize::try_from(cb.hdrvr),
+        usize::try_from(cb.user),
+        usize::try_from(cb.p1),
+        usize::try_from(cb.p2),
+    );
+    let (Ok(callback), Ok(hdrvr), Ok(user), Ok(p1), Ok(p2)) = values else {
+        // Wider than this process's pointers: not a value it handed out.
+        return false;
+    };
+    if cb.flags & DCB_TYPEMASK == DCB_FUNCTION && !in_a_loaded_module(callback) {
+        tracing::warn!(target: "drvproc::isolation", callback, "a hosted driver's DCB_FUNCTION callback lies in no loaded module; not called");
+        return false;
+    }
+    // SAFETY: `callback` is the value the application gave the driver for its
+    // notifications (a driver passes on what it was given, as it would in process,
+    // where it could equally pass a wrong one); a function address lies in a loaded
+    // module (checked above), and events and queues are looked up by id, never
+    // dereferenced.
+    unsafe {
+        crate::callback::driver_callback(callback, cb.flags, Hdrvr::from_raw(hdrvr), cb.msg, user, p1, p2)
+    }
+}
+
 /// Sends a packed `CALL` and waits for its answer: the driver's result and the
-/// payload to copy back from.
+/// payload to copy back from. The driver's callbacks meanwhile are delivered on
+/// this thread, which `callback_thread` names while they run.
 fn exchange<'c>(
     client: &'c mut Client,
     scratch: &[u8],
@@ -264,6 +356,7 @@ fn exchange<'c>(
     id: DriverId,
     hdrvr: Hdrvr,
     timeout: Duration,
+    callback_thread: &AtomicUsize,
 ) -> Result<(LResult, &'c [u8]), RemoteError> {
     let (t1, v1) = packed.l1.encode();
     let (t2, v2) = packed.l2.encode();
@@ -278,7 +371,18 @@ fn exchange<'c>(
         ..Request::default()
     };
     let used = &scratch[..packed.used];
-    let reply = client.call(&request, |payload| payload[..used.len()].copy_from_slice(used), timeout)?;
+    let on_callback = |cb: &Callback| {
+        callback_thread.store(this_thread(), Ordering::Relaxed);
+        let delivered = deliver(cb);
+        callback_thread.store(0, Ordering::Relaxed);
+        delivered
+    };
+    let reply = client.call_with(
+        &request,
+        |payload| payload[..used.len()].copy_from_slice(used),
+        timeout,
+        on_callback,
+    )?;
     let ret = answer(reply.response, reply.payload)?;
     Ok((ret as LResult, reply.payload))
 }

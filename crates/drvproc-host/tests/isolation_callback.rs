@@ -1,0 +1,204 @@
+//! DriverCallback across the boundary: a hosted driver's notification during a
+//! call reaches the application's target in the application — its function runs
+//! there, on the thread that sent the message, with the driver's values; its events
+//! and queues are signalled there. From any other driver thread it is refused.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::cell::Cell;
+use std::sync::Mutex;
+use std::thread::ThreadId;
+use std::time::Duration;
+
+use common::*;
+use drvproc::consts::*;
+use drvproc::{DrvCallback, Hdrvr, LParam, Msg};
+use drvproc_host::{DriverManager, Event, MessageQueue, Param, PostedMessage, SendError};
+use drvtrace::CALLBACK_PARAM2;
+
+fn isolated(t: &Trace) -> DriverManager {
+    DriverManager::new(
+        t.options()
+            .isolate(true)
+            .host_program(env!("CARGO_BIN_EXE_drvproc-hostd"))
+            .host_timeout(Duration::from_secs(20)),
+    )
+}
+
+/// The instance id the trace driver gives its first open.
+const FIRST_ID: usize = 0x1001;
+
+/// Sends `msg` with two integers, described as such.
+fn send(m: &DriverManager, h: Hdrvr, msg: Msg, l1: usize, l2: usize) -> Result<isize, SendError> {
+    // SAFETY: integers only.
+    unsafe { m.send_params(h, msg, &mut Param::Int(l1 as LParam), &mut Param::Int(l2 as LParam)) }
+}
+
+/// One run of [`notified`]: its arguments, and where it ran.
+#[derive(Debug, PartialEq)]
+struct Notification {
+    hdrvr: Hdrvr,
+    msg: Msg,
+    user: usize,
+    p1: usize,
+    p2: usize,
+    pid: u32,
+    thread: ThreadId,
+}
+
+static NOTIFIED: Mutex<Vec<Notification>> = Mutex::new(Vec::new());
+
+thread_local! {
+    /// What [`sends_again`] sends to, while a test sets it.
+    static AGAIN: Cell<Option<(*const DriverManager, Hdrvr)>> = const { Cell::new(None) };
+    /// What [`sends_again`]'s send answered.
+    static AGAIN_GOT: std::cell::RefCell<Option<Result<isize, SendError>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A `DCB_FUNCTION` target: records its arguments with this process's id and the
+/// calling thread.
+unsafe extern "system" fn notified(hdrvr: Hdrvr, msg: Msg, user: usize, p1: usize, p2: usize) {
+    let n = Notification {
+        hdrvr,
+        msg,
+        user,
+        p1,
+        p2,
+        pid: std::process::id(),
+        thread: std::thread::current().id(),
+    };
+    NOTIFIED.lock().unwrap().push(n);
+}
+
+/// A `DCB_FUNCTION` target that sends to the driver that is notifying it.
+unsafe extern "system" fn sends_again(_: Hdrvr, _: Msg, _: usize, _: usize, _: usize) {
+    let (m, h) = AGAIN.get().expect("set by the test");
+    // SAFETY: the test set the pointer to its manager, alive for the whole send
+    // this callback runs in.
+    let m = unsafe { &*m };
+    AGAIN_GOT.set(Some(send(m, h, DRV_USER + 2, 0, 0)));
+}
+
+/// A callback function's address, the `dwCallback` of `DCB_FUNCTION`.
+fn addr(f: DrvCallback) -> usize {
+    f as usize
+}
+
+fn take_notified(user: usize) -> Vec<Notification> {
+    let mut all = NOTIFIED.lock().unwrap();
+    let (mine, others): (Vec<_>, Vec<_>) = all.drain(..).partition(|n| n.user == user);
+    *all = others;
+    mine
+}
+
+#[test]
+fn a_function_callback_runs_in_the_application_with_the_drivers_values() {
+    let t = Trace::with(&[("CALLBACK", "DRV_USER:3")]);
+    let m = isolated(&t);
+    let h = m.open(t.path(), None).unwrap().into_raw();
+    let user = 0x7E57_0001;
+    assert_eq!(send(&m, h, DRV_USER, addr(notified), user), Ok(1), "DriverCallback answered TRUE");
+    let here = Notification {
+        hdrvr: h,
+        msg: DRV_USER,
+        user,
+        p1: FIRST_ID,
+        p2: CALLBACK_PARAM2,
+        pid: std::process::id(),
+        thread: std::thread::current().id(),
+    };
+    assert_eq!(take_notified(user), [here]);
+    // Again: the channel goes on serving calls and callbacks alike.
+    assert_eq!(send(&m, h, DRV_USER, addr(notified), user), Ok(1));
+    assert_eq!(take_notified(user).len(), 1);
+    assert_eq!(send(&m, h, DRV_USER + 1, 0, 0), Ok(0));
+    m.close(h).unwrap();
+}
+
+#[test]
+fn in_process_the_trace_driver_finds_no_driver_callback_in_a_test_program() {
+    // The contrast that shows the isolated path is the host's export: this test
+    // program exports no DriverCallback, so the same driver in process answers -1.
+    let t = Trace::with(&[("CALLBACK", "DRV_USER:3")]);
+    let m = t.manager();
+    let h = m.open(t.path(), None).unwrap().into_raw();
+    let user = 0x7E57_0002;
+    assert_eq!(send(&m, h, DRV_USER, addr(notified), user), Ok(-1));
+    assert_eq!(take_notified(user), []);
+}
+
+#[test]
+fn an_event_callback_sets_the_applications_event() {
+    let t = Trace::with(&[("CALLBACK", "DRV_USER:5")]);
+    let m = isolated(&t);
+    let h = m.open(t.path(), None).unwrap().into_raw();
+    let event = Event::new(true);
+    assert!(!event.is_set());
+    assert_eq!(send(&m, h, DRV_USER, event.id(), 0), Ok(1));
+    assert!(event.is_set(), "the event of this process is set");
+    // A value that names no event of this process: not delivered, nothing else happens.
+    let gone = Event::new(true).id();
+    assert_eq!(send(&m, h, DRV_USER, gone, 0), Ok(0));
+}
+
+#[test]
+fn a_window_callback_posts_to_the_applications_queue() {
+    let t = Trace::with(&[("CALLBACK", "DRV_USER+1:1")]);
+    let m = isolated(&t);
+    let h = m.open(t.path(), None).unwrap().into_raw();
+    let queue = MessageQueue::new();
+    assert_eq!(send(&m, h, DRV_USER + 1, queue.id(), 0), Ok(1));
+    assert_eq!(queue.try_recv(), Some(PostedMessage { hdrvr: h, msg: DRV_USER + 1, param1: FIRST_ID }));
+    assert_eq!(queue.try_recv(), None);
+}
+
+#[test]
+fn a_callback_from_another_driver_thread_is_refused() {
+    let t = Trace::with(&[("CALLBACK", "DRV_USER:3:thread")]);
+    let m = isolated(&t);
+    let h = m.open(t.path(), None).unwrap().into_raw();
+    let user = 0x7E57_0003;
+    assert_eq!(send(&m, h, DRV_USER, addr(notified), user), Ok(0), "DriverCallback answered FALSE");
+    assert_eq!(take_notified(user), []);
+    // The host goes on serving.
+    assert_eq!(send(&m, h, DRV_USER + 1, 0, 0), Ok(0));
+}
+
+#[test]
+fn a_function_address_outside_every_module_is_not_called() {
+    let t = Trace::with(&[("CALLBACK", "DRV_USER:3")]);
+    let m = isolated(&t);
+    let h = m.open(t.path(), None).unwrap().into_raw();
+    let heap = Box::new(0u64);
+    let address = &*heap as *const u64 as usize;
+    assert_eq!(send(&m, h, DRV_USER, address, 0), Ok(0));
+    assert_eq!(send(&m, h, DRV_USER, 0x10, 0), Ok(0));
+    assert_eq!(send(&m, h, DRV_USER + 1, 0, 0), Ok(0), "the application and the host go on");
+}
+
+#[test]
+fn a_callback_sending_to_its_own_driver_is_refused_not_deadlocked() {
+    let t = Trace::with(&[("CALLBACK", "DRV_USER:3")]);
+    let path = t.path().to_string();
+    let (outer, inner, after) =
+        within(Duration::from_secs(10), "a callback sending to its own driver", move || {
+            let m = isolated(&t);
+            let h = m.open(t.path(), None).unwrap().into_raw();
+            AGAIN.set(Some((&m as *const DriverManager, h)));
+            let outer = send(&m, h, DRV_USER, addr(sends_again), 0);
+            AGAIN.set(None);
+            let inner = AGAIN_GOT.take().map(|r| r.map_err(|e| e.to_string()));
+            let after = send(&m, h, DRV_USER + 2, 0, 0);
+            (outer, inner, after)
+        });
+    assert_eq!(outer, Ok(1), "the outer call completes, its callback delivered");
+    assert_eq!(
+        inner,
+        Some(Err(format!(
+            "driver {path}: DRV_USER+2 was not delivered: a callback of the driver sent it another message \
+             while it waits for the callback to return"
+        )))
+    );
+    assert_eq!(after, Ok(0), "after the callback the driver takes calls again");
+}
