@@ -2,7 +2,10 @@
 //! of its own (`DRVPROC_ISOLATE=1`): the sequences they assert must hold unchanged.
 //!
 //! Each suite is its own test binary, built by the same `cargo test` before any
-//! test runs; this runs the newest build of each beside this one. What isolation
+//! test runs; this runs the newest build of each beside this one. (Run alone with
+//! `--test isolation_suites`, it would run suites built before the last change:
+//! a suite that speaks an older channel than the host program then fails, it does
+//! not pass by mistake.) What isolation
 //! changes by design is skipped, by name, with the reason.
 #![cfg(target_os = "linux")]
 
