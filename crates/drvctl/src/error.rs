@@ -47,6 +47,7 @@ from_display!(
     drvproc_host::OpenError,
     drvproc_host::RegistryError,
     drvproc_host::BadHandle,
+    drvproc_host::SendError,
     drvproc_host::CloseError,
     serde_json::Error,
     drvproc::wide::InteriorNul

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use drvproc::config_info::ConfigInfoBuf;
 use drvproc::consts::DRV_USER;
+use drvproc_host::Param;
 
 use crate::capture::Capture;
 use crate::commands::registration;
@@ -72,8 +73,11 @@ pub fn demo() -> CliResult {
         println!("  (DRV_QUERYCONFIGURE answered 0: no dialog, so no DRV_CONFIGURE)");
     }
     println!("custom message DRV_USER+1 to #2");
+    // Described as numbers, so that a driver hosted in a process of its own
+    // (DRVPROC_ISOLATE=1) receives them too: an undescribed custom message with
+    // non-zero parameters may carry addresses, and is not forwarded to one.
     // SAFETY: the sample leaves custom messages to DefDriverProc; no pointer is passed.
-    unsafe { second.send(DRV_USER + 1, 7, 8) }?;
+    unsafe { second.send_params(DRV_USER + 1, &mut Param::Int(7), &mut Param::Int(8)) }?;
 
     println!("\nclose #2 (not the last: close only)");
     second.close()?;
