@@ -34,7 +34,37 @@
 //!    concurrent close;
 //! 4. **module** (`module.rs`, `Module::call`): the one seam through which every
 //!    message reaches a driver, where tracing happens;
-//! 5. **driver**: the module's `DriverProc`, with the slot's driver-issued id.
+//! 5. **driver**: the module's `DriverProc`, with the slot's driver-issued id; for
+//!    an isolated module, the module's endpoint instead (`isolation/hosted.rs`):
+//!    the parameters marshalled into the shared-memory channel (`marshal.rs`,
+//!    `channel.rs`), the host process's loop calling the driver there (`host.rs`),
+//!    and what the driver wrote copied back (`remote.rs`).
+//!
+//! ## Isolation (Linux)
+//!
+//! [`ManagerOptions::isolate`] (or `DRVPROC_ISOLATE=1`) hosts every driver file in
+//! a `drvproc-hostd` process of its own; a 32-bit driver file is always hosted, by
+//! a 32-bit `drvproc-hostd32` ([`ManagerOptions::host_program_32`]). The driver
+//! sees the same messages, ids and handles in the same order as in process. What
+//! differs, by design:
+//! * a host that dies (a crash, an abort, an `exit`) or overruns
+//!   [`ManagerOptions::host_timeout`] (then it is killed with its process group)
+//!   fails the message: `send` answers 0 and [`take_hosted_failure`] (the C ABI:
+//!   `drvproc_last_error()`) names the driver, the message and the death; every
+//!   handle of the module becomes invalid, and the next open starts a new host;
+//! * a custom message with non-zero parameters is refused unless they are
+//!   described ([`Param`], [`DriverManager::send_params`]): an integer that may be
+//!   an address is never forwarded; a `DRV_OPEN` `lParam2` likewise, unless the
+//!   driver's class says what it is or [`DriverManager::open_with_number`] says it
+//!   is a number;
+//! * `GetDriverModuleHandle` is NULL: the module is mapped in the host;
+//! * `DriverCallback` reaches the application's target from the thread serving the
+//!   message; from the driver's other threads it is refused;
+//! * a driver's own calls into the driver manager stay in its host process.
+//!
+//! The host can be sandboxed ([`ManagerOptions::host_sandbox`]): no new privileges,
+//! and a Landlock ruleset that lets it read its driver's directory and the system's
+//! libraries, and write nowhere unless allowed.
 //!
 //! Opens and closes go from the manager to `resolve.rs` (which file or alias, spec
 //! §8), `modules.rs` (which loaded module) and `loader.rs` (mapping a library), then
