@@ -150,9 +150,11 @@ pub(crate) struct ManagerState {
     pub(crate) search: SearchPath,
     pub(crate) session_instance: bool,
     /// How driver files are hosted in processes of their own, when they are.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) hosting: crate::options::HostSettings,
     /// Whether every driver file is hosted (otherwise only those that must be:
     /// 32-bit ones in a 64-bit process).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) isolate_all: bool,
 }
 
@@ -197,6 +199,7 @@ impl DriverManager {
     }
 
     /// The manager whose shared state this is.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) fn state(&self) -> &Arc<ManagerState> {
         &self.state
     }

@@ -153,6 +153,7 @@ impl ManagerOptions {
 
 /// What a manager needs to start the host process of an isolated module.
 #[derive(Clone, Debug)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) struct HostSettings {
     pub(crate) program: PathBuf,
     /// The host of 32-bit driver files.
