@@ -104,9 +104,11 @@ pub use instance::Instance;
 pub use isolation::failure::{set_failure_hook, take_hosted_failure};
 pub use loader::{LoadError, probe_library};
 pub use manager::{DRIVER_FLAGS_VALID, DriverManager};
-pub use options::ManagerOptions;
+pub use options::{ManagerOptions, OpenOptions};
 pub use params::{Param, SendError};
-pub use registry::{Committed, DRIVERS32, EditOptions, EntrySource, Registry, RegistryEdit, RegistryError};
+pub use registry::{
+    Committed, DRIVERS32, EditOptions, EntrySource, ISOLATE_SECTION, Registry, RegistryEdit, RegistryError,
+};
 pub use resolve::is_path;
 pub use resolve::split_entry;
 pub use system_registry::{MAX_VALUE_UNITS, SYSTEM_KEY, SystemKey};

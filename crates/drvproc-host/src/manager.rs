@@ -137,8 +137,11 @@ pub(crate) struct ManagerState {
     pub(crate) registry: Option<Registry>,
     pub(crate) search: SearchPath,
     pub(crate) session_instance: bool,
-    /// How driver files are hosted in processes of their own, when they are.
-    pub(crate) isolate: Option<crate::options::HostSettings>,
+    /// How driver files are hosted in processes of their own, when they are (by this
+    /// manager's option, an open's or the registry's marker of an alias).
+    pub(crate) host: crate::options::HostSettings,
+    /// Whether every driver file is hosted unless an open says otherwise.
+    pub(crate) isolate_all: bool,
 }
 
 impl DriverManager {
@@ -158,7 +161,8 @@ impl DriverManager {
     /// A manager with these options, or an error when too many managers are alive
     /// at once for their handles to stay distinct.
     pub fn try_new(options: ManagerOptions) -> Result<Self, TooManyManagers> {
-        let isolate = options.isolate.then(|| crate::options::HostSettings::from_options(&options));
+        let host = crate::options::HostSettings::from_options(&options);
+        let isolate_all = options.isolate;
         let registry = options.config_path.map(Registry::new).or_else(Registry::default_registry);
         // Bare names of Windows' own registry are left to the system's search order,
         // as winmm leaves them, rather than looked for beside system.ini first.
@@ -172,7 +176,8 @@ impl DriverManager {
             registry,
             search,
             session_instance: options.session_instance,
-            isolate,
+            host,
+            isolate_all,
         };
         let state = Arc::new(state);
         directory::register(state.table.identity(), Arc::downgrade(&state));
@@ -300,6 +305,53 @@ impl DriverManager {
         section: Option<&str>,
         lparam2: LParam,
     ) -> Result<Hdrvr, OpenError> {
+        // SAFETY: forwarded contract.
+        unsafe { self.open_handle_with_options(name, section, lparam2, crate::OpenOptions::new()) }
+    }
+
+    /// [`open`](Self::open) with [`OpenOptions`](crate::OpenOptions): e.g. hosting this
+    /// one driver in a process of its own, or in this process whatever the registry
+    /// and the manager's options say.
+    ///
+    /// ```
+    /// use drvproc_host::{DriverManager, ManagerOptions, OpenError, OpenOptions};
+    /// # #[derive(Default)] struct Echo; struct EchoInstance;
+    /// # impl drvproc::sdk::Driver for Echo {
+    /// #     type Instance = EchoInstance;
+    /// #     fn open(&self, _: &drvproc::sdk::OpenParams) -> Option<EchoInstance> { Some(EchoInstance) }
+    /// # }
+    /// # impl drvproc::sdk::Instance<Echo> for EchoInstance {}
+    /// # drvproc::driver_proc!(fn echo_proc = Echo);
+    /// let manager = DriverManager::new(ManagerOptions::new().config_path("/nonexistent/system.ini"));
+    /// manager.register_function("echo", echo_proc).unwrap();
+    /// // A function driver lives in this program: it cannot be hosted elsewhere.
+    /// let refused = manager.open_with_options("echo", None, OpenOptions::new().isolate(true));
+    /// assert!(matches!(refused, Err(OpenError::CannotIsolate { .. })));
+    /// assert!(manager.open_with_options("echo", None, OpenOptions::new().isolate(false)).is_ok());
+    /// ```
+    pub fn open_with_options(
+        &self,
+        name: &str,
+        section: Option<&str>,
+        options: crate::OpenOptions,
+    ) -> Result<Instance, OpenError> {
+        // SAFETY: lParam2 = 0 carries no pointer.
+        let h = unsafe { self.open_handle_with_options(name, section, 0, options) }?;
+        // SAFETY: `h` was just opened by this manager and is owned by no one else.
+        Ok(unsafe { Instance::from_raw(self.clone(), h) })
+    }
+
+    /// [`open_handle`](Self::open_handle) with [`OpenOptions`](crate::OpenOptions).
+    ///
+    /// # Safety
+    /// As for [`open_with`](Self::open_with).
+    pub unsafe fn open_handle_with_options(
+        &self,
+        name: &str,
+        section: Option<&str>,
+        lparam2: LParam,
+        options: crate::OpenOptions,
+    ) -> Result<Hdrvr, OpenError> {
         let invalid = |reason| Err(OpenError::InvalidName { name: name.to_string(), reason });
         if name.trim().is_empty() {
             return invalid("it is empty");
@@ -307,7 +359,7 @@ impl DriverManager {
         if name.contains('\0') {
             return invalid("it contains a NUL character");
         }
-        self.state.open(name, section, lparam2)
+        self.state.open(name, section, lparam2, options)
     }
 
     /// Sends a message to an open instance (`SendDriverMessage`) and returns the

@@ -71,8 +71,7 @@ impl Hosted {
         l2: LParam,
     ) -> LResult {
         if let Some(reason) = self.dead() {
-            failure::record(format!("driver {} is gone: {reason}", module.name));
-            return 0;
+            return Self::gone(module, msg, reason);
         }
         // SAFETY: forwarded contract.
         let result = unsafe { self.remote.call(id, h, msg, l1, l2) };
@@ -90,11 +89,22 @@ impl Hosted {
         l2: &mut Arg<'a>,
     ) -> LResult {
         if let Some(reason) = self.dead() {
-            failure::record(format!("driver {} is gone: {reason}", module.name));
-            return 0;
+            return Self::gone(module, msg, reason);
         }
         let result = self.remote.call_args(id, h, msg, l1, l2);
         self.settle(module, msg, result)
+    }
+
+    /// The answer of a dead module: 0, recorded as a failure except for the close
+    /// and unload messages, which release what the death left (the manager sends
+    /// them after a death in `DRV_CLOSE`): the death itself, recorded when it
+    /// happened, stays the failure the caller hears of.
+    fn gone(module: &Module, msg: Msg, reason: &str) -> LResult {
+        use drvproc::consts::{DRV_CLOSE, DRV_DISABLE, DRV_FREE};
+        if !matches!(msg, DRV_CLOSE | DRV_DISABLE | DRV_FREE) {
+            failure::record(format!("driver {} is gone: {reason}", module.name));
+        }
+        0
     }
 
     fn settle(&self, module: &Module, msg: Msg, result: Result<LResult, RemoteError>) -> LResult {
