@@ -270,6 +270,11 @@ impl DriverManager {
     /// section, only as an alias in that section (`MCI32` falls back to `MCI`).
     /// Functions registered with [`register_function`](Self::register_function) are
     /// found by alias first, in any section.
+    ///
+    /// An alias marked in the registry ([`ISOLATE_SECTION`](crate::ISOLATE_SECTION))
+    /// is hosted in a process of its own, as with the manager's
+    /// [`isolate`](ManagerOptions::isolate) option (see
+    /// [`open_with_options`](Self::open_with_options) to decide per open).
     pub fn open(&self, name: &str, section: Option<&str>) -> Result<Instance, OpenError> {
         // SAFETY: lParam2 = 0 carries no pointer.
         unsafe { self.open_with(name, section, 0) }

@@ -31,6 +31,11 @@ pub struct ManagerOptions {
     /// driver that crashes or hangs fails its calls instead of the application.
     /// Off by default; `DRVPROC_ISOLATE=1` turns it on. Linux only for now: on
     /// other platforms drivers stay in the process.
+    ///
+    /// Off, drivers may still be hosted one by one: an alias marked in the
+    /// registry file ([`ISOLATE_SECTION`](crate::ISOLATE_SECTION), what `drvctl
+    /// isolate ALIAS on` writes) and an open with [`OpenOptions::isolate`]`(true)`
+    /// are. An open's option wins over the marker, which wins over this option.
     pub isolate: bool,
     /// The host program for isolated drivers; `None`: `$DRVPROC_HOSTD`, else
     /// `drvproc-hostd` beside the running program, else on `PATH`.
