@@ -1,10 +1,11 @@
 /*
  * A client of a driver hosted in a process of its own (DRVPROC_ISOLATE=1, or the
  * registry's marker of its alias), which crashes on a message as configured.
- * Usage: isolated NAME send|close
+ * Usage: isolated NAME send|close|open
  *   send:  the driver crashes on DRV_USER; the send answers 0 and says why, the
  *          handle is then invalid, and a new open starts a new host.
  *   close: the driver crashes on DRV_CLOSE; CloseDriver answers 0 and says why.
+ *   open:  the driver crashes on DRV_OPEN; OpenDriver answers NULL and says why.
  * Prints one line per step; the test harness checks them. The process must live.
  */
 #include <stdio.h>
@@ -16,13 +17,14 @@ int main(int argc, char **argv)
     HDRVR h;
 
     if (argc != 3) {
-        fprintf(stderr, "usage: isolated NAME send|close\n");
+        fprintf(stderr, "usage: isolated NAME send|close|open\n");
         return 2;
     }
     h = OpenDriverA(argv[1], NULL, 0);
     if (!h) {
-        printf("open failed: %s\n", drvproc_last_error());
-        return 1;
+        printf("open -> NULL: %s\n", drvproc_last_error());
+        printf("alive\n");
+        return strcmp(argv[2], "open") == 0 ? 0 : 1;
     }
     printf("open: ok\n");
     printf("hosted: %s\n", GetDriverModuleHandle(h) == NULL ? "yes" : "no");

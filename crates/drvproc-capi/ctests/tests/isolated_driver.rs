@@ -1,7 +1,8 @@
 //! A C client of a driver hosted in a process of its own, through libdrvproc with
 //! no change to the client: a crash in the driver is a 0 from `SendDriverMessage`
-//! or `CloseDriver` whose `drvproc_last_error()` names the driver, the message and
-//! the death; the handle is then invalid and the client lives on. Isolation comes
+//! or `CloseDriver` (a NULL from `OpenDriver`) whose `drvproc_last_error()` names
+//! the driver, the message and the death; the handle is then invalid and the client
+//! lives on. Isolation comes
 //! from `DRVPROC_ISOLATE=1`, or from the registry's marker of the alias.
 //!
 //! Host processes exist on Linux only.
@@ -97,4 +98,17 @@ fn a_crash_in_drv_close_makes_close_driver_answer_zero_with_the_reason() {
     assert!(lines[3].starts_with(&died), "{out}");
     assert!(lines[3].contains(" was killed by SIGSEGV"), "{out}");
     assert_eq!(lines[4..], ["flags after -> 0", "alive"], "{out}");
+}
+
+#[test]
+fn a_crash_in_drv_open_makes_open_driver_answer_null_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = TraceCopy::new(dir.path(), &[("SEGV", "DRV_OPEN")]);
+    let out = run_client(dir.path(), trace.path(), "open", &[("DRVPROC_ISOLATE", Path::new("1"))]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    let died = format!("open -> NULL: driver {} died on DRV_OPEN: host process ", trace.path());
+    assert!(lines[0].starts_with(&died), "{out}");
+    assert!(lines[0].contains(" was killed by SIGSEGV"), "{out}");
+    assert_eq!(lines[1], "alive", "{out}");
 }
