@@ -519,6 +519,23 @@ impl Registry {
         Ok(before)
     }
 
+    /// [`lookup`](Self::lookup) and [`is_isolated`](Self::is_isolated) at once,
+    /// from one read of the file (an open by alias costs one `stat` still).
+    pub(crate) fn lookup_marked(
+        &self,
+        section: &str,
+        alias: &str,
+    ) -> Result<Option<(String, bool)>, RegistryError> {
+        let doc = self.read_if_present()?;
+        let marked = doc.as_ref().is_some_and(|d| d.get(ISOLATE_SECTION, alias).is_some_and(marker_on));
+        if let Some(key) = &self.system
+            && let Some(value) = key.get(section, alias)?
+        {
+            return Ok(Some((value, marked)));
+        }
+        Ok(doc.and_then(|d| d.get(section, alias).map(|v| (v.to_string(), marked))))
+    }
+
     /// Where the value [`lookup`](Self::lookup) finds for `alias` comes from.
     pub fn source_of(&self, section: &str, alias: &str) -> Result<Option<EntrySource>, RegistryError> {
         if let Some(key) = &self.system {

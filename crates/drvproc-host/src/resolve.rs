@@ -226,11 +226,11 @@ impl ManagerState {
         let sections = sections_for(section);
         if let Some(registry) = &self.registry {
             for s in &sections {
-                if let Some(value) = registry.lookup(s, name)? {
+                if let Some((value, marked)) = registry.lookup_marked(s, name)? {
                     let (file, args) = split_entry(&value);
                     let target =
                         registry.entry_path(file).map_or_else(|| self.search.locate(file), Target::Path);
-                    let hosting = self.hosting(options, registry.is_isolated(name)?);
+                    let hosting = self.hosting(options, marked);
                     return self.try_target(name, file, target, args, l2, hosting);
                 }
             }
