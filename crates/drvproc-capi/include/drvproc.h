@@ -855,7 +855,9 @@ HDRVR WINAPI OpenDriver(LPCWSTR szDriverName, LPCWSTR szSectionName, LPARAM lPar
  * Isolated drivers: 0 also when the host process died in DRV_CLOSE, DRV_DISABLE or
  * DRV_FREE; the instance is closed all the same (its handle is invalid) and
  * drvproc_last_error() names the driver, the message and the death. A handle
- * already invalidated by its host's death is a bad handle: 0. */
+ * already invalidated by its host's death is a bad handle: 0, and
+ * drvproc_last_error() adds the death ("bad driver handle 0x...; driver ... died
+ * on ..."). */
 LRESULT WINAPI CloseDriver(HDRVR hdrvr, LPARAM lParam1, LPARAM lParam2);
 
 /* Handles are process-wide, as in Windows: SendDriverMessage, CloseDriver,
@@ -877,7 +879,8 @@ LRESULT WINAPI CloseDriver(HDRVR hdrvr, LPARAM lParam1, LPARAM lParam2);
  * process whose libraries have used up the C library's reserve for that.
  * Isolated drivers: a round trip to the host process instead of a call. 0 is then
  * either the driver's answer or a failure: the host died or hung in this message
- * (every handle of the driver is invalid afterwards: GetDriverFlags(h) == 0), or
+ * (every handle of the driver is invalid afterwards: GetDriverFlags(h) == 0, and
+ * a later call with one of them is a bad handle whose last error adds the death), or
  * the message could not be carried; drvproc_last_error() then says which driver,
  * which message and what happened. A successful send does not clear
  * drvproc_last_error() (that would cost every send), so read it only after a 0.

@@ -99,6 +99,12 @@ unsafe fn narrow(p: *const c_char) -> Result<Option<String>, &'static str> {
     s.to_str().map(|s| Some(s.to_string())).map_err(|_| "is not valid UTF-8")
 }
 
+/// What made `h` a bad handle, when its isolated driver's host process died:
+/// `"; driver ... died on ..."`, else nothing.
+fn death_of(h: Hdrvr) -> String {
+    drvproc_host::death_of(h).map(|death| format!("; {death}")).unwrap_or_default()
+}
+
 /// `HDRVR OpenDriver(LPCWSTR name, LPCWSTR section, LPARAM lParam2)`.
 ///
 /// # Safety
@@ -140,7 +146,7 @@ pub unsafe extern "system" fn CloseDriver(h: Hdrvr, l1: LParam, l2: LParam) -> L
                 1
             }
             Err(e) => {
-                last_error::set(format!("CloseDriver: {e}"));
+                last_error::set(format!("CloseDriver: {e}{}", death_of(h)));
                 0
             }
         }
@@ -172,7 +178,7 @@ unsafe fn send_general(h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
         match unsafe { manager().send_routed(h, msg, l1, l2) } {
             Ok(answer) => answer,
             Err(e) => {
-                last_error::set(format!("SendDriverMessage: {e}"));
+                last_error::set(format!("SendDriverMessage: {e}{}", death_of(h)));
                 0
             }
         }

@@ -101,7 +101,7 @@ pub use drvproc::def_driver_proc;
 pub use error::{BadHandle, CloseError, OpenError, TooManyManagers};
 pub use ini::{IniDocument, IniWarning, IniWarningKind, TextEncoding};
 pub use instance::Instance;
-pub use isolation::failure::{set_failure_hook, take_hosted_failure};
+pub use isolation::failure::{death_of, set_failure_hook, take_hosted_failure};
 pub use loader::{LoadError, probe_library};
 pub use manager::{DRIVER_FLAGS_VALID, DriverManager};
 pub use options::{ManagerOptions, OpenOptions};

@@ -45,6 +45,7 @@ fn dies_on_a_message(setting: (&str, &str), msg: u32, death: &str) {
     assert!(text.starts_with(&format!("driver {} died on {name}: host process ", t.path())), "{text}");
     assert!(text.contains(death), "{text}");
     assert_eq!(send(&m, h, DRV_QUERYCONFIGURE), Err(BadHandle(h)), "the handle is invalid after the death");
+    assert_eq!(drvproc_host::death_of(h), Some(text.clone()), "the handle's death is remembered");
     assert!(m.close(h).is_err());
     // The next open starts a new host, which serves as before (it crashes only on `msg`).
     let again = m.open(t.path(), None).unwrap();

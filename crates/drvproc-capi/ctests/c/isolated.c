@@ -34,7 +34,7 @@ int main(int argc, char **argv)
         printf("DRV_USER+1 after -> %ld: %s\n", (long)SendDriverMessage(h, DRV_USER + 1, 0, 0),
                drvproc_last_error());
         printf("flags after -> %lu\n", (unsigned long)GetDriverFlags(h));
-        printf("CloseDriver after -> %ld\n", (long)CloseDriver(h, 0, 0));
+        printf("CloseDriver after -> %ld: %s\n", (long)CloseDriver(h, 0, 0), drvproc_last_error());
         h = OpenDriverA(argv[1], NULL, 0);
         printf("reopen: %s\n", h ? "ok" : drvproc_last_error());
         printf("DRV_USER+1 reopened -> %ld\n", (long)SendDriverMessage(h, DRV_USER + 1, 0, 0));

@@ -48,18 +48,16 @@ fn check_send_scenario(out: &str, driver: &str) {
         ),
         "{out}"
     );
+    // A later send fails as a bad handle, and says what made it one.
     let bad = lines[4].strip_prefix("DRV_USER+1 after -> 0: SendDriverMessage: bad driver handle ");
-    assert!(bad.is_some(), "a later send fails as a bad handle:\n{out}");
+    let death = &lines[3]["DRV_USER -> 0: ".len()..];
+    assert!(bad.is_some_and(|b| b.ends_with(&format!("; {death}"))), "{out}");
+    let bad = lines[6].strip_prefix("CloseDriver after -> 0: CloseDriver: bad driver handle ");
+    assert!(bad.is_some_and(|b| b.ends_with(&format!("; {death}"))), "{out}");
+    assert_eq!(lines[5], "flags after -> 0", "{out}");
     assert_eq!(
-        lines[5..],
-        [
-            "flags after -> 0",
-            "CloseDriver after -> 0",
-            "reopen: ok",
-            "DRV_USER+1 reopened -> 66",
-            "CloseDriver reopened -> 1",
-            "alive"
-        ],
+        lines[7..],
+        ["reopen: ok", "DRV_USER+1 reopened -> 66", "CloseDriver reopened -> 1", "alive"],
         "{out}"
     );
 }

@@ -114,7 +114,7 @@ impl Hosted {
                 let text = format!("driver {} died on {}: {how}", module.name, MessageName(msg));
                 tracing::error!(target: "drvproc::isolation", driver = %module.name, msg = %MessageName(msg), "{text}");
                 if self.dead.set(text.clone()).is_ok() {
-                    self.retire(module);
+                    self.retire(module, &text);
                 }
                 failure::record(text);
                 0
@@ -129,13 +129,15 @@ impl Hosted {
     }
 
     /// Forgets the dead module and closes its instances (see the module notes).
-    fn retire(&self, module: &Module) {
+    fn retire(&self, module: &Module, death: &str) {
         let Some(manager) = crate::directory::find_local(self.manager) else { return };
         let state = manager.state();
         state.forget_module(module);
+        let death: std::sync::Arc<str> = death.into();
         for h in state.table.live_handles() {
             let mine = state.table.enter(h).is_some_and(|g| std::ptr::eq(g.module(), module));
             if mine {
+                failure::bury(h, &death);
                 let _ = state.close_instance_or_defer(h);
             }
         }
