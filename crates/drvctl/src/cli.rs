@@ -94,6 +94,23 @@ pub enum Command {
         #[arg(long, default_value_t = 60)]
         timeout: u64,
     },
+    /// Host a driver in a process of its own whenever ALIAS is opened (on), or not (off)
+    ///
+    /// Every program that opens ALIAS through drvproc, C clients' OpenDriver
+    /// included, then runs the driver in a host process, where a crash or a hang fails
+    /// the call instead of the program. It takes effect at the driver's next load. The
+    /// marker is a line ALIAS=1 in the registry file's section [drvproc.isolate],
+    /// which Windows and Wine ignore. Linux only, for now.
+    Isolate {
+        /// The alias of the driver.
+        #[arg(add = ArgValueCandidates::new(completion::aliases))]
+        alias: String,
+        /// Whether to host it in a process of its own.
+        state: Switch,
+        /// The section ALIAS is registered in.
+        #[arg(long, default_value = drvproc_host::DRIVERS32)]
+        section: String,
+    },
     /// Ask a driver whether it can be configured, and configure it if so
     Configure {
         /// The alias of the driver.
@@ -229,6 +246,13 @@ pub enum Target {
     Pcm,
 }
 
+/// `isolate`'s state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
 /// `--color`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ColorWhen {
@@ -251,6 +275,7 @@ impl Command {
             Command::List { .. } => "list",
             Command::Install { .. } => "install",
             Command::Remove { .. } => "remove",
+            Command::Isolate { .. } => "isolate",
             Command::Configure { .. } => "configure",
             Command::Send { .. } => "send",
             Command::Trace { .. } => "trace",

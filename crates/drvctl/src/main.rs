@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::{Cli, Command};
-use crate::commands::{check, convert, demo, doctor, drivers, messages, registration};
+use crate::commands::{check, convert, demo, doctor, drivers, isolation, messages, registration};
 use crate::context::Ctx;
 use crate::error::{CliError, CliResult};
 
@@ -35,6 +35,9 @@ fn run(cli: Cli) -> CliResult<bool> {
         }
         Command::Remove { alias, section, force, timeout } => {
             registration::remove(&ctx, &alias, &section, force, timeout)?
+        }
+        Command::Isolate { alias, state, section } => {
+            isolation::isolate(&ctx, &alias, state == cli::Switch::On, &section)?
         }
         Command::Configure { alias, section, timeout } => {
             registration::configure(&ctx, &alias, &section, timeout)?

@@ -73,7 +73,11 @@ fn list_entry() -> Value {
 
 fn schema(command: &str) -> Value {
     match command {
-        "list" => envelope(json!({"config": "string", "sections": ["string"], "entries": [list_entry()]})),
+        "list" => {
+            let mut entry = list_entry();
+            entry.as_object_mut().unwrap().insert("isolated".into(), json!("bool"));
+            envelope(json!({"config": "string", "sections": ["string"], "entries": [entry]}))
+        }
         "doctor" => {
             let mut entry = list_entry();
             entry.as_object_mut().unwrap().insert("load".into(), json!("string|null"));

@@ -7,10 +7,11 @@ mod common;
 use common::*;
 
 /// The commands a user sees (the hidden worker is not one).
-const COMMANDS: [&str; 12] = [
+const COMMANDS: [&str; 13] = [
     "list",
     "install",
     "remove",
+    "isolate",
     "configure",
     "send",
     "trace",

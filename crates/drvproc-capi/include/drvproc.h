@@ -17,6 +17,23 @@
  *   DRVPROC_CONFIG  the system.ini-format registry file
  *                   (default: $XDG_CONFIG_HOME/drvproc/system.ini)
  *   DRVPROC_PATH    directories searched for bare driver file names, ':'-separated (';' on Windows)
+ *   DRVPROC_ISOLATE 1: host every driver file in a process of its own (Linux), so
+ *                   that a driver that crashes or hangs fails its calls instead of
+ *                   ending the program. Without it, only the aliases marked in the
+ *                   registry file are hosted: a section [drvproc.isolate] with
+ *                   ALIAS=1 (what `drvctl isolate ALIAS on` writes; Windows and
+ *                   Wine ignore the section).
+ *   DRVPROC_HOSTD   the host program of isolated drivers (default: drvproc-hostd
+ *                   beside the running program, else on PATH)
+ *
+ * Isolated drivers: the same functions, the same messages in the same order, and
+ * the same answers, carried to the host process and back; a message whose
+ * parameters cannot be carried (a custom message with pointers) is not sent. When
+ * the host process dies (crash, abort, exit) or is killed for hanging, the call
+ * that found it returns 0, drvproc_last_error() names the driver, the message and
+ * the death ("driver /x/libcodec.so died on DRV_USER+0: host process 4242 was
+ * killed by SIGSEGV; ..."), every handle of that driver becomes invalid, and the
+ * next OpenDriver starts a new host. Other drivers and the program go on.
  *
  * Threads: every function may be called from any thread, concurrently, and from
  * inside a driver's DriverProc. No function holds a lock while a driver runs.
@@ -797,7 +814,14 @@ typedef struct {
  * CloseDriver; NULL on failure (NULL or invalid-UTF-16 name, not found, not
  * loadable, no DriverProc export, DRV_LOAD or DRV_OPEN refused). The first open of
  * a module sends DRV_LOAD, DRV_ENABLE, DRV_OPEN; later opens DRV_OPEN only.
- * Thread rules: any thread; concurrent first opens of one module send one DRV_LOAD. */
+ * Thread rules: any thread; concurrent first opens of one module send one DRV_LOAD.
+ * Isolated drivers (DRVPROC_ISOLATE=1, or the alias marked in [drvproc.isolate]):
+ * the first open of a module starts its host process; NULL when it cannot be
+ * started or dies during DRV_LOAD/DRV_OPEN (drvproc_last_error() says which), or
+ * when a marked alias cannot be hosted (a function driver; a bare file name found
+ * by the system loader only). A module is hosted or not: a file may be loaded both
+ * in the process (by a name not marked) and in a host (by a marked alias), as two
+ * modules with a DRV_LOAD each. GetDriverModuleHandle is NULL for a hosted one. */
 HDRVR WINAPI OpenDriver(LPCWSTR szDriverName, LPCWSTR szSectionName, LPARAM lParam2);
 
 /* CloseDriver: closes an instance: DRV_CLOSE(lParam1, lParam2), whose answer is
@@ -827,7 +851,13 @@ HDRVR WINAPI OpenDriver(LPCWSTR szDriverName, LPCWSTR szSectionName, LPARAM lPar
  * interrupt to every CPU running a thread of the process, about 0.25 us for the
  * closer, and tens to hundreds of ns taken from each thread it interrupts
  * (BENCHMARKS.md).
- * It is what lets every SendDriverMessage go without a fence or any shared write. */
+ * It is what lets every SendDriverMessage go without a fence or any shared write.
+ * Isolated drivers: 0 also when the host process died in DRV_CLOSE, DRV_DISABLE or
+ * DRV_FREE; the instance is closed all the same (its handle is invalid) and
+ * drvproc_last_error() names the driver, the message and the death. A handle
+ * already invalidated by its host's death is a bad handle: 0, and
+ * drvproc_last_error() adds the death ("bad driver handle 0x...; driver ... died
+ * on ..."). */
 LRESULT WINAPI CloseDriver(HDRVR hdrvr, LPARAM lParam1, LPARAM lParam2);
 
 /* Handles are process-wide, as in Windows: SendDriverMessage, CloseDriver,
@@ -846,7 +876,16 @@ LRESULT WINAPI CloseDriver(HDRVR hdrvr, LPARAM lParam1, LPARAM lParam2);
  * thread's first send, and a handle's first, take a longer path once). On Linux
  * x86-64 libdrvproc keeps 8 bytes in the initial-exec TLS model for this: a
  * dlopen() of it fails ("cannot allocate memory in static TLS block") only in a
- * process whose libraries have used up the C library's reserve for that. */
+ * process whose libraries have used up the C library's reserve for that.
+ * Isolated drivers: a round trip to the host process instead of a call. 0 is then
+ * either the driver's answer or a failure: the host died or hung in this message
+ * (every handle of the driver is invalid afterwards: GetDriverFlags(h) == 0, and
+ * a later call with one of them is a bad handle whose last error adds the death), or
+ * the message could not be carried; drvproc_last_error() then says which driver,
+ * which message and what happened. A successful send does not clear
+ * drvproc_last_error() (that would cost every send), so read it only after a 0.
+ * Several threads may send to an isolated driver at once; its host serves one
+ * message at a time. */
 LRESULT WINAPI SendDriverMessage(HDRVR hdrvr, UINT msg, LPARAM lParam1, LPARAM lParam2);
 
 /* DefDriverProc: the default answers: 1 to DRV_LOAD, DRV_FREE, DRV_ENABLE,
@@ -907,6 +946,10 @@ LRESULT WINAPI DrvSendMessage(HDRVR hdrvr, UINT msg, LPARAM lParam1, LPARAM lPar
 /* drvproc_last_error: why the calling thread's last failed call failed, in one
  * line of UTF-8 (e.g. "imaadp32.acm: not found in /a:/b (searched DRVPROC_PATH,
  * config dir, system library path)"); "" after a successful open or close.
+ * For an isolated driver whose host died, or a message that could not be carried
+ * to it, the call that answered 0 sets it to the driver, the message and what
+ * happened (see "Isolated drivers" at the top); set on the failing thread only.
+ * A successful SendDriverMessage leaves it unchanged.
  * The string belongs to the library and stays valid until this thread's next call
  * into it. Thread rules: per thread. */
 const char *drvproc_last_error(void);

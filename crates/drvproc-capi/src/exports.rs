@@ -22,9 +22,21 @@ fn guarded<T>(failure: T, body: impl FnOnce() -> T) -> T {
     })
 }
 
+/// The process-wide manager, with the hook that makes a failed call to an isolated
+/// driver say why in `drvproc_last_error()` installed first. Every open goes
+/// through here before any driver can be hosted; the common send does not, and
+/// needs not: the hook is called only when a hosted call fails, off the common path.
 #[inline(always)]
 fn manager() -> &'static DriverManager {
+    drvproc_host::set_failure_hook(hosted_failure);
     DriverManager::global()
+}
+
+/// Records a hosted call's failure (the driver, the message, how its host died or
+/// why the message could not be carried) as the calling thread's last error. Runs
+/// on the thread whose call failed, which then answers 0.
+fn hosted_failure(text: &str) {
+    last_error::set(text);
 }
 
 /// Opens `name` in `section` (both already decoded); the common body of the opens.
@@ -87,6 +99,12 @@ unsafe fn narrow(p: *const c_char) -> Result<Option<String>, &'static str> {
     s.to_str().map(|s| Some(s.to_string())).map_err(|_| "is not valid UTF-8")
 }
 
+/// What made `h` a bad handle, when its isolated driver's host process died:
+/// `"; driver ... died on ..."`, else nothing.
+fn death_of(h: Hdrvr) -> String {
+    drvproc_host::death_of(h).map(|death| format!("; {death}")).unwrap_or_default()
+}
+
 /// `HDRVR OpenDriver(LPCWSTR name, LPCWSTR section, LPARAM lParam2)`.
 ///
 /// # Safety
@@ -115,14 +133,20 @@ pub unsafe extern "system" fn OpenDriverA(name: *const c_char, section: *const c
 #[unsafe(no_mangle)]
 pub unsafe extern "system" fn CloseDriver(h: Hdrvr, l1: LParam, l2: LParam) -> LResult {
     guarded(0, || {
+        let manager = manager();
+        drvproc_host::take_hosted_failure();
         // SAFETY: forwarded contract.
-        match unsafe { manager().close_routed(h, l1, l2) } {
+        match unsafe { manager.close_routed(h, l1, l2) } {
+            // An isolated driver whose host died in DRV_CLOSE, DRV_DISABLE or
+            // DRV_FREE: the instance is closed all the same, but the caller hears of
+            // it; the hook has set the last error.
+            Ok(()) if drvproc_host::take_hosted_failure().is_some() => 0,
             Ok(()) => {
                 last_error::clear();
                 1
             }
             Err(e) => {
-                last_error::set(format!("CloseDriver: {e}"));
+                last_error::set(format!("CloseDriver: {e}{}", death_of(h)));
                 0
             }
         }
@@ -154,7 +178,7 @@ unsafe fn send_general(h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
         match unsafe { manager().send_routed(h, msg, l1, l2) } {
             Ok(answer) => answer,
             Err(e) => {
-                last_error::set(format!("SendDriverMessage: {e}"));
+                last_error::set(format!("SendDriverMessage: {e}{}", death_of(h)));
                 0
             }
         }

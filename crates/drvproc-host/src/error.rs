@@ -60,6 +60,15 @@ pub enum OpenError {
         /// What happened, in words.
         reason: String,
     },
+    /// Isolation was asked for (by the open or by the registry's marker of the
+    /// alias) of a driver that cannot be hosted in a process of its own.
+    #[error("{name}: cannot be hosted in a process of its own: {reason}")]
+    CannotIsolate {
+        /// The name given.
+        name: String,
+        /// Why not.
+        reason: &'static str,
+    },
     /// A driver tried to open its own module from inside its `DRV_DISABLE`/`DRV_FREE`.
     #[error("{driver}: cannot open a module while it is being unloaded by the same thread")]
     Unloading {

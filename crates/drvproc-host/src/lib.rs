@@ -150,12 +150,14 @@ pub use drvproc::def_driver_proc;
 pub use error::{BadHandle, CloseError, OpenError, TooManyManagers};
 pub use ini::{IniDocument, IniWarning, IniWarningKind, TextEncoding};
 pub use instance::Instance;
-pub use isolation::failure::{set_failure_hook, take_hosted_failure};
+pub use isolation::failure::{death_of, set_failure_hook, take_hosted_failure};
 pub use loader::{LoadError, probe_library};
 pub use manager::{DRIVER_FLAGS_VALID, DriverManager};
-pub use options::{HostSandbox, ManagerOptions};
+pub use options::{HostSandbox, ManagerOptions, OpenOptions};
 pub use params::{Param, SendError};
-pub use registry::{Committed, DRIVERS32, EditOptions, EntrySource, Registry, RegistryEdit, RegistryError};
+pub use registry::{
+    Committed, DRIVERS32, EditOptions, EntrySource, ISOLATE_SECTION, Registry, RegistryEdit, RegistryError,
+};
 pub use resolve::is_path;
 pub use resolve::split_entry;
 pub use system_registry::{MAX_VALUE_UNITS, SYSTEM_KEY, SystemKey};

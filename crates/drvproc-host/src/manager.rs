@@ -149,11 +149,12 @@ pub(crate) struct ManagerState {
     pub(crate) registry: Option<Registry>,
     pub(crate) search: SearchPath,
     pub(crate) session_instance: bool,
-    /// How driver files are hosted in processes of their own, when they are.
+    /// How driver files are hosted in processes of their own, when they are (by this
+    /// manager's option, an open's or the registry's marker of an alias, or because
+    /// the file is 32-bit).
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-    pub(crate) hosting: crate::options::HostSettings,
-    /// Whether every driver file is hosted (otherwise only those that must be:
-    /// 32-bit ones in a 64-bit process).
+    pub(crate) host: crate::options::HostSettings,
+    /// Whether every driver file is hosted unless an open says otherwise.
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) isolate_all: bool,
 }
@@ -175,7 +176,7 @@ impl DriverManager {
     /// A manager with these options, or an error when too many managers are alive
     /// at once for their handles to stay distinct.
     pub fn try_new(options: ManagerOptions) -> Result<Self, TooManyManagers> {
-        let hosting = crate::options::HostSettings::from_options(&options);
+        let host = crate::options::HostSettings::from_options(&options);
         let isolate_all = options.isolate;
         let registry = options.config_path.map(Registry::new).or_else(Registry::default_registry);
         // Bare names of Windows' own registry are left to the system's search order,
@@ -190,7 +191,7 @@ impl DriverManager {
             registry,
             search,
             session_instance: options.session_instance,
-            hosting,
+            host,
             isolate_all,
         };
         let state = Arc::new(state);
@@ -285,6 +286,11 @@ impl DriverManager {
     /// section, only as an alias in that section (`MCI32` falls back to `MCI`).
     /// Functions registered with [`register_function`](Self::register_function) are
     /// found by alias first, in any section.
+    ///
+    /// An alias marked in the registry ([`ISOLATE_SECTION`](crate::ISOLATE_SECTION))
+    /// is hosted in a process of its own, as with the manager's
+    /// [`isolate`](ManagerOptions::isolate) option (see
+    /// [`open_with_options`](Self::open_with_options) to decide per open).
     pub fn open(&self, name: &str, section: Option<&str>) -> Result<Instance, OpenError> {
         // SAFETY: lParam2 = 0 carries no pointer.
         unsafe { self.open_with(name, section, 0) }
@@ -325,7 +331,7 @@ impl DriverManager {
     ) -> Result<Instance, OpenError> {
         check_name(name)?;
         let _number = crate::isolation::open_number::mark(true);
-        let h = self.state.open(name, section, lparam2)?;
+        let h = self.state.open(name, section, lparam2, crate::OpenOptions::new())?;
         // SAFETY: `h` was just opened by this manager and is owned by no one else.
         Ok(unsafe { Instance::from_raw(self.clone(), h) })
     }
@@ -341,11 +347,58 @@ impl DriverManager {
         section: Option<&str>,
         lparam2: LParam,
     ) -> Result<Hdrvr, OpenError> {
+        // SAFETY: forwarded contract.
+        unsafe { self.open_handle_with_options(name, section, lparam2, crate::OpenOptions::new()) }
+    }
+
+    /// [`open`](Self::open) with [`OpenOptions`](crate::OpenOptions): e.g. hosting this
+    /// one driver in a process of its own, or in this process whatever the registry
+    /// and the manager's options say.
+    ///
+    /// ```
+    /// use drvproc_host::{DriverManager, ManagerOptions, OpenError, OpenOptions};
+    /// # #[derive(Default)] struct Echo; struct EchoInstance;
+    /// # impl drvproc::sdk::Driver for Echo {
+    /// #     type Instance = EchoInstance;
+    /// #     fn open(&self, _: &drvproc::sdk::OpenParams) -> Option<EchoInstance> { Some(EchoInstance) }
+    /// # }
+    /// # impl drvproc::sdk::Instance<Echo> for EchoInstance {}
+    /// # drvproc::driver_proc!(fn echo_proc = Echo);
+    /// let manager = DriverManager::new(ManagerOptions::new().config_path("/nonexistent/system.ini"));
+    /// manager.register_function("echo", echo_proc).unwrap();
+    /// // A function driver lives in this program: it cannot be hosted elsewhere.
+    /// let refused = manager.open_with_options("echo", None, OpenOptions::new().isolate(true));
+    /// assert!(matches!(refused, Err(OpenError::CannotIsolate { .. })));
+    /// assert!(manager.open_with_options("echo", None, OpenOptions::new().isolate(false)).is_ok());
+    /// ```
+    pub fn open_with_options(
+        &self,
+        name: &str,
+        section: Option<&str>,
+        options: crate::OpenOptions,
+    ) -> Result<Instance, OpenError> {
+        // SAFETY: lParam2 = 0 carries no pointer.
+        let h = unsafe { self.open_handle_with_options(name, section, 0, options) }?;
+        // SAFETY: `h` was just opened by this manager and is owned by no one else.
+        Ok(unsafe { Instance::from_raw(self.clone(), h) })
+    }
+
+    /// [`open_handle`](Self::open_handle) with [`OpenOptions`](crate::OpenOptions).
+    ///
+    /// # Safety
+    /// As for [`open_with`](Self::open_with).
+    pub unsafe fn open_handle_with_options(
+        &self,
+        name: &str,
+        section: Option<&str>,
+        lparam2: LParam,
+        options: crate::OpenOptions,
+    ) -> Result<Hdrvr, OpenError> {
         check_name(name)?;
         // An open a driver makes from inside this one's open_with_number says
         // nothing about its own lParam2.
         let _unmarked = crate::isolation::open_number::mark(false);
-        self.state.open(name, section, lparam2)
+        self.state.open(name, section, lparam2, options)
     }
 
     /// Sends a message to an open instance (`SendDriverMessage`) and returns the

@@ -138,6 +138,15 @@ impl Module {
         module
     }
 
+    /// Whether the module is served by a host process.
+    pub(crate) fn is_hosted(&self) -> bool {
+        match &self.endpoint {
+            Endpoint::Local(_) => false,
+            #[cfg(target_os = "linux")]
+            Endpoint::Remote(_) => true,
+        }
+    }
+
     /// Signals phase changes to threads waiting for a load or unload to finish.
     pub(crate) fn changed(&self) -> &Condvar {
         &self.sync.changed
@@ -227,11 +236,6 @@ impl Module {
                 hosted.call_args(self, id, h, msg, l1, l2)
             }
         }
-    }
-
-    /// Whether the module is served by a host process.
-    pub(crate) fn is_hosted(&self) -> bool {
-        !matches!(self.endpoint, Endpoint::Local(_))
     }
 
     /// Why a hosted module is dead (its host process died), if it is.

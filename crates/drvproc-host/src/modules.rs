@@ -21,8 +21,11 @@ pub(crate) struct ModuleMaps {
     /// Hosted modules by the device and inode of their file: one module (and one
     /// host process) per file, whatever the path.
     pub(crate) by_file: HashMap<(u64, u64), Arc<Module>>,
-    /// By the path it was opened with, so reopening skips the platform loader.
-    pub(crate) by_path: HashMap<Target, Arc<Module>>,
+    /// By the path it was opened with and whether it is hosted in a process of its
+    /// own, so reopening skips the platform loader (or the host's start). A file may
+    /// have one module of each kind: which one an open gets is decided by its
+    /// [`Hosting`].
+    pub(crate) by_path: HashMap<(Target, bool), Arc<Module>>,
     /// By function address, for registered function drivers.
     pub(crate) by_function: HashMap<usize, Arc<Module>>,
     /// By the exact name a module was opened with as a whole file name (no args, no
@@ -35,14 +38,69 @@ impl ModuleMaps {
     /// Records that `target` (and `name`, when it was opened as a whole file name)
     /// lead to `module`.
     pub(crate) fn remember(&mut self, target: &Target, name: Option<&str>, module: &Arc<Module>) {
-        self.by_path.insert(target.clone(), module.clone());
+        self.by_path.insert((target.clone(), module.is_hosted()), module.clone());
         if let Some(name) = name {
             self.by_name.insert(name.to_string(), module.clone());
         }
     }
 }
 
+/// Where the module of one open is to run, as decided from the open's options, the
+/// registry's marker of the alias and the manager's option, in that order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Hosting {
+    /// In a host process of its own.
+    pub(crate) hosted: bool,
+    /// Asked for by the open or the marker: a driver that cannot be hosted is then
+    /// an error. The manager-wide option leaves such drivers in the process.
+    pub(crate) required: bool,
+}
+
 impl ManagerState {
+    /// The hosting of an open with `options` of a driver whose alias is `marked`
+    /// (or not) for isolation in the registry.
+    pub(crate) fn hosting(&self, options: crate::OpenOptions, marked: bool) -> Hosting {
+        match options.isolation() {
+            Some(on) => Hosting { hosted: on, required: on },
+            None if marked => Hosting { hosted: true, required: true },
+            None => Hosting { hosted: self.isolate_all, required: false },
+        }
+    }
+
+    /// Whether a module found for `target` can be hosted as `hosting` asks; an
+    /// error when it was required and cannot.
+    fn hosted_here(name: &str, target: &Target, hosting: Hosting) -> Result<bool, OpenError> {
+        if !hosting.hosted {
+            return Ok(false);
+        }
+        let refused = |reason| {
+            if hosting.required {
+                Err(OpenError::CannotIsolate { name: name.to_string(), reason })
+            } else {
+                Ok(false)
+            }
+        };
+        if !cfg!(target_os = "linux") {
+            return refused("host processes are supported on Linux only");
+        }
+        match target {
+            Target::Path(_) => Ok(true),
+            Target::System(_) => refused(
+                "its file is neither named by a path nor found on the search path, and a host \
+                 process loads drivers by path only",
+            ),
+        }
+    }
+
+    /// The live module already opened by `target` in this kind (hosted or not).
+    fn cached(&self, target: &Target, hosted: bool, cache_as: Option<&str>) -> Option<Arc<Module>> {
+        let mut maps = self.maps();
+        let key = (target.clone(), hosted);
+        let m = maps.by_path.get(&key).filter(|m| !m.is_gone()).cloned()?;
+        maps.remember(target, cache_as, &m);
+        Some(m)
+    }
+
     pub(crate) fn maps(&self) -> MutexGuard<'_, ModuleMaps> {
         self.modules.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -53,11 +111,21 @@ impl ManagerState {
         file: &str,
         target: &Target,
         cache_as: Option<&str>,
+        hosting: Hosting,
     ) -> Result<Arc<Module>, OpenError> {
+        #[allow(unused_mut)]
+        let mut hosted = Self::hosted_here(name, target, hosting)?;
+        if let Some(m) = self.cached(target, hosted, cache_as) {
+            return Ok(m);
+        }
+        // A file of the other width cannot be mapped here: it is always hosted, by
+        // the host program of its width.
+        #[cfg(target_os = "linux")]
+        if let (false, Target::Path(p)) = (hosted, target)
+            && crate::isolation::hosted::file_bits(p).is_some_and(|b| b != usize::BITS)
         {
-            let mut maps = self.maps();
-            if let Some(m) = maps.by_path.get(target).filter(|m| !m.is_gone()).cloned() {
-                maps.remember(target, cache_as, &m);
+            hosted = true;
+            if let Some(m) = self.cached(target, hosted, cache_as) {
                 return Ok(m);
             }
         }
@@ -66,12 +134,9 @@ impl ManagerState {
             Target::System(s) => s.clone(),
         };
         #[cfg(target_os = "linux")]
-        if let Target::Path(p) = target {
-            let bits = crate::isolation::hosted::file_bits(p);
-            if self.isolate_all || bits.is_some_and(|b| b != usize::BITS) {
-                loader::regular_file(p).map_err(|f| self.load_error(f, name, target, &path_text))?;
-                return self.hosted_module(&self.hosting, p, file, target, cache_as, path_text);
-            }
+        if let (true, Target::Path(p)) = (hosted, target) {
+            loader::regular_file(p).map_err(|f| self.load_error(f, name, target, &path_text))?;
+            return self.hosted_module(p, file, target, cache_as, path_text);
         }
         let loaded = loader::load(target).map_err(|f| self.load_error(f, name, target, &path_text))?;
         let mut maps = self.maps();
@@ -120,7 +185,6 @@ impl ManagerState {
     #[cfg(target_os = "linux")]
     fn hosted_module(
         &self,
-        settings: &crate::options::HostSettings,
         path: &std::path::Path,
         file: &str,
         target: &Target,
@@ -140,7 +204,7 @@ impl ManagerState {
             }
         }
         let display = if file == path_text { path_text.clone() } else { format!("{file} ({path_text})") };
-        let module = crate::isolation::hosted::start(settings, path, display, self.table.identity())
+        let module = crate::isolation::hosted::start(&self.host, path, display, self.table.identity())
             .map_err(|message| OpenError::NotLoadable { path: path_text, message })?;
         let module = Arc::new(module);
         let mut maps = self.maps();

@@ -31,6 +31,11 @@ pub struct ManagerOptions {
     /// driver that crashes or hangs fails its calls instead of the application.
     /// Off by default; `DRVPROC_ISOLATE=1` turns it on. Linux only for now: on
     /// other platforms drivers stay in the process.
+    ///
+    /// Off, drivers may still be hosted one by one: an alias marked in the
+    /// registry file ([`ISOLATE_SECTION`](crate::ISOLATE_SECTION), what `drvctl
+    /// isolate ALIAS on` writes) and an open with [`OpenOptions::isolate`]`(true)`
+    /// are. An open's option wins over the marker, which wins over this option.
     pub isolate: bool,
     /// The host program for isolated drivers; `None`: `$DRVPROC_HOSTD`, else
     /// `drvproc-hostd` beside the running program, else on `PATH`.
@@ -148,6 +153,48 @@ impl ManagerOptions {
     pub fn host_program(mut self, program: impl Into<PathBuf>) -> Self {
         self.host_program = Some(program.into());
         self
+    }
+}
+
+/// Options of one open ([`DriverManager::open_with_options`](crate::DriverManager::open_with_options)),
+/// built like `std::fs::OpenOptions`.
+///
+/// ```
+/// let options = drvproc_host::OpenOptions::new().isolate(true);
+/// assert_eq!(options.isolation(), Some(true));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpenOptions {
+    isolate: Option<bool>,
+}
+
+impl OpenOptions {
+    /// Options that leave every choice to the manager and the registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Hosts the driver in a process of its own (`true`) or in this process
+    /// (`false`), whatever the registry's marker for its alias and the manager's
+    /// [`isolate`](ManagerOptions::isolate) option say.
+    ///
+    /// A module is either hosted or not, and which is part of what it is: an isolated
+    /// open of a file that is loaded in this process gets a hosted module of its own
+    /// (with its own `DRV_LOAD`, in the host process), and an in-process open of a
+    /// file that is hosted loads it here. Each mode keeps one module per file.
+    ///
+    /// Asking for isolation of something that cannot be hosted is an error
+    /// ([`OpenError::CannotIsolate`](crate::OpenError::CannotIsolate)) rather than a
+    /// silent in-process load: a function driver, a bare name only the platform
+    /// loader's own search could find, or a platform without host processes.
+    pub fn isolate(mut self, on: bool) -> Self {
+        self.isolate = Some(on);
+        self
+    }
+
+    /// What [`isolate`](Self::isolate) asked for, if it was called.
+    pub fn isolation(&self) -> Option<bool> {
+        self.isolate
     }
 }
 

@@ -33,6 +33,22 @@ use crate::system_registry::SystemKey;
 /// The section drivers live in when none is named (Microsoft's `DRIVERS_SECTION`).
 pub const DRIVERS32: &str = "Drivers32";
 
+/// The section of the registry file that marks aliases to be hosted in a process of
+/// their own (`drvctl isolate ALIAS on`): `ALIAS=1`.
+///
+/// A section of its own, rather than a flag in the alias's value, so that Windows,
+/// Wine and any other reader of `system.ini` see the driver entries unchanged and
+/// ignore the section (winmm reads only the sections it asks for). A marker names
+/// an alias, whatever section the alias is found in; `1`, `on`, `yes` and `true`
+/// (in any case) mean on, anything else off. It lives in the file only, also where
+/// the aliases come from the Windows registry key.
+pub const ISOLATE_SECTION: &str = "drvproc.isolate";
+
+/// Whether a marker's value means on (see [`ISOLATE_SECTION`]).
+fn marker_on(value: &str) -> bool {
+    ["1", "on", "yes", "true"].iter().any(|on| value.trim().eq_ignore_ascii_case(on))
+}
+
 /// Errors reading or writing the registry file, one line each.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -228,6 +244,19 @@ impl RegistryEdit {
     /// Removes `alias` from `section`; returns the value it had.
     pub fn remove(&mut self, section: &str, alias: &str) -> Option<String> {
         self.doc.remove(section, alias)
+    }
+
+    /// Marks `alias` to be hosted in a process of its own (`on`), or removes its
+    /// marker (see [`ISOLATE_SECTION`]). Returns whether it was marked before.
+    pub fn set_isolated(&mut self, alias: &str, on: bool) -> Result<bool, RegistryError> {
+        check_name("alias", alias)?;
+        let before = self.doc.get(ISOLATE_SECTION, alias).is_some_and(marker_on);
+        if on {
+            self.doc.set(ISOLATE_SECTION, alias, "1");
+        } else {
+            self.doc.remove(ISOLATE_SECTION, alias);
+        }
+        Ok(before)
     }
 
     /// Writes the document (if it changed) and releases the lock.
@@ -474,6 +503,39 @@ impl Registry {
         Ok(self.read_if_present()?.and_then(|doc| doc.get(section, alias).map(str::to_string)))
     }
 
+    /// Whether `alias` is marked to be hosted in a process of its own (see
+    /// [`ISOLATE_SECTION`]); false when the file does not exist.
+    pub fn is_isolated(&self, alias: &str) -> Result<bool, RegistryError> {
+        Ok(self.read_if_present()?.is_some_and(|doc| doc.get(ISOLATE_SECTION, alias).is_some_and(marker_on)))
+    }
+
+    /// Marks `alias` to be hosted in a process of its own, or removes the marker, in
+    /// one locked, atomic edit of an existing file; returns whether it was marked
+    /// before. Whether the alias is registered is the caller's to check.
+    pub fn set_isolated(&self, alias: &str, on: bool) -> Result<bool, RegistryError> {
+        let mut edit = self.edit(EditOptions::default())?;
+        let before = edit.set_isolated(alias, on)?;
+        edit.commit()?;
+        Ok(before)
+    }
+
+    /// [`lookup`](Self::lookup) and [`is_isolated`](Self::is_isolated) at once,
+    /// from one read of the file (an open by alias costs one `stat` still).
+    pub(crate) fn lookup_marked(
+        &self,
+        section: &str,
+        alias: &str,
+    ) -> Result<Option<(String, bool)>, RegistryError> {
+        let doc = self.read_if_present()?;
+        let marked = doc.as_ref().is_some_and(|d| d.get(ISOLATE_SECTION, alias).is_some_and(marker_on));
+        if let Some(key) = &self.system
+            && let Some(value) = key.get(section, alias)?
+        {
+            return Ok(Some((value, marked)));
+        }
+        Ok(doc.and_then(|d| d.get(section, alias).map(|v| (v.to_string(), marked))))
+    }
+
     /// Where the value [`lookup`](Self::lookup) finds for `alias` comes from.
     pub fn source_of(&self, section: &str, alias: &str) -> Result<Option<EntrySource>, RegistryError> {
         if let Some(key) = &self.system {
@@ -644,6 +706,30 @@ mod tests {
             assert!(check_value(bad).is_err(), "{bad:?}");
         }
         let err = check_name("alias", "a=b").unwrap_err();
+        assert_eq!(err.to_string(), "invalid alias \"a=b\": it contains '=', '[' or ']'");
+    }
+
+    #[test]
+    fn isolation_markers_live_in_their_own_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("system.ini");
+        fs::write(&path, "[Drivers32]\r\nmsacm.x=x.so\r\n").unwrap();
+        let registry = Registry::new(&path);
+        assert!(!registry.is_isolated("msacm.x").unwrap());
+        assert!(!registry.set_isolated("msacm.x", true).unwrap());
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "[Drivers32]\r\nmsacm.x=x.so\r\n[drvproc.isolate]\r\nmsacm.x=1\r\n"
+        );
+        assert!(registry.is_isolated("MSACM.X").unwrap());
+        assert!(registry.set_isolated("msacm.x", false).unwrap());
+        assert!(!registry.is_isolated("msacm.x").unwrap());
+        assert_eq!(registry.lookup(DRIVERS32, "msacm.x").unwrap().as_deref(), Some("x.so"));
+        for (value, on) in [("on", true), ("TRUE", true), ("0", false), ("off", false), ("2", false)] {
+            fs::write(&path, format!("[drvproc.isolate]\nmsacm.x={value}\n")).unwrap();
+            assert_eq!(registry.is_isolated("msacm.x").unwrap(), on, "{value}");
+        }
+        let err = registry.set_isolated("a=b", true).unwrap_err();
         assert_eq!(err.to_string(), "invalid alias \"a=b\": it contains '=', '[' or ']'");
     }
 }

@@ -10,6 +10,7 @@ use crate::error::OpenError;
 use crate::lifecycle::Attempt;
 use crate::manager::ManagerState;
 use crate::module::Module;
+use crate::modules::Hosting;
 use crate::registry::DRIVERS32;
 
 /// Splits a registry value `file args` at the first space; blanks before the args
@@ -174,12 +175,31 @@ impl ManagerState {
         functions.iter().find(|(a, _)| a.eq_ignore_ascii_case(name)).map(|(_, p)| *p)
     }
 
-    pub(crate) fn open(&self, name: &str, section: Option<&str>, l2: LParam) -> Result<Hdrvr, OpenError> {
+    pub(crate) fn open(
+        &self,
+        name: &str,
+        section: Option<&str>,
+        l2: LParam,
+        options: crate::OpenOptions,
+    ) -> Result<Hdrvr, OpenError> {
         if let Some(proc_) = self.function(name) {
+            if options.isolation() == Some(true) {
+                return Err(OpenError::CannotIsolate {
+                    name: name.to_string(),
+                    reason: "it is a function registered in this program",
+                });
+            }
             return self.open_function(name, proc_, l2);
         }
+        // A file opened by its name is not an alias: the registry's marker is not read.
+        let as_file = self.hosting(options, false);
         if section.is_none() {
-            let cached = self.maps().by_name.get(name).filter(|m| !m.is_gone()).cloned();
+            let cached = self
+                .maps()
+                .by_name
+                .get(name)
+                .filter(|m| !m.is_gone() && m.is_hosted() == as_file.hosted)
+                .cloned();
             if let Some(module) = cached
                 && let Attempt::Done(result) = self.open_instance(&module, None, l2)
             {
@@ -188,12 +208,12 @@ impl ManagerState {
         }
         let mut file_error = None;
         if section.is_none() {
-            let whole = self.try_file(name, name, None, l2);
+            let whole = self.try_file(name, name, None, l2, as_file);
             let split = match split_entry(name) {
                 (file, Some(args))
                     if whole.as_ref().is_err_and(|e| matches!(e, OpenError::NotFound { .. })) =>
                 {
-                    Some(self.try_file(name, file, Some(args), l2))
+                    Some(self.try_file(name, file, Some(args), l2, as_file))
                 }
                 _ => None,
             };
@@ -206,11 +226,12 @@ impl ManagerState {
         let sections = sections_for(section);
         if let Some(registry) = &self.registry {
             for s in &sections {
-                if let Some(value) = registry.lookup(s, name)? {
+                if let Some((value, marked)) = registry.lookup_marked(s, name)? {
                     let (file, args) = split_entry(&value);
                     let target =
                         registry.entry_path(file).map_or_else(|| self.search.locate(file), Target::Path);
-                    return self.try_target(name, file, target, args, l2);
+                    let hosting = self.hosting(options, marked);
+                    return self.try_target(name, file, target, args, l2, hosting);
                 }
             }
         }
@@ -239,8 +260,9 @@ impl ManagerState {
         file: &str,
         args: Option<&str>,
         l2: LParam,
+        hosting: Hosting,
     ) -> Result<Hdrvr, OpenError> {
-        self.try_target(name, file, self.search.locate(file), args, l2)
+        self.try_target(name, file, self.search.locate(file), args, l2, hosting)
     }
 
     /// Opens `file` (of the name `name`) found at `target`.
@@ -251,6 +273,7 @@ impl ManagerState {
         target: Target,
         args: Option<&str>,
         l2: LParam,
+        hosting: Hosting,
     ) -> Result<Hdrvr, OpenError> {
         if let Target::Path(p) = &target
             && crate::loader::absent(p)
@@ -263,7 +286,7 @@ impl ManagerState {
         // A whole name that is a file is remembered for the fast path of later opens.
         let cache_as = (args.is_none() && file == name).then_some(name);
         loop {
-            let module = self.module_for_target(name, file, &target, cache_as)?;
+            let module = self.module_for_target(name, file, &target, cache_as, hosting)?;
             match self.open_instance(&module, args, l2) {
                 Attempt::Done(result) => return result,
                 Attempt::Retry => continue,

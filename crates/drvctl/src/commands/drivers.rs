@@ -33,6 +33,8 @@ struct Listed<'a> {
     entry: probe::ListedEntry<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     source: Option<&'static str>,
+    /// Marked to be hosted in a process of its own (`drvctl isolate`).
+    isolated: bool,
 }
 
 /// Where each entry comes from; `None` for each when the registry is one file.
@@ -54,15 +56,28 @@ pub fn list(ctx: &Ctx, section: &str, all: bool, json: bool) -> CliResult {
     for w in probe::registry_warnings(&doc) {
         output::note(&format!("{} line {}: {}", registry.path().display(), w.line, w.message));
     }
-    let sections: Vec<String> =
-        if all { doc.sections().iter().map(|s| s.to_string()).collect() } else { vec![section.to_string()] };
+    // The isolation markers' section holds no drivers.
+    let sections: Vec<String> = if all {
+        doc.sections()
+            .iter()
+            .filter(|s| !s.eq_ignore_ascii_case(drvproc_host::ISOLATE_SECTION))
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        vec![section.to_string()]
+    };
     let mut entries = Vec::new();
     for s in &sections {
         entries.extend(probe::check_entries(ctx, s, &doc.entries(s), false, PROBE_TIMEOUT, &mut |_| {}));
     }
     let key = registry.system_key().copied();
     let sources = sources(&registry, &entries)?;
-    let mut sourced: Vec<_> = entries.into_iter().zip(sources).collect();
+    let mut isolated = Vec::with_capacity(entries.len());
+    for e in &entries {
+        isolated.push(registry.is_isolated(&e.alias)?);
+    }
+    let mut sourced: Vec<_> =
+        entries.into_iter().zip(sources).zip(isolated).map(|((e, s), i)| (e, s, i)).collect();
     if json {
         let document = ListDocument {
             config: registry.path().display().to_string(),
@@ -70,12 +85,13 @@ pub fn list(ctx: &Ctx, section: &str, all: bool, json: bool) -> CliResult {
             sections: &sections,
             entries: sourced
                 .iter()
-                .map(|(e, source)| Listed {
+                .map(|(e, source, isolated)| Listed {
                     entry: e.listed(),
                     source: source.map(|s| match s {
                         EntrySource::SystemKey => "key",
                         EntrySource::File => "file",
                     }),
+                    isolated: *isolated,
                 })
                 .collect(),
         };
@@ -94,13 +110,13 @@ pub fn list(ctx: &Ctx, section: &str, all: bool, json: bool) -> CliResult {
         return Ok(());
     }
     // With two sources, each section lists the key's entries, then the file's.
-    sourced.sort_by_key(|(e, source)| {
+    sourced.sort_by_key(|(e, source, _)| {
         (sections.iter().position(|s| *s == e.section), *source != Some(EntrySource::SystemKey))
     });
-    let aliases: Vec<String> = sourced.iter().map(|(e, _)| probe::shown(&e.alias)).collect();
+    let aliases: Vec<String> = sourced.iter().map(|(e, _, _)| probe::shown(&e.alias)).collect();
     let width = aliases.iter().map(String::len).max().unwrap_or(0);
     let mut current = None;
-    for ((e, source), alias) in sourced.iter().zip(&aliases) {
+    for ((e, source, isolated), alias) in sourced.iter().zip(&aliases) {
         if current != Some((&e.section, *source)) {
             match (source, &key) {
                 (Some(EntrySource::SystemKey), Some(key)) => {
@@ -119,7 +135,8 @@ pub fn list(ctx: &Ctx, section: &str, all: bool, json: bool) -> CliResult {
             )),
             Some(p) => style::fail(p),
         };
-        println!("  {alias:<width$}  {}  {status}", probe::shown(&e.value));
+        let marker = if *isolated { "  [isolated]" } else { "" };
+        println!("  {alias:<width$}  {}  {status}{marker}", probe::shown(&e.value));
     }
     Ok(())
 }

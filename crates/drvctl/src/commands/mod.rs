@@ -5,6 +5,7 @@ pub mod convert;
 pub mod demo;
 pub mod doctor;
 pub mod drivers;
+pub mod isolation;
 pub mod messages;
 pub mod registration;
 

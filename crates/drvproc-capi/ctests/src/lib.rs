@@ -58,6 +58,16 @@ pub fn compile_clean(cmd: Command) {
     assert!(stderr.trim().is_empty(), "the compiler warned:\n{stderr}");
 }
 
+/// Linker flags that make the `-rpath` win over `LD_LIBRARY_PATH`: `cargo test`
+/// puts `target/debug` on that path, where a `libdrvproc.so` from an earlier build
+/// of the library's own package may lie, older than the one in `target/debug/deps`
+/// that this build made; with the default `RUNPATH` the C programs would load it
+/// and test stale code.
+#[cfg(unix)]
+fn rpath_first() -> &'static [&'static str] {
+    if cfg!(target_os = "linux") { &["-Wl,--disable-new-dtags"] } else { &[] }
+}
+
 /// Builds the C sample driver (`drivers/sample-c/sample.c`) into `dir`, warning-free,
 /// linked against libdrvproc; returns its path.
 #[cfg(unix)]
@@ -79,6 +89,7 @@ pub fn build_c_driver(source: &Path, out: &Path) -> PathBuf {
         .arg("-L")
         .arg(deps_dir())
         .arg(format!("-Wl,-rpath,{}", deps_dir().display()))
+        .args(rpath_first())
         .arg("-ldrvproc");
     compile_clean(cmd);
     out.to_path_buf()
@@ -99,6 +110,7 @@ pub fn build_c_program(name: &str, dir: &Path) -> PathBuf {
         .arg("-L")
         .arg(deps_dir())
         .arg(format!("-Wl,-rpath,{}", deps_dir().display()))
+        .args(rpath_first())
         .arg("-ldrvproc");
     compile_clean(cmd);
     out

@@ -113,8 +113,7 @@ impl Hosted {
         l2: LParam,
     ) -> LResult {
         if let Some(reason) = self.dead() {
-            failure::record(format!("driver {} is gone: {reason}", module.name));
-            return 0;
+            return Self::gone(module, msg, reason);
         }
         // SAFETY: forwarded contract.
         let result = unsafe { self.remote.call(id, h, msg, l1, l2) };
@@ -132,11 +131,22 @@ impl Hosted {
         l2: &mut Arg<'a>,
     ) -> LResult {
         if let Some(reason) = self.dead() {
-            failure::record(format!("driver {} is gone: {reason}", module.name));
-            return 0;
+            return Self::gone(module, msg, reason);
         }
         let result = self.remote.call_args(id, h, msg, l1, l2);
         self.settle(module, msg, result)
+    }
+
+    /// The answer of a dead module: 0, recorded as a failure except for the close
+    /// and unload messages, which release what the death left (the manager sends
+    /// them after a death in `DRV_CLOSE`): the death itself, recorded when it
+    /// happened, stays the failure the caller hears of.
+    fn gone(module: &Module, msg: Msg, reason: &str) -> LResult {
+        use drvproc::consts::{DRV_CLOSE, DRV_DISABLE, DRV_FREE};
+        if !matches!(msg, DRV_CLOSE | DRV_DISABLE | DRV_FREE) {
+            failure::record(format!("driver {} is gone: {reason}", module.name));
+        }
+        0
     }
 
     fn settle(&self, module: &Module, msg: Msg, result: Result<LResult, RemoteError>) -> LResult {
@@ -146,7 +156,7 @@ impl Hosted {
                 let text = format!("driver {} died on {}: {how}", module.name, MessageName(msg));
                 tracing::error!(target: "drvproc::isolation", driver = %module.name, msg = %MessageName(msg), "{text}");
                 if self.dead.set(text.clone()).is_ok() {
-                    self.retire(module);
+                    self.retire(module, &text);
                 }
                 failure::record(text);
                 0
@@ -161,13 +171,15 @@ impl Hosted {
     }
 
     /// Forgets the dead module and closes its instances (see the module notes).
-    fn retire(&self, module: &Module) {
+    fn retire(&self, module: &Module, death: &str) {
         let Some(manager) = crate::directory::find_local(self.manager) else { return };
         let state = manager.state();
         state.forget_module(module);
+        let death: std::sync::Arc<str> = death.into();
         for h in state.table.live_handles() {
             let mine = state.table.enter(h).is_some_and(|g| std::ptr::eq(g.module(), module));
             if mine {
+                failure::bury(h, &death);
                 let _ = state.close_instance_or_defer(h);
             }
         }
