@@ -123,7 +123,7 @@ pub use instance::Instance;
 pub use isolation::failure::{set_failure_hook, take_hosted_failure};
 pub use loader::{LoadError, probe_library};
 pub use manager::{DRIVER_FLAGS_VALID, DriverManager};
-pub use options::{HostSandbox, ManagerOptions};
+pub use options::{HostSandbox, IsolationReport, ManagerOptions, isolation_report};
 pub use params::{Param, SendError};
 pub use registry::{Committed, DRIVERS32, EditOptions, EntrySource, Registry, RegistryEdit, RegistryError};
 pub use resolve::is_path;

@@ -63,6 +63,11 @@ pub fn drvctl(args: &[&str]) -> Command {
         "DRVTRACE_SLEEP",
         "DRVTRACE_FAIL_OPEN",
         "DRVTRACE_LOAD",
+        "DRVTRACE_SEGV",
+        "DRVTRACE_EXIT",
+        "DRVPROC_HOSTD",
+        "DRVPROC_ISOLATE",
+        "DRVPROC_SANDBOX",
     ] {
         cmd.env_remove(var);
     }
