@@ -84,6 +84,12 @@ struct Subject<'a> {
 
 impl Subject<'_> {
     fn open(&self) -> Result<Instance, OpenError> {
+        // Hosted apart, the first death is all `diagnose` wants: no new host process
+        // (each could hang until the timeout) once the driver died.
+        let died = || HOSTED_FAILURE.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        if let Some(reason) = died().filter(|_| !self.pin) {
+            return Err(OpenError::HostFailed { driver: self.target.to_string(), reason });
+        }
         let instance = self.manager.open(self.target, None).inspect_err(|e| {
             if let OpenError::HostFailed { reason, .. } = e {
                 keep_hosted_failure(Some(reason.clone()));
