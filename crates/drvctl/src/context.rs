@@ -56,13 +56,18 @@ impl Ctx {
 
     /// A manager reading this registry, with the search path from `$DRVPROC_PATH`.
     pub fn manager(&self) -> DriverManager {
-        let mut options = ManagerOptions::new();
+        DriverManager::new(self.options())
+    }
+
+    /// The options of [`manager`](Self::manager).
+    pub fn options(&self) -> ManagerOptions {
+        let options = ManagerOptions::new();
         // Windows' own registry is the manager's default; naming its file would
         // leave the key out.
-        if let Some(config) = self.config.as_ref().filter(|_| !self.system_key) {
-            options = options.config_path(config);
+        match self.config.as_ref().filter(|_| !self.system_key) {
+            Some(config) => options.config_path(config),
+            None => options,
         }
-        DriverManager::new(options)
     }
 
     /// Where aliases of `section` live, in words: the file, or on Windows the

@@ -172,7 +172,17 @@ fn command(args: &[String]) -> clap::Command {
     }
 }
 
+/// The argument the manager starts its host processes with (`PROGRAM --channel FD`).
+#[cfg(target_os = "linux")]
+const HOST_FLAG: &str = "--channel";
+
 fn main() -> ExitCode {
+    // drvctl is the host program of the drivers it isolates ([`rules::host_program`]):
+    // before anything else (no signal handlers of drvctl's), serve the channel.
+    #[cfg(target_os = "linux")]
+    if std::env::args_os().nth(1).is_some_and(|a| a == HOST_FLAG) {
+        return drvproc_host::host_process_main();
+    }
     signal_dispositions();
     // A shell asking for completions (COMPLETE=bash drvctl -- ...) is answered here.
     clap_complete::CompleteEnv::with_factory(Cli::command).complete();

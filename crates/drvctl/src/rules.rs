@@ -7,9 +7,14 @@
 //! component holds the same library, so the `reload` rule sees a driver that relies on
 //! fresh statics; and the SDK's count of caught panics can be read after the last
 //! instance closed.
+//!
+//! A rule whose child crashed is run again by [`diagnose`] (Linux), in drvctl's own
+//! process with the driver hosted in a process of its own, to learn what the dead
+//! child could not tell: the message the driver died on and its last output.
 
 use std::cell::OnceCell;
 use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 
 use drvproc::consts::*;
 use drvproc::{LResult, Msg, def_driver_proc, message_name};
@@ -52,10 +57,26 @@ pub const RULES: &[(&str, &str)] = &[
 /// `DefDriverProc`.
 const UNDEFINED: [Msg; 6] = [0x000D, 0x000E, 0x0010, 0x0100, 0x0400, 0x07FF];
 
+/// The first failure of a hosted call during the rule running (see [`diagnose`]):
+/// kept across threads, as the `threads` rule sends from two of its own and a
+/// hosted failure is recorded on the thread whose call failed.
+static HOSTED_FAILURE: Mutex<Option<String>> = Mutex::new(None);
+
+/// Keeps this thread's last hosted failure in [`HOSTED_FAILURE`], unless one is
+/// there already (the first is the death; later ones say the driver is gone).
+fn keep_hosted_failure(failure: Option<String>) {
+    if let Some(text) = failure {
+        HOSTED_FAILURE.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(text);
+    }
+}
+
 /// The driver under test, opened through a manager; its image pinned from the first open.
 struct Subject<'a> {
     manager: DriverManager,
     target: &'a str,
+    /// Whether to pin the image in this process: not when the driver is hosted in
+    /// a process of its own, which pinning would defeat by loading it here.
+    pin: bool,
     /// `None` inside: the image could not be pinned (a function driver, or a
     /// platform without `module_path`).
     image: OnceCell<Option<libloading::Library>>,
@@ -63,7 +84,20 @@ struct Subject<'a> {
 
 impl Subject<'_> {
     fn open(&self) -> Result<Instance, OpenError> {
-        let instance = self.manager.open(self.target, None)?;
+        // Hosted apart, the first death is all `diagnose` wants: no new host process
+        // (each could hang until the timeout) once the driver died.
+        let died = || HOSTED_FAILURE.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        if let Some(reason) = died().filter(|_| !self.pin) {
+            return Err(OpenError::HostFailed { driver: self.target.to_string(), reason });
+        }
+        let instance = self.manager.open(self.target, None).inspect_err(|e| {
+            if let OpenError::HostFailed { reason, .. } = e {
+                keep_hosted_failure(Some(reason.clone()));
+            }
+        })?;
+        if !self.pin {
+            return Ok(instance);
+        }
         self.image.get_or_init(|| {
             let path = self.manager.module_path(instance.handle()).ok().flatten()?;
             // SAFETY: the manager has just mapped this very file and holds it, so this
@@ -99,13 +133,15 @@ fn calls_of(calls: &[Call], code: Msg) -> Vec<&Call> {
 fn send(i: &Instance, msg: Msg) -> LResult {
     // SAFETY: rules send only messages whose parameters are documented as unused or
     // undefined, with zeros: no pointer reaches the driver.
-    unsafe { i.send(msg, 0, 0) }.unwrap_or(0)
+    let answer = unsafe { i.send(msg, 0, 0) }.unwrap_or(0);
+    keep_hosted_failure(drvproc_host::take_hosted_failure());
+    answer
 }
 
 /// Runs rule `name` against `target`. A rule during which the SDK caught a panic
 /// fails, whatever the answers were.
 pub fn run(ctx: &Ctx, name: &str, target: &str) -> Verdict {
-    let subject = Subject { manager: ctx.manager(), target, image: OnceCell::new() };
+    let subject = Subject { manager: ctx.manager(), target, pin: true, image: OnceCell::new() };
     let verdict = judge(ctx, &subject, name);
     match subject.panics() {
         Some((count @ 1.., last)) => {
@@ -284,5 +320,115 @@ fn judge(ctx: &Ctx, m: &Subject, name: &str) -> Verdict {
             Err(e) => fail(format!("opening 2 instances failed: {e}")),
         },
         other => fail(format!("unknown rule {other}")),
+    }
+}
+
+/// What a rule run with the driver hosted in a process of its own learned of the
+/// driver's death.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub struct HostedDeath {
+    /// The message the driver died on, as the manager names it.
+    pub message: String,
+    /// The last line the driver's host process wrote, if any.
+    pub last_output: Option<String>,
+}
+
+/// Runs rule `name` against `target` once more, in this process with a manager of
+/// its own that hosts the driver in a process of its own (`timeout` per message),
+/// and returns how the driver died, if its host process died of it.
+///
+/// This is what a rule's child cannot say once the driver took it down: the
+/// manager that saw the death is drvctl's, so it names the message, and the host
+/// process's output is kept by drvctl's supervisor, not lost with the child. It is
+/// not the verdict itself, which stays the child's (see `check`): a driver hosted
+/// apart from the application's memory may behave differently, and a death only
+/// seen here is no evidence against in-process hosting.
+#[cfg(target_os = "linux")]
+pub fn diagnose(ctx: &Ctx, name: &str, target: &str, timeout: std::time::Duration) -> Option<HostedDeath> {
+    let options = ctx.options().isolate(true).host_program(host_program()).host_timeout(timeout);
+    *HOSTED_FAILURE.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    {
+        let subject =
+            Subject { manager: DriverManager::new(options), target, pin: false, image: OnceCell::new() };
+        let _ = judge(ctx, &subject, name);
+        // Closes and unloads in the drop below record their failures on this thread.
+    }
+    keep_hosted_failure(drvproc_host::take_hosted_failure());
+    let failure = HOSTED_FAILURE.lock().unwrap_or_else(PoisonError::into_inner).take()?;
+    hosted_death(&failure)
+}
+
+/// The program that hosts the drivers drvctl isolates: `$DRVPROC_HOSTD`, else
+/// drvctl itself (it serves the channel when started with the manager's
+/// `--channel FD`).
+///
+/// Not `drvproc-hostd` beside drvctl, the manager's default: installing drvctl
+/// does not install it, and a build of drvctl alone does not build it, so one found
+/// there may be of another version, speaking another protocol. drvctl itself always
+/// matches. It does not export `DriverCallback` as `drvproc-hostd` does; no rule
+/// asks a driver for notifications.
+#[cfg(target_os = "linux")]
+fn host_program() -> std::path::PathBuf {
+    match std::env::var_os("DRVPROC_HOSTD") {
+        Some(program) => program.into(),
+        None => std::env::current_exe().unwrap_or_else(|_| "drvctl".into()),
+    }
+}
+
+/// The death in a hosted failure's words ("driver D died on MSG: host process PID
+/// CAUSE; its last output: LINE"); `None` for any other failure, and for a host
+/// killed by its manager (a hang, which the rule's child already reports as one).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn hosted_death(failure: &str) -> Option<HostedDeath> {
+    let (head, last_output) = match failure.split_once("; its last output: ") {
+        Some((head, line)) => (head, Some(line.trim().to_string()).filter(|l| !l.is_empty())),
+        None => (failure, None),
+    };
+    let (died, host) = head.rsplit_once(": host process ")?;
+    let (_, message) = died.rsplit_once(" died on ")?;
+    let (_pid, cause) = host.split_once(' ')?;
+    if cause.starts_with("was killed: ") {
+        return None;
+    }
+    Some(HostedDeath { message: message.to_string(), last_output })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosted_deaths_are_read_from_the_managers_words() {
+        assert_eq!(
+            hosted_death(
+                "driver /d/libx.so died on DRV_QUERYCONFIGURE: host process 42 was killed by SIGSEGV"
+            ),
+            Some(HostedDeath { message: "DRV_QUERYCONFIGURE".into(), last_output: None })
+        );
+        assert_eq!(
+            hosted_death(
+                "driver a died on 0x07FF (undefined): host process 7 was killed by SIGABRT (core dumped); \
+                 its last output: x: aborting"
+            ),
+            Some(HostedDeath {
+                message: "0x07FF (undefined)".into(),
+                last_output: Some("x: aborting".into())
+            })
+        );
+        assert_eq!(
+            hosted_death(
+                "driver a died on DRV_FREE: host process 7 exited with status 0; its last output:  "
+            ),
+            Some(HostedDeath { message: "DRV_FREE".into(), last_output: None })
+        );
+        // A hang, killed at the timeout; a message that was not delivered.
+        assert_eq!(
+            hosted_death(
+                "driver a died on DRV_OPEN: host process 7 was killed: DRV_OPEN took longer than 1s"
+            ),
+            None
+        );
+        assert_eq!(hosted_death("driver a: DRV_USER was not delivered: too long"), None);
     }
 }

@@ -153,7 +153,7 @@ pub use instance::Instance;
 pub use isolation::failure::{death_of, set_failure_hook, take_hosted_failure};
 pub use loader::{LoadError, probe_library};
 pub use manager::{DRIVER_FLAGS_VALID, DriverManager};
-pub use options::{HostSandbox, ManagerOptions, OpenOptions};
+pub use options::{HostSandbox, IsolationReport, ManagerOptions, OpenOptions, isolation_report};
 pub use params::{Param, SendError};
 pub use registry::{
     Committed, DRIVERS32, EditOptions, EntrySource, ISOLATE_SECTION, Registry, RegistryEdit, RegistryError,

@@ -239,3 +239,25 @@ pub(crate) fn default_host_program() -> PathBuf {
     let beside = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.join("drvproc-hostd")));
     beside.filter(|p| p.is_file()).unwrap_or_else(|| PathBuf::from("drvproc-hostd"))
 }
+
+/// What isolating a driver would use on this machine, for a diagnosis
+/// (`drvctl doctor`): the host program a manager with default options starts, and
+/// how far the kernel can sandbox it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IsolationReport {
+    /// The host program: `$DRVPROC_HOSTD`, else `drvproc-hostd` beside the running
+    /// program, else the bare name, which `PATH` resolves.
+    pub host_program: PathBuf,
+    /// The kernel's Landlock ABI version, or why the sandbox can only set
+    /// no-new-privileges (or, off Linux, why there is no isolation at all).
+    pub landlock: Result<i32, String>,
+}
+
+/// [`IsolationReport`] of this machine, as the running program sees it.
+pub fn isolation_report() -> IsolationReport {
+    #[cfg(target_os = "linux")]
+    let landlock = crate::isolation::supervisor::landlock_abi().map_err(|absence| absence.to_string());
+    #[cfg(not(target_os = "linux"))]
+    let landlock = Err("isolated hosting is only available on Linux".to_string());
+    IsolationReport { host_program: default_host_program(), landlock }
+}

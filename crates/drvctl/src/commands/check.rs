@@ -31,10 +31,38 @@ struct CheckDocument<'a> {
 
 /// Runs one rule in a child; a crash or hang is the rule's failure. The flag says
 /// whether the verdict is the child's own (it did not crash or hang).
+///
+/// The child, not a driver hosted by drvctl's own manager in a process of its own,
+/// decides every verdict, because what `check` judges is the driver as an
+/// application hosts it by default: in the application's process. Two rules need
+/// the image in the very process that drives it (the SDK's count of caught panics
+/// is read through it; `reload` pins it, so that a driver relying on fresh statics
+/// is caught), and a driver hosted apart gets a fresh process at every load and
+/// hides exactly that. The child is also drvctl's own crash isolation for this
+/// in-process hosting, on every platform (isolated hosting is Linux-only).
+///
+/// A crash is where hosting apart is better, and there it is used (Linux): the rule
+/// runs again with the driver in a host process of drvctl's manager
+/// ([`crate::rules::diagnose`]), which says what the dead child could not, the message
+/// the driver died on and its last output. A hang is not run again: that would
+/// cost the whole timeout a second time.
 fn run_rule(ctx: &Ctx, rule: &str, target: &str, timeout: Duration) -> CliResult<(Verdict, bool)> {
     Ok(match child::run::<Verdict>(ctx, &format!("check:{rule}"), target, timeout)? {
         Outcome::Reported(v) => (v, true),
         Outcome::Died(how) => {
+            #[cfg(target_os = "linux")]
+            let how = match crate::rules::diagnose(ctx, rule, target, timeout) {
+                Some(hosted) => child::Death {
+                    during: Some(hosted.message),
+                    last_words: if how.last_words.is_empty() {
+                        hosted.last_output.unwrap_or_default()
+                    } else {
+                        how.last_words
+                    },
+                    ..how
+                },
+                None => how,
+            };
             (Verdict { pass: false, evidence: format!("the driver crashed the process: {how}") }, false)
         }
         Outcome::TimedOut(t, _) => (

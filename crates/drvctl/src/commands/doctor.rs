@@ -1,5 +1,14 @@
 //! `doctor`: every registered driver, probed in a child process, and for each
-//! broken one a command that fixes it.
+//! broken one a command that fixes it; and whether drivers can be isolated here.
+//!
+//! The probes run in batches of drvctl children ([`probe::check_entries`]), not in
+//! host processes of drvctl's own manager, though both contain a driver's crash or
+//! hang. The question doctor answers is whether an application opening an entry
+//! gets a driver, and an application hosts it by default in its own process: the
+//! child maps the file with the manager's own loader in that very way, so a
+//! missing dependency, a foreign library or a missing `DriverProc` is told apart
+//! in the loader's words, which a host process would only pass on as text. And one
+//! child probes up to 64 entries, where hosting would start a process per entry.
 
 use std::time::Duration;
 
@@ -23,6 +32,74 @@ struct DoctorDocument<'a> {
     warnings: Vec<Warning>,
     total: usize,
     broken: usize,
+    /// Linux only: isolation is not available elsewhere.
+    #[cfg(target_os = "linux")]
+    isolation: Isolation,
+}
+
+/// Whether drivers can be hosted in processes of their own here (`DRVPROC_ISOLATE=1`
+/// or an alias's isolation marker), and how far such a process is confined.
+#[derive(Serialize)]
+#[cfg(target_os = "linux")]
+struct Isolation {
+    /// The host program as a manager started by drvctl names it.
+    host_program: String,
+    /// Where it was found; `None`: nowhere, so isolated opens fail.
+    host_program_found: Option<String>,
+    /// The kernel's Landlock ABI version; `None`: no file confinement (see
+    /// `landlock_missing`).
+    landlock_abi: Option<i32>,
+    /// Why the kernel offers no Landlock.
+    landlock_missing: Option<String>,
+}
+
+#[cfg(target_os = "linux")]
+impl Isolation {
+    fn here() -> Isolation {
+        let report = drvproc_host::isolation_report();
+        let found = located(&report.host_program);
+        let (landlock_abi, landlock_missing) = match report.landlock {
+            Ok(abi) => (Some(abi), None),
+            Err(why) => (None, Some(why)),
+        };
+        Isolation {
+            host_program: report.host_program.display().to_string(),
+            host_program_found: found.map(|p| p.display().to_string()),
+            landlock_abi,
+            landlock_missing,
+        }
+    }
+
+    /// The line of the text output.
+    fn line(&self) -> String {
+        let sandbox = match (self.landlock_abi, &self.landlock_missing) {
+            (Some(abi), _) => format!("sandbox: Landlock ABI {abi}"),
+            (None, why) => format!(
+                "sandbox: no new privileges only, files not confined ({})",
+                why.as_deref().unwrap_or("no Landlock")
+            ),
+        };
+        match &self.host_program_found {
+            Some(path) => format!("{} isolation: host program {path}; {sandbox}", style::pass("ok    ")),
+            None => format!(
+                "{} isolation: no host program {} (install drvproc-hostd beside the application or on \
+                 PATH, or name it with DRVPROC_HOSTD); {sandbox}",
+                style::fail("absent"),
+                self.host_program
+            ),
+        }
+    }
+}
+
+/// Where `program` is: itself when it names a directory, else the first match on
+/// `PATH`, as the manager's start of a host process resolves it.
+#[cfg(target_os = "linux")]
+fn located(program: &std::path::Path) -> Option<std::path::PathBuf> {
+    if program.components().count() > 1 {
+        return program.is_file().then(|| program.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file())
 }
 
 /// An entry of `doctor --json`: the probe's report, and the command the text
@@ -64,6 +141,8 @@ pub fn doctor(ctx: &Ctx, json: bool, timeout: u64) -> CliResult<bool> {
                 .collect(),
             warnings,
             broken,
+            #[cfg(target_os = "linux")]
+            isolation: Isolation::here(),
         };
         output::print_json("doctor", &document)?;
         return Ok(broken == 0);
@@ -72,7 +151,12 @@ pub fn doctor(ctx: &Ctx, json: bool, timeout: u64) -> CliResult<bool> {
     for w in &warnings {
         println!("{} {} line {}: {}", style::fail("warn  "), registry.path().display(), w.line, w.message);
     }
+    // Before the summary, which stays the last line.
+    #[cfg(target_os = "linux")]
+    let isolation = Isolation::here().line();
     if entries.is_empty() {
+        #[cfg(target_os = "linux")]
+        println!("{isolation}");
         println!("no driver entries in [{}] of {}", DRIVER_SECTIONS.join("], ["), registry.path().display());
         return Ok(true);
     }
@@ -90,6 +174,8 @@ pub fn doctor(ctx: &Ctx, json: bool, timeout: u64) -> CliResult<bool> {
             }
         }
     }
+    #[cfg(target_os = "linux")]
+    println!("{isolation}");
     println!("{}, {broken} broken", probe::entries(entries.len()));
     Ok(broken == 0)
 }

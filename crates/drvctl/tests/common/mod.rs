@@ -63,6 +63,11 @@ pub fn drvctl(args: &[&str]) -> Command {
         "DRVTRACE_SLEEP",
         "DRVTRACE_FAIL_OPEN",
         "DRVTRACE_LOAD",
+        "DRVTRACE_SEGV",
+        "DRVTRACE_EXIT",
+        "DRVPROC_HOSTD",
+        "DRVPROC_ISOLATE",
+        "DRVPROC_SANDBOX",
     ] {
         cmd.env_remove(var);
     }
@@ -93,4 +98,31 @@ pub fn messages(out: &str) -> Vec<String> {
 
 pub fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// `doctor`'s text output without its isolation line (Linux), whose host program and
+/// Landlock ABI depend on the machine (`tests/doctor_isolation.rs` checks it), which
+/// must be there once, just before the last line.
+pub fn without_isolation(out: &str) -> String {
+    if !cfg!(target_os = "linux") {
+        return out.to_string();
+    }
+    let lines: Vec<&str> = out.lines().collect();
+    let at = lines.len().checked_sub(2).unwrap_or_else(|| panic!("no isolation line: {out}"));
+    assert!(
+        lines[at].starts_with("ok     isolation: ") || lines[at].starts_with("absent isolation: "),
+        "no isolation line before the last: {out}"
+    );
+    let kept: Vec<&str> = lines.iter().enumerate().filter(|&(i, _)| i != at).map(|(_, l)| *l).collect();
+    format!("{}\n", kept.join("\n"))
+}
+
+/// `doctor --json`'s document without its `isolation` object (Linux), which must be
+/// there.
+pub fn without_isolation_json(mut v: serde_json::Value) -> serde_json::Value {
+    if cfg!(target_os = "linux") {
+        let isolation = v.as_object_mut().unwrap().remove("isolation");
+        assert!(isolation.is_some_and(|i| i.is_object()), "no isolation object");
+    }
+    v
 }
