@@ -84,6 +84,8 @@
 //! type (an `ACMDRVOPENDESCW` is `'audc'`; an `ICOPEN` of that size otherwise);
 //! anything else that is not NULL (an MCI driver's `MCI_OPEN_DRIVER_PARMSW`, a
 //! private structure) is refused ([`MarshalError::UnknownOpenParam`]).
+//! A hosted module keeps the class its first such open names ([`open_class`]),
+//! so its later messages of that class are known.
 //!
 //! Any other message (driver-defined ones from `DRV_USER`, and system ones not
 //! listed) is refused by [`marshal`] when either parameter is not 0
@@ -1368,6 +1370,32 @@ fn open_layout(class: DriverClass, head: &[u8; 8]) -> Result<&'static Layout, Ma
         _ if size as usize == OPEN_DESC.native_size && fcc_type == audc => Ok(&OPEN_DESC),
         _ if size as usize == IC_OPEN.native_size && (fcc_type == vidc || fcc_type == audc) => Ok(&IC_OPEN),
         _ => Err(MarshalError::UnknownOpenParam { size, fcc_type }),
+    }
+}
+
+/// The class a `DRV_OPEN` names through its `lParam2`: [`DriverClass::Acm`] for an
+/// `ACMDRVOPENDESCW`, [`DriverClass::Icm`] for an `ICOPEN`, read as [`marshal`]
+/// reads it for a driver of `class`; `None` for a NULL `lParam2` or one that is
+/// neither. A hosted module learns its class from it, so that the messages of its
+/// class can be carried afterwards: msacm32 and the VfW manager open every codec
+/// this way before they send it anything of the class.
+///
+/// # Safety
+/// `l2` is `DRV_OPEN`'s `lParam2` as [`marshal`] requires it for `class`: NULL or
+/// a readable class structure (at least its size and type).
+pub(crate) unsafe fn open_class(class: DriverClass, l2: LParam) -> Option<DriverClass> {
+    if l2 == 0 {
+        return None;
+    }
+    // SAFETY: a class structure starts with its size and type (the contract).
+    let head = unsafe { caller::array::<8>(l2 as usize) };
+    let layout = open_layout(class, &head).ok()?;
+    if std::ptr::eq(layout, &OPEN_DESC) {
+        Some(DriverClass::Acm)
+    } else if std::ptr::eq(layout, &IC_OPEN) {
+        Some(DriverClass::Icm)
+    } else {
+        None
     }
 }
 

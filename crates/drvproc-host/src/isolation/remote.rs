@@ -13,7 +13,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use drvproc::{DriverId, Hdrvr, LParam, LResult, MessageName, Msg};
+use std::collections::HashMap;
+
+use drvproc::consts::{DRV_CLOSE, DRV_OPEN};
+use drvproc::vfw::consts::ICM_COMPRESS_GET_SIZE;
+use drvproc::{DriverClass, DriverId, Hdrvr, LParam, LResult, MessageName, Msg};
 
 use super::channel::{ChannelError, Client};
 use super::marshal::{self, Arg, Context, MarshalError, Marshalled};
@@ -45,12 +49,57 @@ struct Conn {
     client: Client,
     /// Where parameters are packed before they are copied into the payload.
     scratch: Vec<u8>,
+    /// What the marshaller knows of the module beyond each message.
+    known: Known,
+}
+
+/// What a hosted module's messages teach the marshaller: the class of the driver,
+/// from the first `DRV_OPEN` whose `lParam2` names it (a module is hosted before
+/// anyone has said what it is, and msacm32 and the VfW manager open a codec this
+/// way before they send it anything of its class), and each instance's output
+/// capacity for `ICM_COMPRESS`, from its last `ICM_COMPRESS_GET_SIZE` answer.
+#[derive(Default)]
+struct Known {
+    class: DriverClass,
+    capacity: HashMap<DriverId, u32>,
+}
+
+impl Known {
+    fn context(&self, id: DriverId) -> Context {
+        Context { class: self.class, compress_capacity: self.capacity.get(&id).copied() }
+    }
+
+    /// Learns from a message the driver has answered with `ret`.
+    ///
+    /// # Safety
+    /// For `DRV_OPEN`, `l2` is what [`marshal::open_class`] requires.
+    unsafe fn learn(&mut self, id: DriverId, msg: Msg, l2: LParam, ret: LResult) {
+        match msg {
+            DRV_OPEN if self.class == DriverClass::Generic => {
+                // SAFETY: forwarded contract.
+                if let Some(class) = unsafe { marshal::open_class(self.class, l2) } {
+                    self.class = class;
+                }
+            }
+            DRV_CLOSE => {
+                self.capacity.remove(&id);
+            }
+            ICM_COMPRESS_GET_SIZE if self.class == DriverClass::Icm => match u32::try_from(ret) {
+                Ok(n) if n > 0 => {
+                    self.capacity.insert(id, n);
+                }
+                _ => {
+                    self.capacity.remove(&id);
+                }
+            },
+            _ => {}
+        }
+    }
 }
 
 /// A module served by a host process over one channel.
 pub(crate) struct Remote {
     conn: Mutex<Conn>,
-    ctx: Context,
     timeout: Duration,
     /// The host process, when this side started one; dropping it kills the host
     /// (and its process group) if it has not ended by then.
@@ -90,12 +139,14 @@ fn supervisor() -> Result<&'static Supervisor, RemoteError> {
 }
 
 impl Remote {
-    /// A hosted module reached through `client`; every call waits at most
-    /// `timeout` for its answer (after that the channel is dead).
-    pub(crate) fn new(client: Client, ctx: Context, timeout: Duration) -> Remote {
+    /// A hosted module reached through `client`, a driver of `class` (or
+    /// [`DriverClass::Generic`] until its opens say more; see [`Known`]); every call
+    /// waits at most `timeout` for its answer (after that the channel is dead).
+    pub(crate) fn new(client: Client, class: DriverClass, timeout: Duration) -> Remote {
         let scratch = vec![0u8; client.payload_len()];
         let retiring = Arc::new(AtomicBool::new(false));
-        Remote { conn: Mutex::new(Conn { client, scratch }), ctx, timeout, host: None, retiring }
+        let known = Known { class, ..Known::default() };
+        Remote { conn: Mutex::new(Conn { client, scratch, known }), timeout, host: None, retiring }
     }
 
     /// Starts `command` (`drvproc-hostd`, with its output and sandbox settings) on
@@ -104,7 +155,7 @@ impl Remote {
     /// module in the event that records the death.
     pub(crate) fn spawn(
         command: HostCommand,
-        ctx: Context,
+        class: DriverClass,
         timeout: Duration,
         label: String,
     ) -> Result<Remote, RemoteError> {
@@ -126,7 +177,7 @@ impl Remote {
                 }
             })
             .map_err(|e| RemoteError::Host(e.to_string()))?;
-        let mut remote = Remote::new(client, ctx, timeout);
+        let mut remote = Remote::new(client, class, timeout);
         remote.host = Some(host);
         remote.retiring = retiring;
         Ok(remote)
@@ -202,13 +253,15 @@ impl Remote {
         l2: LParam,
     ) -> Result<LResult, RemoteError> {
         let mut guard = self.conn();
-        let Conn { client, scratch } = &mut *guard;
+        let Conn { client, scratch, known } = &mut *guard;
         // SAFETY: forwarded contract.
-        let packed = unsafe { marshal::marshal(&self.ctx, msg, l1, l2, scratch) }?;
+        let packed = unsafe { marshal::marshal(&known.context(id), msg, l1, l2, scratch) }?;
         let (ret, payload) =
             exchange(client, scratch, &packed, id, hdrvr, self.timeout).map_err(|e| self.escalate(e, msg))?;
         // SAFETY: forwarded contract; `packed` describes this call's parameters.
         unsafe { marshal::copy_back(&packed, payload) }?;
+        // SAFETY: forwarded contract (`DRV_OPEN`'s lParam2 was just marshalled as such).
+        unsafe { known.learn(id, msg, l2, ret) };
         Ok(ret)
     }
 
@@ -224,7 +277,7 @@ impl Remote {
         l2: &mut Arg<'a>,
     ) -> Result<LResult, RemoteError> {
         let mut guard = self.conn();
-        let Conn { client, scratch } = &mut *guard;
+        let Conn { client, scratch, .. } = &mut *guard;
         let packed = marshal::marshal_args(msg, l1, l2, scratch)?;
         let (ret, payload) =
             exchange(client, scratch, &packed, id, hdrvr, self.timeout).map_err(|e| self.escalate(e, msg))?;
@@ -345,7 +398,7 @@ mod tests {
             let mut driver = driver;
             host::serve(&mut server, &mut driver)
         });
-        (Remote::new(client, Context::default(), Duration::from_secs(10)), host)
+        (Remote::new(client, DriverClass::Generic, Duration::from_secs(10)), host)
     }
 
     #[test]
