@@ -127,6 +127,21 @@ pub(crate) const MAX_PAYLOAD_LEN: usize = 1 << 30;
 /// context switch, and short enough that an idle channel goes to sleep at once.
 pub(crate) const DEFAULT_SPIN: Duration = Duration::from_micros(20);
 
+/// The variable that sets the spin of both ends of a host process's channel, in
+/// nanoseconds, for measurements (the spin-0 figures of the manager's isolation
+/// bench). The host inherits the application's environment, so both ends read the
+/// same value.
+pub(crate) const SPIN_VAR: &str = "DRVPROC_HOST_SPIN_NS";
+
+/// The spin of a host process's channel: [`SPIN_VAR`] when it holds a number of
+/// nanoseconds, else [`DEFAULT_SPIN`].
+pub(crate) fn configured_spin() -> Duration {
+    std::env::var(SPIN_VAR)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .map_or(DEFAULT_SPIN, Duration::from_nanos)
+}
+
 const MAGIC: u32 = u32::from_le_bytes(*b"DRch");
 const VERSION: u32 = 1;
 /// Where the payload area starts: one page after the mapping's start.

@@ -161,7 +161,8 @@ impl Remote {
     ) -> Result<Remote, RemoteError> {
         use std::os::fd::AsRawFd;
 
-        let client = Client::create(super::channel::DEFAULT_PAYLOAD_LEN)?;
+        let mut client = Client::create(super::channel::DEFAULT_PAYLOAD_LEN)?;
+        client.set_spin(super::channel::configured_spin());
         let fd = client.fd();
         let command = command.arg("--channel").arg(fd.as_raw_fd().to_string());
         let dead = client.dead_switch();
