@@ -410,6 +410,23 @@ impl Client {
         fill: impl FnOnce(&mut [u8]),
         timeout: Duration,
     ) -> Result<Reply<'_>, ChannelError> {
+        let pack = |payload: &mut [u8]| {
+            fill(payload);
+            Ok::<_, ChannelError>((*request, ()))
+        };
+        self.call_with(pack, timeout).map(|(reply, ())| reply)
+    }
+
+    /// [`call`](Self::call) for a request that `pack` makes while it writes the
+    /// payload area: the parameters are packed straight into the shared area, with
+    /// no copy through a buffer of this process. `pack`'s other result comes back
+    /// with the reply. When `pack` fails, nothing is sent and the channel stays as
+    /// it was.
+    pub(crate) fn call_with<T, E: From<ChannelError>>(
+        &mut self,
+        pack: impl FnOnce(&mut [u8]) -> Result<(Request, T), E>,
+        timeout: Duration,
+    ) -> Result<(Reply<'_>, T), E> {
         let map = &*self.map;
         let control = map.control();
         let (req, resp) = (&control.request.0, &control.response.0);
@@ -417,31 +434,33 @@ impl Client {
             (EMPTY, EMPTY) => {}
             (EMPTY | FULL, EMPTY | FULL) => {
                 map.mark_dead();
-                return Err(ChannelError::Busy);
+                return Err(ChannelError::Busy.into());
             }
-            _ => return Err(ChannelError::PeerDead),
+            _ => return Err(ChannelError::PeerDead.into()),
         }
+        // SAFETY: both words are `EMPTY`, so the payload area (`payload_len` bytes
+        // inside the mapping) is the client's until the publication below; `&mut
+        // self` makes this the only reference to it in this process, and it ends
+        // with `pack`.
+        let (request, packed) =
+            pack(unsafe { std::slice::from_raw_parts_mut(map.payload_ptr(), map.payload_len) })?;
         self.seq = self.seq.wrapping_add(1);
-        let frame = Request { seq: self.seq, ..*request };
+        let frame = Request { seq: self.seq, ..request };
         // SAFETY: both words are `EMPTY`, so the client owns the request frame
         // (module notes, step 1); the frame lies in the mapping.
         unsafe { req.frame.get().write_volatile(frame) };
-        // SAFETY: the payload area is `payload_len` bytes inside the mapping, owned by
-        // the client until the publication below; `&mut self` makes this the only
-        // reference to it in this process, and it ends with `fill`.
-        fill(unsafe { std::slice::from_raw_parts_mut(map.payload_ptr(), map.payload_len) });
         publish(req)?;
         let deadline = Instant::now().checked_add(timeout);
         match wait_full(resp, &mut self.spin, deadline) {
             Ok(()) => {}
             Err(Wait::TimedOut) => {
                 map.mark_dead();
-                return Err(ChannelError::Timeout(timeout));
+                return Err(ChannelError::Timeout(timeout).into());
             }
-            Err(Wait::Dead) => return Err(ChannelError::PeerDead),
+            Err(Wait::Dead) => return Err(ChannelError::PeerDead.into()),
             Err(Wait::Failed(e)) => {
                 map.mark_dead();
-                return Err(ChannelError::Wait(e));
+                return Err(ChannelError::Wait(e).into());
             }
         }
         // SAFETY: the response word was `FULL` (acquired), so the server has
@@ -452,12 +471,12 @@ impl Client {
         let _ = resp.state.compare_exchange(FULL, EMPTY, Ordering::Relaxed, Ordering::Relaxed);
         if response.seq != self.seq {
             map.mark_dead();
-            return Err(ChannelError::OutOfSequence { expected: self.seq, got: response.seq });
+            return Err(ChannelError::OutOfSequence { expected: self.seq, got: response.seq }.into());
         }
-        // SAFETY: as for `fill`; the server has handed the payload area back, and the
+        // SAFETY: as for `pack`; the server has handed the payload area back, and the
         // shared borrow ends before `&mut self` allows the next call.
         let payload = unsafe { std::slice::from_raw_parts(map.payload_ptr(), map.payload_len) };
-        Ok(Reply { response, payload })
+        Ok((Reply { response, payload }, packed))
     }
 }
 

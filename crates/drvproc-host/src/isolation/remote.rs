@@ -4,9 +4,9 @@
 //! wrote.
 //!
 //! One channel carries one call at a time, so calls to one hosted module are
-//! serialised here (a lock around the channel). The parameters are packed into a
-//! scratch buffer and then copied into the shared payload, which costs one copy of
-//! the in bytes; packing straight into the shared area is the next step.
+//! serialised here (a lock around the channel). The parameters are packed straight
+//! into the shared payload (the in bytes are copied once, from the caller's memory
+//! into the area the host reads), and the out bytes are copied once back.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,8 +47,6 @@ pub(crate) enum RemoteError {
 
 struct Conn {
     client: Client,
-    /// Where parameters are packed before they are copied into the payload.
-    scratch: Vec<u8>,
     /// What the marshaller knows of the module beyond each message.
     known: Known,
 }
@@ -143,10 +141,9 @@ impl Remote {
     /// [`DriverClass::Generic`] until its opens say more; see [`Known`]); every call
     /// waits at most `timeout` for its answer (after that the channel is dead).
     pub(crate) fn new(client: Client, class: DriverClass, timeout: Duration) -> Remote {
-        let scratch = vec![0u8; client.payload_len()];
         let retiring = Arc::new(AtomicBool::new(false));
         let known = Known { class, ..Known::default() };
-        Remote { conn: Mutex::new(Conn { client, scratch, known }), timeout, host: None, retiring }
+        Remote { conn: Mutex::new(Conn { client, known }), timeout, host: None, retiring }
     }
 
     /// Starts `command` (`drvproc-hostd`, with its output and sandbox settings) on
@@ -254,11 +251,12 @@ impl Remote {
         l2: LParam,
     ) -> Result<LResult, RemoteError> {
         let mut guard = self.conn();
-        let Conn { client, scratch, known } = &mut *guard;
+        let Conn { client, known } = &mut *guard;
+        let ctx = known.context(id);
         // SAFETY: forwarded contract.
-        let packed = unsafe { marshal::marshal(&known.context(id), msg, l1, l2, scratch) }?;
-        let (ret, payload) =
-            exchange(client, scratch, &packed, id, hdrvr, self.timeout).map_err(|e| self.escalate(e, msg))?;
+        let pack = |payload: &mut [u8]| unsafe { marshal::marshal(&ctx, msg, l1, l2, payload) };
+        let (ret, packed, payload) =
+            exchange(client, pack, id, hdrvr, self.timeout).map_err(|e| self.escalate(e, msg))?;
         // SAFETY: forwarded contract; `packed` describes this call's parameters.
         unsafe { marshal::copy_back(&packed, payload) }?;
         // SAFETY: forwarded contract (`DRV_OPEN`'s lParam2 was just marshalled as such).
@@ -278,10 +276,10 @@ impl Remote {
         l2: &mut Arg<'a>,
     ) -> Result<LResult, RemoteError> {
         let mut guard = self.conn();
-        let Conn { client, scratch, .. } = &mut *guard;
-        let packed = marshal::marshal_args(msg, l1, l2, scratch)?;
-        let (ret, payload) =
-            exchange(client, scratch, &packed, id, hdrvr, self.timeout).map_err(|e| self.escalate(e, msg))?;
+        let Conn { client, .. } = &mut *guard;
+        let pack = |payload: &mut [u8]| marshal::marshal_args(msg, l1, l2, payload);
+        let (ret, packed, payload) =
+            exchange(client, pack, id, hdrvr, self.timeout).map_err(|e| self.escalate(e, msg))?;
         marshal::copy_back_args(&packed, l1, l2, payload)?;
         Ok(ret)
     }
@@ -309,32 +307,37 @@ fn describe(death: &Death) -> String {
     }
 }
 
-/// Sends a packed `CALL` and waits for its answer: the driver's result and the
-/// payload to copy back from.
-fn exchange<'c>(
-    client: &'c mut Client,
-    scratch: &[u8],
-    packed: &Marshalled,
+/// Sends a `CALL` whose parameters `pack` writes straight into the payload, and
+/// waits for its answer: the driver's result, what was packed, and the payload to
+/// copy back from. Nothing is sent when packing fails.
+fn exchange(
+    client: &mut Client,
+    pack: impl FnOnce(&mut [u8]) -> Result<Marshalled, MarshalError>,
     id: DriverId,
     hdrvr: Hdrvr,
     timeout: Duration,
-) -> Result<(LResult, &'c [u8]), RemoteError> {
-    let (t1, v1) = packed.l1.encode();
-    let (t2, v2) = packed.l2.encode();
-    let request = Request {
-        op: op::CALL,
-        msg: packed.msg,
-        id: id as u64,
-        hdrvr: hdrvr.raw() as u64,
-        l1: v1,
-        l2: v2,
-        tags: [t1, t2],
-        ..Request::default()
-    };
-    let used = &scratch[..packed.used];
-    let reply = client.call(&request, |payload| payload[..used.len()].copy_from_slice(used), timeout)?;
+) -> Result<(LResult, Marshalled, &[u8]), RemoteError> {
+    let (reply, packed) = client.call_with(
+        |payload| {
+            let m = pack(payload)?;
+            let (t1, v1) = m.l1.encode();
+            let (t2, v2) = m.l2.encode();
+            let request = Request {
+                op: op::CALL,
+                msg: m.msg,
+                id: id as u64,
+                hdrvr: hdrvr.raw() as u64,
+                l1: v1,
+                l2: v2,
+                tags: [t1, t2],
+                ..Request::default()
+            };
+            Ok::<_, RemoteError>((request, m))
+        },
+        timeout,
+    )?;
     let ret = answer(reply.response, reply.payload)?;
-    Ok((ret as LResult, reply.payload))
+    Ok((ret as LResult, packed, reply.payload))
 }
 
 /// The result of an answered request: `ret` when it went through, the host's words
