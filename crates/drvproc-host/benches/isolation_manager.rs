@@ -6,7 +6,7 @@
 //!   in process; isolated with the channel's adaptive spin; isolated with spin 0
 //!   (every wait sleeps at once), measured in a child of this bench that
 //!   re-executes it with `DRVPROC_HOST_SPIN_NS=0` (the spin is read when a host
-//!   starts, by both ends).
+//!   starts, by both ends). The child measures M2 with spin 0 as well.
 //! - M2: one `ACMDM_STREAM_CONVERT` of 64 KiB of 16-bit PCM to 32 KiB of µ-law
 //!   through `AcmStream` on the G.711 codec, isolated against in process (the
 //!   median of each, measured in alternating rounds); and the other way, 32 KiB of
@@ -48,37 +48,43 @@ mod linux {
     const CALLS: usize = 100_000;
     const SLEEPING_CALLS: usize = 20_000;
     const WARM_UP: usize = 5_000;
-    const CONVERT_ROUNDS: usize = 10;
-    const CONVERTS_PER_ROUND: usize = 300;
+    const CONVERT_ROUNDS: usize = 40;
+    const CONVERTS_PER_ROUND: usize = 100;
     const BUF: usize = 64 * 1024;
     const IDLE: Duration = Duration::from_secs(2);
 
     pub(crate) fn main() {
         if std::env::var_os(CHILD_VAR).is_some() {
             let (median, p99) = round_trip(&isolated(), SLEEPING_CALLS);
-            println!("{median} {p99}");
+            println!("M1 isolated, spin 0: median {median} ns, p99 {p99} ns");
+            converts(", spin 0");
             return;
         }
         let (median, p99) = round_trip(&super::common::manager(), CALLS);
         println!("M1 in process: median {median} ns, p99 {p99} ns");
         let (median, p99) = round_trip(&isolated(), CALLS);
         println!("M1 isolated, adaptive spin: median {median} ns, p99 {p99} ns");
-        let (median, p99) = spin_zero_round_trip();
-        println!("M1 isolated, spin 0: median {median} ns, p99 {p99} ns");
-        let (pcm, law) = (Format::pcm(1, 8000, 16), drvg711::acm::g711_format(WAVE_FORMAT_MULAW, 1, 8000));
-        let (local, hosted) = convert(&pcm, &law, BUF);
-        println!(
-            "M2 64 KiB convert: isolated {hosted} ns vs in process {local} ns = {:.2}x ({} ns more)",
-            hosted as f64 / local as f64,
-            hosted.saturating_sub(local)
-        );
-        let (local, hosted) = convert(&law, &pcm, BUF / 2);
-        println!(
-            "M2 64 KiB out, decode: isolated {hosted} ns vs in process {local} ns = {:.2}x ({} ns more)",
-            hosted as f64 / local as f64,
-            hosted.saturating_sub(local)
-        );
+        converts("");
+        spin_zero();
         idle();
+    }
+
+    /// M2, the lines labelled with `label`.
+    fn converts(label: &str) {
+        let (pcm, law) = (Format::pcm(1, 8000, 16), drvg711::acm::g711_format(WAVE_FORMAT_MULAW, 1, 8000));
+        for (what, from, to, len) in [("convert", &pcm, &law, BUF), ("out, decode", &law, &pcm, BUF / 2)] {
+            let c = convert(from, to, len);
+            println!(
+                "M2 64 KiB {what}{label}: isolated {} ns vs in process {} ns = {:.2}x ({} ns more; \
+                 per isolated convert the host process ran {} ns and waited {} ns for a CPU)",
+                c.hosted,
+                c.local,
+                c.hosted as f64 / c.local as f64,
+                c.hosted.saturating_sub(c.local),
+                c.host_ran,
+                c.host_waited
+            );
+        }
     }
 
     fn isolated() -> DriverManager {
@@ -112,27 +118,53 @@ mod linux {
         (times[times.len() / 2], times[times.len() * 99 / 100])
     }
 
-    /// [`round_trip`] isolated with spin 0, in a child of this bench.
-    fn spin_zero_round_trip() -> (u64, u64) {
+    /// M1 and M2 isolated with spin 0, in a child of this bench: its lines.
+    fn spin_zero() {
         let out = Command::new(std::env::current_exe().expect("bench binary path"))
             .env(CHILD_VAR, "1")
             .env(SPIN_VAR, "0")
             .output()
             .expect("run the spin-0 child");
         assert!(out.status.success(), "the spin-0 child failed: {}", String::from_utf8_lossy(&out.stderr));
-        let text = String::from_utf8_lossy(&out.stdout);
-        let mut words = text.split_whitespace().map(|w| w.parse::<u64>().expect("a number of ns"));
-        (words.next().expect("median"), words.next().expect("p99"))
+        print!("{}", String::from_utf8_lossy(&out.stdout));
     }
 
-    /// The median time of one convert of `len` bytes from `from` to `to`, in process
-    /// and isolated, in ns.
-    fn convert(from: &Format, to: &Format, len: usize) -> (u64, u64) {
+    /// Medians of one convert, and the host's time per isolated convert, in ns.
+    struct Converts {
+        local: u64,
+        hosted: u64,
+        host_ran: u64,
+        host_waited: u64,
+    }
+
+    /// Time on a CPU and waiting for one (ns) of the threads of process `pid`
+    /// (`/proc/.../schedstat`).
+    fn sched(pid: u32) -> (u64, u64) {
+        let mut total = (0, 0);
+        for task in std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
+            let text = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+            let mut fields = text.split_whitespace().map(|w| w.parse::<u64>().unwrap_or(0));
+            total.0 += fields.next().unwrap_or(0);
+            total.1 += fields.next().unwrap_or(0);
+        }
+        total
+    }
+
+    /// One convert of `len` bytes from `from` to `to`, in process and isolated,
+    /// timed over alternating rounds.
+    fn convert(from: &Format, to: &Format, len: usize) -> Converts {
         let (local_m, hosted_m) = (super::common::manager(), isolated());
         let lib = g711_driver();
         let lib = lib.to_str().expect("UTF-8 path");
         let local = AcmCodec::open(&local_m, lib).expect("open drvg711");
         let hosted = AcmCodec::open(&hosted_m, lib).expect("open drvg711 isolated");
+        let host = hosts()
+            .into_iter()
+            .find(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/maps")).is_ok_and(|m| m.contains("drvg711"))
+            })
+            .expect("the codec's host process");
+        let (mut host_ran, mut host_waited) = (0, 0);
         let mut local_stream = local.stream(from, to).expect("stream");
         let mut hosted_stream = hosted.stream(from, to).expect("stream isolated");
         let src: Vec<u8> = (0..len / 2).flat_map(|i| ((i * 7919) as i16).to_le_bytes()).collect();
@@ -140,9 +172,10 @@ mod linux {
         let mut dst = vec![0u8; out_len];
         let (mut local_times, mut hosted_times) = (Vec::new(), Vec::new());
         for round in 0..=CONVERT_ROUNDS {
-            for (stream, times) in
-                [(&mut local_stream, &mut local_times), (&mut hosted_stream, &mut hosted_times)]
+            for (stream, times, isolated) in
+                [(&mut local_stream, &mut local_times, false), (&mut hosted_stream, &mut hosted_times, true)]
             {
+                let before = sched(host);
                 for _ in 0..CONVERTS_PER_ROUND {
                     let t = Instant::now();
                     let used = stream.convert(black_box(&src), &mut dst, ConvertFlags::default());
@@ -153,14 +186,25 @@ mod linux {
                         times.push(ns);
                     }
                 }
+                if isolated && round > 0 {
+                    let after = sched(host);
+                    host_ran += after.0 - before.0;
+                    host_waited += after.1 - before.1;
+                }
             }
         }
+        let n = (CONVERT_ROUNDS * CONVERTS_PER_ROUND) as u64;
         drop((local_stream, hosted_stream));
         let median = |v: &mut Vec<u64>| {
             v.sort_unstable();
             v[v.len() / 2]
         };
-        (median(&mut local_times), median(&mut hosted_times))
+        Converts {
+            local: median(&mut local_times),
+            hosted: median(&mut hosted_times),
+            host_ran: host_ran / n,
+            host_waited: host_waited / n,
+        }
     }
 
     fn g711_driver() -> PathBuf {
