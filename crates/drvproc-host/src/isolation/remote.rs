@@ -439,6 +439,40 @@ mod tests {
     }
 
     #[test]
+    fn acm_messages_are_carried_once_an_open_names_the_module_an_acm_codec() {
+        use drvproc::acm::consts::{ACMDM_DRIVER_DETAILS, ACMDRIVERDETAILS_FCCTYPE_AUDIOCODEC};
+        use drvproc::acm::layout::{AcmDriverDetailsW, AcmDrvOpenDescW};
+
+        let (remote, host) = hosted(Driver::Proc(answering));
+        let h = Hdrvr::from_raw(5);
+        // SAFETY: all-zero bytes are a valid AcmDriverDetailsW (integers and a null pointer).
+        let mut details: AcmDriverDetailsW = unsafe { std::mem::zeroed() };
+        details.cb_struct = size_of::<AcmDriverDetailsW>() as u32;
+        let l1 = &mut details as *mut AcmDriverDetailsW as LParam;
+        // SAFETY: an ACMDRIVERDETAILSW, live for the call.
+        let err = unsafe { remote.call(1, h, ACMDM_DRIVER_DETAILS, l1, 0) }.unwrap_err();
+        assert!(matches!(err, RemoteError::Marshal(MarshalError::Undescribed { .. })), "{err}");
+        let mut desc = AcmDrvOpenDescW {
+            cb_struct: size_of::<AcmDrvOpenDescW>() as u32,
+            fcc_type: ACMDRIVERDETAILS_FCCTYPE_AUDIOCODEC,
+            fcc_comp: 0,
+            version: 0x0400_0565,
+            flags: 0,
+            error: 0,
+            section_name: std::ptr::null(),
+            alias_name: std::ptr::null(),
+            dev_node: 0,
+        };
+        let l2 = &mut desc as *mut AcmDrvOpenDescW as LParam;
+        // SAFETY: DRV_OPEN's lParam2 for an ACM driver, live for the call.
+        assert_eq!(unsafe { remote.call(0, h, DRV_OPEN, 0, l2) }.unwrap(), 0);
+        // SAFETY: as above.
+        assert_eq!(unsafe { remote.call(1, h, ACMDM_DRIVER_DETAILS, l1, 0) }.unwrap(), 0);
+        remote.shutdown().unwrap();
+        host.join().unwrap().unwrap();
+    }
+
+    #[test]
     fn a_module_the_host_cannot_load_is_an_error_in_its_words() {
         let (remote, host) = hosted(Driver::None);
         let err = remote.load(Path::new("/nonexistent/drvproc-test/x.so")).unwrap_err().to_string();
