@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every benchmark and prints the performance targets (P1-P5) as measured in
-# this run, with the ratios; writes docs/open_close.svg (open+close cost against the
+# Runs every benchmark and prints the performance targets (P1-P5, and the
+# isolation targets ISO) as measured in this run, with the ratios; writes docs/open_close.svg (open+close cost against the
 # number of open instances). Then counts instructions per operation with callgrind
 # (scripts/callgrind.sh, N=$CALLGRIND_N, default 20000): figures that do not move
 # with machine noise, to compare commit to commit beside the timed ratios. See
@@ -20,15 +20,17 @@ echo "== crates/drvproc-capi/ctests/benches/capi.rs (P1 through the C ABI)" >&2
 cargo bench -q -p drvproc-capi-tests --bench capi >"$out/capi.txt" 2>&1 || { cat "$out/capi.txt"; exit 1; }
 echo "== crates/drvproc-host/benches/barrier.rs (the close that needs the process-wide barrier)" >&2
 cargo bench -q -p drvproc-host --bench barrier >"$out/barrier.txt" 2>&1 || { cat "$out/barrier.txt"; exit 1; }
+echo "== crates/drvproc-host/benches/isolation_manager.rs (ISO: isolated drivers through the manager)" >&2
+cargo bench -q -p drvproc-host --bench isolation_manager >"$out/isolation.txt" 2>&1 || { cat "$out/isolation.txt"; exit 1; }
 echo "== scripts/callgrind.sh (instructions per operation)" >&2
 N=${CALLGRIND_N:-20000} scripts/callgrind.sh "$root" >"$out/callgrind.txt" 2>"$out/callgrind.log" \
     || { cat "$out/callgrind.log" "$out/callgrind.txt"; exit 1; }
 
 mkdir -p docs
-python3 - "$target/criterion" "$out/memory.txt" "$out/capi.txt" docs/open_close.svg "$out/callgrind.txt" "$out/barrier.txt" <<'PY'
+python3 - "$target/criterion" "$out/memory.txt" "$out/capi.txt" docs/open_close.svg "$out/callgrind.txt" "$out/barrier.txt" "$out/isolation.txt" <<'PY'
 import json, math, os, re, sys
 
-crit, memory, capi, svg_path, callgrind, barrier = sys.argv[1:7]
+crit, memory, capi, svg_path, callgrind, barrier, isolation = sys.argv[1:8]
 
 def ns(*parts):
     with open(os.path.join(crit, *parts, "new", "estimates.json")) as f:
@@ -74,6 +76,29 @@ rows.append(("    close after a send (the barrier)", f"{b2.group(1)} ns vs {b2.g
 b3 = re.search(r"B3 busy sender: .*\(([0-9.]+)% slower\), (\d+) barriers/s", b)
 if b3:
     rows.append(("    busy sender while another thread closes", f"{b3.group(1)}% slower at {b3.group(2)} barriers/s", "report", "-"))
+
+# Isolation (benches/isolation_manager.rs): a driver in a host process of its own.
+iso = open(isolation).read()
+def iso_find(pattern):
+    m = re.search(pattern, iso)
+    if not m:
+        sys.exit(f"{pattern!r} missing from {isolation}:\n{iso}")
+    return [float(g) for g in m.groups()]
+local_rt = iso_find(r"M1 in process: median (\d+) ns, p99 (\d+) ns")
+med, p99 = iso_find(r"M1 isolated, adaptive spin: median (\d+) ns, p99 (\d+) ns")
+row("ISO send round trip (adaptive spin)", f"median {med/1000:.2f} us, p99 {p99/1000:.2f} us (in process {local_rt[0]:.0f} ns)", "<= 5 us median", med <= 5000)
+med, p99 = iso_find(r"M1 isolated, spin 0: median (\d+) ns, p99 (\d+) ns")
+rows.append(("ISO send round trip, spin 0", f"median {med/1000:.2f} us, p99 {p99/1000:.2f} us", "report", "-"))
+hosted, local, ratio = iso_find(r"M2 64 KiB convert: isolated (\d+) ns vs in process (\d+) ns = ([0-9.]+)x")
+row("ISO 64 KiB ACM convert (G.711 encode)", f"{hosted/1000:.1f} / {local/1000:.1f} us = {hosted/local:.2f}x", "<= 1.3x", hosted / local <= 1.3)
+for what, key in [("ISO 64 KiB out (G.711 decode)", "out, decode"), ("ISO 64 KiB convert, spin 0", "convert, spin 0"),
+                  ("ISO 64 KiB out, spin 0", "out, decode, spin 0")]:
+    hosted, local, ratio = iso_find(r"M2 64 KiB " + key + r": isolated (\d+) ns vs in process (\d+) ns = ([0-9.]+)x")
+    rows.append((what, f"{hosted/1000:.1f} / {local/1000:.1f} us = {hosted/local:.2f}x, {(hosted-local)/1000:.1f} us more", "report", "-"))
+secs, app_ns, app_wake, host_ns, host_wake = iso_find(
+    r"M3 idle (\d+) s: application's other threads (\d+) ns CPU, (\d+) wake-ups; host process (\d+) ns CPU, (\d+) wake-ups")
+row(f"ISO idle module, {secs:.0f} s", f"host {host_ns:.0f} ns CPU, {host_wake:.0f} wake-ups; application {app_ns:.0f} ns, {app_wake:.0f} wake-ups",
+    "no CPU, no wake-up", host_ns + app_ns + host_wake + app_wake == 0)
 
 # Instructions per operation (scripts/callgrind.sh): the noise-free figures.
 ir = {}

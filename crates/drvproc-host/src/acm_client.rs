@@ -11,6 +11,7 @@ use drvproc::acm::layout::*;
 use drvproc::acm::{ConvertFlags, Format, FormatError, SizeQuery, Suggestion};
 use drvproc::{LParam, LResult, Msg};
 
+use crate::isolation::open_param::OpenParam;
 use crate::{BadHandle, CloseError, DriverManager, Instance, OpenError};
 
 /// Why an ACM call failed.
@@ -90,7 +91,7 @@ impl AcmCodec {
         };
         // SAFETY: DRV_OPEN's lParam2 for an ACM driver is an ACMDRVOPENDESCW, which
         // lives for the call.
-        let instance = unsafe { manager.open_with(name, None, lp(&mut desc)) }?;
+        let instance = unsafe { manager.open_said(name, None, lp(&mut desc), OpenParam::AcmOpenDesc) }?;
         Ok(AcmCodec { instance })
     }
 

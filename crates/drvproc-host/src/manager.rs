@@ -329,8 +329,25 @@ impl DriverManager {
         section: Option<&str>,
         lparam2: LParam,
     ) -> Result<Instance, OpenError> {
+        // SAFETY: forwarded contract.
+        unsafe { self.open_said(name, section, lparam2, crate::isolation::open_param::OpenParam::Number) }
+    }
+
+    /// [`open_with`](Self::open_with) with what `lparam2` is said (see
+    /// `isolation::open_param`): how the class kits' clients open a codec with its
+    /// class structure.
+    ///
+    /// # Safety
+    /// As for [`open_with`](Self::open_with), and `lparam2` is what `said` says.
+    pub(crate) unsafe fn open_said(
+        &self,
+        name: &str,
+        section: Option<&str>,
+        lparam2: LParam,
+        said: crate::isolation::open_param::OpenParam,
+    ) -> Result<Instance, OpenError> {
         check_name(name)?;
-        let _number = crate::isolation::open_number::mark(true);
+        let _said = crate::isolation::open_param::mark(said);
         let h = self.state.open(name, section, lparam2, crate::OpenOptions::new())?;
         // SAFETY: `h` was just opened by this manager and is owned by no one else.
         Ok(unsafe { Instance::from_raw(self.clone(), h) })
@@ -397,7 +414,7 @@ impl DriverManager {
         check_name(name)?;
         // An open a driver makes from inside this one's open_with_number says
         // nothing about its own lParam2.
-        let _unmarked = crate::isolation::open_number::mark(false);
+        let _unmarked = crate::isolation::open_param::mark(crate::isolation::open_param::OpenParam::Unsaid);
         self.state.open(name, section, lparam2, options)
     }
 

@@ -12,6 +12,7 @@ use drvproc::vfw::layout::*;
 use drvproc::vfw::{BitmapFormat, BitmapFormatError};
 use drvproc::{LParam, LResult, Msg};
 
+use crate::isolation::open_param::OpenParam;
 use crate::{BadHandle, CloseError, DriverManager, Instance, OpenError};
 
 /// The largest format a codec may announce: a `BITMAPV5HEADER`, the three masks and
@@ -138,7 +139,7 @@ impl VfwCodec {
             dev_node: 0,
         };
         // SAFETY: DRV_OPEN's lParam2 for a video codec is an ICOPEN, alive for the call.
-        match unsafe { manager.open_with(name, None, lp(&mut open)) } {
+        match unsafe { manager.open_said(name, None, lp(&mut open), OpenParam::IcOpen) } {
             Ok(instance) => Ok(VfwCodec { instance }),
             Err(_) if open.error != 0 => Err(VfwError::Refused { code: open.error }),
             Err(e) => Err(e.into()),

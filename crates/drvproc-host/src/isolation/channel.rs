@@ -145,6 +145,21 @@ pub(crate) const MAX_PAYLOAD_LEN: usize = 1 << 30;
 /// context switch, and short enough that an idle channel goes to sleep at once.
 pub(crate) const DEFAULT_SPIN: Duration = Duration::from_micros(20);
 
+/// The variable that sets the spin of both ends of a host process's channel, in
+/// nanoseconds, for measurements (the spin-0 figures of the manager's isolation
+/// bench). The host inherits the application's environment, so both ends read the
+/// same value.
+pub(crate) const SPIN_VAR: &str = "DRVPROC_HOST_SPIN_NS";
+
+/// The spin of a host process's channel: [`SPIN_VAR`] when it holds a number of
+/// nanoseconds, else [`DEFAULT_SPIN`].
+pub(crate) fn configured_spin() -> Duration {
+    std::env::var(SPIN_VAR)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .map_or(DEFAULT_SPIN, Duration::from_nanos)
+}
+
 const MAGIC: u32 = u32::from_le_bytes(*b"DRch");
 /// 2: the callback block and the `CALLBACK`/`CALLBACK_DONE` exchange.
 const VERSION: u32 = 2;
@@ -420,24 +435,30 @@ impl Client {
         fill: impl FnOnce(&mut [u8]),
         timeout: Duration,
     ) -> Result<Reply<'_>, ChannelError> {
-        self.call_with(request, fill, timeout, |_| false)
+        let pack = |payload: &mut [u8]| {
+            fill(payload);
+            Ok::<_, ChannelError>((*request, ()))
+        };
+        self.call_with(pack, timeout, |_| false).map(|(reply, ())| reply)
     }
 
-    /// Sends `request` (its `seq` replaced by the channel's call number) after
-    /// `fill` has written the in bytes into the payload area, and waits up to
-    /// `timeout` for the answer. On a timeout the channel is dead from then on.
+    /// Sends the request `pack` makes while it writes the in bytes straight into
+    /// the payload area (no copy through a buffer of this process; its `seq` is
+    /// replaced by the channel's call number), and waits up to `timeout` for the
+    /// answer; `pack`'s other result comes back with the reply. When `pack` fails,
+    /// nothing is sent and the channel stays as it was. On a timeout the channel
+    /// is dead from then on.
     ///
     /// Each `DriverCallback` the driver makes meanwhile runs `on_callback` on this
     /// thread, and its result goes back to the driver as `DriverCallback`'s. The
     /// time `on_callback` takes is not counted against `timeout`: the host is
     /// waiting then, not working.
-    pub(crate) fn call_with(
+    pub(crate) fn call_with<T, E: From<ChannelError>>(
         &mut self,
-        request: &Request,
-        fill: impl FnOnce(&mut [u8]),
+        pack: impl FnOnce(&mut [u8]) -> Result<(Request, T), E>,
         timeout: Duration,
         mut on_callback: impl FnMut(&Callback) -> bool,
-    ) -> Result<Reply<'_>, ChannelError> {
+    ) -> Result<(Reply<'_>, T), E> {
         let map = &*self.map;
         let control = map.control();
         let (req, resp) = (&control.request.0, &control.response.0);
@@ -445,19 +466,21 @@ impl Client {
             (EMPTY, EMPTY) => {}
             (EMPTY | FULL, EMPTY | FULL) => {
                 map.mark_dead();
-                return Err(ChannelError::Busy);
+                return Err(ChannelError::Busy.into());
             }
-            _ => return Err(ChannelError::PeerDead),
+            _ => return Err(ChannelError::PeerDead.into()),
         }
+        // SAFETY: both words are `EMPTY`, so the payload area (`payload_len` bytes
+        // inside the mapping) is the client's until the publication below; `&mut
+        // self` makes this the only reference to it in this process, and it ends
+        // with `pack`.
+        let (request, packed) =
+            pack(unsafe { std::slice::from_raw_parts_mut(map.payload_ptr(), map.payload_len) })?;
         self.seq = self.seq.wrapping_add(1);
-        let frame = Request { seq: self.seq, ..*request };
+        let frame = Request { seq: self.seq, ..request };
         // SAFETY: both words are `EMPTY`, so the client owns the request frame
         // (module notes, step 1); the frame lies in the mapping.
         unsafe { req.frame.get().write_volatile(frame) };
-        // SAFETY: the payload area is `payload_len` bytes inside the mapping, owned by
-        // the client until the publication below; `&mut self` makes this the only
-        // reference to it in this process, and it ends with `fill`.
-        fill(unsafe { std::slice::from_raw_parts_mut(map.payload_ptr(), map.payload_len) });
         publish(req)?;
         let mut deadline = Instant::now().checked_add(timeout);
         let response = loop {
@@ -465,12 +488,12 @@ impl Client {
                 Ok(()) => {}
                 Err(Wait::TimedOut) => {
                     map.mark_dead();
-                    return Err(ChannelError::Timeout(timeout));
+                    return Err(ChannelError::Timeout(timeout).into());
                 }
-                Err(Wait::Dead) => return Err(ChannelError::PeerDead),
+                Err(Wait::Dead) => return Err(ChannelError::PeerDead.into()),
                 Err(Wait::Failed(e)) => {
                     map.mark_dead();
-                    return Err(ChannelError::Wait(e));
+                    return Err(ChannelError::Wait(e).into());
                 }
             }
             // SAFETY: the response word was `FULL` (acquired), so the server has
@@ -481,7 +504,7 @@ impl Client {
             let _ = resp.state.compare_exchange(FULL, EMPTY, Ordering::Relaxed, Ordering::Relaxed);
             if response.seq != self.seq {
                 map.mark_dead();
-                return Err(ChannelError::OutOfSequence { expected: self.seq, got: response.seq });
+                return Err(ChannelError::OutOfSequence { expected: self.seq, got: response.seq }.into());
             }
             if response.status != status::CALLBACK {
                 break response;
@@ -499,10 +522,10 @@ impl Client {
             unsafe { req.frame.get().write_volatile(done) };
             publish(req)?;
         };
-        // SAFETY: as for `fill`; the server has handed the payload area back, and the
+        // SAFETY: as for `pack`; the server has handed the payload area back, and the
         // shared borrow ends before `&mut self` allows the next call.
         let payload = unsafe { std::slice::from_raw_parts(map.payload_ptr(), map.payload_len) };
-        Ok(Reply { response, payload })
+        Ok((Reply { response, payload }, packed))
     }
 }
 
@@ -875,10 +898,9 @@ mod tests {
         for round in 0..2u32 {
             let mut seen = Vec::new();
             let req = Request { op: op::CALL, msg: 0x4000 + round, ..Request::default() };
-            let reply = client
+            let (reply, ()) = client
                 .call_with(
-                    &req,
-                    |_| {},
+                    |_| Ok::<_, ChannelError>((req, ())),
                     Duration::from_secs(10),
                     |cb| {
                         seen.push(*cb);

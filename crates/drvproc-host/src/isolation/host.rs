@@ -212,6 +212,7 @@ pub(crate) fn main(args: &[String]) -> std::process::ExitCode {
             return ExitCode::from(2);
         }
     };
+    server.set_spin(super::channel::configured_spin());
     match serve(&mut server, &mut Driver::None) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

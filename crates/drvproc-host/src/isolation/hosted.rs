@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use drvproc::{DriverId, Hdrvr, LParam, LResult, MessageName, Msg};
 
 use super::failure;
-use super::marshal::{Arg, Context};
+use super::marshal::Arg;
 use super::remote::{Remote, RemoteError};
 use super::supervisor::{HostCommand, Sandbox, SandboxLevel};
 use crate::handle_table::Presence;
@@ -32,7 +32,6 @@ pub(crate) fn start(
     manager: usize,
 ) -> Result<Module, String> {
     let in_host = |e: RemoteError| format!("in its host process: {e}");
-    let ctx = Context { class: drvproc::DriverClass::Generic, compress_capacity: None };
     let program = match file_bits(path) {
         Some(32) if usize::BITS != 32 => &settings.program_32,
         _ => &settings.program,
@@ -56,7 +55,9 @@ pub(crate) fn start(
         }
         command = command.sandbox(sandbox);
     }
-    let remote = Remote::spawn(command, ctx, settings.timeout, display.clone()).map_err(in_host)?;
+    // The class is learned from the module's first open that names it (see `Remote`).
+    let class = drvproc::DriverClass::Generic;
+    let remote = Remote::spawn(command, class, settings.timeout, display.clone()).map_err(in_host)?;
     remote.load(path).map_err(in_host)?;
     Ok(Module::new_remote(display, Some(path.to_path_buf()), remote, manager))
 }

@@ -80,11 +80,13 @@
 //! ACM messages are known only for [`DriverClass::Acm`] and VfW ones only for
 //! [`DriverClass::Icm`]: both live in the range of driver-defined messages, where
 //! another driver's message of the same number means something else. For a
-//! driver of no known class, a `DRV_OPEN` whose `lParam2` is not NULL is refused
-//! ([`MarshalError::UnknownOpenParam`]) without reading it: `OpenDriver`'s
-//! `lParam2` may be an integer the driver never dereferences as well as an MCI
-//! driver's `MCI_OPEN_DRIVER_PARMSW` or a private structure, and nothing tells
-//! them apart.
+//! driver of no known class, a `DRV_OPEN` whose `lParam2` is not NULL is read
+//! only as its opener said it is (`open_param`): a number travels as it is, an
+//! `ACMDRVOPENDESCW` or `ICOPEN` is copied (and the hosted module learns its class
+//! from it); unsaid, it is refused ([`MarshalError::UnknownOpenParam`]) without
+//! being read: `OpenDriver`'s `lParam2` may be an integer the driver never
+//! dereferences as well as an MCI driver's `MCI_OPEN_DRIVER_PARMSW` or a private
+//! structure, and nothing in the value tells them apart.
 //!
 //! Any other message (driver-defined ones from `DRV_USER`, and system ones not
 //! listed) is refused by [`marshal`] when either parameter is not 0
@@ -107,6 +109,7 @@
 
 use std::mem::{offset_of, size_of};
 
+use super::open_param::OpenParam;
 use drvproc::DriverClass;
 use drvproc::acm::consts::{
     ACMDM_DRIVER_DETAILS, ACMDM_FORMAT_DETAILS, ACMDM_FORMAT_SUGGEST, ACMDM_FORMATTAG_DETAILS,
@@ -1300,11 +1303,15 @@ impl Planner {
             Rule::Text => unsafe { self.text(addr, which, false) }?,
             // SAFETY: forwarded contract.
             Rule::Struct(layout, dir) => unsafe { self.structure(layout, addr, other, dir, which, ctx) }?,
-            Rule::OpenParam if super::open_number::is_number() => return Ok(WireArg::Int(value as i64)),
+            Rule::OpenParam if super::open_param::current() == OpenParam::Number => {
+                return Ok(WireArg::Int(value as i64));
+            }
             Rule::OpenParam => {
-                // Chosen by the class alone: for a driver of no known class the value
-                // may be an integer the driver never dereferences, so it is not read.
-                let layout = open_layout(ctx.class)?;
+                // Chosen by the class, or what the opener said: unsaid, for a driver of
+                // no known class the value may be an integer the driver never
+                // dereferences, so it is not read.
+                let class = super::open_param::current().class().unwrap_or(ctx.class);
+                let layout = open_layout(class)?;
                 // SAFETY: forwarded contract, the layout chosen by the class.
                 unsafe { self.structure(layout, addr, other, Dir::InOut, which, ctx) }?
             }

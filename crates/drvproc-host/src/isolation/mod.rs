@@ -24,7 +24,7 @@ pub(crate) mod host;
 #[cfg(target_os = "linux")]
 pub(crate) mod hosted;
 pub(crate) mod marshal;
-pub(crate) mod open_number;
+pub(crate) mod open_param;
 pub(crate) mod protocol;
 #[cfg(target_os = "linux")]
 pub(crate) mod remote;

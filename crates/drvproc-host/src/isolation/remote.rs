@@ -4,9 +4,9 @@
 //! wrote.
 //!
 //! One channel carries one call at a time, so calls to one hosted module are
-//! serialised here (a lock around the channel). The parameters are packed into a
-//! scratch buffer and then copied into the shared payload, which costs one copy of
-//! the in bytes; packing straight into the shared area is the next step.
+//! serialised here (a lock around the channel). The parameters are packed straight
+//! into the shared payload (the in bytes are copied once, from the caller's memory
+//! into the area the host reads), and the out bytes are copied once back.
 //!
 //! # Callbacks
 //!
@@ -21,13 +21,15 @@
 //! still inside the first call, and the channel carries one call at a time; such a
 //! send fails with [`RemoteError::Reentrant`] instead of waiting for ever.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
 use std::time::Duration;
 
-use drvproc::consts::{DCB_FUNCTION, DCB_TYPEMASK};
-use drvproc::{DriverId, Hdrvr, LParam, LResult, MessageName, Msg};
+use drvproc::consts::{DCB_FUNCTION, DCB_TYPEMASK, DRV_CLOSE, DRV_OPEN};
+use drvproc::vfw::consts::ICM_COMPRESS_GET_SIZE;
+use drvproc::{DriverClass, DriverId, Hdrvr, LParam, LResult, MessageName, Msg};
 
 use super::channel::{ChannelError, Client};
 use super::marshal::{self, Arg, Context, MarshalError, Marshalled};
@@ -61,14 +63,54 @@ pub(crate) enum RemoteError {
 
 struct Conn {
     client: Client,
-    /// Where parameters are packed before they are copied into the payload.
-    scratch: Vec<u8>,
+    /// What the marshaller knows of the module beyond each message.
+    known: Known,
+}
+
+/// What a hosted module's messages teach the marshaller: the class of the driver,
+/// from the first `DRV_OPEN` whose opener said its `lParam2` is a class structure
+/// (a module is hosted before anyone has said what it is, and the ACM and VfW
+/// clients open a codec this way before they send it anything of its class; see
+/// `open_param`), and each instance's output capacity for `ICM_COMPRESS`, from its
+/// last `ICM_COMPRESS_GET_SIZE` answer.
+#[derive(Default)]
+struct Known {
+    class: DriverClass,
+    capacity: HashMap<DriverId, u32>,
+}
+
+impl Known {
+    fn context(&self, id: DriverId) -> Context {
+        Context { class: self.class, compress_capacity: self.capacity.get(&id).copied() }
+    }
+
+    /// Learns from a message the driver has answered with `ret`.
+    fn learn(&mut self, id: DriverId, msg: Msg, l2: LParam, ret: LResult) {
+        match msg {
+            DRV_OPEN if self.class == DriverClass::Generic && l2 != 0 => {
+                if let Some(class) = super::open_param::current().class() {
+                    self.class = class;
+                }
+            }
+            DRV_CLOSE => {
+                self.capacity.remove(&id);
+            }
+            ICM_COMPRESS_GET_SIZE if self.class == DriverClass::Icm => match u32::try_from(ret) {
+                Ok(n) if n > 0 => {
+                    self.capacity.insert(id, n);
+                }
+                _ => {
+                    self.capacity.remove(&id);
+                }
+            },
+            _ => {}
+        }
+    }
 }
 
 /// A module served by a host process over one channel.
 pub(crate) struct Remote {
     conn: Mutex<Conn>,
-    ctx: Context,
     timeout: Duration,
     /// The host process, when this side started one; dropping it kills the host
     /// (and its process group) if it has not ended by then.
@@ -111,14 +153,14 @@ fn supervisor() -> Result<&'static Supervisor, RemoteError> {
 }
 
 impl Remote {
-    /// A hosted module reached through `client`; every call waits at most
-    /// `timeout` for its answer (after that the channel is dead).
-    pub(crate) fn new(client: Client, ctx: Context, timeout: Duration) -> Remote {
-        let scratch = vec![0u8; client.payload_len()];
+    /// A hosted module reached through `client`, a driver of `class` (or
+    /// [`DriverClass::Generic`] until its opens say more; see [`Known`]); every call
+    /// waits at most `timeout` for its answer (after that the channel is dead).
+    pub(crate) fn new(client: Client, class: DriverClass, timeout: Duration) -> Remote {
         let retiring = Arc::new(AtomicBool::new(false));
+        let known = Known { class, ..Known::default() };
         Remote {
-            conn: Mutex::new(Conn { client, scratch }),
-            ctx,
+            conn: Mutex::new(Conn { client, known }),
             timeout,
             host: None,
             retiring,
@@ -132,13 +174,14 @@ impl Remote {
     /// module in the event that records the death.
     pub(crate) fn spawn(
         command: HostCommand,
-        ctx: Context,
+        class: DriverClass,
         timeout: Duration,
         label: String,
     ) -> Result<Remote, RemoteError> {
         use std::os::fd::AsRawFd;
 
-        let client = Client::create(super::channel::DEFAULT_PAYLOAD_LEN)?;
+        let mut client = Client::create(super::channel::DEFAULT_PAYLOAD_LEN)?;
+        client.set_spin(super::channel::configured_spin());
         let fd = client.fd();
         let command = command.arg("--channel").arg(fd.as_raw_fd().to_string());
         let dead = client.dead_switch();
@@ -154,7 +197,7 @@ impl Remote {
                 }
             })
             .map_err(|e| RemoteError::Host(e.to_string()))?;
-        let mut remote = Remote::new(client, ctx, timeout);
+        let mut remote = Remote::new(client, class, timeout);
         remote.host = Some(host);
         remote.retiring = retiring;
         Ok(remote)
@@ -246,14 +289,15 @@ impl Remote {
         l2: LParam,
     ) -> Result<LResult, RemoteError> {
         let mut guard = self.conn_for_call()?;
-        let Conn { client, scratch } = &mut *guard;
+        let Conn { client, known } = &mut *guard;
+        let ctx = known.context(id);
         // SAFETY: forwarded contract.
-        let packed = unsafe { marshal::marshal(&self.ctx, msg, l1, l2, scratch) }?;
-        let (ret, payload) =
-            exchange(client, scratch, &packed, id, hdrvr, self.timeout, &self.callback_thread)
-                .map_err(|e| self.escalate(e, msg))?;
+        let pack = |payload: &mut [u8]| unsafe { marshal::marshal(&ctx, msg, l1, l2, payload) };
+        let (ret, packed, payload) = exchange(client, pack, id, hdrvr, self.timeout, &self.callback_thread)
+            .map_err(|e| self.escalate(e, msg))?;
         // SAFETY: forwarded contract; `packed` describes this call's parameters.
         unsafe { marshal::copy_back(&packed, payload) }?;
+        known.learn(id, msg, l2, ret);
         Ok(ret)
     }
 
@@ -269,11 +313,10 @@ impl Remote {
         l2: &mut Arg<'a>,
     ) -> Result<LResult, RemoteError> {
         let mut guard = self.conn_for_call()?;
-        let Conn { client, scratch } = &mut *guard;
-        let packed = marshal::marshal_args(msg, l1, l2, scratch)?;
-        let (ret, payload) =
-            exchange(client, scratch, &packed, id, hdrvr, self.timeout, &self.callback_thread)
-                .map_err(|e| self.escalate(e, msg))?;
+        let Conn { client, .. } = &mut *guard;
+        let pack = |payload: &mut [u8]| marshal::marshal_args(msg, l1, l2, payload);
+        let (ret, packed, payload) = exchange(client, pack, id, hdrvr, self.timeout, &self.callback_thread)
+            .map_err(|e| self.escalate(e, msg))?;
         marshal::copy_back_args(&packed, l1, l2, payload)?;
         Ok(ret)
     }
@@ -346,45 +389,47 @@ fn deliver(cb: &Callback) -> bool {
     }
 }
 
-/// Sends a packed `CALL` and waits for its answer: the driver's result and the
-/// payload to copy back from. The driver's callbacks meanwhile are delivered on
-/// this thread, which `callback_thread` names while they run.
+/// Sends a `CALL` whose parameters `pack` writes straight into the payload, and
+/// waits for its answer: the driver's result, what was packed, and the payload to
+/// copy back from. Nothing is sent when packing fails. The driver's callbacks
+/// meanwhile are delivered on this thread, which `callback_thread` names while
+/// they run.
 fn exchange<'c>(
     client: &'c mut Client,
-    scratch: &[u8],
-    packed: &Marshalled,
+    pack: impl FnOnce(&mut [u8]) -> Result<Marshalled, MarshalError>,
     id: DriverId,
     hdrvr: Hdrvr,
     timeout: Duration,
     callback_thread: &AtomicUsize,
-) -> Result<(LResult, &'c [u8]), RemoteError> {
-    let (t1, v1) = packed.l1.encode();
-    let (t2, v2) = packed.l2.encode();
-    let request = Request {
-        op: op::CALL,
-        msg: packed.msg,
-        id: id as u64,
-        hdrvr: hdrvr.raw() as u64,
-        l1: v1,
-        l2: v2,
-        tags: [t1, t2],
-        ..Request::default()
-    };
-    let used = &scratch[..packed.used];
+) -> Result<(LResult, Marshalled, &'c [u8]), RemoteError> {
     let on_callback = |cb: &Callback| {
         callback_thread.store(this_thread(), Ordering::Relaxed);
         let delivered = deliver(cb);
         callback_thread.store(0, Ordering::Relaxed);
         delivered
     };
-    let reply = client.call_with(
-        &request,
-        |payload| payload[..used.len()].copy_from_slice(used),
+    let (reply, packed) = client.call_with(
+        |payload| {
+            let m = pack(payload)?;
+            let (t1, v1) = m.l1.encode();
+            let (t2, v2) = m.l2.encode();
+            let request = Request {
+                op: op::CALL,
+                msg: m.msg,
+                id: id as u64,
+                hdrvr: hdrvr.raw() as u64,
+                l1: v1,
+                l2: v2,
+                tags: [t1, t2],
+                ..Request::default()
+            };
+            Ok::<_, RemoteError>((request, m))
+        },
         timeout,
         on_callback,
     )?;
     let ret = answer(reply.response, reply.payload)?;
-    Ok((ret as LResult, reply.payload))
+    Ok((ret as LResult, packed, reply.payload))
 }
 
 /// The result of an answered request: `ret` when it went through, the host's words
@@ -449,7 +494,7 @@ mod tests {
             let mut driver = driver;
             host::serve(&mut server, &mut driver)
         });
-        (Remote::new(client, Context::default(), Duration::from_secs(10)), host)
+        (Remote::new(client, DriverClass::Generic, Duration::from_secs(10)), host)
     }
 
     #[test]
@@ -481,6 +526,46 @@ mod tests {
         let (mut a, mut b) = (Arg::InOut(&mut bytes), Arg::Int(4));
         assert_eq!(remote.call_args(1, Hdrvr::from_raw(5), DRV_USER + 1, &mut a, &mut b).unwrap(), 4);
         assert_eq!(bytes, [2, 4, 6, 144]);
+        remote.shutdown().unwrap();
+        host.join().unwrap().unwrap();
+    }
+
+    #[test]
+    fn acm_messages_are_carried_once_an_open_names_the_module_an_acm_codec() {
+        use drvproc::acm::consts::{ACMDM_DRIVER_DETAILS, ACMDRIVERDETAILS_FCCTYPE_AUDIOCODEC};
+        use drvproc::acm::layout::{AcmDriverDetailsW, AcmDrvOpenDescW};
+
+        let (remote, host) = hosted(Driver::Proc(answering));
+        let h = Hdrvr::from_raw(5);
+        // SAFETY: all-zero bytes are a valid AcmDriverDetailsW (integers and a null pointer).
+        let mut details: AcmDriverDetailsW = unsafe { std::mem::zeroed() };
+        details.cb_struct = size_of::<AcmDriverDetailsW>() as u32;
+        let l1 = &mut details as *mut AcmDriverDetailsW as LParam;
+        // SAFETY: an ACMDRIVERDETAILSW, live for the call.
+        let err = unsafe { remote.call(1, h, ACMDM_DRIVER_DETAILS, l1, 0) }.unwrap_err();
+        assert!(matches!(err, RemoteError::Marshal(MarshalError::Undescribed { .. })), "{err}");
+        let mut desc = AcmDrvOpenDescW {
+            cb_struct: size_of::<AcmDrvOpenDescW>() as u32,
+            fcc_type: ACMDRIVERDETAILS_FCCTYPE_AUDIOCODEC,
+            fcc_comp: 0,
+            version: 0x0400_0565,
+            flags: 0,
+            error: 0,
+            section_name: std::ptr::null(),
+            alias_name: std::ptr::null(),
+            dev_node: 0,
+        };
+        let l2 = &mut desc as *mut AcmDrvOpenDescW as LParam;
+        // Unsaid, a non-NULL lParam2 is not read: the open is refused.
+        // SAFETY: as below.
+        let err = unsafe { remote.call(0, h, DRV_OPEN, 0, l2) }.unwrap_err();
+        assert!(matches!(err, RemoteError::Marshal(MarshalError::UnknownOpenParam { .. })), "{err}");
+        let said = super::super::open_param::mark(super::super::open_param::OpenParam::AcmOpenDesc);
+        // SAFETY: DRV_OPEN's lParam2 for an ACM driver, live for the call.
+        assert_eq!(unsafe { remote.call(0, h, DRV_OPEN, 0, l2) }.unwrap(), 0);
+        drop(said);
+        // SAFETY: as above.
+        assert_eq!(unsafe { remote.call(1, h, ACMDM_DRIVER_DETAILS, l1, 0) }.unwrap(), 0);
         remote.shutdown().unwrap();
         host.join().unwrap().unwrap();
     }
