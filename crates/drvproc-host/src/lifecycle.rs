@@ -174,13 +174,12 @@ impl ManagerState {
         let me = thread::current().id();
         // A hosted driver "refuses" a message it never got (its host died, the
         // parameters could not be carried) by answering 0: say why instead.
-        let hosted = module.is_hosted();
-        if hosted {
-            crate::take_hosted_failure();
-        }
+        // The module's own record, not the thread's: a failure of another driver's
+        // message (one this driver sent from inside its open) is not this one's.
+        module.take_refusal();
         let refused = |what: fn(String) -> OpenError| {
             let driver = module.name.clone();
-            let failure = if hosted { crate::take_hosted_failure() } else { None };
+            let failure = module.take_refusal();
             Attempt::Done(Err(match module.death().map(str::to_string).or(failure) {
                 Some(reason) => OpenError::HostFailed { driver, reason },
                 None => what(driver),

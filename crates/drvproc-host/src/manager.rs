@@ -444,17 +444,13 @@ impl DriverManager {
         l1: &mut crate::Param<'a>,
         l2: &mut crate::Param<'a>,
     ) -> Result<LResult, crate::SendError> {
-        crate::take_hosted_failure();
         // SAFETY: forwarded contract.
-        let ret = self
+        let answer = self
             .state
             .table
             .with_entered(h, |module, id| unsafe { module.call_params(id, h, msg, l1, l2) })
             .ok_or(BadHandle(h))?;
-        match crate::take_hosted_failure() {
-            Some(failure) => Err(crate::SendError::Hosted(failure)),
-            None => Ok(ret),
-        }
+        answer.map_err(crate::SendError::Hosted)
     }
 
     /// Closes an instance with `lParam1 = lParam2 = 0` (`CloseDriver(h, 0, 0)`).

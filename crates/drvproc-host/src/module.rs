@@ -158,6 +158,20 @@ impl Module {
     }
 
     /// Whether the module is unmapped (cheap check for the module maps).
+    /// Whether a new open may use this module: not unloaded, and, when hosted, its
+    /// host not dead (a host that died while the module was idle is found here, so
+    /// the open starts a new one rather than failing on the dead one).
+    pub(crate) fn serves_opens(&self) -> bool {
+        if self.is_gone() {
+            return false;
+        }
+        match &self.endpoint {
+            Endpoint::Local(_) => true,
+            #[cfg(target_os = "linux")]
+            Endpoint::Remote(hosted) => !hosted.remote.ended(),
+        }
+    }
+
     pub(crate) fn is_gone(&self) -> bool {
         self.sync.gone.load(Ordering::Acquire)
     }
@@ -213,7 +227,8 @@ impl Module {
     }
 
     /// Delivers a message whose parameters the sender describes: as raw values to
-    /// a driver in this process, marshalled as described to a hosted one.
+    /// a driver in this process, marshalled as described to a hosted one; a hosted
+    /// message that was not answered is an error in words.
     ///
     /// # Safety
     /// What `l1` and `l2` describe is what the driver reads and writes for `msg`.
@@ -224,17 +239,34 @@ impl Module {
         msg: Msg,
         l1: &mut crate::Param<'a>,
         l2: &mut crate::Param<'a>,
-    ) -> LResult {
+    ) -> Result<LResult, String> {
         match &self.endpoint {
-            Endpoint::Local(_) => self.call(id, h, msg, l1.raw(), l2.raw()),
+            Endpoint::Local(_) => Ok(self.call(id, h, msg, l1.raw(), l2.raw())),
             #[cfg(target_os = "linux")]
             Endpoint::Remote(hosted) => {
                 if tracing_wanted() && !std::thread::panicking() {
                     let (v1, v2) = (l1.raw(), l2.raw());
-                    return self.traced(id, h, msg, v1, v2, || hosted.call_args(self, id, h, msg, l1, l2));
+                    let mut failed = None;
+                    let ret = self.traced(id, h, msg, v1, v2, || {
+                        hosted.call_args(self, id, h, msg, l1, l2).unwrap_or_else(|e| {
+                            failed = Some(e);
+                            0
+                        })
+                    });
+                    return failed.map_or(Ok(ret), Err);
                 }
                 hosted.call_args(self, id, h, msg, l1, l2)
             }
+        }
+    }
+
+    /// The failure of this module's last message on this thread that a hosted
+    /// driver never answered (see `Hosted::take_refusal`).
+    pub(crate) fn take_refusal(&self) -> Option<String> {
+        match &self.endpoint {
+            Endpoint::Local(_) => None,
+            #[cfg(target_os = "linux")]
+            Endpoint::Remote(hosted) => hosted.take_refusal(),
         }
     }
 

@@ -96,7 +96,7 @@ impl ManagerState {
     fn cached(&self, target: &Target, hosted: bool, cache_as: Option<&str>) -> Option<Arc<Module>> {
         let mut maps = self.maps();
         let key = (target.clone(), hosted);
-        let m = maps.by_path.get(&key).filter(|m| !m.is_gone()).cloned()?;
+        let m = maps.by_path.get(&key).filter(|m| m.serves_opens()).cloned()?;
         maps.remember(target, cache_as, &m);
         Some(m)
     }
@@ -198,7 +198,7 @@ impl ManagerState {
             .map_err(|e| OpenError::NotLoadable { path: path_text.clone(), message: e.to_string() })?;
         {
             let mut maps = self.maps();
-            if let Some(existing) = maps.by_file.get(&identity).filter(|m| !m.is_gone()).cloned() {
+            if let Some(existing) = maps.by_file.get(&identity).filter(|m| m.serves_opens()).cloned() {
                 maps.remember(target, cache_as, &existing);
                 return Ok(existing);
             }
@@ -210,7 +210,7 @@ impl ManagerState {
         let mut maps = self.maps();
         // Another thread may have started a host for the same file meanwhile: the
         // first one recorded wins, and this one's host ends as `module` drops.
-        if let Some(existing) = maps.by_file.get(&identity).filter(|m| !m.is_gone()).cloned() {
+        if let Some(existing) = maps.by_file.get(&identity).filter(|m| m.serves_opens()).cloned() {
             maps.remember(target, cache_as, &existing);
             return Ok(existing);
         }

@@ -198,7 +198,7 @@ impl ManagerState {
                 .maps()
                 .by_name
                 .get(name)
-                .filter(|m| !m.is_gone() && m.is_hosted() == as_file.hosted)
+                .filter(|m| m.serves_opens() && m.is_hosted() == as_file.hosted)
                 .cloned();
             if let Some(module) = cached
                 && let Attempt::Done(result) = self.open_instance(&module, None, l2)

@@ -177,6 +177,19 @@ fn a_function_address_outside_every_module_is_not_called() {
     assert_eq!(send(&m, h, DRV_USER + 1, 0, 0), Ok(0), "the application and the host go on");
 }
 
+/// Data of this program, not code.
+static NOT_CODE: [u64; 4] = [0; 4];
+
+#[test]
+fn a_data_address_of_a_loaded_module_is_not_called() {
+    let t = Trace::with(&[("CALLBACK", "DRV_USER:3")]);
+    let m = isolated(&t);
+    let h = m.open(t.path(), None).unwrap().into_raw();
+    let address = std::hint::black_box(&NOT_CODE) as *const [u64; 4] as usize;
+    assert_eq!(send(&m, h, DRV_USER, address, 0), Ok(0));
+    assert_eq!(send(&m, h, DRV_USER + 1, 0, 0), Ok(0), "the application and the host go on");
+}
+
 #[test]
 fn a_callback_sending_to_its_own_driver_is_refused_not_deadlocked() {
     let t = Trace::with(&[("CALLBACK", "DRV_USER:3")]);
@@ -196,9 +209,46 @@ fn a_callback_sending_to_its_own_driver_is_refused_not_deadlocked() {
     assert_eq!(
         inner,
         Some(Err(format!(
-            "driver {path}: DRV_USER+2 was not delivered: a callback of the driver sent it another message \
-             while it waits for the callback to return"
+            "driver {path}: DRV_USER+2 was not delivered: the driver is inside a callback to this process \
+             and takes no other message until it returns"
         )))
     );
     assert_eq!(after, Ok(0), "after the callback the driver takes calls again");
+}
+
+/// What [`waits_for_another_thread`] sends to, and what that send answered.
+static OTHER: Mutex<Option<(DriverManager, Hdrvr)>> = Mutex::new(None);
+static OTHER_GOT: Mutex<Option<Result<Result<isize, SendError>, std::sync::mpsc::RecvTimeoutError>>> =
+    Mutex::new(None);
+
+/// A callback that waits for another thread's send to the same module, as an
+/// application's callback may wait for a worker of its own.
+unsafe extern "system" fn waits_for_another_thread(_: Hdrvr, _: Msg, _: usize, _: usize, _: usize) {
+    let (m, h) = OTHER.lock().unwrap().clone().expect("set by the test");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(send(&m, h, DRV_QUERYCONFIGURE, 0, 0));
+    });
+    *OTHER_GOT.lock().unwrap() = Some(rx.recv_timeout(Duration::from_secs(5)));
+}
+
+#[test]
+fn a_callback_waiting_for_another_threads_send_to_the_same_module_does_not_deadlock() {
+    let t = Trace::with(&[("CALLBACK", "DRV_USER:3")]);
+    let m = isolated(&t);
+    let h = m.open(t.path(), None).unwrap().into_raw();
+    let other = m.open(t.path(), None).unwrap().into_raw();
+    *OTHER.lock().unwrap() = Some((m.clone(), other));
+    assert_eq!(send(&m, h, DRV_USER, addr(waits_for_another_thread), 0), Ok(1));
+    let got = OTHER_GOT.lock().unwrap().take().expect("the callback ran");
+    // The other thread is not left waiting for the callback's own call: it is told.
+    let Ok(Err(SendError::Hosted(why))) = got else { panic!("{got:?}") };
+    assert!(
+        why.ends_with(
+            "the driver is inside a callback to this process and takes no other message until it returns"
+        ),
+        "{why}"
+    );
+    // Afterwards both handles work.
+    assert_eq!(send(&m, other, DRV_QUERYCONFIGURE, 0, 0), Ok(0));
 }

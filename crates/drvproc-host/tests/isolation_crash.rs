@@ -146,3 +146,54 @@ fn other_modules_and_instances_of_other_files_keep_working() {
     assert_eq!(send(&m, b2, DRV_QUERYCONFIGURE), Err(BadHandle(b2)), "every handle of the dead module");
     assert_eq!(g.query_configure(), Ok(false));
 }
+
+/// The host process that has `driver` mapped, among this process's children.
+fn host_of(driver: &str) -> u32 {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let parent = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1).map(str::to_string));
+            parent.as_deref() == Some(me.as_str())
+                && std::fs::read_to_string(format!("/proc/{pid}/maps"))
+                    .is_ok_and(|maps| maps.contains(driver))
+        })
+        .expect("the driver's host process")
+}
+
+#[test]
+fn a_host_killed_while_idle_is_replaced_at_the_next_open_and_blamed_on_no_message() {
+    let t = Trace::new();
+    let m = isolated(&t, Duration::from_secs(20));
+    let h = m.open(t.path(), None).unwrap().into_raw();
+    let pid = host_of(t.path());
+    // SAFETY: kill(2) takes integers; `pid` is our own child, alive (found just now).
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z"))
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    // The next open starts a new host instead of failing on the dead one.
+    let again = m.open(t.path(), None).unwrap();
+    assert_eq!(again.query_configure(), Ok(false));
+    assert_ne!(host_of(t.path()), pid);
+    // The old handle's next message finds the death, and does not claim it happened in it.
+    take_hosted_failure();
+    assert_eq!(send(&m, h, DRV_QUERYCONFIGURE), Ok(0));
+    let text = failure();
+    assert!(
+        text.starts_with(&format!(
+            "driver {} had died before DRV_QUERYCONFIGURE: host process {pid} was killed by SIGKILL",
+            t.path()
+        )),
+        "{text}"
+    );
+    assert_eq!(send(&m, h, DRV_QUERYCONFIGURE), Err(BadHandle(h)));
+}

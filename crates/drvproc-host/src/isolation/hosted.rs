@@ -10,7 +10,7 @@
 //! wakes by marking the channel dead.
 
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use drvproc::{DriverId, Hdrvr, LParam, LResult, MessageName, Msg};
 
@@ -88,11 +88,29 @@ pub(crate) struct Hosted {
     manager: usize,
     /// Why the module is dead, once it is.
     dead: OnceLock<String>,
+    /// This module's last undelivered message's failure, with the thread it was
+    /// for (see [`take_refusal`](Self::take_refusal)).
+    refusal: Mutex<Option<(std::thread::ThreadId, String)>>,
 }
 
 impl Hosted {
     pub(crate) fn new(remote: Remote, manager: usize) -> Hosted {
-        Hosted { remote, manager, dead: OnceLock::new() }
+        Hosted { remote, manager, dead: OnceLock::new(), refusal: Mutex::new(None) }
+    }
+
+    /// Takes the failure of this module's last undelivered message on this thread,
+    /// if it was the last one here: why an open "refused" (answered 0) when the
+    /// driver never got the message. Kept per module, so a failure of another
+    /// driver's message sent meanwhile is never taken for this one's.
+    pub(crate) fn take_refusal(&self) -> Option<String> {
+        let mut slot = self.refusal.lock().unwrap_or_else(PoisonError::into_inner);
+        match slot.take() {
+            Some((thread, text)) if thread == std::thread::current().id() => Some(text),
+            other => {
+                *slot = other;
+                None
+            }
+        }
     }
 
     /// Why the module is dead, if it is.
@@ -121,7 +139,8 @@ impl Hosted {
         self.settle(module, msg, result)
     }
 
-    /// Delivers a message whose parameters the caller describes.
+    /// Delivers a message whose parameters the caller describes; a failure is
+    /// returned (and not recorded as this thread's last: the caller gets it).
     pub(crate) fn call_args<'a>(
         &self,
         module: &Module,
@@ -130,12 +149,12 @@ impl Hosted {
         msg: Msg,
         l1: &mut Arg<'a>,
         l2: &mut Arg<'a>,
-    ) -> LResult {
+    ) -> Result<LResult, String> {
         if let Some(reason) = self.dead() {
-            return Self::gone(module, msg, reason);
+            return Err(format!("driver {} is gone: {reason}", module.name));
         }
         let result = self.remote.call_args(id, h, msg, l1, l2);
-        self.settle(module, msg, result)
+        self.judge(module, msg, result)
     }
 
     /// The answer of a dead module: 0, recorded as a failure except for the close
@@ -150,23 +169,47 @@ impl Hosted {
         0
     }
 
+    /// A call's answer, or its failure recorded as this thread's last (and as this
+    /// module's refusal) and answered 0.
     fn settle(&self, module: &Module, msg: Msg, result: Result<LResult, RemoteError>) -> LResult {
-        match result {
+        match self.judge(module, msg, result) {
             Ok(ret) => ret,
-            Err(RemoteError::Died(how)) => {
-                let text = format!("driver {} died on {}: {how}", module.name, MessageName(msg));
+            Err(text) => {
+                *self.refusal.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some((std::thread::current().id(), text.clone()));
+                failure::record(text);
+                0
+            }
+        }
+    }
+
+    /// A call's answer, or its failure in words; a death turns the module dead
+    /// (and retires it) the first time it is seen.
+    fn judge(
+        &self,
+        module: &Module,
+        msg: Msg,
+        result: Result<LResult, RemoteError>,
+    ) -> Result<LResult, String> {
+        match result {
+            Ok(ret) => Ok(ret),
+            Err(e @ (RemoteError::Died(_) | RemoteError::Gone(_))) => {
+                let text = match e {
+                    RemoteError::Died(how) => {
+                        format!("driver {} died on {}: {how}", module.name, MessageName(msg))
+                    }
+                    _ => format!("driver {} had died before {}: {e}", module.name, MessageName(msg)),
+                };
                 tracing::error!(target: "drvproc::isolation", driver = %module.name, msg = %MessageName(msg), "{text}");
                 if self.dead.set(text.clone()).is_ok() {
                     self.retire(module, &text);
                 }
-                failure::record(text);
-                0
+                Err(text)
             }
             Err(e) => {
                 let text = format!("driver {}: {} was not delivered: {e}", module.name, MessageName(msg));
                 tracing::warn!(target: "drvproc::isolation", driver = %module.name, msg = %MessageName(msg), "{e}");
-                failure::record(text);
-                0
+                Err(text)
             }
         }
     }

@@ -15,9 +15,13 @@
 //! runs [`crate::callback::driver_callback`] with the driver's values, so a
 //! `DCB_FUNCTION` runs in this process on the thread that sent the message, as it
 //! would in process, and events and queues of this process are signalled. A
-//! function address that lies in no module loaded here is refused (FALSE to the
-//! driver), so a driver's stray integer does not become a jump into this process's
-//! heap. The function may not send to the same hosted module again: its driver is
+//! function address that lies in no executable code loaded here is refused (FALSE to the
+//! driver), and so is one this process never passed to the driver as an integer
+//! parameter: a hosted driver cannot make the application call a function of its
+//! choosing (it can only call back what it was given, as the contract says), nor
+//! turn a stray integer into a jump into data. A `DCB_FUNCTION` target passed
+//! inside a structure the marshaller copies (not as a parameter) is therefore not
+//! called; events and queues are unaffected. The function may not send to the same hosted module again: its driver is
 //! still inside the first call, and the channel carries one call at a time; such a
 //! send fails with [`RemoteError::Reentrant`] instead of waiting for ever.
 
@@ -55,9 +59,13 @@ pub(crate) enum RemoteError {
     /// The host process died (or was killed for hanging); how, in words.
     #[error("{0}")]
     Died(String),
+    /// The host process had died before this call (while the module was idle, or
+    /// in another thread's call); how, in words.
+    #[error("{0}")]
+    Gone(String),
     /// A callback of the driver sent to it again while the driver waits for that
     /// callback to return.
-    #[error("a callback of the driver sent it another message while it waits for the callback to return")]
+    #[error("the driver is inside a callback to this process and takes no other message until it returns")]
     Reentrant,
 }
 
@@ -77,6 +85,39 @@ struct Conn {
 struct Known {
     class: DriverClass,
     capacity: HashMap<DriverId, u32>,
+    /// The integers this process has passed to the driver (that could be
+    /// addresses): the only values a `DCB_FUNCTION` callback may name (see
+    /// "Callbacks" in the module notes).
+    handed: std::cell::RefCell<HandedOut>,
+}
+
+/// A bounded set of the integers passed to a hosted driver.
+#[derive(Default)]
+struct HandedOut {
+    values: std::collections::HashSet<u64>,
+}
+
+impl HandedOut {
+    /// Below this, an integer is a count, a flag or a small id, never a function.
+    const SMALLEST_ADDRESS: u64 = 0x10000;
+    /// How many are kept: when full, the set starts over (a callback function is
+    /// handed over shortly before the driver calls it).
+    const MOST: usize = 4096;
+
+    fn note(&mut self, value: i64) {
+        let value = value as u64;
+        if value < Self::SMALLEST_ADDRESS {
+            return;
+        }
+        if self.values.len() >= Self::MOST {
+            self.values.clear();
+        }
+        self.values.insert(value);
+    }
+
+    fn contains(&self, value: u64) -> bool {
+        self.values.contains(&value)
+    }
 }
 
 impl Known {
@@ -117,9 +158,10 @@ pub(crate) struct Remote {
     host: Option<Host>,
     /// Set when this side ends the host: its death is then no news.
     retiring: Arc<AtomicBool>,
-    /// The thread ([`this_thread`]) running one of the driver's callbacks while it
-    /// holds `conn`, 0 when none: a call from that thread would wait for itself.
-    callback_thread: AtomicUsize,
+    /// Set (by the supervisor) once the host process has died and been reaped.
+    ended: Arc<AtomicBool>,
+    /// Who waits for `conn`, and whether its holder is inside a callback.
+    gate: CallGate,
 }
 
 impl Drop for Remote {
@@ -144,12 +186,17 @@ const DEATH_REPORT_WAIT: Duration = Duration::from_secs(1);
 /// The supervisor that starts and watches every host process of this process.
 /// One for all managers: its thread must outlive the hosts it forked (their death
 /// signal is tied to it), and one `poll` thread serves any number of hosts.
+/// A supervisor that fails to start (no descriptor or thread left for a moment) is
+/// not kept: the next hosted open tries again.
 fn supervisor() -> Result<&'static Supervisor, RemoteError> {
-    static SUPERVISOR: OnceLock<Result<Supervisor, String>> = OnceLock::new();
-    SUPERVISOR
-        .get_or_init(|| Supervisor::new().map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|e| RemoteError::Host(e.clone()))
+    static SUPERVISOR: OnceLock<Supervisor> = OnceLock::new();
+    if let Some(s) = SUPERVISOR.get() {
+        return Ok(s);
+    }
+    let made = Supervisor::new().map_err(|e| RemoteError::Host(e.to_string()))?;
+    // Two first opens at once: one supervisor is kept, the other ends here.
+    let _ = SUPERVISOR.set(made);
+    SUPERVISOR.get().ok_or_else(|| RemoteError::Host("the host supervisor did not start".into()))
 }
 
 impl Remote {
@@ -164,7 +211,8 @@ impl Remote {
             timeout,
             host: None,
             retiring,
-            callback_thread: AtomicUsize::new(0),
+            ended: Arc::new(AtomicBool::new(false)),
+            gate: CallGate::default(),
         }
     }
 
@@ -187,9 +235,12 @@ impl Remote {
         let dead = client.dead_switch();
         let retiring = Arc::new(AtomicBool::new(false));
         let expected = retiring.clone();
+        let ended = Arc::new(AtomicBool::new(false));
+        let ended_now = ended.clone();
         let host = supervisor()?
             .spawn(&command, &[fd], move |death| {
                 dead.mark_dead();
+                ended_now.store(true, Ordering::Release);
                 if expected.load(Ordering::Acquire) {
                     tracing::debug!(target: "drvproc::isolation", driver = %label, "{death}");
                 } else {
@@ -200,7 +251,23 @@ impl Remote {
         let mut remote = Remote::new(client, class, timeout);
         remote.host = Some(host);
         remote.retiring = retiring;
+        remote.ended = ended;
         Ok(remote)
+    }
+
+    /// Whether the host process has died: a module whose host has ended serves no
+    /// open, even before a call has found it dead. One load.
+    pub(crate) fn ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+
+    /// A call's failure when the host had died before it: the death, not blamed on
+    /// this call's message.
+    fn gone(&self) -> RemoteError {
+        match self.host.as_ref().and_then(Host::death) {
+            Some(death) => RemoteError::Gone(describe(&death)),
+            None => RemoteError::Gone("its host process has ended".into()),
+        }
     }
 
     /// The host process's id, when this side started one.
@@ -237,18 +304,33 @@ impl Remote {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The channel for a call: as [`conn`](Self::conn), but a call from inside one
-    /// of this module's callbacks is refused rather than left waiting for itself.
-    /// Uncontended, this is the one atomic exchange `lock` is.
-    fn conn_for_call(&self) -> Result<MutexGuard<'_, Conn>, RemoteError> {
-        match self.conn.try_lock() {
-            Ok(guard) => Ok(guard),
-            Err(TryLockError::Poisoned(p)) => Ok(p.into_inner()),
-            Err(TryLockError::WouldBlock) => {
-                if self.callback_thread.load(Ordering::Relaxed) == this_thread() {
-                    return Err(RemoteError::Reentrant);
+    /// The channel for a call. Uncontended, this is the one atomic exchange `lock`
+    /// is. While another call holds it, this waits for it, unless that call's
+    /// driver is inside a callback to this process (or starts one meanwhile): the
+    /// driver then takes no message until the callback returns, and the callback
+    /// may be waiting for this very thread, so the call is refused instead
+    /// ([`RemoteError::Reentrant`]) of waiting for ever.
+    fn conn_for_call(&self) -> Result<CallGuard<'_>, RemoteError> {
+        loop {
+            match self.conn.try_lock() {
+                Ok(guard) => return Ok(CallGuard { guard, gate: &self.gate }),
+                Err(TryLockError::Poisoned(p)) => {
+                    return Ok(CallGuard { guard: p.into_inner(), gate: &self.gate });
                 }
-                Ok(self.conn())
+                Err(TryLockError::WouldBlock) => {}
+            }
+            let mut state = self.gate.lock();
+            if state.in_callback {
+                return Err(RemoteError::Reentrant);
+            }
+            self.gate.waiting.fetch_add(1, Ordering::SeqCst);
+            // Woken when the holder lets go or its driver calls back; the timeout
+            // only covers a release that came between `try_lock` and the count.
+            state =
+                self.gate.changed.wait_timeout(state, GATE_RECHECK).unwrap_or_else(PoisonError::into_inner).0;
+            self.gate.waiting.fetch_sub(1, Ordering::SeqCst);
+            if state.in_callback {
+                return Err(RemoteError::Reentrant);
             }
         }
     }
@@ -289,12 +371,16 @@ impl Remote {
         l2: LParam,
     ) -> Result<LResult, RemoteError> {
         let mut guard = self.conn_for_call()?;
+        if self.ended() {
+            return Err(self.gone());
+        }
         let Conn { client, known } = &mut *guard;
         let ctx = known.context(id);
         // SAFETY: forwarded contract.
         let pack = |payload: &mut [u8]| unsafe { marshal::marshal(&ctx, msg, l1, l2, payload) };
-        let (ret, packed, payload) = exchange(client, pack, id, hdrvr, self.timeout, &self.callback_thread)
-            .map_err(|e| self.escalate(e, msg))?;
+        let (ret, packed, payload) =
+            exchange(client, pack, id, hdrvr, self.timeout, &self.gate, &known.handed)
+                .map_err(|e| self.escalate(e, msg))?;
         // SAFETY: forwarded contract; `packed` describes this call's parameters.
         unsafe { marshal::copy_back(&packed, payload) }?;
         known.learn(id, msg, l2, ret);
@@ -313,10 +399,14 @@ impl Remote {
         l2: &mut Arg<'a>,
     ) -> Result<LResult, RemoteError> {
         let mut guard = self.conn_for_call()?;
-        let Conn { client, .. } = &mut *guard;
+        if self.ended() {
+            return Err(self.gone());
+        }
+        let Conn { client, known } = &mut *guard;
         let pack = |payload: &mut [u8]| marshal::marshal_args(msg, l1, l2, payload);
-        let (ret, packed, payload) = exchange(client, pack, id, hdrvr, self.timeout, &self.callback_thread)
-            .map_err(|e| self.escalate(e, msg))?;
+        let (ret, packed, payload) =
+            exchange(client, pack, id, hdrvr, self.timeout, &self.gate, &known.handed)
+                .map_err(|e| self.escalate(e, msg))?;
         marshal::copy_back_args(&packed, l1, l2, payload)?;
         Ok(ret)
     }
@@ -344,21 +434,105 @@ fn describe(death: &Death) -> String {
     }
 }
 
-/// A value that tells this thread from every other live one: the address of a
-/// thread-local.
-fn this_thread() -> usize {
-    thread_local!(static TOKEN: u8 = const { 0 });
-    TOKEN.with(|t| t as *const u8 as usize)
+/// How often a thread waiting for a busy channel looks again if no wake-up came.
+const GATE_RECHECK: Duration = Duration::from_millis(5);
+
+#[derive(Default)]
+struct GateState {
+    in_callback: bool,
 }
 
-/// Whether `address` lies in a module (the program or a shared library) loaded in
-/// this process: what a callback function's address must at least do.
-fn in_a_loaded_module(address: usize) -> bool {
-    // SAFETY: `Dl_info` is plain data (pointers and integers), valid when zeroed.
-    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
-    // SAFETY: dladdr only compares the address with the loaded modules' ranges and
-    // fills `info`, a valid, writable `Dl_info`; it reads nothing at `address`.
-    unsafe { libc::dladdr(address as *const libc::c_void, &mut info) != 0 }
+/// What threads waiting for a module's channel wait on (see `conn_for_call`).
+#[derive(Default)]
+struct CallGate {
+    state: Mutex<GateState>,
+    changed: std::sync::Condvar,
+    /// Threads waiting: the holder wakes them only when there are some.
+    waiting: AtomicUsize,
+}
+
+impl CallGate {
+    fn lock(&self) -> MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Marks the holder's driver inside a callback (or out of it), waking the
+    /// waiting threads so that they give up rather than wait for it.
+    fn set_in_callback(&self, on: bool) {
+        self.lock().in_callback = on;
+        if on && self.waiting.load(Ordering::SeqCst) > 0 {
+            self.changed.notify_all();
+        }
+    }
+}
+
+/// The channel, held for one call; letting go wakes a waiting thread.
+struct CallGuard<'a> {
+    guard: MutexGuard<'a, Conn>,
+    gate: &'a CallGate,
+}
+
+impl std::ops::Deref for CallGuard<'_> {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for CallGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.guard
+    }
+}
+
+impl Drop for CallGuard<'_> {
+    fn drop(&mut self) {
+        if self.gate.waiting.load(Ordering::SeqCst) > 0 {
+            // Taken so that the wake-up cannot fall between a waiter's check and
+            // its wait.
+            drop(self.gate.lock());
+            self.gate.changed.notify_one();
+        }
+    }
+}
+
+/// Whether `address` lies in an executable segment of a module (the program or a
+/// shared library) loaded in this process: what a callback function's address
+/// must at least do. (A data address the application handed the driver for
+/// another purpose is not called.)
+fn in_executable_code(address: usize) -> bool {
+    struct Search {
+        address: usize,
+        found: bool,
+    }
+    unsafe extern "C" fn visit(
+        info: *mut libc::dl_phdr_info,
+        _size: libc::size_t,
+        data: *mut libc::c_void,
+    ) -> libc::c_int {
+        // SAFETY: dl_iterate_phdr passes the `Search` given below as `data`, and a
+        // valid `dl_phdr_info` whose `dlpi_phdr` points to `dlpi_phnum` headers,
+        // for the duration of this call.
+        let (search, info) = unsafe { (&mut *data.cast::<Search>(), &*info) };
+        // SAFETY: as above.
+        let headers = unsafe { std::slice::from_raw_parts(info.dlpi_phdr, usize::from(info.dlpi_phnum)) };
+        let base = info.dlpi_addr as usize;
+        let hit = headers.iter().any(|ph| {
+            let start = base.wrapping_add(ph.p_vaddr as usize);
+            ph.p_type == libc::PT_LOAD
+                && ph.p_flags & libc::PF_X != 0
+                && search.address >= start
+                && search.address - start < ph.p_memsz as usize
+        });
+        search.found |= hit;
+        i32::from(hit)
+    }
+    let mut search = Search { address, found: false };
+    // SAFETY: `visit` matches the callback type and reads only what the loader
+    // passes it and `search`, which lives across the call; it never reads at
+    // `address`.
+    unsafe { libc::dl_iterate_phdr(Some(visit), (&raw mut search).cast()) };
+    search.found
 }
 
 /// Notifies the target of a driver's `DriverCallback` in this process (see
@@ -375,8 +549,8 @@ fn deliver(cb: &Callback) -> bool {
         // Wider than this process's pointers: not a value it handed out.
         return false;
     };
-    if cb.flags & DCB_TYPEMASK == DCB_FUNCTION && !in_a_loaded_module(callback) {
-        tracing::warn!(target: "drvproc::isolation", callback, "a hosted driver's DCB_FUNCTION callback lies in no loaded module; not called");
+    if cb.flags & DCB_TYPEMASK == DCB_FUNCTION && !in_executable_code(callback) {
+        tracing::warn!(target: "drvproc::isolation", callback, "a hosted driver's DCB_FUNCTION callback lies in no loaded code; not called");
         return false;
     }
     // SAFETY: `callback` is the value the application gave the driver for its
@@ -392,25 +566,34 @@ fn deliver(cb: &Callback) -> bool {
 /// Sends a `CALL` whose parameters `pack` writes straight into the payload, and
 /// waits for its answer: the driver's result, what was packed, and the payload to
 /// copy back from. Nothing is sent when packing fails. The driver's callbacks
-/// meanwhile are delivered on this thread, which `callback_thread` names while
-/// they run.
+/// meanwhile are delivered on this thread, with `gate` saying so.
 fn exchange<'c>(
     client: &'c mut Client,
     pack: impl FnOnce(&mut [u8]) -> Result<Marshalled, MarshalError>,
     id: DriverId,
     hdrvr: Hdrvr,
     timeout: Duration,
-    callback_thread: &AtomicUsize,
+    gate: &CallGate,
+    handed: &std::cell::RefCell<HandedOut>,
 ) -> Result<(LResult, Marshalled, &'c [u8]), RemoteError> {
     let on_callback = |cb: &Callback| {
-        callback_thread.store(this_thread(), Ordering::Relaxed);
+        if cb.flags & DCB_TYPEMASK == DCB_FUNCTION && !handed.borrow().contains(cb.callback) {
+            tracing::warn!(target: "drvproc::isolation", callback = cb.callback, "a hosted driver's DCB_FUNCTION callback is no value this process passed to it; not called");
+            return false;
+        }
+        gate.set_in_callback(true);
         let delivered = deliver(cb);
-        callback_thread.store(0, Ordering::Relaxed);
+        gate.set_in_callback(false);
         delivered
     };
     let (reply, packed) = client.call_with(
         |payload| {
             let m = pack(payload)?;
+            for arg in [m.l1, m.l2] {
+                if let marshal::WireArg::Int(v) = arg {
+                    handed.borrow_mut().note(v);
+                }
+            }
             let (t1, v1) = m.l1.encode();
             let (t2, v2) = m.l2.encode();
             let request = Request {
@@ -439,7 +622,10 @@ fn answer(response: super::protocol::Response, payload: &[u8]) -> Result<i64, Re
         status::OK => Ok(response.ret),
         status::FAILED => {
             let n = usize::try_from(response.ret).unwrap_or(0).min(payload.len());
-            Err(RemoteError::Host(String::from_utf8_lossy(&payload[..n]).into_owned()))
+            // Copied out once before it is read as text: the host's other threads
+            // may still write the shared area, and text is checked, then kept.
+            let bytes = payload[..n].to_vec();
+            Err(RemoteError::Host(String::from_utf8_lossy(&bytes).into_owned()))
         }
         other => Err(RemoteError::Status(other)),
     }
