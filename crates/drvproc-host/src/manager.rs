@@ -157,6 +157,10 @@ pub(crate) struct ManagerState {
     /// Whether every driver file is hosted unless an open says otherwise.
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) isolate_all: bool,
+    /// The running host processes of host groups, by group and width.
+    #[cfg(target_os = "linux")]
+    pub(crate) host_groups:
+        Mutex<std::collections::HashMap<String, std::sync::Weak<crate::isolation::remote::Remote>>>,
 }
 
 impl DriverManager {
@@ -193,6 +197,8 @@ impl DriverManager {
             session_instance: options.session_instance,
             host,
             isolate_all,
+            #[cfg(target_os = "linux")]
+            host_groups: Mutex::default(),
         };
         let state = Arc::new(state);
         directory::register(state.table.identity(), Arc::downgrade(&state));

@@ -130,11 +130,13 @@ impl Module {
     pub(crate) fn new_remote(
         name: String,
         path: Option<PathBuf>,
-        remote: crate::isolation::remote::Remote,
+        remote: std::sync::Arc<crate::isolation::remote::Remote>,
+        index: u32,
         manager: usize,
     ) -> Self {
         let mut module = Module::new(name, path, 0, unreachable_proc, None);
-        module.endpoint = Endpoint::Remote(Box::new(crate::isolation::hosted::Hosted::new(remote, manager)));
+        let hosted = crate::isolation::hosted::Hosted::new(remote, index, manager);
+        module.endpoint = Endpoint::Remote(Box::new(hosted));
         module
     }
 

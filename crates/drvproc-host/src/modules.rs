@@ -204,8 +204,14 @@ impl ManagerState {
             }
         }
         let display = if file == path_text { path_text.clone() } else { format!("{file} ({path_text})") };
-        let module = crate::isolation::hosted::start(&self.host, path, display, self.table.identity())
-            .map_err(|message| OpenError::NotLoadable { path: path_text, message })?;
+        let module = crate::isolation::hosted::start(
+            &self.host,
+            path,
+            display,
+            self.table.identity(),
+            &self.host_groups,
+        )
+        .map_err(|message| OpenError::NotLoadable { path: path_text, message })?;
         let module = Arc::new(module);
         let mut maps = self.maps();
         // Another thread may have started a host for the same file meanwhile: the

@@ -55,6 +55,13 @@ pub struct ManagerOptions {
     /// `None` (the default; `DRVPROC_SANDBOX=1` sets the best-effort one): not
     /// confined.
     pub host_sandbox: Option<HostSandbox>,
+    /// Hosts every isolated driver file of this manager in one host process (of
+    /// each width) named so, instead of one process per file: less memory and
+    /// fewer processes, at the price of isolation between those drivers (a crash
+    /// of one ends the others' host too, and their calls take turns on one
+    /// channel). `None` (the default; `DRVPROC_HOST_GROUP=NAME` sets one): a
+    /// process per file.
+    pub host_group: Option<String>,
 }
 
 /// What a sandboxed host process may touch beyond its driver's directory (read),
@@ -81,6 +88,7 @@ impl Default for ManagerOptions {
             host_program: None,
             host_program_32: None,
             host_timeout: Duration::from_secs(30),
+            host_group: std::env::var("DRVPROC_HOST_GROUP").ok().filter(|g| !g.is_empty()),
             host_sandbox: std::env::var_os("DRVPROC_SANDBOX")
                 .is_some_and(|v| v == "1")
                 .then(HostSandbox::default),
@@ -149,6 +157,13 @@ impl ManagerOptions {
         self
     }
 
+    /// Hosts the manager's isolated drivers in one host process named `group` (see
+    /// [`host_group`](Self::host_group)).
+    pub fn host_group(mut self, group: impl Into<String>) -> Self {
+        self.host_group = Some(group.into());
+        self
+    }
+
     /// Uses `program` as the host process of isolated drivers.
     pub fn host_program(mut self, program: impl Into<PathBuf>) -> Self {
         self.host_program = Some(program.into());
@@ -207,6 +222,8 @@ pub(crate) struct HostSettings {
     pub(crate) program_32: PathBuf,
     pub(crate) timeout: Duration,
     pub(crate) sandbox: Option<HostSandbox>,
+    /// The host group all hosted modules of the manager join, if any.
+    pub(crate) group: Option<String>,
 }
 
 impl HostSettings {
@@ -216,6 +233,7 @@ impl HostSettings {
             program_32: options.host_program_32.clone().unwrap_or_else(default_host_program_32),
             timeout: options.host_timeout,
             sandbox: options.host_sandbox.clone(),
+            group: options.host_group.clone(),
         }
     }
 }

@@ -54,6 +54,15 @@ fn suite_binary(dir: &Path, suite: &str) -> PathBuf {
 
 #[test]
 fn the_manager_suites_hold_with_every_driver_isolated() {
+    run_suites(&[("DRVPROC_ISOLATE", "1")]);
+}
+
+#[test]
+fn the_manager_suites_hold_with_the_drivers_in_one_host_group() {
+    run_suites(&[("DRVPROC_ISOLATE", "1"), ("DRVPROC_HOST_GROUP", "suites")]);
+}
+
+fn run_suites(env: &[(&str, &str)]) {
     let me = std::env::current_exe().unwrap();
     let dir = me.parent().unwrap();
     let mut failed = Vec::new();
@@ -61,7 +70,7 @@ fn the_manager_suites_hold_with_every_driver_isolated() {
         let binary = suite_binary(dir, suite);
         let mut command = Command::new(&binary);
         command
-            .env("DRVPROC_ISOLATE", "1")
+            .envs(env.iter().copied())
             .env("DRVPROC_HOSTD", env!("CARGO_BIN_EXE_drvproc-hostd"))
             .arg("--test-threads=2");
         for (name, _why) in *skips {
@@ -78,5 +87,5 @@ fn the_manager_suites_hold_with_every_driver_isolated() {
             ));
         }
     }
-    assert!(failed.is_empty(), "suites failing isolated:\n{}", failed.join("\n"));
+    assert!(failed.is_empty(), "suites failing with {env:?}:\n{}", failed.join("\n"));
 }

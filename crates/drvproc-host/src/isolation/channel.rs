@@ -161,8 +161,9 @@ pub(crate) fn configured_spin() -> Duration {
 }
 
 const MAGIC: u32 = u32::from_le_bytes(*b"DRch");
-/// 2: the callback block and the `CALLBACK`/`CALLBACK_DONE` exchange.
-const VERSION: u32 = 2;
+/// 2: the callback block and the `CALLBACK`/`CALLBACK_DONE` exchange; 3: a
+/// request names its module (a group of modules in one host).
+const VERSION: u32 = 3;
 /// Where the payload area starts: one page after the mapping's start.
 const PAYLOAD_OFFSET: usize = 4096;
 

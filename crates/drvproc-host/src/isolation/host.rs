@@ -113,8 +113,10 @@ pub(crate) fn driver_callback(
 pub(crate) fn serve(server: &mut Server, driver: &mut Driver) -> Result<(), ChannelError> {
     BACK.set(Some(server.back_channel()));
     let _serving = Serving;
+    // Module 0 is `driver`; a group's host loads more, numbered from 1.
+    let mut others: Vec<Driver> = Vec::new();
     loop {
-        let served = server.serve_one(|req, payload| answer(req, payload, driver))?;
+        let served = server.serve_one(|req, payload| answer(req, payload, driver, &mut others))?;
         if served.op == op::SHUTDOWN {
             return Ok(());
         }
@@ -123,7 +125,7 @@ pub(crate) fn serve(server: &mut Server, driver: &mut Driver) -> Result<(), Chan
 
 /// The answer to one request. A failure's text goes into the payload (UTF-8),
 /// with its length as `ret`.
-fn answer(req: &Request, payload: &mut [u8], driver: &mut Driver) -> Response {
+fn answer(req: &Request, payload: &mut [u8], first: &mut Driver, others: &mut Vec<Driver>) -> Response {
     let reply = |ret: i64, status: u32| Response { ret, status, ..Response::default() };
     let failed = |payload: &mut [u8], text: &str| {
         let n = text.len().min(payload.len());
@@ -140,15 +142,32 @@ fn answer(req: &Request, payload: &mut [u8], driver: &mut Driver) -> Response {
                 return failed(payload, "the module path is not UTF-8");
             };
             match loader::load(&Target::Path(path)) {
-                Ok(library) => {
-                    *driver = Driver::Loaded(library);
+                Ok(library) if matches!(first, Driver::None) => {
+                    *first = Driver::Loaded(library);
                     reply(0, status::OK)
+                }
+                Ok(library) => {
+                    // A free number (of a module unloaded before), else a new one.
+                    let free = others.iter().position(|d| matches!(d, Driver::None));
+                    let index = free.unwrap_or_else(|| {
+                        others.push(Driver::None);
+                        others.len() - 1
+                    });
+                    others[index] = Driver::Loaded(library);
+                    reply(index as i64 + 1, status::OK)
                 }
                 Err(e) => failed(payload, &e.to_string()),
             }
         }
+        op::UNLOAD_MODULE => {
+            if let Some(slot) = module(first, others, req.module) {
+                // Dropping the library unmaps it; the driver has had DRV_FREE.
+                *slot = Driver::None;
+            }
+            reply(0, status::OK)
+        }
         op::CALL => {
-            let Some(proc_) = driver.proc_() else {
+            let Some(proc_) = module(first, others, req.module).and_then(|d| d.proc_()) else {
                 return failed(payload, "no module is loaded");
             };
             IN_CALL.set(Some(req.seq));
@@ -160,6 +179,14 @@ fn answer(req: &Request, payload: &mut [u8], driver: &mut Driver) -> Response {
             }
         }
         _ => reply(0, status::UNKNOWN_OP),
+    }
+}
+
+/// Module `index` of a host: 0 is the first, the others follow.
+fn module<'d>(first: &'d mut Driver, others: &'d mut [Driver], index: u32) -> Option<&'d mut Driver> {
+    match index {
+        0 => Some(first),
+        n => others.get_mut(n as usize - 1),
     }
 }
 

@@ -9,8 +9,9 @@
 //! the supervisor's thread: the death is found by the calls, which the supervisor
 //! wakes by marking the channel dead.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use drvproc::{DriverId, Hdrvr, LParam, LResult, MessageName, Msg};
 
@@ -25,13 +26,28 @@ use crate::options::HostSettings;
 /// Starts a host process for the driver file at `path` and asks it to map the
 /// file: the module that is then opened like any other. `display` names it in
 /// messages. Fails with the reason in words.
+///
+/// With a host group ([`HostSettings::group`]), the group's host process serves
+/// the module if it is running (and the module's file has its width); the first
+/// module of a group starts it, and it ends with the group's last module.
 pub(crate) fn start(
     settings: &HostSettings,
     path: &Path,
     display: String,
     manager: usize,
+    groups: &Mutex<HashMap<String, Weak<Remote>>>,
 ) -> Result<Module, String> {
     let in_host = |e: RemoteError| format!("in its host process: {e}");
+    let bits = file_bits(path).unwrap_or(usize::BITS);
+    // A group has one host per width: a 32-bit driver cannot share a 64-bit host.
+    let group = settings.group.as_ref().map(|g| format!("{g}/{bits}"));
+    if let Some(key) = &group {
+        let shared = groups.lock().unwrap_or_else(PoisonError::into_inner).get(key).and_then(Weak::upgrade);
+        if let Some(remote) = shared.filter(|r| !r.ended()) {
+            let index = remote.load(path).map_err(in_host)?;
+            return Ok(Module::new_remote(display, Some(path.to_path_buf()), remote, index, manager));
+        }
+    }
     let program = match file_bits(path) {
         Some(32) if usize::BITS != 32 => &settings.program_32,
         _ => &settings.program,
@@ -57,9 +73,15 @@ pub(crate) fn start(
     }
     // The class is learned from the module's first open that names it (see `Remote`).
     let class = drvproc::DriverClass::Generic;
-    let remote = Remote::spawn(command, class, settings.timeout, display.clone()).map_err(in_host)?;
-    remote.load(path).map_err(in_host)?;
-    Ok(Module::new_remote(display, Some(path.to_path_buf()), remote, manager))
+    let label = group.clone().map_or_else(|| display.clone(), |g| format!("host group {g}"));
+    let remote = Arc::new(Remote::spawn(command, class, settings.timeout, label).map_err(in_host)?);
+    let index = remote.load(path).map_err(in_host)?;
+    if let Some(key) = group {
+        let mut groups = groups.lock().unwrap_or_else(PoisonError::into_inner);
+        groups.retain(|_, r| r.strong_count() > 0);
+        groups.insert(key, Arc::downgrade(&remote));
+    }
+    Ok(Module::new_remote(display, Some(path.to_path_buf()), remote, index, manager))
 }
 
 /// Whether the file at `path` is a 32- or 64-bit ELF image, by its header; `None`
@@ -83,7 +105,10 @@ pub(crate) fn file_bits(path: &Path) -> Option<u32> {
 }
 
 pub(crate) struct Hosted {
-    pub(crate) remote: Remote,
+    /// The host process's end, shared by the modules of a host group.
+    pub(crate) remote: Arc<Remote>,
+    /// This module's number in the host.
+    module: u32,
     /// The table identity of the manager that owns the module (for its instances).
     manager: usize,
     /// Why the module is dead, once it is.
@@ -93,9 +118,19 @@ pub(crate) struct Hosted {
     refusal: Mutex<Option<(std::thread::ThreadId, String)>>,
 }
 
+impl Drop for Hosted {
+    /// The module is gone (after its `DRV_FREE`): its host unmaps it. A host of
+    /// this module alone ends as the last reference to it goes, right after.
+    fn drop(&mut self) {
+        if Arc::strong_count(&self.remote) > 1 && self.dead.get().is_none() {
+            let _ = self.remote.unload(self.module);
+        }
+    }
+}
+
 impl Hosted {
-    pub(crate) fn new(remote: Remote, manager: usize) -> Hosted {
-        Hosted { remote, manager, dead: OnceLock::new(), refusal: Mutex::new(None) }
+    pub(crate) fn new(remote: Arc<Remote>, module: u32, manager: usize) -> Hosted {
+        Hosted { remote, module, manager, dead: OnceLock::new(), refusal: Mutex::new(None) }
     }
 
     /// Takes the failure of this module's last undelivered message on this thread,
@@ -135,7 +170,7 @@ impl Hosted {
             return Self::gone(module, msg, reason);
         }
         // SAFETY: forwarded contract.
-        let result = unsafe { self.remote.call(id, h, msg, l1, l2) };
+        let result = unsafe { self.remote.call(self.module, id, h, msg, l1, l2) };
         self.settle(module, msg, result)
     }
 
@@ -153,7 +188,7 @@ impl Hosted {
         if let Some(reason) = self.dead() {
             return Err(format!("driver {} is gone: {reason}", module.name));
         }
-        let result = self.remote.call_args(id, h, msg, l1, l2);
+        let result = self.remote.call_args(self.module, id, h, msg, l1, l2);
         self.judge(module, msg, result)
     }
 

@@ -26,6 +26,9 @@ pub(crate) mod op {
     /// during the call with this `seq` (`Request::l1`: 1 if the notification went
     /// through, 0 if not). The call itself goes on.
     pub(crate) const CALLBACK_DONE: u32 = 4;
+    /// Unload module `Request::module` (its driver has had `DRV_FREE`); the host
+    /// goes on serving its other modules.
+    pub(crate) const UNLOAD_MODULE: u32 = 5;
 }
 
 /// How a request went, apart from the driver's own answer (`Response::status`).
@@ -116,6 +119,12 @@ pub(crate) struct Request {
     /// What `l1` and `l2` are (`op::CALL`): the tags of the marshaller's wire
     /// parameters (an integer, a payload offset, a structure's size).
     pub(crate) tags: [u32; 2],
+    /// Which of the host's modules (`op::CALL`, `op::UNLOAD_MODULE`): the number
+    /// `op::LOAD_MODULE` answered. A host of one module has module 0 only; a
+    /// group's host has one per driver file.
+    pub(crate) module: u32,
+    /// Explicit padding to a multiple of 8 bytes; always 0.
+    pub(crate) _pad: u32,
 }
 
 /// The host process's answer to a [`Request`].
@@ -163,7 +172,7 @@ const _: () = {
     assert!(offset_of!(PayloadDesc, dir) == 8);
     assert!(offset_of!(PayloadDesc, which) == 12);
 
-    assert!(size_of::<Request>() == 88 && align_of::<Request>() == 8);
+    assert!(size_of::<Request>() == 96 && align_of::<Request>() == 8);
     assert!(offset_of!(Request, seq) == 0);
     assert!(offset_of!(Request, op) == 8);
     assert!(offset_of!(Request, msg) == 12);
@@ -173,6 +182,7 @@ const _: () = {
     assert!(offset_of!(Request, l2) == 40);
     assert!(offset_of!(Request, descs) == 48);
     assert!(offset_of!(Request, tags) == 80);
+    assert!(offset_of!(Request, module) == 88);
 
     assert!(size_of::<Response>() == 24 && align_of::<Response>() == 8);
     assert!(offset_of!(Response, seq) == 0);
@@ -211,10 +221,12 @@ mod tests {
                 PayloadDesc::default(),
             ],
             tags: [1, 2],
+            module: 7,
+            _pad: 0,
         };
         // SAFETY: `Request` is `repr(C)` of integer fields with no implicit padding
-        // (the const assertions fix every offset), so all 88 bytes are initialised.
-        let bytes: [u8; 88] = unsafe { std::mem::transmute(req) };
+        // (the const assertions fix every offset), so all 96 bytes are initialised.
+        let bytes: [u8; 96] = unsafe { std::mem::transmute(req) };
         let at = |o: usize, n: usize| bytes[o..o + n].to_vec();
         assert_eq!(at(0, 8), 0x0102_0304_0506_0708u64.to_ne_bytes());
         assert_eq!(at(8, 4), op::CALL.to_ne_bytes());
@@ -229,6 +241,8 @@ mod tests {
         assert_eq!(at(60, 4), which::L1.to_ne_bytes());
         assert_eq!(at(64, 16), [0u8; 16]);
         assert_eq!(at(80, 8), [1u32.to_ne_bytes(), 2u32.to_ne_bytes()].concat());
+        assert_eq!(at(88, 4), 7u32.to_ne_bytes());
+        assert_eq!(at(92, 4), [0u8; 4]);
     }
 
     #[test]

@@ -71,8 +71,9 @@ pub(crate) enum RemoteError {
 
 struct Conn {
     client: Client,
-    /// What the marshaller knows of the module beyond each message.
-    known: Known,
+    /// What the marshaller knows of each module beyond each message, by the
+    /// module's number in the host.
+    known: HashMap<u32, Known>,
 }
 
 /// What a hosted module's messages teach the marshaller: the class of the driver,
@@ -205,7 +206,7 @@ impl Remote {
     /// waits at most `timeout` for its answer (after that the channel is dead).
     pub(crate) fn new(client: Client, class: DriverClass, timeout: Duration) -> Remote {
         let retiring = Arc::new(AtomicBool::new(false));
-        let known = Known { class, ..Known::default() };
+        let known = HashMap::from([(0, Known { class, ..Known::default() })]);
         Remote {
             conn: Mutex::new(Conn { client, known }),
             timeout,
@@ -335,8 +336,8 @@ impl Remote {
         }
     }
 
-    /// Asks the host process to map the module at `path`.
-    pub(crate) fn load(&self, path: &Path) -> Result<(), RemoteError> {
+    /// Asks the host process to map the module at `path`; its number in the host.
+    pub(crate) fn load(&self, path: &Path) -> Result<u32, RemoteError> {
         let text = path.to_str().ok_or_else(|| RemoteError::Host("the module path is not UTF-8".into()))?;
         let bytes = text.as_bytes();
         let mut conn = self.conn_for_call()?;
@@ -354,6 +355,22 @@ impl Remote {
             self.timeout,
         );
         let reply = reply.map_err(|e| self.failed(e, drvproc::consts::DRV_LOAD))?;
+        let module = u32::try_from(answer(reply.response, reply.payload)?)
+            .map_err(|_| RemoteError::Host("the host answered a module number out of range".into()))?;
+        conn.known.insert(module, Known::default());
+        Ok(module)
+    }
+
+    /// Asks the host process to unmap module `module` (after its `DRV_FREE`); the
+    /// host goes on serving its other modules.
+    pub(crate) fn unload(&self, module: u32) -> Result<(), RemoteError> {
+        let mut conn = self.conn_for_call()?;
+        conn.known.remove(&module);
+        if self.ended() {
+            return Ok(());
+        }
+        let request = Request { op: op::UNLOAD_MODULE, module, ..Request::default() };
+        let reply = conn.client.call(&request, |_| {}, self.timeout)?;
         answer(reply.response, reply.payload).map(drop)
     }
 
@@ -364,6 +381,7 @@ impl Remote {
     /// memory the message's contract says it points to, live for the call).
     pub(crate) unsafe fn call(
         &self,
+        module: u32,
         id: DriverId,
         hdrvr: Hdrvr,
         msg: Msg,
@@ -375,11 +393,12 @@ impl Remote {
             return Err(self.gone());
         }
         let Conn { client, known } = &mut *guard;
+        let known = known.entry(module).or_default();
         let ctx = known.context(id);
         // SAFETY: forwarded contract.
         let pack = |payload: &mut [u8]| unsafe { marshal::marshal(&ctx, msg, l1, l2, payload) };
         let (ret, packed, payload) =
-            exchange(client, pack, id, hdrvr, self.timeout, &self.gate, &known.handed)
+            exchange(client, pack, (module, id), hdrvr, self.timeout, &self.gate, &known.handed)
                 .map_err(|e| self.escalate(e, msg))?;
         // SAFETY: forwarded contract; `packed` describes this call's parameters.
         unsafe { marshal::copy_back(&packed, payload) }?;
@@ -392,6 +411,7 @@ impl Remote {
     /// carry a pointer to a hosted driver).
     pub(crate) fn call_args<'a>(
         &self,
+        module: u32,
         id: DriverId,
         hdrvr: Hdrvr,
         msg: Msg,
@@ -403,9 +423,10 @@ impl Remote {
             return Err(self.gone());
         }
         let Conn { client, known } = &mut *guard;
+        let known = known.entry(module).or_default();
         let pack = |payload: &mut [u8]| marshal::marshal_args(msg, l1, l2, payload);
         let (ret, packed, payload) =
-            exchange(client, pack, id, hdrvr, self.timeout, &self.gate, &known.handed)
+            exchange(client, pack, (module, id), hdrvr, self.timeout, &self.gate, &known.handed)
                 .map_err(|e| self.escalate(e, msg))?;
         marshal::copy_back_args(&packed, l1, l2, payload)?;
         Ok(ret)
@@ -570,7 +591,7 @@ fn deliver(cb: &Callback) -> bool {
 fn exchange<'c>(
     client: &'c mut Client,
     pack: impl FnOnce(&mut [u8]) -> Result<Marshalled, MarshalError>,
-    id: DriverId,
+    target: (u32, DriverId),
     hdrvr: Hdrvr,
     timeout: Duration,
     gate: &CallGate,
@@ -599,11 +620,12 @@ fn exchange<'c>(
             let request = Request {
                 op: op::CALL,
                 msg: m.msg,
-                id: id as u64,
+                id: target.1 as u64,
                 hdrvr: hdrvr.raw() as u64,
                 l1: v1,
                 l2: v2,
                 tags: [t1, t2],
+                module: target.0,
                 ..Request::default()
             };
             Ok::<_, RemoteError>((request, m))
@@ -687,10 +709,11 @@ mod tests {
     fn integers_and_strings_reach_the_driver_and_answers_come_back() {
         let (remote, host) = hosted(Driver::Proc(answering));
         // SAFETY: integers only.
-        assert_eq!(unsafe { remote.call(1, Hdrvr::from_raw(5), DRV_QUERYCONFIGURE, 40, 2) }.unwrap(), 42);
+        assert_eq!(unsafe { remote.call(0, 1, Hdrvr::from_raw(5), DRV_QUERYCONFIGURE, 40, 2) }.unwrap(), 42);
         let args: Vec<u16> = "rate=8000\0".encode_utf16().collect();
         // SAFETY: a NUL-terminated UTF-16 string, live for the call.
-        let n = unsafe { remote.call(0, Hdrvr::from_raw(5), DRV_OPEN, args.as_ptr() as LParam, 0) }.unwrap();
+        let n =
+            unsafe { remote.call(0, 0, Hdrvr::from_raw(5), DRV_OPEN, args.as_ptr() as LParam, 0) }.unwrap();
         assert_eq!(n, 9);
         remote.shutdown().unwrap();
         host.join().unwrap().unwrap();
@@ -702,15 +725,15 @@ mod tests {
         let mut x = 0u32;
         // SAFETY: the call is refused before anything reads the pointer.
         let err =
-            unsafe { remote.call(1, Hdrvr::from_raw(5), DRV_USER + 7, &mut x as *mut u32 as LParam, 0) }
+            unsafe { remote.call(0, 1, Hdrvr::from_raw(5), DRV_USER + 7, &mut x as *mut u32 as LParam, 0) }
                 .unwrap_err();
         assert!(matches!(err, RemoteError::Marshal(MarshalError::Undescribed { .. })), "{err}");
         // The channel is still usable, and described, the message goes through.
         let (mut a, mut b) = (Arg::Int(1), Arg::Int(2));
-        assert_eq!(remote.call_args(1, Hdrvr::from_raw(5), DRV_USER, &mut a, &mut b).unwrap(), 3);
+        assert_eq!(remote.call_args(0, 1, Hdrvr::from_raw(5), DRV_USER, &mut a, &mut b).unwrap(), 3);
         let mut bytes = [1u8, 2, 3, 200];
         let (mut a, mut b) = (Arg::InOut(&mut bytes), Arg::Int(4));
-        assert_eq!(remote.call_args(1, Hdrvr::from_raw(5), DRV_USER + 1, &mut a, &mut b).unwrap(), 4);
+        assert_eq!(remote.call_args(0, 1, Hdrvr::from_raw(5), DRV_USER + 1, &mut a, &mut b).unwrap(), 4);
         assert_eq!(bytes, [2, 4, 6, 144]);
         remote.shutdown().unwrap();
         host.join().unwrap().unwrap();
@@ -728,7 +751,7 @@ mod tests {
         details.cb_struct = size_of::<AcmDriverDetailsW>() as u32;
         let l1 = &mut details as *mut AcmDriverDetailsW as LParam;
         // SAFETY: an ACMDRIVERDETAILSW, live for the call.
-        let err = unsafe { remote.call(1, h, ACMDM_DRIVER_DETAILS, l1, 0) }.unwrap_err();
+        let err = unsafe { remote.call(0, 1, h, ACMDM_DRIVER_DETAILS, l1, 0) }.unwrap_err();
         assert!(matches!(err, RemoteError::Marshal(MarshalError::Undescribed { .. })), "{err}");
         let mut desc = AcmDrvOpenDescW {
             cb_struct: size_of::<AcmDrvOpenDescW>() as u32,
@@ -744,14 +767,14 @@ mod tests {
         let l2 = &mut desc as *mut AcmDrvOpenDescW as LParam;
         // Unsaid, a non-NULL lParam2 is not read: the open is refused.
         // SAFETY: as below.
-        let err = unsafe { remote.call(0, h, DRV_OPEN, 0, l2) }.unwrap_err();
+        let err = unsafe { remote.call(0, 0, h, DRV_OPEN, 0, l2) }.unwrap_err();
         assert!(matches!(err, RemoteError::Marshal(MarshalError::UnknownOpenParam { .. })), "{err}");
         let said = super::super::open_param::mark(super::super::open_param::OpenParam::AcmOpenDesc);
         // SAFETY: DRV_OPEN's lParam2 for an ACM driver, live for the call.
-        assert_eq!(unsafe { remote.call(0, h, DRV_OPEN, 0, l2) }.unwrap(), 0);
+        assert_eq!(unsafe { remote.call(0, 0, h, DRV_OPEN, 0, l2) }.unwrap(), 0);
         drop(said);
         // SAFETY: as above.
-        assert_eq!(unsafe { remote.call(1, h, ACMDM_DRIVER_DETAILS, l1, 0) }.unwrap(), 0);
+        assert_eq!(unsafe { remote.call(0, 1, h, ACMDM_DRIVER_DETAILS, l1, 0) }.unwrap(), 0);
         remote.shutdown().unwrap();
         host.join().unwrap().unwrap();
     }
@@ -762,8 +785,9 @@ mod tests {
         let err = remote.load(Path::new("/nonexistent/drvproc-test/x.so")).unwrap_err().to_string();
         assert!(err.starts_with("not found"), "{err}");
         // SAFETY: integers only.
-        let err =
-            unsafe { remote.call(1, Hdrvr::from_raw(5), DRV_QUERYCONFIGURE, 1, 2) }.unwrap_err().to_string();
+        let err = unsafe { remote.call(0, 1, Hdrvr::from_raw(5), DRV_QUERYCONFIGURE, 1, 2) }
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "no module is loaded");
         remote.shutdown().unwrap();
         host.join().unwrap().unwrap();
