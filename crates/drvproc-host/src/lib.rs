@@ -62,6 +62,9 @@
 //!   message; from the driver's other threads it is refused;
 //! * a driver's own calls into the driver manager stay in its host process.
 //!
+//! Driver files may share one host process ([`ManagerOptions::host_group`]): fewer
+//! processes, one fate.
+//!
 //! The host can be sandboxed ([`ManagerOptions::host_sandbox`]): no new privileges,
 //! and a Landlock ruleset that lets it read its driver's directory and the system's
 //! libraries, and write nowhere unless allowed.
