@@ -36,15 +36,26 @@ const SUITES: &[(&str, &[(&str, &str)])] = &[
     ),
 ];
 
-/// The newest test binary named `suite` in this binary's directory.
+/// The newest build of this package's test `suite` in this binary's directory:
+/// named `suite-HASH`, and built from this package's `tests/suite.rs`, as its
+/// dependency file says (another package of the workspace may have a test of the
+/// same name, built into the same directory).
 fn suite_binary(dir: &Path, suite: &str) -> PathBuf {
     let prefix = format!("{suite}-");
+    // Dependency files name sources from the workspace's root: match this
+    // package's directory and the test's path in it.
+    let package = Path::new(env!("CARGO_MANIFEST_DIR")).file_name().unwrap().to_string_lossy().into_owned();
+    let source = format!("{package}/tests/{suite}.rs");
     std::fs::read_dir(dir)
         .unwrap()
         .filter_map(Result::ok)
         .filter(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
             name.strip_prefix(&prefix).is_some_and(|hash| hash.chars().all(|c| c.is_ascii_hexdigit()))
+        })
+        .filter(|e| {
+            let deps = e.path().with_extension("d");
+            std::fs::read_to_string(deps).is_ok_and(|d| d.contains(&source))
         })
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
         .max()
