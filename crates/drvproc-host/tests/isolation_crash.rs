@@ -149,20 +149,7 @@ fn other_modules_and_instances_of_other_files_keep_working() {
 
 /// The host process that has `driver` mapped, among this process's children.
 fn host_of(driver: &str) -> u32 {
-    let me = std::process::id().to_string();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .find(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let parent = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(1).map(str::to_string));
-            parent.as_deref() == Some(me.as_str())
-                && std::fs::read_to_string(format!("/proc/{pid}/maps"))
-                    .is_ok_and(|maps| maps.contains(driver))
-        })
-        .expect("the driver's host process")
+    *hosts_of(driver).first().expect("the driver's host process")
 }
 
 #[test]

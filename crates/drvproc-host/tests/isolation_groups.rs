@@ -22,24 +22,6 @@ fn grouped(options: ManagerOptions) -> DriverManager {
     )
 }
 
-/// This process's children that have `driver` mapped.
-fn hosts_of(driver: &str) -> Vec<u32> {
-    let me = std::process::id().to_string();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let parent = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(1).map(str::to_string));
-            parent.as_deref() == Some(me.as_str())
-                && std::fs::read_to_string(format!("/proc/{pid}/maps"))
-                    .is_ok_and(|maps| maps.contains(driver))
-        })
-        .collect()
-}
-
 /// Sends `msg` with integer parameters.
 fn send(m: &DriverManager, h: drvproc::Hdrvr, msg: u32) -> Result<isize, BadHandle> {
     // SAFETY: the trace driver reads no parameter of these messages.

@@ -382,3 +382,23 @@ pub unsafe fn send_numbers_to(
     // SAFETY: forwarded contract.
     unsafe { send_numbers(i.manager(), i.handle(), msg, l1, l2) }
 }
+
+/// This process's children that have `driver` mapped: the host processes serving
+/// it (Linux).
+#[cfg(target_os = "linux")]
+pub fn hosts_of(driver: &str) -> Vec<u32> {
+    let me = std::process::id().to_string();
+    let parent_of = |pid: u32| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1).map(str::to_string))
+    };
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| {
+            parent_of(pid).as_deref() == Some(me.as_str())
+                && std::fs::read_to_string(format!("/proc/{pid}/maps"))
+                    .is_ok_and(|maps| maps.contains(driver))
+        })
+        .collect()
+}
