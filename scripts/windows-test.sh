@@ -233,7 +233,10 @@ make_copies() {
 
 # normalize <trace.log: one line per message, handles numbered H1, H2... in order
 # of first appearance, DRV_OPEN's lParam1 shown as its args string (a pointer's
-# value means nothing across processes).
+# value means nothing across processes). After a DRV_FREE (the scenarios' modules
+# live one after another), a handle value seen again is a new handle: Wine's winmm
+# allocates handles from its heap, and may give a freed one's address out again,
+# depending on what else was allocated meanwhile.
 normalize() {
     awk '
     function after(text, key,    at) {
@@ -249,6 +252,7 @@ normalize() {
         rest = substr($0, RSTART + RLENGTH)
         first = (name == "DRV_OPEN") ? "args=" args : "l1=" after($0, "l1")
         print name " id=" after($0, "id") " h=" seen[h] " " first " l2=" after(rest, "l2") " ret=" after(rest, "ret")
+        if (name == "DRV_FREE") delete seen
     }'
 }
 
