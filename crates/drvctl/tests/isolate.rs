@@ -75,6 +75,26 @@ fn a_marker_left_by_a_removed_alias_can_be_turned_off() {
 }
 
 #[test]
+fn removing_an_alias_removes_its_marker_with_its_last_entry() {
+    let s = Scratch::new();
+    let lib = trace_copy(s.dir.path(), "t", "");
+    s.write_config(&format!(
+        "[Drivers32]\nvidc.t={0}\n[MCI32]\nvidc.t={0}\n[drvproc.isolate]\nvidc.t=1\n",
+        path_str(&lib)
+    ));
+    let (code, _, err) = run(s.drvctl(&["remove", "vidc.t", "--force"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        s.read_config().contains("[drvproc.isolate]\nvidc.t=1"),
+        "another section still has the alias: {}",
+        s.read_config()
+    );
+    let (code, _, err) = run(s.drvctl(&["remove", "vidc.t", "--section", "MCI32", "--force"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(!s.read_config().contains("vidc.t"), "{}", s.read_config());
+}
+
+#[test]
 fn a_missing_registry_file_is_an_error() {
     let s = Scratch::new();
     let (code, _, err) = run(s.drvctl(&["isolate", "vidc.t", "on"]));

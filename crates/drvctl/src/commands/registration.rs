@@ -125,6 +125,17 @@ impl Change {
         match self {
             Change::File(edit) => {
                 edit.remove(section, alias);
+                // Its isolation marker goes with the alias's last entry, so that a
+                // later alias of the same name starts unmarked.
+                let doc = edit.document();
+                let registered = doc
+                    .sections()
+                    .into_iter()
+                    .filter(|s| !s.eq_ignore_ascii_case(drvproc_host::ISOLATE_SECTION))
+                    .any(|s| doc.get(s, alias).is_some());
+                if !registered {
+                    let _ = edit.set_isolated(alias, false);
+                }
             }
             Change::Key { pending, .. } => *pending = Some((section.into(), alias.into(), None)),
         }
