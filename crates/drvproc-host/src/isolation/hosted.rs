@@ -48,15 +48,11 @@ pub(crate) fn start(
             return Ok(Module::new_remote(display, Some(path.to_path_buf()), remote, index, manager));
         }
     }
-    let program = match file_bits(path) {
-        Some(32) if usize::BITS != 32 => &settings.program_32,
-        _ => &settings.program,
-    };
+    let program = if bits == 32 && usize::BITS != 32 { &settings.program_32 } else { &settings.program };
     if !program.is_file() && program.components().count() > 1 {
         return Err(format!(
-            "the host program {} does not exist (a {}-bit driver needs it)",
-            program.display(),
-            file_bits(path).unwrap_or(usize::BITS)
+            "the host program {} does not exist (a {bits}-bit driver needs it)",
+            program.display()
         ));
     }
     let mut command = HostCommand::new(program);

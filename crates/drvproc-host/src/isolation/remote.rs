@@ -558,7 +558,7 @@ fn in_executable_code(address: usize) -> bool {
 
 /// Notifies the target of a driver's `DriverCallback` in this process (see
 /// "Callbacks" in the module notes); whether it went through.
-fn deliver(cb: &Callback) -> bool {
+fn deliver(cb: &Callback, handed: &HandedOut) -> bool {
     let values = (
         usize::try_from(cb.callback),
         usize::try_from(cb.hdrvr),
@@ -570,15 +570,20 @@ fn deliver(cb: &Callback) -> bool {
         // Wider than this process's pointers: not a value it handed out.
         return false;
     };
-    if cb.flags & DCB_TYPEMASK == DCB_FUNCTION && !in_executable_code(callback) {
-        tracing::warn!(target: "drvproc::isolation", callback, "a hosted driver's DCB_FUNCTION callback lies in no loaded code; not called");
-        return false;
+    if cb.flags & DCB_TYPEMASK == DCB_FUNCTION {
+        if !handed.contains(cb.callback) {
+            tracing::warn!(target: "drvproc::isolation", callback, "a hosted driver's DCB_FUNCTION callback is no value this process passed to it; not called");
+            return false;
+        }
+        if !in_executable_code(callback) {
+            tracing::warn!(target: "drvproc::isolation", callback, "a hosted driver's DCB_FUNCTION callback lies in no loaded code; not called");
+            return false;
+        }
     }
-    // SAFETY: `callback` is the value the application gave the driver for its
-    // notifications (a driver passes on what it was given, as it would in process,
-    // where it could equally pass a wrong one); a function address lies in a loaded
-    // module (checked above), and events and queues are looked up by id, never
-    // dereferenced.
+    // SAFETY: a function target is a value this process passed the driver as a
+    // parameter and lies in executable code of a loaded module (both checked
+    // above), so it is what the application gave the driver to call back, as in
+    // process; events and queues are looked up by id, never dereferenced.
     unsafe {
         crate::callback::driver_callback(callback, cb.flags, Hdrvr::from_raw(hdrvr), cb.msg, user, p1, p2)
     }
@@ -598,12 +603,8 @@ fn exchange<'c>(
     handed: &std::cell::RefCell<HandedOut>,
 ) -> Result<(LResult, Marshalled, &'c [u8]), RemoteError> {
     let on_callback = |cb: &Callback| {
-        if cb.flags & DCB_TYPEMASK == DCB_FUNCTION && !handed.borrow().contains(cb.callback) {
-            tracing::warn!(target: "drvproc::isolation", callback = cb.callback, "a hosted driver's DCB_FUNCTION callback is no value this process passed to it; not called");
-            return false;
-        }
         gate.set_in_callback(true);
-        let delivered = deliver(cb);
+        let delivered = deliver(cb, &handed.borrow());
         gate.set_in_callback(false);
         delivered
     };
