@@ -12,6 +12,9 @@
 //!   median of each, measured in alternating rounds); and the other way, 32 KiB of
 //!   µ-law to 64 KiB of PCM, where the 64 KiB are the bytes copied back. The
 //!   codec's own work is in both figures: the difference is what isolation adds.
+//!   Large calls are served on the caller's CPU; a second child measures M2 with
+//!   that off (`DRVPROC_HOST_SAME_CPU_BYTES=off`, every call served by the host's
+//!   main thread), for the comparison in one run.
 //! - M3: an isolated module left with no traffic for 2 s: the CPU time of the
 //!   application's other threads and of the host process over those 2 s
 //!   (`/proc/.../schedstat`, nanoseconds), and how often the host process woke
@@ -42,9 +45,10 @@ mod linux {
     use drvproc::consts::DRV_USER;
     use drvproc_host::{AcmCodec, DriverManager, ManagerOptions};
 
-    /// Set in the child that measures the spin-0 round trip.
+    /// Set in a child that measures with other settings: what it measures.
     const CHILD_VAR: &str = "ISOLATION_MANAGER_BENCH_CHILD";
     const SPIN_VAR: &str = "DRVPROC_HOST_SPIN_NS";
+    const SAME_CPU_VAR: &str = "DRVPROC_HOST_SAME_CPU_BYTES";
     const CALLS: usize = 100_000;
     const SLEEPING_CALLS: usize = 20_000;
     const WARM_UP: usize = 5_000;
@@ -54,18 +58,26 @@ mod linux {
     const IDLE: Duration = Duration::from_secs(2);
 
     pub(crate) fn main() {
-        if std::env::var_os(CHILD_VAR).is_some() {
-            let (median, p99) = round_trip(&isolated(), SLEEPING_CALLS);
-            println!("M1 isolated, spin 0: median {median} ns, p99 {p99} ns");
-            converts(", spin 0");
-            return;
+        match std::env::var(CHILD_VAR).as_deref() {
+            Ok("spin 0") => {
+                let (median, p99) = round_trip(&isolated(), SLEEPING_CALLS);
+                println!("M1 isolated, spin 0: median {median} ns, p99 {p99} ns");
+                converts(", spin 0");
+                return;
+            }
+            Ok(_) => {
+                converts(", main thread only");
+                return;
+            }
+            Err(_) => {}
         }
         let (median, p99) = round_trip(&super::common::manager(), CALLS);
         println!("M1 in process: median {median} ns, p99 {p99} ns");
         let (median, p99) = round_trip(&isolated(), CALLS);
         println!("M1 isolated, adaptive spin: median {median} ns, p99 {p99} ns");
         converts("");
-        spin_zero();
+        child("main thread only", SAME_CPU_VAR, "off");
+        child("spin 0", SPIN_VAR, "0");
         idle();
     }
 
@@ -118,14 +130,15 @@ mod linux {
         (times[times.len() / 2], times[times.len() * 99 / 100])
     }
 
-    /// M1 and M2 isolated with spin 0, in a child of this bench: its lines.
-    fn spin_zero() {
+    /// The measures of child `what` of this bench, run with `var` set to `value`:
+    /// its lines.
+    fn child(what: &str, var: &str, value: &str) {
         let out = Command::new(std::env::current_exe().expect("bench binary path"))
-            .env(CHILD_VAR, "1")
-            .env(SPIN_VAR, "0")
+            .env(CHILD_VAR, what)
+            .env(var, value)
             .output()
-            .expect("run the spin-0 child");
-        assert!(out.status.success(), "the spin-0 child failed: {}", String::from_utf8_lossy(&out.stderr));
+            .expect("run a child of the bench");
+        assert!(out.status.success(), "the {what} child failed: {}", String::from_utf8_lossy(&out.stderr));
         print!("{}", String::from_utf8_lossy(&out.stdout));
     }
 

@@ -7,7 +7,7 @@
 #![cfg(target_os = "linux")]
 
 // The two files, not the whole `isolation` module: the rest of it needs the crate.
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 #[path = "../src/isolation/channel.rs"]
 mod channel;
 #[allow(dead_code)]

@@ -194,3 +194,72 @@ fn ima_adpcm_converts_the_same_bytes_isolated() {
 fn rle8_compresses_and_decompresses_the_same_frames_isolated() {
     same("RLE8", rle8_run(false), rle8_run(true));
 }
+
+/// Binds the calling thread to the CPU it runs on; returns that CPU.
+fn stay_on_this_cpu() -> usize {
+    // SAFETY: no arguments.
+    let cpu = usize::try_from(unsafe { libc::sched_getcpu() }).expect("a CPU number");
+    // SAFETY: `cpu_set_t` is plain data, valid when zeroed.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: a CPU number the kernel gave, below the set's size.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: 0 is this thread; `set` is a valid set of the size given.
+    assert_eq!(unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) }, 0);
+    cpu
+}
+
+/// The context switches (voluntary and not) of host `pid`'s thread named `name`,
+/// if it has one.
+fn thread_switches(pid: u32, name: &str) -> Option<u64> {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        let dir = task.path();
+        if std::fs::read_to_string(dir.join("comm")).ok()?.trim() != name {
+            continue;
+        }
+        let status = std::fs::read_to_string(dir.join("status")).ok()?;
+        let count = |key: &str| {
+            let line = status.lines().find(|l| l.starts_with(key))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        };
+        return Some(count("voluntary_ctxt_switches:")? + count("nonvoluntary_ctxt_switches:")?);
+    }
+    None
+}
+
+/// Converts of 64 KiB (over the size from which a call is served on its caller's
+/// CPU) go, after the first, to a host thread bound to the caller's CPU; the bytes
+/// are those of the codec in process.
+#[test]
+fn large_converts_served_on_the_callers_cpu_give_the_same_bytes() {
+    let cpu = stay_on_this_cpu();
+    let pcm = Format::pcm(1, 8000, 16);
+    let law = drvg711::acm::g711_format(drvproc::acm::consts::WAVE_FORMAT_MULAW, 1, 8000);
+    let src: Vec<u8> = pcm16()[..2 * 65536].to_vec();
+    let lib = built("drvg711");
+    let local = {
+        let m = manager(false);
+        let codec = AcmCodec::open(&m, lib.to_str().unwrap()).expect("open drvg711");
+        convert(&codec, &pcm, &law, &src, 65536)
+    };
+    let m = manager(true);
+    let codec = AcmCodec::open(&m, lib.to_str().unwrap()).expect("open drvg711 isolated");
+    let host = hosts_mapping("drvg711")[0];
+    let bound = format!("drvproc-cpu{cpu}");
+    for _ in 0..100 {
+        assert_eq!(convert(&codec, &pcm, &law, &src, 65536), local);
+        if thread_switches(host, &bound).is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let before = thread_switches(host, &bound).expect("a host thread bound to this CPU");
+    for _ in 0..20 {
+        assert_eq!(convert(&codec, &pcm, &law, &src, 65536), local);
+    }
+    let after = thread_switches(host, &bound).expect("the bound thread");
+    // Each convert it serves gives the CPU back to the caller once: it sleeps, or
+    // the caller it woke takes the CPU. 20 rounds of 2 chunks.
+    assert!(after - before >= 40, "the bound thread served {} of 40 converts", after - before);
+    codec.close().expect("close");
+    assert_eq!(take_hosted_failure(), None);
+}

@@ -13,6 +13,7 @@
 //! | 128    | request slot: state word, "server sleeping" flag, [`Request`] frame  |
 //! | 256    | response slot: state word, "client sleeping" flag, [`Response`] frame|
 //! | 384    | callback block: the [`Callback`] of a `status::CALLBACK` response    |
+//! | 512    | doorbells: the host threads bound to CPUs, one bell word per CPU      |
 //! | 4096   | payload area, `payload_len` bytes                                    |
 //!
 //! Each slot has its own 128-byte block (two cache lines, so the adjacent-line
@@ -22,7 +23,8 @@
 //!
 //! # Who writes what, when
 //!
-//! Each state word is `EMPTY`, `FULL` or `DEAD`. The request slot's word is set
+//! Each state word is `EMPTY`, `FULL` or `DEAD` (and the request word also `DIRECT`,
+//! see "Serving on the caller's CPU"). The request slot's word is set
 //! `EMPTY → FULL` only by the client and `FULL → EMPTY` only by the server; the
 //! response slot's word `EMPTY → FULL` only by the server and `FULL → EMPTY` only by
 //! the client. `DEAD` is stored by anyone (the supervisor, or a client abandoning a
@@ -105,10 +107,58 @@
 //! its own. A server whose calls come seldom stops spinning the same way, so an idle
 //! channel costs no CPU after a few calls.
 //!
+//! # Serving on the caller's CPU
+//!
+//! A call that carries a lot of data (from [`same_cpu::DEFAULT_SAME_CPU_BYTES`] of payload,
+//! in and out; `DRVPROC_HOST_SAME_CPU_BYTES` sets it, `off` turns this off) is not
+//! served by the host's main thread but by a host thread bound to the CPU the
+//! calling thread runs on, and the caller sleeps at once instead of spinning. Two
+//! costs made this worth its machinery, measured on the 2-vCPU machine of the
+//! manager's isolation bench with a 64 KiB G.711 encode (45 µs of codec work):
+//! served by the main thread on the other CPU, the codec ran 70 µs instead of 48,
+//! because every byte the application copied in, and every byte it copies out,
+//! crosses between the two CPUs' caches; and the caller, whose spin ran out long
+//! before the answer, slept and paid the 36 µs it takes to wake a halted vCPU.
+//! Isolated, the encode took 2.1–2.3 times as long as in process. On the caller's
+//! own CPU the data stays in that CPU's caches, and handing the CPU over and back
+//! costs two context switches on one CPU: 1.25 times (see BENCHMARKS.md). Small
+//! calls stay with the main thread, whose spin answers them in well under a
+//! microsecond when it has a CPU of its own.
+//!
+//! The doorbells block has three masks, one bit per CPU (CPUs from 64 on are not
+//! served this way): `wanted` (set by the client), and `ready` and `refused` (set
+//! by the host). A client with a large call looks up its CPU (`sched_getcpu`). If
+//! that CPU is `ready`, it writes the frame and payload as in step 1, sets the
+//! request word `EMPTY → DIRECT` instead of `FULL`, stores `RUNG` into the CPU's
+//! bell (release) and wakes it. Otherwise it sets the CPU's `wanted` bit, unless
+//! that or `refused` is set already, and the call goes to the main thread as
+//! usual. The main thread, between calls, takes the `wanted` bits and starts a
+//! thread for each CPU, which binds itself to that CPU alone, then sets the CPU's
+//! `ready` bit, or `refused` if it could not bind.
+//!
+//! A bound thread sleeps on its bell whenever it has nothing to do (it never spins:
+//! its CPU is the caller's). Woken with `RUNG` (acquire, pairing with the client's
+//! release, so it sees `DIRECT`, the frame and the payload), it resets the bell,
+//! takes the frame with `DIRECT → EMPTY`, and goes on as the main thread does in
+//! step 2, answering on the same response slot. A callback during such a call
+//! works as above, except that the client publishes its `CALLBACK_DONE` the same
+//! way as the call (`DIRECT` and the bell), and the bound thread waits for it on
+//! its bell. The main thread waits for `FULL` only: seeing `DIRECT` ends its spin
+//! at once and it sleeps until the word changes, or, if the bound thread took the
+//! request meanwhile, until the next `FULL` wakes it (its sleeping flag is set).
+//! Only one call is ever in flight, so whichever thread serves it owns the payload
+//! area and the response slot exactly as the main thread does in step 2.
+//!
+//! [`DeadSwitch::mark_dead`] also stores `STOP` into every `ready` CPU's bell and
+//! wakes it; a bound thread that set its `ready` bit after that store read the
+//! mask finds the request word `DEAD` before it sleeps (both sides `SeqCst`). The
+//! main thread does the same when it stops serving.
+//!
 //! # Death
 //!
 //! [`DeadSwitch::mark_dead`] (for the supervisor, when the host process died or ran
-//! past its time) stores `DEAD` into both words and wakes every waiter on both,
+//! past its time) stores `DEAD` into both words and wakes every waiter on both (and
+//! stops the bound threads, above),
 //! unconditionally; a waiter that was about to sleep finds the word no longer
 //! `EMPTY` in `FUTEX_WAIT` and returns. Every wait checks for `DEAD` on each look at
 //! its word, and the spin loop looks at it on each turn. A client whose wait times
@@ -132,6 +182,17 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use super::protocol::{Callback, Request, Response, op, status};
+
+// Paths spelled out: the channel's own tests and bench include this file on its
+// own (`#[path]`), where a bare `mod` would be looked for beside it.
+#[path = "channel/same_cpu.rs"]
+mod same_cpu;
+#[path = "channel/wait.rs"]
+mod wait;
+
+pub(crate) use same_cpu::{CpuServer, bind_this_thread, configured_same_cpu_bytes};
+use same_cpu::{Doorbells, Route};
+use wait::{Spin, Wait, futex_wake, wait_for};
 
 /// Payload area of a channel unless the creator asks otherwise: room for a large
 /// audio or video buffer of one call.
@@ -162,17 +223,18 @@ pub(crate) fn configured_spin() -> Duration {
 
 const MAGIC: u32 = u32::from_le_bytes(*b"DRch");
 /// 2: the callback block and the `CALLBACK`/`CALLBACK_DONE` exchange; 3: a
-/// request names its module (a group of modules in one host).
-const VERSION: u32 = 3;
+/// request names its module (a group of modules in one host); 4: the doorbells
+/// and `DIRECT` requests, served on the caller's CPU.
+const VERSION: u32 = 4;
 /// Where the payload area starts: one page after the mapping's start.
 const PAYLOAD_OFFSET: usize = 4096;
 
 const EMPTY: u32 = 0;
 const FULL: u32 = 1;
 const DEAD: u32 = 2;
-
-/// Spin-loop turns between two looks at the clock.
-const SPIN_BATCH: u32 = 32;
+/// A request for the host thread bound to the caller's CPU, not for the main
+/// thread ("Serving on the caller's CPU"); request word only.
+const DIRECT: u32 = 3;
 
 /// Why a channel operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -228,13 +290,16 @@ struct Control {
     /// Written by the server before a `status::CALLBACK` response, read by the
     /// client after it (see "Callbacks during a call").
     callback: Block<UnsafeCell<Callback>>,
+    /// The host threads bound to CPUs ("Serving on the caller's CPU").
+    doorbells: Block<Doorbells>,
 }
 
 const _: () = {
     assert!(offset_of!(Control, request) == 128);
     assert!(offset_of!(Control, response) == 256);
     assert!(offset_of!(Control, callback) == 384);
-    assert!(size_of::<Control>() == 512);
+    assert!(offset_of!(Control, doorbells) == 512);
+    assert!(size_of::<Control>() == 896);
     assert!(size_of::<Control>() <= PAYLOAD_OFFSET);
     assert!(offset_of!(Slot<Request>, frame) == 8);
     assert!(offset_of!(Slot<Response>, frame) == 8);
@@ -303,13 +368,14 @@ impl Mapping {
             state.store(DEAD, Ordering::SeqCst);
             futex_wake(state, i32::MAX);
         }
+        control.doorbells.0.stop_all();
     }
 
     fn is_dead(&self) -> bool {
         let control = self.control();
         [&control.request.0.state, &control.response.0.state]
             .iter()
-            .any(|s| !matches!(s.load(Ordering::Acquire), EMPTY | FULL))
+            .any(|s| !matches!(s.load(Ordering::Acquire), EMPTY | FULL | DIRECT))
     }
 }
 
@@ -346,6 +412,8 @@ pub(crate) struct Client {
     fd: OwnedFd,
     seq: u64,
     spin: Spin,
+    /// Payload bytes from which a call is served on the caller's CPU; `None`: never.
+    same_cpu_bytes: Option<usize>,
 }
 
 /// The answer to a call: the response frame, and the payload area to read out bytes
@@ -397,7 +465,13 @@ impl Client {
         // SAFETY: the header lies in the mapping (`Mapping::control`), and no other
         // process has the descriptor yet.
         unsafe { map.control().header.0.get().write_volatile(header) };
-        Ok(Client { map: Arc::new(map), fd, seq: 0, spin: Spin::new(DEFAULT_SPIN) })
+        Ok(Client {
+            map: Arc::new(map),
+            fd,
+            seq: 0,
+            spin: Spin::new(DEFAULT_SPIN),
+            same_cpu_bytes: Some(same_cpu::DEFAULT_SAME_CPU_BYTES),
+        })
     }
 
     /// The channel's descriptor, for the host process to inherit.
@@ -413,6 +487,12 @@ impl Client {
     /// "Spinning" in the module notes); zero sleeps at once.
     pub(crate) fn set_spin(&mut self, spin: Duration) {
         self.spin = Spin::new(spin);
+    }
+
+    /// From how many payload bytes (in and out) a call is served on the caller's
+    /// CPU ("Serving on the caller's CPU" in the module notes); `None`: never.
+    pub(crate) fn set_same_cpu_bytes(&mut self, bytes: Option<usize>) {
+        self.same_cpu_bytes = bytes;
     }
 
     pub(crate) fn dead_switch(&self) -> DeadSwitch {
@@ -465,7 +545,7 @@ impl Client {
         let (req, resp) = (&control.request.0, &control.response.0);
         match (req.state.load(Ordering::Acquire), resp.state.load(Ordering::Acquire)) {
             (EMPTY, EMPTY) => {}
-            (EMPTY | FULL, EMPTY | FULL) => {
+            (EMPTY | FULL | DIRECT, EMPTY | FULL) => {
                 map.mark_dead();
                 return Err(ChannelError::Busy.into());
             }
@@ -482,10 +562,14 @@ impl Client {
         // SAFETY: both words are `EMPTY`, so the client owns the request frame
         // (module notes, step 1); the frame lies in the mapping.
         unsafe { req.frame.get().write_volatile(frame) };
-        publish(req)?;
+        let route = same_cpu::route(&control.doorbells.0, self.same_cpu_bytes, &frame);
+        same_cpu::publish_request(map, route)?;
+        // A call served on this CPU needs it: sleep at once, do not spin.
+        let mut no_spin = Spin::new(Duration::ZERO);
+        let spin = if route == Route::Main { &mut self.spin } else { &mut no_spin };
         let mut deadline = Instant::now().checked_add(timeout);
         let response = loop {
-            match wait_full(resp, &mut self.spin, deadline) {
+            match wait_for(&resp.state, &resp.waiter_sleeping, FULL, spin, deadline) {
                 Ok(()) => {}
                 Err(Wait::TimedOut) => {
                     map.mark_dead();
@@ -521,7 +605,7 @@ impl Client {
             // SAFETY: the server emptied the request word when it took the call and
             // waits for this frame; the client owns the frame until it publishes.
             unsafe { req.frame.get().write_volatile(done) };
-            publish(req)?;
+            same_cpu::publish_request(map, route)?;
         };
         // SAFETY: as for `pack`; the server has handed the payload area back, and the
         // shared borrow ends before `&mut self` allows the next call.
@@ -591,20 +675,37 @@ impl Server {
 
     /// The way back to the client during a call, for the driver's callbacks.
     pub(crate) fn back_channel(&self) -> BackChannel {
-        BackChannel { map: Arc::clone(&self.map) }
+        BackChannel { map: Arc::clone(&self.map), route: Route::Main }
     }
 
-    /// Waits (without limit) for the next request, runs `handler` on it and the
-    /// payload area, and sends its response (with the request's `seq`). Returns the
-    /// request served.
+    /// The CPUs clients have asked to be served on since the last look, as a mask
+    /// (bit `n` for CPU `n`), less those already served or refused. Cheap when
+    /// there are none: one load of a word the client seldom writes.
+    pub(crate) fn take_wanted_cpus(&self) -> u64 {
+        same_cpu::take_wanted(&self.map.control().doorbells.0)
+    }
+
+    /// Stops the threads serving on CPUs, when this end stops serving.
+    pub(crate) fn stop_cpu_servers(&self) {
+        self.map.control().doorbells.0.stop_all();
+    }
+
+    /// The server end for a thread bound to `cpu` (below 64), which serves the
+    /// large calls of callers on that CPU once it [opens](CpuServer::open).
+    pub(crate) fn cpu_server(&self, cpu: usize) -> Option<CpuServer> {
+        (cpu < same_cpu::MAX_CPUS).then(|| CpuServer { map: Arc::clone(&self.map), cpu })
+    }
+
+    /// Waits (without limit) for the next request for the main thread, runs
+    /// `handler` on it and the payload area, and sends its response (with the
+    /// request's `seq`). Returns the request served.
     pub(crate) fn serve_one(
         &mut self,
         handler: impl FnOnce(&Request, &mut [u8]) -> Response,
     ) -> Result<Request, ChannelError> {
         let map = &*self.map;
-        let control = map.control();
-        let (req, resp) = (&control.request.0, &control.response.0);
-        match wait_full(req, &mut self.spin, None) {
+        let req = &map.control().request.0;
+        match wait_for(&req.state, &req.waiter_sleeping, FULL, &mut self.spin, None) {
             Ok(()) => {}
             Err(Wait::Dead | Wait::TimedOut) => return Err(ChannelError::PeerDead),
             Err(Wait::Failed(e)) => return Err(ChannelError::Wait(e)),
@@ -615,23 +716,38 @@ impl Server {
         if req.state.compare_exchange(FULL, EMPTY, Ordering::Relaxed, Ordering::Relaxed).is_err() {
             return Err(ChannelError::PeerDead);
         }
-        // SAFETY: the payload area is `payload_len` bytes inside the mapping, owned by
-        // the server from the request's publication until the response's (step 2);
-        // `&mut self` makes this the only reference to it in this process.
-        let payload = unsafe { std::slice::from_raw_parts_mut(map.payload_ptr(), map.payload_len) };
-        let response = Response { seq: request.seq, ..handler(&request, payload) };
-        // SAFETY: the server owns the response frame while the response word is
-        // `EMPTY` and a request is being served (step 2).
-        unsafe { resp.frame.get().write_volatile(response) };
-        publish(resp)?;
-        Ok(request)
+        answer(map, request, handler)
     }
+}
+
+/// Runs `handler` on a request a server thread has taken and sends its response
+/// (the rest of step 2, the same for every server thread).
+fn answer(
+    map: &Mapping,
+    request: Request,
+    handler: impl FnOnce(&Request, &mut [u8]) -> Response,
+) -> Result<Request, ChannelError> {
+    // SAFETY: the payload area is `payload_len` bytes inside the mapping, owned by
+    // the server from the request's publication until the response's (step 2); the
+    // one thread serving the call (it took the request) is the only one to make a
+    // reference to it in this process until it publishes.
+    let payload = unsafe { std::slice::from_raw_parts_mut(map.payload_ptr(), map.payload_len) };
+    let response = Response { seq: request.seq, ..handler(&request, payload) };
+    let resp = &map.control().response.0;
+    // SAFETY: the server owns the response frame while the response word is
+    // `EMPTY` and a request is being served (step 2).
+    unsafe { resp.frame.get().write_volatile(response) };
+    publish(resp)?;
+    Ok(request)
 }
 
 /// The server's way to reach the client in the middle of a call: it sends the
 /// driver's callbacks and waits for their answers ("Callbacks during a call").
 pub(crate) struct BackChannel {
     map: Arc<Mapping>,
+    /// Where the client's answers come: the main thread's request word, or the
+    /// bell of the CPU the serving thread is bound to.
+    route: Route,
 }
 
 impl BackChannel {
@@ -657,16 +773,22 @@ impl BackChannel {
             });
         }
         publish(resp)?;
-        match wait_full(req, &mut Spin::new(DEFAULT_SPIN), None) {
-            Ok(()) => {}
-            Err(Wait::Dead | Wait::TimedOut) => return Err(ChannelError::PeerDead),
-            Err(Wait::Failed(e)) => return Err(ChannelError::Wait(e)),
-        }
-        // SAFETY: the request word was `FULL` (acquired): the client wrote the frame.
-        let answer = unsafe { req.frame.get().read_volatile() };
-        if req.state.compare_exchange(FULL, EMPTY, Ordering::Relaxed, Ordering::Relaxed).is_err() {
-            return Err(ChannelError::PeerDead);
-        }
+        let answer = match self.route {
+            Route::Main => {
+                match wait_for(&req.state, &req.waiter_sleeping, FULL, &mut Spin::new(DEFAULT_SPIN), None) {
+                    Ok(()) => {}
+                    Err(Wait::Dead | Wait::TimedOut) => return Err(ChannelError::PeerDead),
+                    Err(Wait::Failed(e)) => return Err(ChannelError::Wait(e)),
+                }
+                // SAFETY: the request word was `FULL` (acquired): the client wrote the frame.
+                let answer = unsafe { req.frame.get().read_volatile() };
+                if req.state.compare_exchange(FULL, EMPTY, Ordering::Relaxed, Ordering::Relaxed).is_err() {
+                    return Err(ChannelError::PeerDead);
+                }
+                answer
+            }
+            Route::Cpu(cpu) => same_cpu::take_direct(map, cpu)?,
+        };
         if answer.op != op::CALLBACK_DONE || answer.seq != seq {
             map.mark_dead();
             return Err(ChannelError::BadCallbackAnswer { op: answer.op, seq: answer.seq });
@@ -686,144 +808,6 @@ fn publish<F>(slot: &Slot<F>) -> Result<(), ChannelError> {
         futex_wake(&slot.state, 1);
     }
     Ok(())
-}
-
-enum Wait {
-    Dead,
-    TimedOut,
-    Failed(io::Error),
-}
-
-/// How long one waiter spins: at most `max`, less after spins that ended in a sleep
-/// anyway (see "Spinning" in the module notes).
-struct Spin {
-    max: Duration,
-    /// The next spin's length; halved by each spin that ends in a sleep, back to
-    /// `max` when a spin catches the word.
-    budget: Duration,
-    /// Waits since the budget fell below `MIN_SPIN`, when no spin is tried.
-    skipped: u32,
-}
-
-/// A budget below this is not spun at all.
-const MIN_SPIN: Duration = Duration::from_micros(1);
-/// With the budget spent, one wait in this many still spins `max`, to notice that the
-/// peer answers quickly again.
-const PROBE_EVERY: u32 = 64;
-
-impl Spin {
-    fn new(max: Duration) -> Spin {
-        Spin { max, budget: max, skipped: 0 }
-    }
-
-    /// How long this wait spins.
-    fn next(&mut self) -> Duration {
-        if self.max.is_zero() || self.budget >= MIN_SPIN {
-            return self.budget;
-        }
-        self.skipped += 1;
-        if self.skipped < PROBE_EVERY {
-            return Duration::ZERO;
-        }
-        self.skipped = 0;
-        self.max
-    }
-
-    fn caught(&mut self) {
-        self.budget = self.max;
-        self.skipped = 0;
-    }
-
-    fn missed(&mut self) {
-        self.budget /= 2;
-    }
-}
-
-/// Waits until `slot`'s word is `FULL`: spins (for `spin.next()`), then sleeps on
-/// the futex, until `deadline` if there is one.
-fn wait_full<F>(slot: &Slot<F>, spin: &mut Spin, deadline: Option<Instant>) -> Result<(), Wait> {
-    let look = |v: u32| match v {
-        FULL => Some(Ok(())),
-        EMPTY => None,
-        _ => Some(Err(Wait::Dead)),
-    };
-    if let Some(r) = look(slot.state.load(Ordering::Acquire)) {
-        return r;
-    }
-    let spin_for = spin.next();
-    if !spin_for.is_zero() {
-        let start = Instant::now();
-        loop {
-            // Plain loads, no `spin_loop()` (PAUSE on x86): see "Spinning" in the
-            // module notes.
-            for _ in 0..SPIN_BATCH {
-                if let Some(r) = look(slot.state.load(Ordering::Acquire)) {
-                    spin.caught();
-                    return r;
-                }
-            }
-            if start.elapsed() >= spin_for {
-                spin.missed();
-                break;
-            }
-        }
-    }
-    loop {
-        slot.waiter_sleeping.store(1, Ordering::SeqCst);
-        if let Some(r) = look(slot.state.load(Ordering::SeqCst)) {
-            slot.waiter_sleeping.store(0, Ordering::Relaxed);
-            return r;
-        }
-        let left = match deadline {
-            None => None,
-            Some(d) => match d.checked_duration_since(Instant::now()) {
-                Some(left) if !left.is_zero() => Some(left),
-                _ => {
-                    slot.waiter_sleeping.store(0, Ordering::Relaxed);
-                    return Err(Wait::TimedOut);
-                }
-            },
-        };
-        let woke = futex_wait(&slot.state, EMPTY, left);
-        slot.waiter_sleeping.store(0, Ordering::Relaxed);
-        if let Err(e) = woke {
-            match e.raw_os_error() {
-                // The word changed before the sleep, a signal, or the time ran out:
-                // look again (the deadline is checked above).
-                Some(libc::EAGAIN | libc::EINTR | libc::ETIMEDOUT) => {}
-                _ => return Err(Wait::Failed(e)),
-            }
-        }
-        if let Some(r) = look(slot.state.load(Ordering::Acquire)) {
-            return r;
-        }
-    }
-}
-
-/// Sleeps while `word` holds `expected`, at most `timeout`. Not the private variant:
-/// the word is in memory shared between processes.
-fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> io::Result<()> {
-    let ts = timeout.map(|t| libc::timespec {
-        // Saturates: a wait longer than `time_t` allows is a wait without limit anyway.
-        tv_sec: libc::time_t::try_from(t.as_secs()).unwrap_or(libc::time_t::MAX),
-        // Below 10^9, so it fits a 32-bit `c_long` too.
-        tv_nsec: t.subsec_nanos() as libc::c_long,
-    });
-    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: `word` is a live, aligned u32 for the duration of the call; `ts_ptr` is
-    // null or points at `ts`, alive until the call returns; the kernel only reads
-    // both. The value is passed as the kernel's `u32` bit pattern.
-    let r = unsafe {
-        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT, expected, ts_ptr, 0usize, 0u32)
-    };
-    if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
-}
-
-/// Wakes up to `n` waiters sleeping on `word`.
-fn futex_wake(word: &AtomicU32, n: i32) {
-    // SAFETY: `word` is a live, aligned u32; FUTEX_WAKE only uses its address as a
-    // key. The result (the number woken) is not needed.
-    unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, n, 0usize, 0usize, 0u32) };
 }
 
 #[cfg(test)]
@@ -946,7 +930,9 @@ mod tests {
         // SAFETY: a hand-made client: both words are `EMPTY`, it owns the frame.
         unsafe { req.frame.get().write_volatile(Request { seq: 1, op: op::CALL, ..Request::default() }) };
         publish(req).unwrap();
-        wait_full(resp, &mut Spin::new(Duration::ZERO), None).ok().unwrap();
+        wait_for(&resp.state, &resp.waiter_sleeping, FULL, &mut Spin::new(Duration::ZERO), None)
+            .ok()
+            .unwrap();
         resp.state.store(EMPTY, Ordering::Relaxed);
         // SAFETY: the server waits for the answer; the client owns the frame.
         unsafe { req.frame.get().write_volatile(Request { seq: 1, op: op::CALL, ..Request::default() }) };
@@ -957,27 +943,6 @@ mod tests {
             Err("a callback was answered with operation 1 for call 1; the channel is now dead".to_string())
         );
         assert!(client.is_dead());
-    }
-
-    #[test]
-    fn spins_shrink_when_they_miss_and_recover_when_they_catch() {
-        let max = Duration::from_micros(20);
-        let mut spin = Spin::new(max);
-        let mut seen = Vec::new();
-        for _ in 0..5 {
-            seen.push(spin.next().as_nanos());
-            spin.missed();
-        }
-        assert_eq!(seen, [20_000, 10_000, 5_000, 2_500, 1_250]);
-        // 625 ns is below the minimum: 63 waits without a spin, then one full probe.
-        let probes: Vec<_> = (0..2 * PROBE_EVERY).map(|_| spin.next()).collect();
-        let full: Vec<_> = probes.iter().enumerate().filter(|(_, d)| !d.is_zero()).map(|(i, _)| i).collect();
-        assert_eq!(full, [63, 127]);
-        assert_eq!(probes[63], max);
-        spin.caught();
-        assert_eq!(spin.next(), max);
-        let mut off = Spin::new(Duration::ZERO);
-        assert!((0..200).all(|_| off.next().is_zero()));
     }
 
     #[test]

@@ -2,8 +2,14 @@
 //! answers each call by rebuilding the parameters into its copy of the payload,
 //! calling `DriverProc`, and turning what the driver wrote back into wire form.
 //!
-//! One thread serves one channel, one call at a time, in the order the application
-//! sent them; the application side ([`super::remote`]) keeps to that.
+//! One channel carries one call at a time, in the order the application sent
+//! them; the application side ([`super::remote`]) keeps to that. The main thread
+//! serves them, except large calls from an application thread on a CPU that has a
+//! host thread bound to it, which that thread serves, so that their data stays in
+//! one CPU's caches ("Serving on the caller's CPU" in [`super::channel`]). A driver
+//! may thus see its messages on more than one thread of the host, as it may in
+//! process, where each arrives on the application thread that sent it; a thread it
+//! starts while serving a large call inherits that CPU binding.
 //!
 //! # DriverCallback in a host process
 //!
@@ -25,6 +31,7 @@
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use drvproc::{DriverProc, Hdrvr, LParam};
 
@@ -109,23 +116,90 @@ pub(crate) fn driver_callback(
     }
 }
 
+/// The modules a host serves. Module 0 is the first loaded; a group's host loads
+/// more, numbered from 1.
+struct Modules {
+    first: Driver,
+    others: Vec<Driver>,
+}
+
+/// The host's modules, for whichever of its threads serves the call in flight.
+/// Only one call is ever in flight on a channel, so the lock is never contended;
+/// it is there because the thread serving changes from call to call.
+#[derive(Clone)]
+struct Shared(Arc<Mutex<Modules>>);
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Modules> {
+        // A panic cannot unwind out of a driver call (it aborts at the FFI
+        // boundary), so a poisoned lock holds nothing half-done.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// Serves `server` until the application asks it to stop or goes away.
-pub(crate) fn serve(server: &mut Server, driver: &mut Driver) -> Result<(), ChannelError> {
+///
+/// This thread serves every call, except large ones from an application thread
+/// whose CPU has a server thread of its own (see "Serving on the caller's CPU" in
+/// the channel's notes): the first such call from a CPU asks for one, and this
+/// thread starts it, bound to that CPU, after answering.
+pub(crate) fn serve(server: &mut Server, driver: Driver) -> Result<(), ChannelError> {
     BACK.set(Some(server.back_channel()));
     let _serving = Serving;
-    // Module 0 is `driver`; a group's host loads more, numbered from 1.
-    let mut others: Vec<Driver> = Vec::new();
-    loop {
-        let served = server.serve_one(|req, payload| answer(req, payload, driver, &mut others))?;
+    let modules = Shared(Arc::new(Mutex::new(Modules { first: driver, others: Vec::new() })));
+    let mut started = 0u64;
+    let result = loop {
+        let served = match server.serve_one(|req, payload| answer(req, payload, &mut modules.lock())) {
+            Ok(served) => served,
+            Err(e) => break Err(e),
+        };
         if served.op == op::SHUTDOWN {
-            return Ok(());
+            break Ok(());
         }
+        let wanted = server.take_wanted_cpus() & !started;
+        if wanted != 0 {
+            for cpu in (0..64).filter(|cpu| wanted & (1 << cpu) != 0) {
+                started |= 1 << cpu;
+                start_cpu_server(server, cpu, &modules);
+            }
+        }
+    };
+    server.stop_cpu_servers();
+    result
+}
+
+/// Starts the thread that serves the large calls of application threads on
+/// `cpu_server`'s CPU, bound to that CPU, so that the call's data stays in that
+/// CPU's caches. When the thread cannot be started or bound, clients are told to
+/// stop asking, and their calls stay with the main thread.
+fn start_cpu_server(server: &Server, cpu: usize, modules: &Shared) {
+    let (Some(mut cpu_server), Some(refusal)) = (server.cpu_server(cpu), server.cpu_server(cpu)) else {
+        return;
+    };
+    let modules = modules.clone();
+    let started = std::thread::Builder::new().name(format!("drvproc-cpu{cpu}")).spawn(move || {
+        if let Err(e) = super::channel::bind_this_thread(cpu) {
+            eprintln!(
+                "drvproc-hostd: cannot bind a thread to CPU {cpu} ({e}); its calls stay with the main thread"
+            );
+            cpu_server.refuse();
+            return;
+        }
+        BACK.set(Some(cpu_server.back_channel()));
+        let _serving = Serving;
+        cpu_server.open();
+        // Ends when the channel dies; the process ends with its main thread.
+        while cpu_server.serve_one(|req, payload| answer(req, payload, &mut modules.lock())).is_ok() {}
+    });
+    if started.is_err() {
+        refusal.refuse();
     }
 }
 
 /// The answer to one request. A failure's text goes into the payload (UTF-8),
 /// with its length as `ret`.
-fn answer(req: &Request, payload: &mut [u8], first: &mut Driver, others: &mut Vec<Driver>) -> Response {
+fn answer(req: &Request, payload: &mut [u8], modules: &mut Modules) -> Response {
+    let Modules { first, others } = modules;
     let reply = |ret: i64, status: u32| Response { ret, status, ..Response::default() };
     let failed = |payload: &mut [u8], text: &str| {
         let n = text.len().min(payload.len());
@@ -240,7 +314,7 @@ pub(crate) fn main(args: &[String]) -> std::process::ExitCode {
         }
     };
     server.set_spin(super::channel::configured_spin());
-    match serve(&mut server, &mut Driver::None) {
+    match serve(&mut server, Driver::None) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("drvproc-hostd: {e}");

@@ -123,8 +123,10 @@ pub(crate) struct Request {
     /// `op::LOAD_MODULE` answered. A host of one module has module 0 only; a
     /// group's host has one per driver file.
     pub(crate) module: u32,
-    /// Explicit padding to a multiple of 8 bytes; always 0.
-    pub(crate) _pad: u32,
+    /// How many bytes of the payload area the call's parameters take, in and out
+    /// (`op::CALL`). The application routes on it (a large call is served on its
+    /// own CPU, see the channel's notes); the host does not need it.
+    pub(crate) used: u32,
 }
 
 /// The host process's answer to a [`Request`].
@@ -183,6 +185,7 @@ const _: () = {
     assert!(offset_of!(Request, descs) == 48);
     assert!(offset_of!(Request, tags) == 80);
     assert!(offset_of!(Request, module) == 88);
+    assert!(offset_of!(Request, used) == 92);
 
     assert!(size_of::<Response>() == 24 && align_of::<Response>() == 8);
     assert!(offset_of!(Response, seq) == 0);
@@ -222,7 +225,7 @@ mod tests {
             ],
             tags: [1, 2],
             module: 7,
-            _pad: 0,
+            used: 0x9999,
         };
         // SAFETY: `Request` is `repr(C)` of integer fields with no implicit padding
         // (the const assertions fix every offset), so all 96 bytes are initialised.
@@ -242,7 +245,7 @@ mod tests {
         assert_eq!(at(64, 16), [0u8; 16]);
         assert_eq!(at(80, 8), [1u32.to_ne_bytes(), 2u32.to_ne_bytes()].concat());
         assert_eq!(at(88, 4), 7u32.to_ne_bytes());
-        assert_eq!(at(92, 4), [0u8; 4]);
+        assert_eq!(at(92, 4), 0x9999u32.to_ne_bytes());
     }
 
     #[test]

@@ -231,6 +231,7 @@ impl Remote {
 
         let mut client = Client::create(super::channel::DEFAULT_PAYLOAD_LEN)?;
         client.set_spin(super::channel::configured_spin());
+        client.set_same_cpu_bytes(super::channel::configured_same_cpu_bytes());
         let fd = client.fd();
         let command = command.arg("--channel").arg(fd.as_raw_fd().to_string());
         let dead = client.dead_switch();
@@ -627,6 +628,7 @@ fn exchange<'c>(
                 l2: v2,
                 tags: [t1, t2],
                 module: target.0,
+                used: u32::try_from(m.used).unwrap_or(u32::MAX),
                 ..Request::default()
             };
             Ok::<_, RemoteError>((request, m))
@@ -699,10 +701,7 @@ mod tests {
         let client = Client::create(1 << 16).unwrap();
         let fd = client.fd().try_clone_to_owned().unwrap();
         let mut server = Server::from_fd(fd).unwrap();
-        let host = thread::spawn(move || {
-            let mut driver = driver;
-            host::serve(&mut server, &mut driver)
-        });
+        let host = thread::spawn(move || host::serve(&mut server, driver));
         (Remote::new(client, DriverClass::Generic, Duration::from_secs(10)), host)
     }
 
