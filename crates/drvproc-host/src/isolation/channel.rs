@@ -112,7 +112,8 @@
 //! A call that carries a lot of data (from [`same_cpu::DEFAULT_SAME_CPU_BYTES`] of payload,
 //! in and out; `DRVPROC_HOST_SAME_CPU_BYTES` sets it, `off` turns this off) is not
 //! served by the host's main thread but by a host thread bound to the CPU the
-//! calling thread runs on, and the caller sleeps at once instead of spinning. Two
+//! calling thread runs on, and the caller gives that CPU away until the answer
+//! comes. Two
 //! costs made this worth its machinery, measured on the 2-vCPU machine of the
 //! manager's isolation bench with a 64 KiB G.711 encode (45 µs of codec work):
 //! served by the main thread on the other CPU, the codec ran 70 µs instead of 48,
@@ -121,9 +122,19 @@
 //! before the answer, slept and paid the 36 µs it takes to wake a halted vCPU.
 //! Isolated, the encode took 2.1–2.3 times as long as in process. On the caller's
 //! own CPU the data stays in that CPU's caches, and handing the CPU over and back
-//! costs two context switches on one CPU: 1.25 times (see BENCHMARKS.md). Small
+//! costs two context switches on one CPU: 1.13 times (see BENCHMARKS.md). Small
 //! calls stay with the main thread, whose spin answers them in well under a
 //! microsecond when it has a CPU of its own.
+//!
+//! The caller waits by yielding (`sched_yield` in a loop, for at most
+//! [`same_cpu::YIELD_FOR`], then it sleeps as any waiter does), not by sleeping.
+//! A sleeping caller is woken by the bound thread while that thread still runs,
+//! so the scheduler places it on an idle CPU if there is one: the caller then
+//! pays for waking that CPU and reads the answer from the other CPU's cache, and
+//! its next call goes to that CPU's thread, so the placement repeats call after
+//! call. Measured so, the encode took 1.18–1.45 times as long as in process; a
+//! yielding caller stays runnable where it is, needs no wake-up (the bound thread
+//! sees it is not sleeping), and runs again as soon as the bound thread sleeps.
 //!
 //! The doorbells block has three masks, one bit per CPU (CPUs from 64 on are not
 //! served this way): `wanted` (set by the client), and `ready` and `refused` (set
@@ -564,9 +575,9 @@ impl Client {
         unsafe { req.frame.get().write_volatile(frame) };
         let route = same_cpu::route(&control.doorbells.0, self.same_cpu_bytes, &frame);
         same_cpu::publish_request(map, route)?;
-        // A call served on this CPU needs it: sleep at once, do not spin.
-        let mut no_spin = Spin::new(Duration::ZERO);
-        let spin = if route == Route::Main { &mut self.spin } else { &mut no_spin };
+        // A call served on this CPU needs it: give it away until the answer comes.
+        let mut yielding = Spin::yielding(same_cpu::YIELD_FOR);
+        let spin = if route == Route::Main { &mut self.spin } else { &mut yielding };
         let mut deadline = Instant::now().checked_add(timeout);
         let response = loop {
             match wait_for(&resp.state, &resp.waiter_sleeping, FULL, spin, deadline) {

@@ -18,6 +18,11 @@ pub(super) const MAX_CPUS: usize = 64;
 /// and the main thread's spin answers faster than a hand-over of the CPU.
 pub(crate) const DEFAULT_SAME_CPU_BYTES: usize = 16 * 1024;
 
+/// How long a caller whose call is served on its CPU gives the CPU away
+/// (`sched_yield`) before it sleeps: longer than a large codec call takes, short
+/// enough that a driver that blocks for long costs the caller little CPU.
+pub(super) const YIELD_FOR: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// The variable that sets that size in bytes, or `off` to serve every call on the
 /// host's main thread, for measurements; both ends need not agree (only the
 /// application reads it).

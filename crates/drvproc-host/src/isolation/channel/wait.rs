@@ -26,6 +26,8 @@ pub(super) struct Spin {
     budget: Duration,
     /// Waits since the budget fell below `MIN_SPIN`, when no spin is tried.
     skipped: u32,
+    /// Whether each turn of the spin gives the CPU away (`sched_yield`).
+    yields: bool,
 }
 
 /// A budget below this is not spun at all.
@@ -36,7 +38,15 @@ const PROBE_EVERY: u32 = 64;
 
 impl Spin {
     pub(super) fn new(max: Duration) -> Spin {
-        Spin { max, budget: max, skipped: 0 }
+        Spin { max, budget: max, skipped: 0, yields: false }
+    }
+
+    /// A spin of at most `max` whose every turn offers the CPU to another thread
+    /// (`sched_yield`): for a waiter whose answer comes from a thread of the same
+    /// CPU, which it must let run, without sleeping (see "Serving on the caller's
+    /// CPU" in the channel's notes for why not sleeping matters).
+    pub(super) fn yielding(max: Duration) -> Spin {
+        Spin { yields: true, ..Spin::new(max) }
     }
 
     /// How long this wait spins.
@@ -105,6 +115,10 @@ pub(super) fn wait_for(
             if start.elapsed() >= spin_for {
                 spin.missed();
                 break;
+            }
+            if spin.yields {
+                // SAFETY: no arguments; it only gives up the rest of the time slice.
+                unsafe { libc::sched_yield() };
             }
         }
     }
