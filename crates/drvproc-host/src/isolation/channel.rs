@@ -72,7 +72,7 @@
 //!
 //! A waiter (the server on the request word, the client on the response word) first
 //! spins for a bounded time, then sets its slot's sleeping flag, loads the word again
-//! and, if still `EMPTY`, calls `FUTEX_WAIT(word, EMPTY)`. A publisher does its
+//! and, if it is not the value it waits for, calls `FUTEX_WAIT(word, value seen)`. A publisher does its
 //! compare-exchange, then loads the sleeping flag and calls `FUTEX_WAKE` only when it
 //! is set, so a call whose peer is awake makes no system call. The flag store and
 //! word load of the waiter and the word exchange and flag load of the publisher are
@@ -155,15 +155,25 @@
 //! works as above, except that the client publishes its `CALLBACK_DONE` the same
 //! way as the call (`DIRECT` and the bell), and the bound thread waits for it on
 //! its bell. The main thread waits for `FULL` only: seeing `DIRECT` ends its spin
-//! at once and it sleeps until the word changes, or, if the bound thread took the
-//! request meanwhile, until the next `FULL` wakes it (its sleeping flag is set).
-//! Only one call is ever in flight, so whichever thread serves it owns the payload
-//! area and the response slot exactly as the main thread does in step 2.
+//! at once and it sleeps; nobody wakes it when the bound thread takes the request
+//! (`DIRECT → EMPTY` wakes no one), so it sleeps on until the next `FULL`, whose
+//! publisher wakes it (its sleeping flag is set), or `DEAD`. So a small call right
+//! after a large one pays for waking the main thread; waking it after each large
+//! call instead would cost the bound thread a system call per call and the main
+//! thread a spin per call, spent while the large calls stream.
 //!
-//! [`DeadSwitch::mark_dead`] also stores `STOP` into every `ready` CPU's bell and
-//! wakes it; a bound thread that set its `ready` bit after that store read the
-//! mask finds the request word `DEAD` before it sleeps (both sides `SeqCst`). The
-//! main thread does the same when it stops serving.
+//! Only one call is ever in flight, so whichever thread serves it owns the payload
+//! area and the response slot exactly as the main thread does in step 2. Only
+//! `op::CALL` requests are routed so: loading, unloading and `SHUTDOWN` are the
+//! main thread's whatever their size. A client whose callback unwinds in the
+//! middle of a call marks the channel dead, since the serving thread still waits
+//! for that callback's answer.
+//!
+//! To stop the bound threads (the channel died, [`DeadSwitch::mark_dead`], or the
+//! main thread stopped serving), the stopper sets the doorbells' `stopped` word,
+//! then stores `STOP` into the bell of every CPU in `ready` and wakes it. A bound
+//! thread that set its `ready` bit after the stopper read the mask finds `stopped`
+//! set before it sleeps (all four operations `SeqCst`).
 //!
 //! # Death
 //!
@@ -328,9 +338,12 @@ struct Mapping {
 
 // SAFETY: the mapping is process-wide memory, not tied to a thread; every access to
 // it from `&Mapping` goes through atomics, or through frames and a payload area
-// whose use the state words serialise (module notes), and `&mut` access to those is
-// only handed out by `Client::call` (`&mut Client`) and `Server::serve_one`
-// (`&mut Server`), one end each.
+// whose use the state words serialise (module notes). `&mut` access to those is
+// only handed out by `Client::call_with` (`&mut Client`) and, in the host, to the
+// one thread that took the call in flight (its `FULL → EMPTY` or `DIRECT → EMPTY`
+// exchange succeeded: `Server::serve_one` or `CpuServer::serve_one`) until it
+// publishes the answer; a client that abandons a call mid-way marks the channel
+// dead, so no second call can be taken while a thread still serves the first.
 unsafe impl Send for Mapping {}
 // SAFETY: as above.
 unsafe impl Sync for Mapping {}
@@ -580,7 +593,7 @@ impl Client {
         let spin = if route == Route::Main { &mut self.spin } else { &mut yielding };
         let mut deadline = Instant::now().checked_add(timeout);
         let response = loop {
-            match wait_for(&resp.state, &resp.waiter_sleeping, FULL, spin, deadline) {
+            match wait_for(&resp.state, &resp.waiter_sleeping, false, spin, deadline) {
                 Ok(()) => {}
                 Err(Wait::TimedOut) => {
                     map.mark_dead();
@@ -609,7 +622,11 @@ impl Client {
             // response, which was acquired above ("Callbacks during a call").
             let callback = unsafe { control.callback.0.get().read_volatile() };
             let started = Instant::now();
+            // A callback that unwinds leaves the server waiting for its answer, in
+            // the middle of the call: the channel must not carry another.
+            let abandoned = DeadOnUnwind(map);
             let delivered = on_callback(&callback);
+            std::mem::forget(abandoned);
             deadline = deadline.and_then(|d| d.checked_add(started.elapsed()));
             let done =
                 Request { seq: self.seq, op: op::CALLBACK_DONE, l1: delivered as i64, ..Request::default() };
@@ -622,6 +639,16 @@ impl Client {
         // shared borrow ends before `&mut self` allows the next call.
         let payload = unsafe { std::slice::from_raw_parts(map.payload_ptr(), map.payload_len) };
         Ok((Reply { response, payload }, packed))
+    }
+}
+
+/// Marks the channel dead when dropped, which only an unwind does (it is
+/// forgotten otherwise).
+struct DeadOnUnwind<'m>(&'m Mapping);
+
+impl Drop for DeadOnUnwind<'_> {
+    fn drop(&mut self) {
+        self.0.mark_dead();
     }
 }
 
@@ -684,6 +711,10 @@ impl Server {
         self.map.mark_dead();
     }
 
+    pub(crate) fn dead_switch(&self) -> DeadSwitch {
+        DeadSwitch { map: Arc::clone(&self.map) }
+    }
+
     /// The way back to the client during a call, for the driver's callbacks.
     pub(crate) fn back_channel(&self) -> BackChannel {
         BackChannel { map: Arc::clone(&self.map), route: Route::Main }
@@ -716,7 +747,7 @@ impl Server {
     ) -> Result<Request, ChannelError> {
         let map = &*self.map;
         let req = &map.control().request.0;
-        match wait_for(&req.state, &req.waiter_sleeping, FULL, &mut self.spin, None) {
+        match wait_for(&req.state, &req.waiter_sleeping, true, &mut self.spin, None) {
             Ok(()) => {}
             Err(Wait::Dead | Wait::TimedOut) => return Err(ChannelError::PeerDead),
             Err(Wait::Failed(e)) => return Err(ChannelError::Wait(e)),
@@ -786,7 +817,7 @@ impl BackChannel {
         publish(resp)?;
         let answer = match self.route {
             Route::Main => {
-                match wait_for(&req.state, &req.waiter_sleeping, FULL, &mut Spin::new(DEFAULT_SPIN), None) {
+                match wait_for(&req.state, &req.waiter_sleeping, false, &mut Spin::new(DEFAULT_SPIN), None) {
                     Ok(()) => {}
                     Err(Wait::Dead | Wait::TimedOut) => return Err(ChannelError::PeerDead),
                     Err(Wait::Failed(e)) => return Err(ChannelError::Wait(e)),
@@ -941,7 +972,7 @@ mod tests {
         // SAFETY: a hand-made client: both words are `EMPTY`, it owns the frame.
         unsafe { req.frame.get().write_volatile(Request { seq: 1, op: op::CALL, ..Request::default() }) };
         publish(req).unwrap();
-        wait_for(&resp.state, &resp.waiter_sleeping, FULL, &mut Spin::new(Duration::ZERO), None)
+        wait_for(&resp.state, &resp.waiter_sleeping, false, &mut Spin::new(Duration::ZERO), None)
             .ok()
             .unwrap();
         resp.state.store(EMPTY, Ordering::Relaxed);
@@ -954,6 +985,37 @@ mod tests {
             Err("a callback was answered with operation 1 for call 1; the channel is now dead".to_string())
         );
         assert!(client.is_dead());
+    }
+
+    /// A callback that unwinds leaves the server in the middle of the call,
+    /// waiting for its answer: the channel is dead, so no next call can start
+    /// while that one is served.
+    #[test]
+    fn a_callback_that_unwinds_kills_the_channel() {
+        let (mut client, mut server) = pair(64);
+        let back = server.back_channel();
+        let t = std::thread::spawn(move || {
+            // The call in flight may still end as answered (when its answer beats
+            // the dead mark to the response word); nothing comes after it.
+            let _ = server.serve_one(|req, _| {
+                let _ = back.callback(req.seq, &Callback::default());
+                Response::default()
+            });
+            server.serve_one(|_, _| Response::default())
+        });
+        let req = Request { op: op::CALL, ..Request::default() };
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = client.call_with(
+                |_| Ok::<_, ChannelError>((req, ())),
+                Duration::from_secs(10),
+                |_| panic!("the application's callback failed"),
+            );
+        }));
+        assert!(unwound.is_err());
+        assert!(client.is_dead());
+        assert!(matches!(client.call(&req, |_| {}, Duration::from_secs(1)), Err(ChannelError::PeerDead)));
+        let next = t.join().unwrap();
+        assert!(matches!(next, Err(ChannelError::PeerDead)), "{next:?}");
     }
 
     #[test]

@@ -6,10 +6,17 @@
 //! them; the application side ([`super::remote`]) keeps to that. The main thread
 //! serves them, except large calls from an application thread on a CPU that has a
 //! host thread bound to it, which that thread serves, so that their data stays in
-//! one CPU's caches ("Serving on the caller's CPU" in [`super::channel`]). A driver
-//! may thus see its messages on more than one thread of the host, as it may in
-//! process, where each arrives on the application thread that sent it; a thread it
-//! starts while serving a large call inherits that CPU binding.
+//! one CPU's caches ("Serving on the caller's CPU" in [`super::channel`]).
+//!
+//! What a driver sees differently from in process, where each message arrives on
+//! the application thread that sent it: one application thread's messages may
+//! arrive on two host threads, its small ones on the main thread and its large
+//! ones (a codec's converts) on the thread bound to its CPU, so a driver that
+//! keeps per-thread state between, say, a prepare and a convert sees two threads;
+//! a thread the driver starts while it serves a large call inherits the binding to
+//! one CPU; and a large call waits for that CPU even when another is free. A
+//! driver that minds any of this is hosted as before with
+//! `DRVPROC_HOST_SAME_CPU_BYTES=off`.
 //!
 //! # DriverCallback in a host process
 //!
@@ -148,6 +155,7 @@ pub(crate) fn serve(server: &mut Server, driver: Driver) -> Result<(), ChannelEr
     let _serving = Serving;
     let modules = Shared(Arc::new(Mutex::new(Modules { first: driver, others: Vec::new() })));
     let mut started = 0u64;
+    let mut bound = Vec::new();
     let result = loop {
         let served = match server.serve_one(|req, payload| answer(req, payload, &mut modules.lock())) {
             Ok(served) => served,
@@ -160,22 +168,33 @@ pub(crate) fn serve(server: &mut Server, driver: Driver) -> Result<(), ChannelEr
         if wanted != 0 {
             for cpu in (0..64).filter(|cpu| wanted & (1 << cpu) != 0) {
                 started |= 1 << cpu;
-                start_cpu_server(server, cpu, &modules);
+                bound.extend(start_cpu_server(server, cpu, &modules));
             }
         }
     };
     server.stop_cpu_servers();
+    if result.is_ok() {
+        // No call is in flight after a `SHUTDOWN`, so each bound thread is asleep
+        // on its bell and ends at once. Joined so that the modules are dropped
+        // (and unloaded) here, not on a bound thread while this one exits. After a
+        // failure a bound thread may still be in its driver; the process ends
+        // without it.
+        for thread in bound {
+            let _ = thread.join();
+        }
+    }
     result
 }
 
-/// Starts the thread that serves the large calls of application threads on
-/// `cpu_server`'s CPU, bound to that CPU, so that the call's data stays in that
-/// CPU's caches. When the thread cannot be started or bound, clients are told to
-/// stop asking, and their calls stay with the main thread.
-fn start_cpu_server(server: &Server, cpu: usize, modules: &Shared) {
+/// Starts the thread that serves the large calls of application threads on CPU
+/// `cpu`, bound to that CPU, so that the call's data stays in that CPU's caches.
+/// When the thread cannot be started or bound, clients are told to stop asking,
+/// and their calls stay with the main thread.
+fn start_cpu_server(server: &Server, cpu: usize, modules: &Shared) -> Option<std::thread::JoinHandle<()>> {
     let (Some(mut cpu_server), Some(refusal)) = (server.cpu_server(cpu), server.cpu_server(cpu)) else {
-        return;
+        return None;
     };
+    let dead = server.dead_switch();
     let modules = modules.clone();
     let started = std::thread::Builder::new().name(format!("drvproc-cpu{cpu}")).spawn(move || {
         if let Err(e) = super::channel::bind_this_thread(cpu) {
@@ -188,11 +207,24 @@ fn start_cpu_server(server: &Server, cpu: usize, modules: &Shared) {
         BACK.set(Some(cpu_server.back_channel()));
         let _serving = Serving;
         cpu_server.open();
-        // Ends when the channel dies; the process ends with its main thread.
-        while cpu_server.serve_one(|req, payload| answer(req, payload, &mut modules.lock())).is_ok() {}
+        // Ends when the channel dies or is stopped. A panic here is a fault of this
+        // process as a panic on the main thread is (which ends it): the channel
+        // goes dead and the process aborts, so that the application hears of it at
+        // once rather than when this CPU's next large call times out.
+        let serving = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            while cpu_server.serve_one(|req, payload| answer(req, payload, &mut modules.lock())).is_ok() {}
+        }));
+        if serving.is_err() {
+            dead.mark_dead();
+            std::process::abort();
+        }
     });
-    if started.is_err() {
-        refusal.refuse();
+    match started {
+        Ok(thread) => Some(thread),
+        Err(_) => {
+            refusal.refuse();
+            None
+        }
     }
 }
 

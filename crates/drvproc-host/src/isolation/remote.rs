@@ -660,18 +660,26 @@ fn answer(response: super::protocol::Response, payload: &[u8]) -> Result<i64, Re
 mod tests {
     use std::thread;
 
-    use drvproc::consts::{DRV_OPEN, DRV_QUERYCONFIGURE, DRV_USER};
+    use drvproc::consts::{DCB_FUNCTION, DRV_OPEN, DRV_QUERYCONFIGURE, DRV_USER};
 
     use super::super::channel::Server;
     use super::super::host::{self, Driver};
     use super::*;
 
+    /// The in-out buffer of `DRV_USER + 2`: large enough to be served on the
+    /// caller's CPU.
+    const LARGE: usize = 32 * 1024;
+
     /// A driver that answers from its parameters: `DRV_OPEN` the length of its
     /// arguments string, `DRV_QUERYCONFIGURE` and `DRV_USER` the sum of their
     /// integers, and `DRV_USER + 1` doubles the bytes of its in-out buffer.
+    /// `DRV_USER + 2` (an in-out buffer of [`LARGE`] bytes, and a function) calls
+    /// `DriverCallback(function, DCB_FUNCTION, h, msg, 7, 8, 9)` and writes into
+    /// the buffer's first bytes whether that went through and whether a thread
+    /// bound to a CPU serves the call.
     unsafe extern "system" fn answering(
         _id: DriverId,
-        _h: Hdrvr,
+        h: Hdrvr,
         msg: Msg,
         l1: LParam,
         l2: LParam,
@@ -692,8 +700,32 @@ mod tests {
                 buf.iter_mut().for_each(|b| *b = b.wrapping_mul(2));
                 l2
             }
+            m if m == DRV_USER + 2 => {
+                // SAFETY: the sender described lParam1 as an in-out buffer of LARGE bytes.
+                let buf = unsafe { std::slice::from_raw_parts_mut(l1 as *mut u8, LARGE) };
+                let delivered = host::driver_callback(l2 as usize, DCB_FUNCTION, h.raw(), msg, 7, 8, 9);
+                let bound = thread::current().name().is_some_and(|n| n.starts_with("drvproc-cpu"));
+                buf[0] = u8::from(delivered);
+                buf[1] = u8::from(bound);
+                LARGE as LResult
+            }
             _ => 0,
         }
+    }
+
+    /// One notification [`noted`] got: its arguments, and the thread it ran on.
+    type Noted = (usize, Msg, usize, usize, usize, thread::ThreadId);
+    static NOTED: std::sync::Mutex<Vec<Noted>> = std::sync::Mutex::new(Vec::new());
+
+    unsafe extern "system" fn noted(h: Hdrvr, msg: Msg, user: usize, p1: usize, p2: usize) {
+        NOTED.lock().unwrap().push((h.raw(), msg, user, p1, p2, thread::current().id()));
+    }
+
+    /// The threads of this process bound to a CPU by a host's loop.
+    fn bound_threads() -> usize {
+        let tasks = std::fs::read_dir("/proc/self/task").unwrap();
+        let comm = |t: &std::fs::DirEntry| std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        tasks.flatten().filter(|t| comm(t).starts_with("drvproc-cpu")).count()
     }
 
     /// A channel with the host's loop on a thread of this process.
@@ -717,6 +749,41 @@ mod tests {
         assert_eq!(n, 9);
         remote.shutdown().unwrap();
         host.join().unwrap().unwrap();
+    }
+
+    /// After the first large call from a CPU, the host starts one thread bound to
+    /// it, which serves that CPU's large calls; a callback from the driver during
+    /// such a call reaches the application's function on the sending thread; the
+    /// thread ends with the host's loop.
+    #[test]
+    fn large_calls_go_to_one_bound_thread_whose_callbacks_reach_the_application() {
+        // SAFETY: no arguments.
+        let cpu = usize::try_from(unsafe { libc::sched_getcpu() }).unwrap();
+        super::super::channel::bind_this_thread(cpu).unwrap();
+        let (remote, host) = hosted(Driver::Proc(answering));
+        let h = Hdrvr::from_raw(5);
+        let mut buf = vec![0u8; LARGE];
+        let mut calls = 0;
+        let mut bound = 0;
+        while bound < 100 {
+            let (mut a, mut b) = (Arg::InOut(&mut buf), Arg::Int(noted as *const () as LParam));
+            let ret = remote.call_args(0, 1, h, DRV_USER + 2, &mut a, &mut b).unwrap();
+            assert_eq!((ret, buf[0]), (LARGE as LResult, 1), "call {calls}: the callback went through");
+            calls += 1;
+            bound += usize::from(buf[1]);
+            assert!(calls < 2000, "no bound thread served in {calls} calls");
+            if buf[1] == 0 {
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+        assert_eq!(bound_threads(), 1, "one thread for the one CPU asked for");
+        let me = thread::current().id();
+        let noted = std::mem::take(&mut *NOTED.lock().unwrap());
+        assert_eq!(noted.len(), calls);
+        assert!(noted.iter().all(|n| *n == (5, DRV_USER + 2, 7, 8, 9, me)), "{:?}", noted.first());
+        remote.shutdown().unwrap();
+        host.join().unwrap().unwrap();
+        assert_eq!(bound_threads(), 0, "the bound thread ended with the host's loop");
     }
 
     #[test]

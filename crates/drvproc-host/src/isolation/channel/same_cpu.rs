@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::wait::{futex_wait, futex_wake};
-use super::{ChannelError, DEAD, DIRECT, EMPTY, FULL, Mapping};
-use crate::isolation::protocol::{Request, Response, dir};
+use super::{ChannelError, DEAD, DIRECT, EMPTY, Mapping};
+use crate::isolation::protocol::{Request, Response, dir, op};
 
 /// CPUs a channel can serve on by number: one bit each in the masks below. A
 /// caller on a higher-numbered CPU is served by the host's main thread.
@@ -50,6 +50,9 @@ pub(super) struct Doorbells {
     /// The client asked for a server thread on the CPU (set by the client, taken
     /// by the host's main thread between calls).
     wanted: AtomicU64,
+    /// Non-zero once the bound threads are told to stop (set by whoever stops
+    /// them), for a thread that opens after [`Doorbells::stop_all`] read `ready`.
+    stopped: AtomicU64,
     /// The word each CPU's server thread sleeps on: the client stores [`RUNG`] and
     /// wakes it to hand over a `DIRECT` request (or the answer to a callback of
     /// one); [`STOP`] ends the thread.
@@ -71,6 +74,9 @@ impl Doorbells {
     /// Tells every bound thread to stop, for a channel that went dead or that its
     /// main thread stopped serving.
     pub(super) fn stop_all(&self) {
+        // Before `ready` is read: a thread that sets its bit after this read finds
+        // `stopped` set before it sleeps (both `SeqCst`).
+        self.stopped.store(1, Ordering::SeqCst);
         let ready = self.ready.load(Ordering::SeqCst);
         for (cpu, bell) in self.bells.iter().enumerate() {
             if ready & Self::bit(cpu) != 0 {
@@ -96,7 +102,8 @@ pub(super) enum Route {
 /// The first such call from a CPU asks the host for a thread there and goes to the
 /// main thread; later ones go to the bound thread once it is ready.
 pub(super) fn route(bells: &Doorbells, min_bytes: Option<usize>, request: &Request) -> Route {
-    let Some(min) = min_bytes else { return Route::Main };
+    // Only driver calls: loading, unloading and stopping are the main thread's.
+    let Some(min) = min_bytes.filter(|_| request.op == op::CALL) else { return Route::Main };
     let descs: u64 = request.descs.iter().filter(|d| d.dir != dir::NONE).map(|d| u64::from(d.len)).sum();
     if u64::from(request.used).max(descs) < min as u64 {
         return Route::Main;
@@ -153,9 +160,9 @@ pub(super) fn take_direct(map: &Mapping, cpu: usize) -> Result<Request, ChannelE
             }
             _ => return Err(ChannelError::PeerDead),
         }
-        // A thread that opened after `stop_all` read the ready mask finds the
-        // word `DEAD` here (both `SeqCst`, as the mask and the word's store).
-        if !matches!(state.load(Ordering::SeqCst), EMPTY | FULL | DIRECT) {
+        // A thread that opened after `stop_all` read the ready mask finds
+        // `stopped` set here (see there).
+        if control.doorbells.0.stopped.load(Ordering::SeqCst) != 0 {
             return Err(ChannelError::PeerDead);
         }
         match futex_wait(bell, IDLE, None) {
@@ -279,12 +286,14 @@ mod tests {
         }
     }
 
-    /// A server whose main thread starts a bound thread for each CPU asked for, as
-    /// the host does; `refuse` makes it refuse instead. Ends with the channel.
+    /// A server whose main thread starts a bound thread for each CPU asked for, once,
+    /// as the host does; `refuse` makes it refuse instead. Ends with the channel.
     fn serve(mut server: Server, refuse: bool) -> thread::JoinHandle<()> {
         thread::spawn(move || {
+            let mut started = 0u64;
             while server.serve_one(handler(MAIN)).is_ok() {
-                let wanted = server.take_wanted_cpus();
+                let wanted = server.take_wanted_cpus() & !started;
+                started |= wanted;
                 for cpu in (0..MAX_CPUS).filter(|cpu| wanted & (1 << cpu) != 0) {
                     let mut bound = server.cpu_server(cpu).expect("a CPU below 64");
                     if refuse {
@@ -399,6 +408,41 @@ mod tests {
             client.call(&Request::default(), |_| {}, Duration::from_secs(1)),
             Err(ChannelError::PeerDead)
         ));
+    }
+
+    /// Loading, unloading and stopping stay with the main thread whatever their
+    /// size: a bound thread that took a `SHUTDOWN` would leave the main thread
+    /// serving for ever.
+    #[test]
+    fn only_driver_calls_are_routed_to_a_cpu() {
+        let cpu = stay_on_this_cpu();
+        let (client, _server) = pair(Some(0));
+        let bells = &client.map.control().doorbells.0;
+        bells.ready.store(1 << cpu, Ordering::SeqCst);
+        let routed = |op| route(bells, Some(0), &Request { op, used: BIG, ..Request::default() });
+        assert_eq!(routed(op::CALL), Route::Cpu(cpu));
+        for op in [op::LOAD_MODULE, op::UNLOAD_MODULE, op::SHUTDOWN] {
+            assert_eq!(routed(op), Route::Main, "op {op}");
+        }
+        assert_eq!(
+            route(bells, None, &Request { op: op::CALL, used: BIG, ..Request::default() }),
+            Route::Main
+        );
+    }
+
+    /// A thread still binding itself when its channel stops serving opens after
+    /// the stop, and must end rather than sleep on its bell for ever.
+    #[test]
+    fn a_bound_thread_that_opens_after_the_stop_ends() {
+        let (_client, server) = pair(Some(1024));
+        let mut late = server.cpu_server(0).unwrap();
+        server.stop_cpu_servers();
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            late.open();
+            tx.send(late.serve_one(handler(BOUND)).is_err()).unwrap();
+        });
+        assert_eq!(rx.recv_timeout(Duration::from_secs(1)), Ok(true), "the late thread ended");
     }
 
     #[test]

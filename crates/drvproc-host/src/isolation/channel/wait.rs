@@ -72,24 +72,26 @@ impl Spin {
     }
 }
 
-/// Waits until `state` is `want` (`FULL` or `DIRECT`): spins (for `spin.next()`),
-/// then sets `sleeping` and sleeps on the futex, until `deadline` if there is one.
+/// Waits until `state` is `FULL`: spins (for `spin.next()`), then sets `sleeping`
+/// and sleeps on the futex, until `deadline` if there is one.
 ///
-/// The other live values mean "not yet": `EMPTY`, and the other of `FULL` and
-/// `DIRECT`, a request that a different server thread takes ("Serving on the
-/// caller's CPU"). Seeing that one ends the spin at once, without counting as a
-/// miss: the call it belongs to is long, so spinning through it is waste, and it
-/// says nothing about how fast this waiter's own calls are answered.
+/// `EMPTY` means "not yet", and so does `DIRECT` when `direct_too` (the main
+/// thread's wait on the request word): a request that a thread bound to a CPU
+/// takes ("Serving on the caller's CPU"). Seeing it ends the spin at once,
+/// without counting as a miss: the call it belongs to is long, so spinning
+/// through it is waste, and it says nothing about how fast this waiter's own
+/// calls are answered. Any other value is `DEAD`.
 pub(super) fn wait_for(
     state: &AtomicU32,
     sleeping: &AtomicU32,
-    want: u32,
+    direct_too: bool,
     spin: &mut Spin,
     deadline: Option<Instant>,
 ) -> Result<(), Wait> {
     let look = |v: u32| match v {
-        v if v == want => Some(Ok(())),
-        EMPTY | FULL | DIRECT => None,
+        FULL => Some(Ok(())),
+        EMPTY => None,
+        DIRECT if direct_too => None,
         _ => Some(Err(Wait::Dead)),
     };
     let first = state.load(Ordering::Acquire);
