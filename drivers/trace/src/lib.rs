@@ -27,6 +27,7 @@
 //! | `SPAWNED` | file to append the helper's process id to, one line per helper (relative: to the settings file), so that a test can check it is gone | none |
 //! | `EXIT` | `MSG:CODE`: end the process with `exit(CODE)` when MSG arrives | none |
 //! | `CALLBACK` | `MSG:FLAGS` or `MSG:FLAGS:thread`: when MSG arrives, call `DriverCallback(lParam1, FLAGS, hdrvr, MSG, lParam2, id, CALLBACK_PARAM2)` (found in the process by name, as a driver linked with `-ldrvproc` binds it; Unix only) and answer its result, -1 when the process has none; with `thread`, from a thread of the driver's own that it waits for | none |
+//! | `ACM_ASYNC` | `1`: on `ACMDM_STREAM_OPEN`, read `lParam1` as an `ACMDRVSTREAMINSTANCE` and notify its opener as an asynchronous ACM codec does, `DriverCallback(dwCallback, HIWORD(fdwOpen), has, MM_ACM_OPEN, dwInstance, 0, 0)` (found as for `CALLBACK`); answer its result, -1 when the process has none, `MMSYSERR_INVALPARAM` for a NULL or short structure | none |
 //! | `STALE` | `1`: remember a `DRV_FREE` in a static and refuse every later `DRV_LOAD`, as a driver relying on fresh statics does when its image stays mapped | none |
 //!
 //! `PRINT`, `FLOOD`, `SPAWN` and `EXIT` stand for drivers that misbehave towards the
@@ -48,6 +49,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 
+use drvproc::acm::consts::{ACMDM_STREAM_OPEN, MMSYSERR_INVALPARAM};
+use drvproc::acm::layout::AcmDrvStreamInstance;
 use drvproc::consts::*;
 use drvproc::wide::WideString;
 use drvproc::{DriverId, Hdrvr, LParam, LResult, Msg, def_driver_proc, message_name, parse_message};
@@ -57,6 +60,10 @@ pub const SETTINGS_FILE: &str = "drvtrace.env";
 
 /// The `dwParam2` of a `CALLBACK` notification.
 pub const CALLBACK_PARAM2: usize = 0x0C0F_FEE5;
+
+/// `MM_ACM_OPEN` (= `MM_STREAM_OPEN`): what an asynchronous ACM codec tells a
+/// stream's opener once the stream is open (`ACM_ASYNC`).
+pub const MM_ACM_OPEN: Msg = 0x3D4;
 
 /// What `CALLBACK` does: the flags, and whether from a thread of its own.
 #[derive(Debug, Clone, Copy)]
@@ -82,6 +89,7 @@ struct Settings {
     spawned: Option<PathBuf>,
     exit: Option<(Msg, i32)>,
     callback: HashMap<Msg, Notify>,
+    acm_async: bool,
     stale: bool,
 }
 
@@ -99,7 +107,9 @@ static FREED: AtomicBool = AtomicBool::new(false);
 ///
 /// # Safety
 /// For `DRV_OPEN`, `l1` must be 0 or a NUL-terminated UTF-16 string (the manager's
-/// contract); no other parameter is dereferenced.
+/// contract); with `ACM_ASYNC` set, `ACMDM_STREAM_OPEN`'s `l1` must be 0 or an
+/// `ACMDRVSTREAMINSTANCE` as long as its `cbStruct` says (msacm32's contract). No
+/// other parameter is dereferenced.
 #[unsafe(no_mangle)]
 pub unsafe extern "system" fn DriverProc(
     id: DriverId,
@@ -117,7 +127,8 @@ pub unsafe extern "system" fn DriverProc(
     if msg == DRV_LOAD {
         reload_settings();
     }
-    let answer = answer(id, h, msg, l1, l2);
+    // SAFETY: forwarded contract.
+    let answer = unsafe { answer(id, h, msg, l1, l2) };
     record(id, h, msg, l1, args.as_ref(), l2, answer);
     answer
 }
@@ -143,7 +154,11 @@ fn segfault() -> ! {
     std::process::abort()
 }
 
-fn answer(id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
+/// What the driver answers, after doing what the settings say.
+///
+/// # Safety
+/// As for [`DriverProc`].
+unsafe fn answer(id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
     let settings = SETTINGS.read().unwrap_or_else(PoisonError::into_inner);
     let settings = settings.as_ref();
     if let Some(s) = settings {
@@ -171,6 +186,10 @@ fn answer(id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: LParam) -> LResult {
     }
     if let Some(&notify) = settings.and_then(|s| s.callback.get(&msg)) {
         return call_back(notify, id, h, msg, l1, l2);
+    }
+    if msg == ACMDM_STREAM_OPEN && settings.is_some_and(|s| s.acm_async) {
+        // SAFETY: with ACM_ASYNC set, lParam1 is 0 or a stream instance (the caller's contract).
+        return unsafe { stream_opened(l1) };
     }
     let open_number = (msg == DRV_OPEN).then(|| OPENS.fetch_add(1, Ordering::SeqCst) + 1);
     if let Some(&fixed) = settings.and_then(|s| s.answers.get(&msg)) {
@@ -256,6 +275,32 @@ fn call_back(notify: Notify, id: DriverId, h: Hdrvr, msg: Msg, l1: LParam, l2: L
     // (the sender of the message configured for this behaviour passes a callback).
     let call = move || unsafe { f(callback, notify.flags, h, msg, user, id, CALLBACK_PARAM2) } as LResult;
     if notify.on_thread { std::thread::spawn(call).join().unwrap_or(-1) } else { call() }
+}
+
+/// The `ACM_ASYNC` behaviour: tells the stream's opener that the stream is open,
+/// with the values it put in the stream instance at `l1`.
+///
+/// # Safety
+/// `l1` is 0 or an `ACMDRVSTREAMINSTANCE` as long as its `cbStruct` says.
+unsafe fn stream_opened(l1: LParam) -> LResult {
+    if l1 == 0 {
+        return MMSYSERR_INVALPARAM;
+    }
+    // SAFETY: a stream instance starts with its u32 size (the contract); unaligned,
+    // as the caller's structure need not be aligned.
+    let cb = unsafe { std::ptr::read_unaligned(l1 as *const u32) } as usize;
+    if cb < std::mem::size_of::<AcmDrvStreamInstance>() {
+        return MMSYSERR_INVALPARAM;
+    }
+    // SAFETY: the whole structure is there (its size, the contract); plain integers
+    // and pointers that are copied, not followed.
+    let si = unsafe { std::ptr::read_unaligned(l1 as *const AcmDrvStreamInstance) };
+    let Some(f) = driver_callback_fn() else { return -1 };
+    let flags = si.fdw_open >> 16;
+    let has = Hdrvr::from_raw(si.has as usize);
+    // SAFETY: DriverCallback takes integers; the target is the one the stream's
+    // opener gave for this stream, as msacm32 passes it.
+    (unsafe { f(si.callback, flags, has, MM_ACM_OPEN, si.instance, 0, 0) }) as LResult
 }
 
 /// `SPAWN`'s helper: a program of the system's own that lives about 30 s and keeps
@@ -370,6 +415,7 @@ fn reload_settings() {
                     .collect()
             })
             .unwrap_or_default(),
+        acm_async: get("ACM_ASYNC").is_some_and(|v| v.trim() == "1"),
         stale: get("STALE").is_some_and(|v| v.trim() == "1"),
     };
     let file = settings.log.as_deref().and_then(open_log);
