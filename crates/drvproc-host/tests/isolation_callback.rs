@@ -12,10 +12,12 @@ use std::thread::ThreadId;
 use std::time::Duration;
 
 use common::*;
+use drvproc::acm::consts::{ACM_STREAMOPENF_ASYNC, ACMDM_STREAM_OPEN, WAVE_FORMAT_PCM};
+use drvproc::acm::layout::{AcmDrvStreamInstance, WaveFormatEx};
 use drvproc::consts::*;
 use drvproc::{DrvCallback, Hdrvr, LParam, Msg};
-use drvproc_host::{DriverManager, Event, MessageQueue, Param, PostedMessage, SendError};
-use drvtrace::CALLBACK_PARAM2;
+use drvproc_host::{AcmCodec, DriverManager, Event, MessageQueue, Param, PostedMessage, SendError};
+use drvtrace::{CALLBACK_PARAM2, MM_ACM_OPEN};
 
 fn isolated(t: &Trace) -> DriverManager {
     DriverManager::new(
@@ -251,4 +253,87 @@ fn a_callback_waiting_for_another_threads_send_to_the_same_module_does_not_deadl
     );
     // Afterwards both handles work.
     assert_eq!(send(&m, other, DRV_QUERYCONFIGURE, 0, 0), Ok(0));
+}
+
+/// 8 kHz 16-bit mono PCM.
+fn pcm() -> WaveFormatEx {
+    WaveFormatEx {
+        format_tag: WAVE_FORMAT_PCM,
+        channels: 1,
+        samples_per_sec: 8000,
+        avg_bytes_per_sec: 16000,
+        block_align: 2,
+        bits_per_sample: 16,
+        cb_size: 0,
+    }
+}
+
+/// Sends `ACMDM_STREAM_OPEN` with the stream instance msacm32 builds for
+/// `acmStreamOpen(.., dwCallback = callback, dwInstance = instance,
+/// CALLBACK_FUNCTION | ACM_STREAMOPENF_ASYNC)` on the stream `has`.
+fn open_async_stream(m: &DriverManager, h: Hdrvr, callback: usize, instance: usize, has: usize) -> isize {
+    let (mut src, mut dst) = (pcm(), pcm());
+    let mut si = AcmDrvStreamInstance {
+        cb_struct: size_of::<AcmDrvStreamInstance>() as u32,
+        pwfx_src: &mut src,
+        pwfx_dst: &mut dst,
+        pwflt: std::ptr::null_mut(),
+        callback,
+        instance,
+        fdw_open: CALLBACK_FUNCTION | ACM_STREAMOPENF_ASYNC,
+        fdw_driver: 0,
+        dw_driver: 0,
+        has: has as *mut std::ffi::c_void,
+    };
+    // SAFETY: ACMDM_STREAM_OPEN's lParam1 is an ACMDRVSTREAMINSTANCE whose formats
+    // are complete PCM ones, all alive for the call.
+    unsafe { m.send(h, ACMDM_STREAM_OPEN, &raw mut si as LParam, 0) }.unwrap()
+}
+
+/// A hosted ACM module: the codec's open (with its `ACMDRVOPENDESCW`, as msacm32
+/// opens one) tells the manager the module is an ACM codec, and the stream
+/// messages go to a second instance of it (the codec keeps its handle to itself).
+fn hosted_acm(t: &Trace) -> (DriverManager, AcmCodec, Hdrvr) {
+    let m = isolated(t);
+    let codec = AcmCodec::open(&m, t.path()).unwrap();
+    let h = m.open(t.path(), None).unwrap().into_raw();
+    (m, codec, h)
+}
+
+#[test]
+fn an_async_acm_streams_callback_function_in_its_stream_instance_runs_in_the_application() {
+    let t = Trace::with(&[("ACM_ASYNC", "1")]);
+    let (m, _codec, h) = hosted_acm(&t);
+    let (instance, has) = (0x7E57_0010, 0x5EA0_0010);
+    let ret = open_async_stream(&m, h, addr(notified), instance, has);
+    assert_eq!(ret, 1, "DriverCallback answered TRUE");
+    let here = Notification {
+        hdrvr: Hdrvr::from_raw(has),
+        msg: MM_ACM_OPEN,
+        user: instance,
+        p1: 0,
+        p2: 0,
+        pid: std::process::id(),
+        thread: std::thread::current().id(),
+    };
+    assert_eq!(take_notified(instance), [here]);
+    m.close(h).unwrap();
+}
+
+#[test]
+fn a_heap_address_in_a_stream_instances_callback_is_not_called() {
+    let t = Trace::with(&[("ACM_ASYNC", "1")]);
+    let (m, _codec, h) = hosted_acm(&t);
+    let heap = Box::new([0u64; 4]);
+    let address = std::hint::black_box(&*heap) as *const [u64; 4] as usize;
+    assert_eq!(
+        open_async_stream(&m, h, address, 0x7E57_0011, 0x5EA0_0011),
+        0,
+        "DriverCallback answered FALSE"
+    );
+    assert_eq!(take_notified(0x7E57_0011), []);
+    // The application and the host go on: a real target is still delivered.
+    assert_eq!(open_async_stream(&m, h, addr(notified), 0x7E57_0012, 0x5EA0_0012), 1);
+    assert_eq!(take_notified(0x7E57_0012).len(), 1);
+    m.close(h).unwrap();
 }

@@ -53,6 +53,18 @@
 //! * Strings are cut at [`drvproc::wide::MAX_WIDE_LEN`] units, as the manager's
 //!   own readers cut them.
 //!
+//! # Callback targets in structures
+//!
+//! A field that holds a callback target the application hands the driver
+//! (`ACMDRVSTREAMINSTANCE`'s `dwCallback`, which an asynchronous codec notifies)
+//! travels as the integer it is, and [`Marshalled::targets`] lists its value: the
+//! application side lets a hosted driver's `DCB_FUNCTION` callback name only values
+//! it gave the driver (see `remote`). Function pointers a driver would *call*
+//! itself — VfW's `ICCOMPRESSFRAMES` `GetData`/`PutData` (`ICM_COMPRESS_FRAMES_INFO`)
+//! and `ICSETSTATUSPROC`'s `Status` (`ICM_SET_STATUS_PROC`) — name code of the
+//! application that no driver in another process can run, so those messages are
+//! not in the table and are refused when their parameters are not 0.
+//!
 //! # The message table
 //!
 //! | message | `lParam1` | `lParam2` |
@@ -385,6 +397,11 @@ enum Ty {
     Word,
     /// A pointer-sized signed integer (`LRESULT`).
     SWord,
+    /// A callback target the application hands the driver (`dwCallback`): carried
+    /// exactly as a [`Ty::Word`], and its value, as the application packed it, is
+    /// kept in [`Marshalled::targets`]: a hosted driver's `DCB_FUNCTION` callback
+    /// may name only a value the application gave it.
+    Target,
     /// A pointer the host rebuilds.
     Ptr(Child),
     /// A pointer nobody may follow (reserved, or the manager's own): NULL on the host.
@@ -397,7 +414,7 @@ impl Field {
         match self.ty {
             Ty::Size => 4,
             Ty::Bytes(n) => n,
-            Ty::Word | Ty::SWord | Ty::Ptr(_) | Ty::Null => ptr,
+            Ty::Word | Ty::SWord | Ty::Target | Ty::Ptr(_) | Ty::Null => ptr,
         }
     }
 
@@ -405,7 +422,7 @@ impl Field {
         match self.ty {
             Ty::Size => 4,
             Ty::Bytes(n) => n,
-            Ty::Word | Ty::SWord | Ty::Ptr(_) | Ty::Null => 8,
+            Ty::Word | Ty::SWord | Ty::Target | Ty::Ptr(_) | Ty::Null => 8,
         }
     }
 }
@@ -600,7 +617,9 @@ static STREAM_INSTANCE: Layout = Layout {
         f(offset_of!(AcmDrvStreamInstance, pwfx_src), 8, Ty::Ptr(Child::Wave)),
         f(offset_of!(AcmDrvStreamInstance, pwfx_dst), 16, Ty::Ptr(Child::Wave)),
         f(offset_of!(AcmDrvStreamInstance, pwflt), 24, Ty::Ptr(Child::SelfSized)),
-        f(offset_of!(AcmDrvStreamInstance, callback), 32, Ty::Word),
+        // The opener's callback (`CALLBACK_*` in `fdwOpen`'s high word), which an
+        // asynchronous codec notifies with `DriverCallback`.
+        f(offset_of!(AcmDrvStreamInstance, callback), 32, Ty::Target),
         f(offset_of!(AcmDrvStreamInstance, instance), 40, Ty::Word),
         b(offset_of!(AcmDrvStreamInstance, fdw_open), 48, 8),
         f(offset_of!(AcmDrvStreamInstance, dw_driver), 56, Ty::Word),
@@ -854,7 +873,7 @@ impl Layout {
             if sa + sl > src.len() || da + dl > dst.len() {
                 // An integer the structure's size cuts: its low bytes, as far as both
                 // sides cover them (little endian on both).
-                if matches!(field.ty, Ty::Word | Ty::SWord) {
+                if matches!(field.ty, Ty::Word | Ty::SWord | Ty::Target) {
                     let n = sl.min(dl).min(src.len().saturating_sub(sa)).min(dst.len().saturating_sub(da));
                     if n > 0 {
                         dst[da..da + n].copy_from_slice(&src[sa..sa + n]);
@@ -866,7 +885,7 @@ impl Layout {
             let value = match field.ty {
                 Ty::Bytes(_) => continue,
                 Ty::Size => Some(self.translate(read_uint(s) as usize, from) as u64),
-                Ty::Word => Some(read_uint(s)),
+                Ty::Word | Ty::Target => Some(read_uint(s)),
                 Ty::SWord => Some(read_int(s) as u64),
                 Ty::Ptr(_) | Ty::Null => ptr(index, read_uint(s))?,
             };
@@ -1101,6 +1120,10 @@ pub(crate) struct Marshalled {
     pub segments: Vec<Segment>,
     /// Bytes of the payload in use.
     pub used: usize,
+    /// The values of the callback-target fields ([`Ty::Target`]) of the
+    /// structures packed, each read whole (a structure whose size cuts the field
+    /// hands over no target).
+    pub targets: Vec<u64>,
     plans: Vec<Plan>,
 }
 
@@ -1408,11 +1431,18 @@ impl Planner {
             }
         }
         let offsets: Vec<u32> = self.plans.iter().map(|p| p.seg.offset).collect();
+        let mut targets = Vec::new();
         for plan in &self.plans {
             let s = plan.seg;
             let region = &mut payload[s.range()];
             match &plan.origin {
                 Origin::Struct { layout, native, links, .. } => {
+                    for field in layout.fields.iter().filter(|f| matches!(f.ty, Ty::Target)) {
+                        let len = field.native_len(layout.ptr);
+                        if let Some(value) = native.get(field.native..field.native + len) {
+                            targets.push(read_uint(value));
+                        }
+                    }
                     region.fill(0);
                     layout.convert(native, Side::Native, region, |index, _| {
                         Ok(Some(
@@ -1447,7 +1477,7 @@ impl Planner {
             other => other,
         };
         let segments = self.plans.iter().map(|p| p.seg).collect();
-        Ok(Marshalled { msg, l1: arg(l1), l2: arg(l2), segments, used, plans: self.plans })
+        Ok(Marshalled { msg, l1: arg(l1), l2: arg(l2), segments, used, targets, plans: self.plans })
     }
 }
 

@@ -16,12 +16,12 @@
 //! `DCB_FUNCTION` runs in this process on the thread that sent the message, as it
 //! would in process, and events and queues of this process are signalled. A
 //! function address that lies in no executable code loaded here is refused (FALSE to the
-//! driver), and so is one this process never passed to the driver as an integer
-//! parameter: a hosted driver cannot make the application call a function of its
-//! choosing (it can only call back what it was given, as the contract says), nor
-//! turn a stray integer into a jump into data. A `DCB_FUNCTION` target passed
-//! inside a structure the marshaller copies (not as a parameter) is therefore not
-//! called; events and queues are unaffected. The function may not send to the same hosted module again: its driver is
+//! driver), and so is one this process never passed to the driver, as an integer
+//! parameter or in a structure's callback field (`ACMDRVSTREAMINSTANCE`'s
+//! `dwCallback`, which the marshaller lists: `Marshalled::targets`): a hosted
+//! driver cannot make the application call a function of its choosing (it can only
+//! call back what it was given, as the contract says), nor turn a stray integer
+//! into a jump into data. Events and queues are unaffected. The function may not send to the same hosted module again: its driver is
 //! still inside the first call, and the channel carries one call at a time; such a
 //! send fails with [`RemoteError::Reentrant`] instead of waiting for ever.
 
@@ -87,7 +87,8 @@ struct Known {
     class: DriverClass,
     capacity: HashMap<DriverId, u32>,
     /// The integers this process has passed to the driver (that could be
-    /// addresses): the only values a `DCB_FUNCTION` callback may name (see
+    /// addresses), as parameters or callback fields of structures: the only values
+    /// a `DCB_FUNCTION` callback may name (see
     /// "Callbacks" in the module notes).
     handed: std::cell::RefCell<HandedOut>,
 }
@@ -581,10 +582,11 @@ fn deliver(cb: &Callback, handed: &HandedOut) -> bool {
             return false;
         }
     }
-    // SAFETY: a function target is a value this process passed the driver as a
-    // parameter and lies in executable code of a loaded module (both checked
-    // above), so it is what the application gave the driver to call back, as in
-    // process; events and queues are looked up by id, never dereferenced.
+    // SAFETY: a function target is a value this process passed the driver (as a
+    // parameter or a structure's callback field) and lies in executable code of a
+    // loaded module (both checked above), so it is what the application gave the
+    // driver to call back, as in process; events and queues are looked up by id,
+    // never dereferenced.
     unsafe {
         crate::callback::driver_callback(callback, cb.flags, Hdrvr::from_raw(hdrvr), cb.msg, user, p1, p2)
     }
@@ -616,6 +618,9 @@ fn exchange<'c>(
                 if let marshal::WireArg::Int(v) = arg {
                     handed.borrow_mut().note(v);
                 }
+            }
+            for &target in &m.targets {
+                handed.borrow_mut().note(target as i64);
             }
             let (t1, v1) = m.l1.encode();
             let (t2, v2) = m.l2.encode();

@@ -752,6 +752,35 @@ fn acm_stream_close_reads_dw_driver() {
     assert_eq!(unsafe { isolated(&acm(), ACMDM_STREAM_CLOSE, s.lp(), 0) }, Ok(0x7777));
 }
 
+#[test]
+fn a_stream_instances_callback_is_listed_as_a_target_and_carried_as_it_is() {
+    let mut app = Buffer::new(PAYLOAD);
+    let mut s = StreamInstance::new(0, false);
+    for msg in [ACMDM_STREAM_OPEN, ACMDM_STREAM_CLOSE] {
+        // SAFETY: a live stream instance.
+        let m = unsafe { marshal(&acm(), msg, s.lp(), 0, app.bytes()) }.unwrap();
+        assert_eq!(m.targets, [0xDEAD_BEEF], "{msg:#x}");
+        let seg = m.segments[0];
+        // dwCallback's wire offset.
+        let at = seg.offset as usize + 32;
+        assert_eq!(app.bytes()[at..at + 8], 0xDEAD_BEEFu64.to_le_bytes(), "the wire holds the value");
+    }
+    // A size that ends inside dwCallback hands no target over.
+    s.instance.cb_struct = (offset_of!(AcmDrvStreamInstance, callback) + 2) as u32;
+    // SAFETY: as above.
+    let m = unsafe { marshal(&acm(), ACMDM_STREAM_OPEN, s.lp(), 0, app.bytes()) }.unwrap();
+    assert_eq!(m.targets, []);
+    // Integer parameters are not targets of a structure; other structures hold none.
+    // SAFETY: integers only.
+    let m = unsafe { marshal(&acm(), DRV_QUERYCONFIGURE, 0xDEAD_BEEF, 0, app.bytes()) }.unwrap();
+    assert_eq!(m.targets, []);
+    let mut size = AcmDrvStreamSize { cb_struct: 16, fdw_size: 0, cb_src_length: 1000, cb_dst_length: 0 };
+    let mut s = StreamInstance::new(5, false);
+    // SAFETY: a live stream instance and stream size.
+    let m = unsafe { marshal(&acm(), ACMDM_STREAM_SIZE, s.lp(), lp(&mut size), app.bytes()) }.unwrap();
+    assert_eq!(m.targets, [0xDEAD_BEEF], "one structure, one target");
+}
+
 struct StreamSize(StreamInstance, Box<AcmDrvStreamSize>);
 
 impl Fixture for StreamSize {
