@@ -746,20 +746,27 @@ impl Server {
         handler: impl FnOnce(&Request, &mut [u8]) -> Response,
     ) -> Result<Request, ChannelError> {
         let map = &*self.map;
-        let req = &map.control().request.0;
-        match wait_for(&req.state, &req.waiter_sleeping, true, &mut self.spin, None) {
-            Ok(()) => {}
-            Err(Wait::Dead | Wait::TimedOut) => return Err(ChannelError::PeerDead),
-            Err(Wait::Failed(e)) => return Err(ChannelError::Wait(e)),
-        }
-        // SAFETY: the request word was `FULL` (acquired): the client has written the
-        // frame and handed it over (step 2).
-        let request = unsafe { req.frame.get().read_volatile() };
-        if req.state.compare_exchange(FULL, EMPTY, Ordering::Relaxed, Ordering::Relaxed).is_err() {
-            return Err(ChannelError::PeerDead);
-        }
+        let request = take_full(&map.control().request.0, true, &mut self.spin)?;
         answer(map, request, handler)
     }
+}
+
+/// Waits (without limit) for the request word to be `FULL`, then takes the frame
+/// the client handed over (`FULL → EMPTY`, step 2). `direct_too`: as for
+/// [`wait_for`].
+fn take_full(req: &Slot<Request>, direct_too: bool, spin: &mut Spin) -> Result<Request, ChannelError> {
+    match wait_for(&req.state, &req.waiter_sleeping, direct_too, spin, None) {
+        Ok(()) => {}
+        Err(Wait::Dead | Wait::TimedOut) => return Err(ChannelError::PeerDead),
+        Err(Wait::Failed(e)) => return Err(ChannelError::Wait(e)),
+    }
+    // SAFETY: the request word was `FULL` (acquired): the client has written the
+    // frame and handed it over (step 2).
+    let request = unsafe { req.frame.get().read_volatile() };
+    if req.state.compare_exchange(FULL, EMPTY, Ordering::Relaxed, Ordering::Relaxed).is_err() {
+        return Err(ChannelError::PeerDead);
+    }
+    Ok(request)
 }
 
 /// Runs `handler` on a request a server thread has taken and sends its response
@@ -816,19 +823,7 @@ impl BackChannel {
         }
         publish(resp)?;
         let answer = match self.route {
-            Route::Main => {
-                match wait_for(&req.state, &req.waiter_sleeping, false, &mut Spin::new(DEFAULT_SPIN), None) {
-                    Ok(()) => {}
-                    Err(Wait::Dead | Wait::TimedOut) => return Err(ChannelError::PeerDead),
-                    Err(Wait::Failed(e)) => return Err(ChannelError::Wait(e)),
-                }
-                // SAFETY: the request word was `FULL` (acquired): the client wrote the frame.
-                let answer = unsafe { req.frame.get().read_volatile() };
-                if req.state.compare_exchange(FULL, EMPTY, Ordering::Relaxed, Ordering::Relaxed).is_err() {
-                    return Err(ChannelError::PeerDead);
-                }
-                answer
-            }
+            Route::Main => take_full(req, false, &mut Spin::new(DEFAULT_SPIN))?,
             Route::Cpu(cpu) => same_cpu::take_direct(map, cpu)?,
         };
         if answer.op != op::CALLBACK_DONE || answer.seq != seq {
