@@ -159,7 +159,8 @@ pub use manager::{DRIVER_FLAGS_VALID, DriverManager};
 pub use options::{HostSandbox, IsolationReport, ManagerOptions, OpenOptions, isolation_report};
 pub use params::{Param, SendError};
 pub use registry::{
-    Committed, DRIVERS32, EditOptions, EntrySource, ISOLATE_SECTION, Registry, RegistryEdit, RegistryError,
+    Committed, DRIVERS32, EditOptions, EntrySource, ISOLATE_SECTION, Isolation, Registry, RegistryEdit,
+    RegistryError,
 };
 pub use resolve::is_path;
 pub use resolve::split_entry;

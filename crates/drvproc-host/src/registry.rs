@@ -33,20 +33,109 @@ use crate::system_registry::SystemKey;
 /// The section drivers live in when none is named (Microsoft's `DRIVERS_SECTION`).
 pub const DRIVERS32: &str = "Drivers32";
 
-/// The section of the registry file that marks aliases to be hosted in a process of
-/// their own (`drvctl isolate ALIAS on`): `ALIAS=1`.
+/// The section of the registry file that marks aliases to be hosted in a process
+/// other than the program's (`drvctl isolate ALIAS on [--group NAME]`): `ALIAS=1`
+/// or `ALIAS=group:NAME`.
 ///
 /// A section of its own, rather than a flag in the alias's value, so that Windows,
 /// Wine and any other reader of `system.ini` see the driver entries unchanged and
 /// ignore the section (winmm reads only the sections it asks for). A marker names
-/// an alias, whatever section the alias is found in; `1`, `on`, `yes` and `true`
-/// (in any case) mean on, anything else off. It lives in the file only, also where
-/// the aliases come from the Windows registry key.
+/// an alias, whatever section the alias is found in. It lives in the file only,
+/// also where the aliases come from the Windows registry key. Its value
+/// ([`Isolation::from_marker`]) is one of:
+///
+/// - `1`, `on`, `yes` or `true`, in any case: isolated ([`Isolation::Own`]), in a
+///   host process of its own, or in the manager's host group when it has one
+///   ([`ManagerOptions::host_group`](crate::ManagerOptions::host_group));
+/// - `group:NAME` (`group:` in any case): isolated in the host group `NAME`
+///   ([`Isolation::Group`]), whatever group the manager has: the aliases marked
+///   with one group share one host process (of each width). `NAME` is taken
+///   trimmed, must not be empty, and follows an alias's rules (no `=`, `[` or
+///   `]`); it is matched exactly, case included, also against the manager's
+///   group, so that a marker and the manager may name the same group;
+/// - anything else: not isolated ([`Isolation::Off`]), as if there were no marker.
+///
+/// The marker is read when a driver file is loaded: a file already hosted for
+/// another open is not moved (see [`Isolation::Group`]).
 pub const ISOLATE_SECTION: &str = "drvproc.isolate";
 
-/// Whether a marker's value means on (see [`ISOLATE_SECTION`]).
-fn marker_on(value: &str) -> bool {
-    ["1", "on", "yes", "true"].iter().any(|on| value.trim().eq_ignore_ascii_case(on))
+/// What an alias's marker in [`ISOLATE_SECTION`] asks for.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Isolation {
+    /// No marker, or one that means neither of the others: the open's option and
+    /// the manager's decide.
+    #[default]
+    Off,
+    /// Hosted in a process other than the program's: one of its own, or the
+    /// manager's host group's when it has one (marker `1`).
+    Own,
+    /// Hosted in the named host group's process (marker `group:NAME`), shared with
+    /// the other files of that group of the same width.
+    ///
+    /// The group decides where a driver file's host is started. A file already
+    /// hosted by the manager (opened through another alias, by its path, or under
+    /// another group) keeps the host it has: one file is one hosted module, whose
+    /// `DRV_LOAD` ran once, and it is not loaded a second time to follow a group.
+    Group(String),
+}
+
+/// The prefix of a marker that names a host group.
+const GROUP_PREFIX: &str = "group:";
+
+impl Isolation {
+    /// The isolation a marker's value asks for (see [`ISOLATE_SECTION`]); a
+    /// `group:` marker whose name breaks the rules is [`Off`](Isolation::Off).
+    pub fn from_marker(value: &str) -> Isolation {
+        Self::parse_marker(value).unwrap_or_default()
+    }
+
+    /// [`from_marker`](Self::from_marker), with the reason a `group:` marker is
+    /// not one.
+    fn parse_marker(value: &str) -> Result<Isolation, RegistryError> {
+        let value = value.trim();
+        if ["1", "on", "yes", "true"].iter().any(|on| value.eq_ignore_ascii_case(on)) {
+            return Ok(Isolation::Own);
+        }
+        match value.get(..GROUP_PREFIX.len()) {
+            Some(prefix) if prefix.eq_ignore_ascii_case(GROUP_PREFIX) => {
+                let name = value[GROUP_PREFIX.len()..].trim();
+                check_name("host group", name)?;
+                Ok(Isolation::Group(name.to_string()))
+            }
+            _ => Ok(Isolation::Off),
+        }
+    }
+
+    /// The value written for it (`None`: no marker), after checking a group's name.
+    fn marker(&self) -> Result<Option<String>, RegistryError> {
+        match self {
+            Isolation::Off => Ok(None),
+            Isolation::Own => Ok(Some("1".to_string())),
+            Isolation::Group(name) => {
+                check_name("host group", name)?;
+                Ok(Some(format!("{GROUP_PREFIX}{name}")))
+            }
+        }
+    }
+
+    /// Whether it asks for a host process ([`Own`](Isolation::Own) or a
+    /// [`Group`](Isolation::Group)).
+    pub fn is_on(&self) -> bool {
+        !matches!(self, Isolation::Off)
+    }
+
+    /// The host group it names, if any.
+    pub fn group(&self) -> Option<&str> {
+        match self {
+            Isolation::Group(name) => Some(name),
+            _ => None,
+        }
+    }
+}
+
+/// The isolation the marker of `alias` in `doc` asks for.
+fn marker_of(doc: &IniDocument, alias: &str) -> Isolation {
+    doc.get(ISOLATE_SECTION, alias).map(Isolation::from_marker).unwrap_or_default()
 }
 
 /// Errors reading or writing the registry file, one line each.
@@ -96,7 +185,7 @@ pub enum RegistryError {
     /// An alias, section or value that cannot be written as an INI entry.
     #[error("invalid {what} {text:?}: {reason}")]
     Invalid {
-        /// `alias`, `section` or `value`.
+        /// `alias`, `section`, `value` or `host group`.
         what: &'static str,
         /// The rejected text.
         text: String,
@@ -246,16 +335,25 @@ impl RegistryEdit {
         self.doc.remove(section, alias)
     }
 
-    /// Marks `alias` to be hosted in a process of its own (`on`), or removes its
-    /// marker (see [`ISOLATE_SECTION`]). Returns whether it was marked before.
+    /// Marks `alias` to be hosted in a process of its own (`on`: the marker `1`), or
+    /// removes its marker (see [`ISOLATE_SECTION`]); a host group the marker named
+    /// is dropped either way. Returns whether it was marked (either way) before.
     pub fn set_isolated(&mut self, alias: &str, on: bool) -> Result<bool, RegistryError> {
+        let wanted = if on { Isolation::Own } else { Isolation::Off };
+        Ok(self.set_isolation(alias, &wanted)?.is_on())
+    }
+
+    /// Writes the marker of `alias` that asks for `isolation` (removes it for
+    /// [`Isolation::Off`]); returns what the marker asked for before. A host group's
+    /// name is checked as an alias is ([`RegistryError::Invalid`] with `host group`).
+    pub fn set_isolation(&mut self, alias: &str, isolation: &Isolation) -> Result<Isolation, RegistryError> {
         check_name("alias", alias)?;
-        let before = self.doc.get(ISOLATE_SECTION, alias).is_some_and(marker_on);
-        if on {
-            self.doc.set(ISOLATE_SECTION, alias, "1");
-        } else {
-            self.doc.remove(ISOLATE_SECTION, alias);
-        }
+        let marker = isolation.marker()?;
+        let before = marker_of(&self.doc, alias);
+        match marker {
+            Some(value) => self.doc.set(ISOLATE_SECTION, alias, &value),
+            None => self.doc.remove(ISOLATE_SECTION, alias),
+        };
         Ok(before)
     }
 
@@ -503,10 +601,17 @@ impl Registry {
         Ok(self.read_if_present()?.and_then(|doc| doc.get(section, alias).map(str::to_string)))
     }
 
-    /// Whether `alias` is marked to be hosted in a process of its own (see
-    /// [`ISOLATE_SECTION`]); false when the file does not exist.
+    /// Whether `alias` is marked to be hosted in a process other than the program's,
+    /// of its own or of a host group (see [`ISOLATE_SECTION`]); false when the file
+    /// does not exist.
     pub fn is_isolated(&self, alias: &str) -> Result<bool, RegistryError> {
-        Ok(self.read_if_present()?.is_some_and(|doc| doc.get(ISOLATE_SECTION, alias).is_some_and(marker_on)))
+        Ok(self.isolation(alias)?.is_on())
+    }
+
+    /// What the marker of `alias` asks for (see [`ISOLATE_SECTION`]);
+    /// [`Isolation::Off`] when the file does not exist.
+    pub fn isolation(&self, alias: &str) -> Result<Isolation, RegistryError> {
+        Ok(self.read_if_present()?.map(|doc| marker_of(&doc, alias)).unwrap_or_default())
     }
 
     /// Marks `alias` to be hosted in a process of its own, or removes the marker, in
@@ -519,21 +624,44 @@ impl Registry {
         Ok(before)
     }
 
-    /// [`lookup`](Self::lookup) and [`is_isolated`](Self::is_isolated) at once,
-    /// from one read of the file (an open by alias costs one `stat` still).
+    /// Writes the marker of `alias` for `isolation` (see
+    /// [`RegistryEdit::set_isolation`]) in one locked, atomic edit of an existing
+    /// file; returns what it asked for before. Nothing is written when the group's
+    /// name is refused. Whether the alias is registered is the caller's to check.
+    pub fn set_isolation(&self, alias: &str, isolation: &Isolation) -> Result<Isolation, RegistryError> {
+        let mut edit = self.edit(EditOptions::default())?;
+        let before = edit.set_isolation(alias, isolation)?;
+        edit.commit()?;
+        Ok(before)
+    }
+
+    /// [`lookup`](Self::lookup) and [`isolation`](Self::isolation) at once, from
+    /// one read of the file (an open by alias costs one `stat` still). A `group:`
+    /// marker with a name that breaks the rules reads as no marker, with a warning:
+    /// the open that would have been hosted is not.
     pub(crate) fn lookup_marked(
         &self,
         section: &str,
         alias: &str,
-    ) -> Result<Option<(String, bool)>, RegistryError> {
+    ) -> Result<Option<(String, Isolation)>, RegistryError> {
         let doc = self.read_if_present()?;
-        let marked = doc.as_ref().is_some_and(|d| d.get(ISOLATE_SECTION, alias).is_some_and(marker_on));
-        if let Some(key) = &self.system
-            && let Some(value) = key.get(section, alias)?
-        {
-            return Ok(Some((value, marked)));
-        }
-        Ok(doc.and_then(|d| d.get(section, alias).map(|v| (v.to_string(), marked))))
+        let from_key = match &self.system {
+            Some(key) => key.get(section, alias)?,
+            None => None,
+        };
+        let Some(value) = from_key.or_else(|| doc.as_ref()?.get(section, alias).map(str::to_string)) else {
+            return Ok(None);
+        };
+        let marker = doc.as_ref().and_then(|d| d.get(ISOLATE_SECTION, alias));
+        let marked = match marker.map(Isolation::parse_marker) {
+            None => Isolation::Off,
+            Some(Ok(isolation)) => isolation,
+            Some(Err(e)) => {
+                tracing::warn!("[{ISOLATE_SECTION}] {alias}: {e}; the marker is ignored");
+                Isolation::Off
+            }
+        };
+        Ok(Some((value, marked)))
     }
 
     /// Where the value [`lookup`](Self::lookup) finds for `alias` comes from.
@@ -731,5 +859,141 @@ mod tests {
         }
         let err = registry.set_isolated("a=b", true).unwrap_err();
         assert_eq!(err.to_string(), "invalid alias \"a=b\": it contains '=', '[' or ']'");
+    }
+
+    #[test]
+    fn markers_read_as_on_a_group_or_off() {
+        let group = |name: &str| Isolation::Group(name.to_string());
+        let cases = [
+            ("1", Isolation::Own),
+            (" Yes ", Isolation::Own),
+            ("TRUE", Isolation::Own),
+            ("on", Isolation::Own),
+            ("group:codecs", group("codecs")),
+            ("GROUP:Codecs", group("Codecs")),
+            ("group:  video codecs ", group("video codecs")),
+            ("  group:x", group("x")),
+            ("group:", Isolation::Off),
+            ("group:   ", Isolation::Off),
+            ("group:a]b", Isolation::Off),
+            ("group:a=b", Isolation::Off),
+            ("group:;x", Isolation::Off),
+            ("groups:x", Isolation::Off),
+            ("group", Isolation::Off),
+            ("0", Isolation::Off),
+            ("off", Isolation::Off),
+            ("2", Isolation::Off),
+            ("", Isolation::Off),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(Isolation::from_marker(value), expected, "{value:?}");
+        }
+        let err = Isolation::parse_marker("group: ").unwrap_err();
+        assert_eq!(err.to_string(), "invalid host group \"\": it is empty");
+        assert!(group("x").is_on() && Isolation::Own.is_on() && !Isolation::Off.is_on());
+        assert_eq!((group("x").group(), Isolation::Own.group()), (Some("x"), None));
+    }
+
+    #[test]
+    fn a_group_marker_is_written_read_and_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("system.ini");
+        fs::write(&path, "[Drivers32]\nmsacm.x=x.so\nmsacm.y=y.so\n").unwrap();
+        let registry = Registry::new(&path);
+        let codecs = Isolation::Group("codecs".to_string());
+        assert_eq!(registry.set_isolation("msacm.x", &codecs).unwrap(), Isolation::Off);
+        assert_eq!(registry.set_isolation("msacm.y", &Isolation::Own).unwrap(), Isolation::Off);
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "[Drivers32]\nmsacm.x=x.so\nmsacm.y=y.so\n[drvproc.isolate]\nmsacm.x=group:codecs\nmsacm.y=1\n"
+        );
+        assert_eq!(registry.isolation("MSACM.X").unwrap(), codecs);
+        assert!(registry.is_isolated("msacm.x").unwrap(), "a group is isolation too");
+        assert_eq!(registry.isolation("msacm.y").unwrap(), Isolation::Own);
+        assert_eq!(
+            registry.lookup_marked(DRIVERS32, "msacm.x").unwrap(),
+            Some(("x.so".into(), codecs.clone()))
+        );
+        assert_eq!(registry.lookup_marked(DRIVERS32, "msacm.z").unwrap(), None);
+
+        // `set_isolated` writes the plain marker, dropping the group, and reports a
+        // group as marked.
+        assert!(registry.set_isolated("msacm.x", true).unwrap());
+        assert_eq!(registry.isolation("msacm.x").unwrap(), Isolation::Own);
+        assert_eq!(registry.set_isolation("msacm.x", &codecs).unwrap(), Isolation::Own);
+        assert!(registry.set_isolated("msacm.x", false).unwrap());
+        assert_eq!(registry.set_isolation("msacm.y", &Isolation::Off).unwrap(), Isolation::Own);
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "[Drivers32]\nmsacm.x=x.so\nmsacm.y=y.so\n[drvproc.isolate]\n"
+        );
+        assert_eq!(registry.isolation("msacm.x").unwrap(), Isolation::Off);
+    }
+
+    #[test]
+    fn a_bad_group_name_is_refused_and_nothing_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("system.ini");
+        let before = "[Drivers32]\nmsacm.x=x.so\n";
+        fs::write(&path, before).unwrap();
+        let registry = Registry::new(&path);
+        let refused = [
+            ("", "invalid host group \"\": it is empty"),
+            (" codecs", "invalid host group \" codecs\": it has leading or trailing blanks"),
+            ("a=b", "invalid host group \"a=b\": it contains '=', '[' or ']'"),
+            ("[a]", "invalid host group \"[a]\": it contains '=', '[' or ']'"),
+            ("a\nb", "invalid host group \"a\\nb\": it contains a line break or NUL"),
+            (";a", "invalid host group \";a\": it would read as a comment"),
+        ];
+        for (name, message) in refused {
+            let err = registry.set_isolation("msacm.x", &Isolation::Group(name.to_string())).unwrap_err();
+            assert!(matches!(err, RegistryError::Invalid { what: "host group", .. }), "{err:?}");
+            assert_eq!(err.to_string(), message);
+        }
+        assert_eq!(fs::read_to_string(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn a_group_marker_with_a_bad_name_is_ignored_with_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("system.ini");
+        fs::write(&path, "[Drivers32]\nmsacm.x=x.so\n[drvproc.isolate]\nmsacm.x=group:\n").unwrap();
+        let registry = Registry::new(&path);
+        let (found, log) = with_log(|| registry.lookup_marked(DRIVERS32, "msacm.x").unwrap());
+        assert_eq!(found, Some(("x.so".into(), Isolation::Off)));
+        assert_eq!(
+            log.trim_end(),
+            "WARN [drvproc.isolate] msacm.x: invalid host group \"\": it is empty; the marker is ignored"
+        );
+        let (found, log) = with_log(|| registry.lookup_marked(DRIVERS32, "msacm.y").unwrap());
+        assert_eq!((found, log.as_str()), (None, ""), "no warning for an alias not found");
+    }
+
+    /// What `f` logs, one event a line, with its level.
+    fn with_log<R>(f: impl FnOnce() -> R) -> (R, String) {
+        use std::io::Write;
+
+        #[derive(Clone, Default)]
+        struct Log(Arc<Mutex<Vec<u8>>>);
+        impl Write for Log {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let log = Log::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .without_time()
+            .with_target(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let result = tracing::subscriber::with_default(subscriber, f);
+        let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        (result, text.lines().map(|l| format!("{}\n", l.trim_start())).collect())
     }
 }

@@ -230,7 +230,7 @@ impl ManagerState {
                     let (file, args) = split_entry(&value);
                     let target =
                         registry.entry_path(file).map_or_else(|| self.search.locate(file), Target::Path);
-                    let hosting = self.hosting(options, marked);
+                    let hosting = self.hosting(options, marked.is_on());
                     return self.try_target(name, file, target, args, l2, hosting);
                 }
             }
