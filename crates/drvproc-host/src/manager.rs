@@ -295,8 +295,8 @@ impl DriverManager {
     ///
     /// An alias marked in the registry ([`ISOLATE_SECTION`](crate::ISOLATE_SECTION))
     /// is hosted in a process of its own, as with the manager's
-    /// [`isolate`](ManagerOptions::isolate) option (see
-    /// [`open_with_options`](Self::open_with_options) to decide per open).
+    /// [`isolate`](ManagerOptions::isolate) option, or in the host group its marker
+    /// names (see [`open_with_options`](Self::open_with_options) to decide per open).
     pub fn open(&self, name: &str, section: Option<&str>) -> Result<Instance, OpenError> {
         // SAFETY: lParam2 = 0 carries no pointer.
         unsafe { self.open_with(name, section, 0) }

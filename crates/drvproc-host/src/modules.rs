@@ -9,6 +9,7 @@ use crate::error::OpenError;
 use crate::loader::{self, LoadError};
 use crate::manager::ManagerState;
 use crate::module::Module;
+use crate::registry::Isolation;
 use crate::resolve::Target;
 
 /// A map with the fast hasher (see this crate's `Cargo.toml`).
@@ -48,28 +49,34 @@ impl ModuleMaps {
 /// Where the module of one open is to run, as decided from the open's options, the
 /// registry's marker of the alias and the manager's option, in that order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Hosting {
+pub(crate) struct Hosting<'a> {
     /// In a host process of its own.
     pub(crate) hosted: bool,
     /// Asked for by the open or the marker: a driver that cannot be hosted is then
     /// an error. The manager-wide option leaves such drivers in the process.
     pub(crate) required: bool,
+    /// The host group the alias's marker names (`group:NAME`), which a host started
+    /// for the file joins instead of the manager's group. It does not move a file
+    /// that is hosted already: see [`Isolation::Group`](crate::Isolation::Group).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub(crate) group: Option<&'a str>,
 }
 
 impl ManagerState {
-    /// The hosting of an open with `options` of a driver whose alias is `marked`
-    /// (or not) for isolation in the registry.
-    pub(crate) fn hosting(&self, options: crate::OpenOptions, marked: bool) -> Hosting {
+    /// The hosting of an open with `options` of a driver whose alias's marker in
+    /// the registry asks for `marked`.
+    pub(crate) fn hosting<'a>(&self, options: crate::OpenOptions, marked: &'a Isolation) -> Hosting<'a> {
+        let group = marked.group();
         match options.isolation() {
-            Some(on) => Hosting { hosted: on, required: on },
-            None if marked => Hosting { hosted: true, required: true },
-            None => Hosting { hosted: self.isolate_all, required: false },
+            Some(on) => Hosting { hosted: on, required: on, group },
+            None if marked.is_on() => Hosting { hosted: true, required: true, group },
+            None => Hosting { hosted: self.isolate_all, required: false, group },
         }
     }
 
     /// Whether a module found for `target` can be hosted as `hosting` asks; an
     /// error when it was required and cannot.
-    fn hosted_here(name: &str, target: &Target, hosting: Hosting) -> Result<bool, OpenError> {
+    fn hosted_here(name: &str, target: &Target, hosting: Hosting<'_>) -> Result<bool, OpenError> {
         if !hosting.hosted {
             return Ok(false);
         }
@@ -111,7 +118,7 @@ impl ManagerState {
         file: &str,
         target: &Target,
         cache_as: Option<&str>,
-        hosting: Hosting,
+        hosting: Hosting<'_>,
     ) -> Result<Arc<Module>, OpenError> {
         #[allow(unused_mut)]
         let mut hosted = Self::hosted_here(name, target, hosting)?;
@@ -136,7 +143,7 @@ impl ManagerState {
         #[cfg(target_os = "linux")]
         if let (true, Target::Path(p)) = (hosted, target) {
             loader::regular_file(p).map_err(|f| self.load_error(f, name, target, &path_text))?;
-            return self.hosted_module(p, file, target, cache_as, path_text);
+            return self.hosted_module(p, file, target, cache_as, path_text, hosting.group);
         }
         let loaded = loader::load(target).map_err(|f| self.load_error(f, name, target, &path_text))?;
         let mut maps = self.maps();
@@ -181,7 +188,12 @@ impl ManagerState {
 
     /// The module of the driver file at `path` in a host process of its own: the
     /// one already hosted for the same file (by device and inode, however it was
-    /// named, as one library is one module in process), or a new host.
+    /// named, as one library is one module in process), or a new host. A new host
+    /// joins the host group `group` (an alias's marker's), else the manager's.
+    ///
+    /// A file hosted already keeps its host whatever `group` says: moving it would
+    /// load it a second time (a second `DRV_LOAD`, and two copies of its state)
+    /// while instances of the first are open.
     #[cfg(target_os = "linux")]
     fn hosted_module(
         &self,
@@ -190,6 +202,7 @@ impl ManagerState {
         target: &Target,
         cache_as: Option<&str>,
         path_text: String,
+        group: Option<&str>,
     ) -> Result<Arc<Module>, OpenError> {
         use std::os::unix::fs::MetadataExt;
 
@@ -209,6 +222,7 @@ impl ManagerState {
             path,
             display,
             self.table.identity(),
+            group.or(self.host.group.as_deref()),
             &self.host_groups,
         )
         .map_err(|message| OpenError::NotLoadable { path: path_text, message })?;

@@ -35,7 +35,8 @@ pub struct ManagerOptions {
     /// Off, drivers may still be hosted one by one: an alias marked in the
     /// registry file ([`ISOLATE_SECTION`](crate::ISOLATE_SECTION), what `drvctl
     /// isolate ALIAS on` writes) and an open with [`OpenOptions::isolate`]`(true)`
-    /// are. An open's option wins over the marker, which wins over this option.
+    /// are. An open's option wins over the marker, which wins over this option;
+    /// a marker may also name the host group (see [`host_group`](Self::host_group)).
     pub isolate: bool,
     /// The host program for isolated drivers; `None`: `$DRVPROC_HOSTD`, else
     /// `drvproc-hostd` beside the running program, else on `PATH`.
@@ -61,6 +62,11 @@ pub struct ManagerOptions {
     /// of one ends the others' host too, and their calls take turns on one
     /// channel). `None` (the default; `DRVPROC_HOST_GROUP=NAME` sets one): a
     /// process per file.
+    ///
+    /// An alias whose marker in the registry file names a group (`group:NAME` in
+    /// [`ISOLATE_SECTION`](crate::ISOLATE_SECTION), what `drvctl isolate ALIAS on
+    /// --group NAME` writes) is hosted in that group instead, whatever this option
+    /// says; a marker that names this option's group shares its host.
     pub host_group: Option<String>,
 }
 
@@ -222,7 +228,8 @@ pub(crate) struct HostSettings {
     pub(crate) program_32: PathBuf,
     pub(crate) timeout: Duration,
     pub(crate) sandbox: Option<HostSandbox>,
-    /// The host group all hosted modules of the manager join, if any.
+    /// The manager's host group, if any: hosted modules join it unless their
+    /// alias's marker names another (`group:NAME`).
     pub(crate) group: Option<String>,
 }
 

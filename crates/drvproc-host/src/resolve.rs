@@ -11,7 +11,7 @@ use crate::lifecycle::Attempt;
 use crate::manager::ManagerState;
 use crate::module::Module;
 use crate::modules::Hosting;
-use crate::registry::DRIVERS32;
+use crate::registry::{DRIVERS32, Isolation};
 
 /// Splits a registry value `file args` at the first space; blanks before the args
 /// are skipped, and empty args are absent (`DRV_OPEN` then gets NULL).
@@ -192,7 +192,8 @@ impl ManagerState {
             return self.open_function(name, proc_, l2);
         }
         // A file opened by its name is not an alias: the registry's marker is not read.
-        let as_file = self.hosting(options, false);
+        let unmarked = Isolation::Off;
+        let as_file = self.hosting(options, &unmarked);
         if section.is_none() {
             let cached = self
                 .maps()
@@ -230,7 +231,7 @@ impl ManagerState {
                     let (file, args) = split_entry(&value);
                     let target =
                         registry.entry_path(file).map_or_else(|| self.search.locate(file), Target::Path);
-                    let hosting = self.hosting(options, marked.is_on());
+                    let hosting = self.hosting(options, &marked);
                     return self.try_target(name, file, target, args, l2, hosting);
                 }
             }
@@ -260,7 +261,7 @@ impl ManagerState {
         file: &str,
         args: Option<&str>,
         l2: LParam,
-        hosting: Hosting,
+        hosting: Hosting<'_>,
     ) -> Result<Hdrvr, OpenError> {
         self.try_target(name, file, self.search.locate(file), args, l2, hosting)
     }
@@ -273,7 +274,7 @@ impl ManagerState {
         target: Target,
         args: Option<&str>,
         l2: LParam,
-        hosting: Hosting,
+        hosting: Hosting<'_>,
     ) -> Result<Hdrvr, OpenError> {
         if let Target::Path(p) = &target
             && crate::loader::absent(p)

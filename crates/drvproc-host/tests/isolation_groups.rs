@@ -1,7 +1,8 @@
 //! Host groups: driver files that share one host process when the manager says so
-//! (`ManagerOptions::host_group`). Each driver still sees its own lifecycle; they
-//! share the host's fate; a module closed for good is unmapped from the host while
-//! the others go on.
+//! (`ManagerOptions::host_group`) or their aliases' markers do (`group:NAME` in the
+//! registry file's `[drvproc.isolate]`). Each driver still sees its own lifecycle;
+//! they share the host's fate; a module closed for good is unmapped from the host
+//! while the others go on.
 #![cfg(target_os = "linux")]
 
 mod common;
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use drvproc::consts::*;
-use drvproc_host::{BadHandle, DriverManager, ManagerOptions, take_hosted_failure};
+use drvproc_host::{BadHandle, DriverManager, Isolation, ManagerOptions, take_hosted_failure};
 
 fn grouped(options: ManagerOptions) -> DriverManager {
     DriverManager::new(
@@ -88,4 +89,78 @@ fn a_crash_in_one_driver_of_a_group_ends_the_group_and_the_next_opens_start_a_ne
     assert_ne!(again, host);
     assert_eq!(hosts_of(a.path()), again, "the new host serves the group again");
     drop((ia, ib));
+}
+
+/// Three driver files registered as `vidc.a`, `vidc.b` and `vidc.c` in the first
+/// one's registry file, with `markers` as its `[drvproc.isolate]` section.
+fn three_aliases(markers: &str) -> [Trace; 3] {
+    let traces = [Trace::new(), Trace::new(), Trace::new()];
+    let [a, b, c] = &traces;
+    a.write_config(&format!(
+        "[Drivers32]\nvidc.a={}\nvidc.b={}\nvidc.c={}\n[drvproc.isolate]\n{markers}",
+        a.path(),
+        b.path(),
+        c.path()
+    ));
+    traces
+}
+
+#[test]
+fn aliases_marked_with_one_group_share_a_host_and_one_marked_on_has_its_own() {
+    let [a, b, c] = three_aliases("vidc.a=group:codecs\nvidc.b=GROUP: codecs \nvidc.c=1\n");
+    // The manager neither isolates nor groups: the markers alone do.
+    let m = DriverManager::new(a.options().isolate(false).host_program(env!("CARGO_BIN_EXE_drvproc-hostd")));
+    let opened = ["vidc.a", "vidc.b", "vidc.c"].map(|alias| m.open(alias, None).unwrap());
+    let [ha, hb, hc] = [&a, &b, &c].map(|t| hosts_of(t.path()));
+    assert_eq!(ha.len(), 1, "vidc.a is hosted: {ha:?}");
+    assert_eq!(hb, ha, "one host process serves the group's two files");
+    assert_eq!(hc.len(), 1, "vidc.c is hosted: {hc:?}");
+    assert_ne!(hc, ha, "the alias marked 1 has a host of its own");
+    for i in &opened {
+        assert_eq!(i.query_configure(), Ok(false));
+    }
+    drop(opened);
+    for t in [&a, &b, &c] {
+        let lifecycle = t.take();
+        assert_eq!(lifecycle.first().map(String::as_str), Some("DRV_LOAD(0x0, H1, 0, 0) -> 0x1"));
+        assert_eq!(lifecycle.last().map(String::as_str), Some("DRV_FREE(0x0, H1, 0, 0) -> 0x1"));
+    }
+}
+
+#[test]
+fn a_markers_group_overrides_the_managers() {
+    let [a, b, c] = three_aliases("vidc.a=group:video\nvidc.c=group:video\n");
+    let m = grouped(a.options());
+    let registry = m.registry().unwrap();
+    assert_eq!(registry.isolation("vidc.a").unwrap(), Isolation::Group("video".into()));
+    let opened = ["vidc.a", "vidc.b", "vidc.c"].map(|alias| m.open(alias, None).unwrap());
+    let [ha, hb, hc] = [&a, &b, &c].map(|t| hosts_of(t.path()));
+    assert_eq!(ha.len(), 1, "{ha:?}");
+    assert_eq!(hc, ha, "the marker's group serves both of its files");
+    assert_eq!(hb.len(), 1, "the unmarked alias is in the manager's group: {hb:?}");
+    assert_ne!(hb, ha, "the marker's group is not the manager's");
+    // A file opened by its path is no alias: the manager's group hosts it.
+    let d = Trace::new();
+    let by_path = m.open(d.path(), None).unwrap();
+    assert_eq!(hosts_of(d.path()), hb);
+    drop((opened, by_path));
+}
+
+#[test]
+fn a_file_hosted_already_keeps_its_host_whatever_the_markers_group() {
+    let [a, b, _c] = three_aliases("vidc.a=group:codecs\nvidc.b=group:codecs\n");
+    let m = DriverManager::new(a.options().isolate(true).host_program(env!("CARGO_BIN_EXE_drvproc-hostd")));
+    let by_path = m.open(a.path(), None).unwrap();
+    let own = hosts_of(a.path());
+    assert_eq!(own.len(), 1, "{own:?}");
+    // The same file through a marked alias: the module it has, not a second load.
+    let by_alias = m.open("vidc.a", None).unwrap();
+    assert_eq!(hosts_of(a.path()), own);
+    assert_eq!(a.records().iter().filter(|r| r.msg == DRV_LOAD).count(), 1);
+    // The group's host is started by its first file that is not hosted yet.
+    let other = m.open("vidc.b", None).unwrap();
+    let group = hosts_of(b.path());
+    assert_eq!(group.len(), 1, "{group:?}");
+    assert_ne!(group, own);
+    drop((by_path, by_alias, other));
 }

@@ -27,20 +27,23 @@ use crate::options::HostSettings;
 /// file: the module that is then opened like any other. `display` names it in
 /// messages. Fails with the reason in words.
 ///
-/// With a host group ([`HostSettings::group`]), the group's host process serves
-/// the module if it is running (and the module's file has its width); the first
-/// module of a group starts it, and it ends with the group's last module.
+/// With a host `group` (an alias's marker's, else the manager's
+/// [`HostSettings::group`]), the group's host process serves the module if it is
+/// running (and the module's file has its width); the first module of a group
+/// starts it, and it ends with the group's last module. Groups are the manager's:
+/// a marker and the manager's option that name one group share its host.
 pub(crate) fn start(
     settings: &HostSettings,
     path: &Path,
     display: String,
     manager: usize,
+    group: Option<&str>,
     groups: &Mutex<HashMap<String, Weak<Remote>>>,
 ) -> Result<Module, String> {
     let in_host = |e: RemoteError| format!("in its host process: {e}");
     let bits = file_bits(path).unwrap_or(usize::BITS);
     // A group has one host per width: a 32-bit driver cannot share a 64-bit host.
-    let group = settings.group.as_ref().map(|g| format!("{g}/{bits}"));
+    let group = group.map(|g| format!("{g}/{bits}"));
     if let Some(key) = &group {
         let shared = groups.lock().unwrap_or_else(PoisonError::into_inner).get(key).and_then(Weak::upgrade);
         if let Some(remote) = shared.filter(|r| !r.ended()) {
