@@ -101,6 +101,11 @@ pub enum Command {
     /// the call instead of the program. It takes effect at the driver's next load. The
     /// marker is a line ALIAS=1 in the registry file's section [drvproc.isolate],
     /// which Windows and Wine ignore. Linux only, for now.
+    ///
+    /// With --group NAME the marker is ALIAS=group:NAME: the drivers whose aliases
+    /// name one group share one host process (one per width), whatever group the
+    /// program asks for. A crash in one of them ends the others' host too. A driver
+    /// file that a program hosts already stays in the host it has.
     Isolate {
         /// The alias of the driver.
         #[arg(add = ArgValueCandidates::new(completion::aliases))]
@@ -110,6 +115,9 @@ pub enum Command {
         /// The section ALIAS is registered in.
         #[arg(long, default_value = drvproc_host::DRIVERS32)]
         section: String,
+        /// Share the host process of host group NAME (with on).
+        #[arg(long, value_name = "NAME")]
+        group: Option<String>,
     },
     /// Ask a driver whether it can be configured, and configure it if so
     Configure {

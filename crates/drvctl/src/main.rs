@@ -36,8 +36,8 @@ fn run(cli: Cli) -> CliResult<bool> {
         Command::Remove { alias, section, force, timeout } => {
             registration::remove(&ctx, &alias, &section, force, timeout)?
         }
-        Command::Isolate { alias, state, section } => {
-            isolation::isolate(&ctx, &alias, state == cli::Switch::On, &section)?
+        Command::Isolate { alias, state, section, group } => {
+            isolation::isolate(&ctx, &alias, state == cli::Switch::On, group.as_deref(), &section)?
         }
         Command::Configure { alias, section, timeout } => {
             registration::configure(&ctx, &alias, &section, timeout)?

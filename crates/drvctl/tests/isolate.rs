@@ -1,6 +1,6 @@
-//! `drvctl isolate ALIAS on|off`: the registry file's `[drvproc.isolate]` marker,
-//! written under the registry's lock, refused for an alias that is not registered,
-//! and shown by `list`.
+//! `drvctl isolate ALIAS on|off [--group NAME]`: the registry file's
+//! `[drvproc.isolate]` marker, written under the registry's lock, refused for an
+//! alias that is not registered, and shown by `list`.
 
 mod common;
 mod diagnose_samples;
@@ -131,4 +131,91 @@ fn list_shows_the_marker_and_not_the_markers_section() {
     assert_eq!(doc["entries"][0]["isolated"], false);
     let (_, out, _) = run(s.drvctl(&["list"]));
     assert!(!out.contains("[isolated]"), "{out}");
+}
+
+/// The line of `list`'s output that shows `alias`.
+fn listed(s: &Scratch, alias: &str) -> String {
+    let (code, out, err) = run(s.drvctl(&["list"]));
+    assert_eq!(code, 0, "{err}");
+    let line = out.lines().find(|l| l.trim_start().starts_with(&format!("{alias} ")));
+    line.unwrap_or_else(|| panic!("{out}")).to_string()
+}
+
+#[test]
+fn on_with_a_group_writes_the_group_and_list_shows_it() {
+    let s = Scratch::new();
+    let before = registered(&s);
+    let (code, out, err) = run(s.drvctl(&["isolate", "vidc.t", "on", "--group", "codecs"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "vidc.t: isolated in host group codecs: it runs in that group's host process from its next load\n"
+    );
+    assert_eq!(err, format!("[drvproc.isolate] vidc.t=group:codecs written to {}\n", s.config().display()));
+    assert_eq!(s.read_config(), format!("{before}[drvproc.isolate]\nvidc.t=group:codecs\n"));
+    let line = listed(&s, "vidc.t");
+    assert!(line.ends_with("  [isolated, group codecs]"), "{line}");
+    assert!(line.contains("ok: "), "{line}");
+
+    let (code, out, _) = run(s.drvctl(&["isolate", "vidc.t", "on", "--group", "codecs"]));
+    assert_eq!((code, out.as_str()), (0, "vidc.t: already isolated in host group codecs\n"));
+
+    // Another group, then none: each replaces the marker.
+    let (code, out, err) = run(s.drvctl(&["-q", "isolate", "vidc.t", "on", "--group", "video"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "vidc.t: isolated in host group video: it runs in that group's host process from its next load\n"
+    );
+    assert_eq!(s.read_config(), format!("{before}[drvproc.isolate]\nvidc.t=group:video\n"));
+    let (code, out, err) = run(s.drvctl(&["isolate", "vidc.t", "on"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "vidc.t: isolated: it runs in a host process of its own from its next load\n");
+    assert_eq!(err, format!("[drvproc.isolate] vidc.t=1 written to {}\n", s.config().display()));
+    assert_eq!(s.read_config(), format!("{before}[drvproc.isolate]\nvidc.t=1\n"));
+    assert!(listed(&s, "vidc.t").ends_with("  [isolated]"));
+
+    run(s.drvctl(&["isolate", "vidc.t", "on", "--group", "codecs"]));
+    let (code, out, err) = run(s.drvctl(&["isolate", "vidc.t", "off"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "vidc.t: no longer isolated: it runs in the program's process from its next load\n");
+    assert_eq!(s.read_config(), format!("{before}[drvproc.isolate]\n"));
+    assert!(!listed(&s, "vidc.t").contains("[isolated"));
+}
+
+#[test]
+fn list_json_names_the_group() {
+    let s = Scratch::new();
+    registered(&s);
+    let entry = |s: &Scratch| {
+        let (code, out, err) = run(s.drvctl(&["list", "--json"]));
+        assert_eq!(code, 0, "{err}");
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        (doc["entries"][0]["isolated"].clone(), doc["entries"][0]["host_group"].clone())
+    };
+    assert_eq!(entry(&s), (false.into(), serde_json::Value::Null));
+    run(s.drvctl(&["isolate", "vidc.t", "on", "--group", "codecs"]));
+    assert_eq!(entry(&s), (true.into(), "codecs".into()));
+    run(s.drvctl(&["isolate", "vidc.t", "on"]));
+    assert_eq!(entry(&s), (true.into(), serde_json::Value::Null));
+}
+
+#[test]
+fn a_bad_group_or_a_group_with_off_is_refused_and_nothing_changes() {
+    let s = Scratch::new();
+    let before = registered(&s);
+    let (code, out, err) = run(s.drvctl(&["isolate", "vidc.t", "on", "--group", "a=b"]));
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(err, "drvctl: invalid host group \"a=b\": it contains '=', '[' or ']'\n");
+    assert_eq!(s.read_config(), before);
+    let (code, out, err) = run(s.drvctl(&["isolate", "vidc.t", "on", "--group", ""]));
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(err, "drvctl: invalid host group \"\": it is empty\n");
+    assert_eq!(s.read_config(), before);
+
+    s.write_config(&format!("{before}[drvproc.isolate]\nvidc.t=group:codecs\n"));
+    let (code, out, err) = run(s.drvctl(&["isolate", "vidc.t", "off", "--group", "codecs"]));
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert_eq!(err, "drvctl: --group goes with on (off removes the marker, with its group)\n");
+    assert_eq!(s.read_config(), format!("{before}[drvproc.isolate]\nvidc.t=group:codecs\n"));
 }

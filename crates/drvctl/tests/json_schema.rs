@@ -76,6 +76,7 @@ fn schema(command: &str) -> Value {
         "list" => {
             let mut entry = list_entry();
             entry.as_object_mut().unwrap().insert("isolated".into(), json!("bool"));
+            entry.as_object_mut().unwrap().insert("host_group".into(), json!("string|null"));
             envelope(json!({"config": "string", "sections": ["string"], "entries": [entry]}))
         }
         "doctor" => {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use drvproc_host::{EntrySource, Registry};
+use drvproc_host::{EntrySource, Isolation, Registry};
 use serde::Serialize;
 
 use crate::context::Ctx;
@@ -33,8 +33,11 @@ struct Listed<'a> {
     entry: probe::ListedEntry<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     source: Option<&'static str>,
-    /// Marked to be hosted in a process of its own (`drvctl isolate`).
+    /// Marked to be hosted in a process other than the program's (`drvctl isolate`).
     isolated: bool,
+    /// The host group its marker names (`drvctl isolate ALIAS on --group NAME`);
+    /// null when it names none.
+    host_group: Option<&'a str>,
 }
 
 /// Where each entry comes from; `None` for each when the registry is one file.
@@ -74,7 +77,7 @@ pub fn list(ctx: &Ctx, section: &str, all: bool, json: bool) -> CliResult {
     let sources = sources(&registry, &entries)?;
     let mut isolated = Vec::with_capacity(entries.len());
     for e in &entries {
-        isolated.push(registry.is_isolated(&e.alias)?);
+        isolated.push(registry.isolation(&e.alias)?);
     }
     let mut sourced: Vec<_> =
         entries.into_iter().zip(sources).zip(isolated).map(|((e, s), i)| (e, s, i)).collect();
@@ -91,7 +94,8 @@ pub fn list(ctx: &Ctx, section: &str, all: bool, json: bool) -> CliResult {
                         EntrySource::SystemKey => "key",
                         EntrySource::File => "file",
                     }),
-                    isolated: *isolated,
+                    isolated: isolated.is_on(),
+                    host_group: isolated.group(),
                 })
                 .collect(),
         };
@@ -135,7 +139,11 @@ pub fn list(ctx: &Ctx, section: &str, all: bool, json: bool) -> CliResult {
             )),
             Some(p) => style::fail(p),
         };
-        let marker = if *isolated { "  [isolated]" } else { "" };
+        let marker = match isolated {
+            Isolation::Off => String::new(),
+            Isolation::Own => "  [isolated]".to_string(),
+            Isolation::Group(name) => format!("  [isolated, group {name}]"),
+        };
         println!("  {alias:<width$}  {}  {status}{marker}", probe::shown(&e.value));
     }
     Ok(())
