@@ -182,7 +182,8 @@ pub enum RegistryError {
         /// What the system said.
         source: std::io::Error,
     },
-    /// An alias, section or value that cannot be written as an INI entry.
+    /// An alias, section, value or host group name that cannot be written as an INI
+    /// entry.
     #[error("invalid {what} {text:?}: {reason}")]
     Invalid {
         /// `alias`, `section`, `value` or `host group`.
@@ -337,7 +338,8 @@ impl RegistryEdit {
 
     /// Marks `alias` to be hosted in a process of its own (`on`: the marker `1`), or
     /// removes its marker (see [`ISOLATE_SECTION`]); a host group the marker named
-    /// is dropped either way. Returns whether it was marked (either way) before.
+    /// is dropped either way. Returns whether it was marked before, with a group or
+    /// without.
     pub fn set_isolated(&mut self, alias: &str, on: bool) -> Result<bool, RegistryError> {
         let wanted = if on { Isolation::Own } else { Isolation::Off };
         Ok(self.set_isolation(alias, &wanted)?.is_on())
