@@ -111,6 +111,8 @@ mod records;
 mod registry;
 mod resolve;
 mod system_registry;
+#[cfg(test)]
+mod test_log;
 mod text_encoding;
 mod vfw_client;
 #[cfg(windows)]

@@ -973,29 +973,7 @@ mod tests {
 
     /// What `f` logs, one event a line, with its level.
     fn with_log<R>(f: impl FnOnce() -> R) -> (R, String) {
-        use std::io::Write;
-
-        #[derive(Clone, Default)]
-        struct Log(Arc<Mutex<Vec<u8>>>);
-        impl Write for Log {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let log = Log::default();
-        let writer = log.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .without_time()
-            .with_target(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        let result = tracing::subscriber::with_default(subscriber, f);
-        let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        let (result, text) = crate::test_log::with_log(f);
         (result, text.lines().map(|l| format!("{}\n", l.trim_start())).collect())
     }
 }

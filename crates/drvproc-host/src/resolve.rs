@@ -354,35 +354,12 @@ mod tests {
 
     #[test]
     fn relative_search_locations_are_dropped_with_a_warning() {
-        use std::io::Write;
-        use std::sync::{Arc, Mutex};
-
-        #[derive(Clone, Default)]
-        struct Log(Arc<Mutex<Vec<u8>>>);
-        impl Write for Log {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let log = Log::default();
-        let writer = log.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .without_time()
-            .with_target(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        let sp = tracing::subscriber::with_default(subscriber, || {
+        let (sp, text) = crate::test_log::with_log(|| {
             let dirs = ["rel", "", ABS, "./here"].map(PathBuf::from).to_vec();
             SearchPath::new(Some(dirs), Some(Path::new("system.ini")))
         });
         assert_eq!(sp.dirs, [PathBuf::from(ABS)]);
         assert_eq!(sp.config_dir, None);
-        let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
         let warnings: Vec<&str> = text.lines().map(|l| l.trim_start_matches(" WARN ")).collect();
         let tail =
             "not an absolute path (driver files are never looked for relative to the current directory)";
