@@ -64,6 +64,30 @@ impl Drop for Reaper {
     }
 }
 
+/// A drvctl whose stopping signals are not ignored when it starts, whatever this
+/// test inherited: drvctl leaves a signal its parent ignores ignored (as under
+/// `nohup`, or a shell's background job), and these tests are about the ones it
+/// catches.
+trait SignalsCaught {
+    fn signals_caught(&mut self) -> &mut Self;
+}
+
+impl SignalsCaught for std::process::Command {
+    fn signals_caught(&mut self) -> &mut Self {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: runs in the forked child before exec and only calls signal(2),
+        // which is async-signal-safe; it allocates nothing.
+        unsafe {
+            self.pre_exec(|| {
+                for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                    libc::signal(signal, libc::SIG_DFL);
+                }
+                Ok(())
+            })
+        }
+    }
+}
+
 /// Waits until `drvctl` runs a worker (and `ready` holds), sends `signal`, and returns
 /// how drvctl ended and the worker's pid.
 fn interrupt(
@@ -139,6 +163,7 @@ fn sigint_during_install_kills_the_driver_and_undoes_the_edit() {
         .drvctl(&["install", "A", path_str(&hang)])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
+        .signals_caught()
         .spawn()
         .unwrap();
     let err_pipe = drvctl.stderr.take();
@@ -166,6 +191,7 @@ fn sigterm_during_check_kills_the_driver() {
         .drvctl(&["check", "--timeout", "60", path_str(&hang)])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
+        .signals_caught()
         .spawn()
         .unwrap();
     let err_pipe = drvctl.stderr.take();
@@ -185,6 +211,7 @@ fn sighup_during_doctor_kills_the_driver() {
         .drvctl(&["doctor", "--timeout", "60"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
+        .signals_caught()
         .spawn()
         .unwrap();
     let err_pipe = drvctl.stderr.take();
