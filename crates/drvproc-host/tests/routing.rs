@@ -19,8 +19,20 @@ fn manager() -> DriverManager {
     DriverManager::new(ManagerOptions::new().config_path(common::nowhere()))
 }
 
+/// Held by each test of this file while its managers live: routing reaches every
+/// manager of the process, so a value one test expects to be refused (a live
+/// handle with one bit flipped) can be a live handle of another test's manager
+/// running beside it (seen under Wine: `0x2000001`, the first handle of the
+/// other test's manager, was routed there).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[test]
 fn another_managers_handle_is_routed_to_it() {
+    let _alone = alone();
     let (host, other) = (manager(), manager());
     host.register_function("answering", answering_proc).unwrap();
     let h = host.open("answering", None).unwrap().into_raw();
@@ -41,6 +53,7 @@ fn another_managers_handle_is_routed_to_it() {
 
 #[test]
 fn routing_refuses_what_no_manager_issued() {
+    let _alone = alone();
     let m = manager();
     m.register_function("answering", answering_proc).unwrap();
     let live = m.open("answering", None).unwrap();
