@@ -37,8 +37,9 @@
 //! 5. **driver**: the module's `DriverProc`, with the slot's driver-issued id; for
 //!    an isolated module, the module's endpoint instead (`isolation/hosted.rs`):
 //!    the parameters marshalled into the shared-memory channel (`marshal.rs`,
-//!    `channel.rs`), the host process's loop calling the driver there (`host.rs`),
-//!    and what the driver wrote copied back (`remote.rs`).
+//!    `channel.rs`), the host process's loop calling the driver there (`host.rs`:
+//!    its main thread, or for a large call the thread bound to the caller's CPU,
+//!    `channel/same_cpu.rs`), and what the driver wrote copied back (`remote.rs`).
 //!
 //! ## Isolation (Linux)
 //!
@@ -60,10 +61,16 @@
 //! * `GetDriverModuleHandle` is NULL: the module is mapped in the host;
 //! * `DriverCallback` reaches the application's target from the thread serving the
 //!   message; from the driver's other threads it is refused;
-//! * a driver's own calls into the driver manager stay in its host process.
+//! * a driver's own calls into the driver manager stay in its host process;
+//! * a message carrying 16 KiB or more of buffers (a codec's convert) is served by
+//!   a host thread bound to the sending thread's CPU, so that its data stays in
+//!   that CPU's caches: one application thread's messages may reach the driver on
+//!   two host threads (`DRVPROC_HOST_SAME_CPU_BYTES` sets the size, `off` keeps
+//!   every message on the host's main thread).
 //!
-//! Driver files may share one host process ([`ManagerOptions::host_group`]): fewer
-//! processes, one fate.
+//! Driver files may share one host process ([`ManagerOptions::host_group`], or a
+//! registry entry's marker `group:NAME`, see [`Isolation`]): fewer processes, one
+//! fate.
 //!
 //! The host can be sandboxed ([`ManagerOptions::host_sandbox`]): no new privileges,
 //! and a Landlock ruleset that lets it read its driver's directory and the system's
