@@ -78,17 +78,7 @@ impl AcmCodec {
     /// Opens `name` (a file or an alias such as `msacm.imaadpcm`) as msacm32 does,
     /// with an `ACMDRVOPENDESCW` of type `'audc'`.
     pub fn open(manager: &DriverManager, name: &str) -> Result<AcmCodec, AcmError> {
-        let mut desc = AcmDrvOpenDescW {
-            cb_struct: size_of::<AcmDrvOpenDescW>() as u32,
-            fcc_type: ACMDRIVERDETAILS_FCCTYPE_AUDIOCODEC,
-            fcc_comp: 0,
-            version: 0x0400_0565,
-            flags: 0,
-            error: 0,
-            section_name: ptr::null(),
-            alias_name: ptr::null(),
-            dev_node: 0,
-        };
+        let mut desc = AcmDrvOpenDescW::msacm32(ACMDRIVERDETAILS_FCCTYPE_AUDIOCODEC);
         // SAFETY: DRV_OPEN's lParam2 for an ACM driver is an ACMDRVOPENDESCW, which
         // lives for the call.
         let instance = unsafe { manager.open_said(name, None, lp(&mut desc), OpenParam::AcmOpenDesc) }?;

@@ -825,17 +825,7 @@ mod tests {
         // SAFETY: an ACMDRIVERDETAILSW, live for the call.
         let err = unsafe { remote.call(0, 1, h, ACMDM_DRIVER_DETAILS, l1, 0) }.unwrap_err();
         assert!(matches!(err, RemoteError::Marshal(MarshalError::Undescribed { .. })), "{err}");
-        let mut desc = AcmDrvOpenDescW {
-            cb_struct: size_of::<AcmDrvOpenDescW>() as u32,
-            fcc_type: ACMDRIVERDETAILS_FCCTYPE_AUDIOCODEC,
-            fcc_comp: 0,
-            version: 0x0400_0565,
-            flags: 0,
-            error: 0,
-            section_name: std::ptr::null(),
-            alias_name: std::ptr::null(),
-            dev_node: 0,
-        };
+        let mut desc = AcmDrvOpenDescW::msacm32(ACMDRIVERDETAILS_FCCTYPE_AUDIOCODEC);
         let l2 = &mut desc as *mut AcmDrvOpenDescW as LParam;
         // Unsaid, a non-NULL lParam2 is not read: the open is refused.
         // SAFETY: as below.

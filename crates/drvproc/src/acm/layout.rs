@@ -47,6 +47,25 @@ pub struct AcmDrvOpenDescW {
     pub dev_node: u32,
 }
 
+impl AcmDrvOpenDescW {
+    /// What msacm32 passes to open a driver of type `fcc_type` (`'audc'` for a
+    /// codec): its own size, msacm32's version 4.00.1381 (`0x04000565`), no flags,
+    /// and no section, alias or device node (those name a registry entry).
+    pub fn msacm32(fcc_type: u32) -> AcmDrvOpenDescW {
+        AcmDrvOpenDescW {
+            cb_struct: std::mem::size_of::<AcmDrvOpenDescW>() as u32,
+            fcc_type,
+            fcc_comp: 0,
+            version: 0x0400_0565,
+            flags: 0,
+            error: 0,
+            section_name: std::ptr::null(),
+            alias_name: std::ptr::null(),
+            dev_node: 0,
+        }
+    }
+}
+
 /// `ACMDRVSTREAMINSTANCE`: the stream messages' `lParam1`.
 #[repr(C)]
 #[derive(Debug)]

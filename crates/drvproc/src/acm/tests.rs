@@ -1,7 +1,6 @@
 //! The kit driven as msacm32 drives a codec: the message sequences and structures of
 //! the acm-vfw contract note, built here by hand.
 
-use std::mem::size_of;
 use std::ptr;
 
 use super::consts::*;
@@ -121,17 +120,7 @@ fn lp<T>(r: &mut T) -> LParam {
 }
 
 fn open_desc(fcc_type: u32) -> AcmDrvOpenDescW {
-    AcmDrvOpenDescW {
-        cb_struct: size_of::<AcmDrvOpenDescW>() as u32,
-        fcc_type,
-        fcc_comp: 0,
-        version: 0x0400_0565,
-        flags: 0,
-        error: 0,
-        section_name: ptr::null(),
-        alias_name: ptr::null(),
-        dev_node: 0,
-    }
+    AcmDrvOpenDescW::msacm32(fcc_type)
 }
 
 fn wstr(units: &[u16]) -> String {
