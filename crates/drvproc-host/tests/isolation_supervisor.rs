@@ -6,6 +6,7 @@
 //! The supervisor is crate-private; these tests compile its file into this crate.
 #![cfg(target_os = "linux")]
 
+mod common;
 #[path = "../src/isolation/supervisor.rs"]
 mod supervisor;
 
@@ -18,6 +19,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use common::Captured;
 use supervisor::{
     Cause, Death, Host, HostCommand, LandlockAbsence, Output, Sandbox, SandboxLevel, SandboxStatus,
     Supervisor, SupervisorError, Tail, landlock_abi, prepare_sandbox_on,
@@ -529,20 +531,6 @@ fn a_death_callback_cannot_start_a_host() {
     }
 }
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn with_captured_warnings<T>(f: impl FnOnce() -> T) -> (T, String) {
     let captured = Captured::default();
     let writer = captured.clone();
@@ -552,8 +540,7 @@ fn with_captured_warnings<T>(f: impl FnOnce() -> T) -> (T, String) {
         .with_writer(move || writer.clone())
         .finish();
     let result = tracing::subscriber::with_default(subscriber, f);
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    (result, text)
+    (result, captured.text())
 }
 
 #[test]

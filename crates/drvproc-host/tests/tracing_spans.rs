@@ -3,30 +3,14 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-use common::{Trace, send_numbers_to};
+use common::{Captured, Trace, send_numbers_to};
 use drvproc::consts::DRV_USER;
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[test]
 fn calls_are_traced_with_their_fields() {
     let t = Trace::new();
     let m = t.manager();
-    let buffer = Buffer::default();
+    let buffer = Captured::default();
     let writer = buffer.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter("drvproc::call=trace")
@@ -39,7 +23,7 @@ fn calls_are_traced_with_their_fields() {
         // SAFETY: numbers only.
         unsafe { send_numbers_to(&i, DRV_USER + 3, 5, -6) }.unwrap();
     });
-    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let text = buffer.text();
     let lines: Vec<&str> = text.lines().collect();
     let h = t.take();
     assert_eq!(h.len(), 7, "load, enable, open, user, close, disable, free: {h:?}");
