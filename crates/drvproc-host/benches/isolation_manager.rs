@@ -36,14 +36,13 @@ mod common;
 #[cfg(target_os = "linux")]
 mod linux {
     use std::hint::black_box;
-    use std::path::PathBuf;
     use std::process::Command;
     use std::time::{Duration, Instant};
 
     use drvproc::acm::consts::WAVE_FORMAT_MULAW;
     use drvproc::acm::{ConvertFlags, Format};
     use drvproc::consts::DRV_USER;
-    use drvproc_host::{AcmCodec, DriverManager, ManagerOptions};
+    use drvproc_host::{AcmCodec, DriverManager};
 
     /// Set in a child that measures with other settings: what it measures.
     const CHILD_VAR: &str = "ISOLATION_MANAGER_BENCH_CHILD";
@@ -101,11 +100,7 @@ mod linux {
 
     fn isolated() -> DriverManager {
         DriverManager::new(
-            ManagerOptions::new()
-                .config_path("/nonexistent/drvproc-bench/system.ini")
-                .search_path(Vec::<PathBuf>::new())
-                .isolate(true)
-                .host_program(env!("CARGO_BIN_EXE_drvproc-hostd")),
+            super::common::options().isolate(true).host_program(env!("CARGO_BIN_EXE_drvproc-hostd")),
         )
     }
 
@@ -167,7 +162,7 @@ mod linux {
     /// timed over alternating rounds.
     fn convert(from: &Format, to: &Format, len: usize) -> Converts {
         let (local_m, hosted_m) = (super::common::manager(), isolated());
-        let lib = g711_driver();
+        let lib = super::common::g711_driver();
         let lib = lib.to_str().expect("UTF-8 path");
         let local = AcmCodec::open(&local_m, lib).expect("open drvg711");
         let hosted = AcmCodec::open(&hosted_m, lib).expect("open drvg711 isolated");
@@ -218,14 +213,6 @@ mod linux {
             host_ran: host_ran / n,
             host_waited: host_waited / n,
         }
-    }
-
-    fn g711_driver() -> PathBuf {
-        let exe = std::env::current_exe().expect("bench binary path");
-        let name = format!("{}drvg711{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
-        let path = exe.parent().expect("bench directory").join(name);
-        assert!(path.is_file(), "{} was not built", path.display());
-        path
     }
 
     /// CPU time (ns) and context switches of the threads of process `pid`,

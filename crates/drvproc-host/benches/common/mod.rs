@@ -16,6 +16,12 @@ pub fn null_sdk_driver() -> PathBuf {
     built_driver("drvnullsdk")
 }
 
+/// `drvg711`: the G.711 ACM codec.
+#[allow(dead_code, reason = "not every bench measures a codec")]
+pub fn g711_driver() -> PathBuf {
+    built_driver("drvg711")
+}
+
 /// A driver library built beside the bench binary (a dev-dependency `cdylib`).
 fn built_driver(lib: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("bench binary path");
@@ -28,9 +34,12 @@ fn built_driver(lib: &str) -> PathBuf {
 /// A manager with no registry file and no search path: the figures are the
 /// manager's own.
 pub fn manager() -> DriverManager {
-    DriverManager::new(
-        ManagerOptions::new()
-            .config_path("/nonexistent/drvproc-bench/system.ini")
-            .search_path(Vec::<PathBuf>::new()),
-    )
+    DriverManager::new(options())
+}
+
+/// The options of [`manager`], for a bench that adds to them.
+pub fn options() -> ManagerOptions {
+    ManagerOptions::new()
+        .config_path("/nonexistent/drvproc-bench/system.ini")
+        .search_path(Vec::<PathBuf>::new())
 }
