@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::wait::{futex_wait, futex_wake};
 use super::{ChannelError, DEAD, DIRECT, EMPTY, Mapping};
-use crate::isolation::protocol::{Request, Response, dir, op};
+use crate::isolation::protocol::{Request, Response, op};
 
 /// CPUs a channel can serve on by number: one bit each in the masks below. A
 /// caller on a higher-numbered CPU is served by the host's main thread.
@@ -104,8 +104,9 @@ pub(super) enum Route {
 pub(super) fn route(bells: &Doorbells, min_bytes: Option<usize>, request: &Request) -> Route {
     // Only driver calls: loading, unloading and stopping are the main thread's.
     let Some(min) = min_bytes.filter(|_| request.op == op::CALL) else { return Route::Main };
-    let descs: u64 = request.descs.iter().filter(|d| d.dir != dir::NONE).map(|d| u64::from(d.len)).sum();
-    if u64::from(request.used).max(descs) < min as u64 {
+    // A `CALL`'s parameters are described by its `used` bytes (its payload
+    // descriptors are for the other operations).
+    if (request.used as usize) < min {
         return Route::Main;
     }
     // SAFETY: no arguments; it only reads which CPU this thread runs on.
